@@ -1,0 +1,277 @@
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use seglake_spec::{JobSpec, Location, RunId};
+
+use crate::args::{Command, DemoArgs, GenerateArgs, HistoryArgs, JobArgs, RunArgs};
+use crate::progress::{Spinner, parts_bar};
+
+/// Marks an error as the user's to fix (exit code 1).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidInput(String);
+
+pub fn is_invalid_input(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<InvalidInput>().is_some()
+            || e.downcast_ref::<seglake_jobs::JobError>().is_some_and(|j| j.is_invalid_input())
+            || e.downcast_ref::<seglake_spec::SpecError>().is_some()
+            || e.downcast_ref::<seglake_lake::LakeError>().is_some_and(|l| l.is_invalid_input())
+            || matches!(
+                e.downcast_ref::<seglake_datagen::GenerateError>(),
+                Some(seglake_datagen::GenerateError::NoCustomers | seglake_datagen::GenerateError::Exists { .. })
+            )
+    })
+}
+
+pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Generate(args) => generate(args).await,
+        Command::Demo(args) => demo(args).await,
+        Command::Run(args) => run(args).await,
+        Command::Validate(args) => validate(args).await,
+        Command::History(args) => history(args).await,
+    }
+}
+
+/// Prints to stdout; a closed pipe (`seglake history | head`) is not an error.
+fn print(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("writing to stdout"),
+    }
+}
+
+async fn generate(args: GenerateArgs) -> anyhow::Result<ExitCode> {
+    let summary = generate_into(&args.out, args.customers, args.seed, args.overwrite).await?;
+    print(&format!(
+        "generated {} customers, {} transactions, {} events, {} case outcomes into {}\n",
+        summary.customers,
+        summary.transactions,
+        summary.events,
+        summary.cases,
+        args.out.display()
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn generate_into(
+    out: &Path,
+    customers: u64,
+    seed: u64,
+    overwrite: bool,
+) -> anyhow::Result<seglake_datagen::GenerateSummary> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let options = seglake_datagen::GenerateOptions {
+        out: out.to_path_buf(),
+        customers,
+        seed,
+        overwrite,
+    };
+    // The generator is CPU-bound rayon work: keep it off the async threads.
+    tokio::task::spawn_blocking(move || {
+        let bar = parts_bar();
+        let summary = seglake_datagen::generate(&options, &|done, total| {
+            if let Some(bar) = &bar {
+                bar.set_length(total);
+                bar.set_position(done);
+            }
+            tracing::info!(done, total, "generated part");
+        });
+        if let Some(bar) = &bar {
+            bar.finish_and_clear();
+        }
+        summary
+    })
+    .await
+    .context("the generator stopped unexpectedly")?
+    .with_context(|| format!("generating into {}", out.display()))
+}
+
+async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    if !args.job.is_file() {
+        return Err(InvalidInput(format!(
+            "demo job {} not found: run `seglake demo` from the seglake repository, or pass --job",
+            args.job.display()
+        ))
+        .into());
+    }
+    let lake = std::path::absolute(&args.lake).context("resolving --lake")?;
+    let raw = lake.join("raw");
+    if raw.join("transactions").is_dir() {
+        eprintln!("using the synthetic data already in {}", raw.display());
+    } else {
+        eprintln!("generating {} synthetic customers into {}", args.customers, raw.display());
+        generate_into(&raw, args.customers, args.seed, false).await?;
+    }
+    let job = JobArgs {
+        job: args.job,
+        vars: vec![("lake".to_string(), lake.display().to_string())],
+    };
+    run(RunArgs {
+        job,
+        run_id: None,
+        partitions: None,
+        json: false,
+    })
+    .await
+}
+
+fn load_spec(args: &JobArgs) -> anyhow::Result<JobSpec> {
+    let vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
+    Ok(JobSpec::load(&args.job, &vars)?)
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let spec = load_spec(&args.job)?;
+    let options = seglake_jobs::RunOptions {
+        run_id: args.run_id.as_deref().map(RunId::parse).transpose().map_err(InvalidInput)?,
+        target_partitions: args.partitions,
+    };
+    let spinner = Spinner::new();
+    let result = seglake_jobs::run(&spec, &options, &spinner).await;
+    spinner.finish();
+    let summary = result.with_context(|| format!("job `{}` ({}) failed", spec.name, spec.path.display()))?;
+    if args.json {
+        print(&format!("{}\n", serde_json::to_string_pretty(&summary.record)?))?;
+    } else {
+        print(&render_summary(&spec, &summary))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render_summary(spec: &JobSpec, summary: &seglake_jobs::RunSummary) -> String {
+    let r = &summary.record;
+    let seconds = (r.finished_at - r.started_at).num_milliseconds() as f64 / 1000.0;
+    let mut s = format!("run {}  job {}  {} in {seconds:.1}s\n", r.run_id, r.job_name, r.status);
+    s += "inputs (pinned at run start)\n";
+    for (input, count) in r.inputs.iter().zip(&r.rows_in) {
+        let version = match input.delta_version {
+            Some(v) => format!("Delta version {v}"),
+            None => format!("{} {} file(s)", input.format, input.files.len()),
+        };
+        s += &format!("  {:<22} {:>12} rows  {version}\n", input.name, group(count.rows));
+    }
+    s += "cleaning\n";
+    for d in &r.quality.duplicates_removed {
+        s += &format!("  {:<22} {:>12} duplicate rows removed (key {})\n", d.table, group(d.rows), d.key.join(", "));
+    }
+    let missing_inputs: i64 = r
+        .quality
+        .missing_values
+        .iter()
+        .filter(|m| m.table != spec.output_table)
+        .map(|m| m.rows)
+        .sum();
+    s += &format!("  {:<22} {:>12} missing values in inputs (per column in `runs`)\n", "", group(missing_inputs));
+    for o in &r.quality.outliers {
+        s += &format!("  {:<22} {:>12} rows flagged by outlier rule `{}` ({})\n", o.table, group(o.rows), o.rule, o.condition);
+    }
+    s += "published\n";
+    for c in &summary.commits {
+        let rows = r.rows_out.iter().find(|o| o.table == c.table).map(|o| format!("{} rows", group(o.rows)));
+        s += &format!("  {:<22} version {:<5} {}\n", c.table, c.version, rows.unwrap_or_default());
+    }
+    s += &format!("lake {}\n", spec.output_root);
+    s
+}
+
+/// 1234567 -> "1,234,567".
+fn group(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+async fn validate(args: JobArgs) -> anyhow::Result<ExitCode> {
+    let spec = load_spec(&args)?;
+    let spinner = Spinner::new();
+    let result = seglake_jobs::validate(&spec, &spinner).await;
+    spinner.finish();
+    let report = result.with_context(|| format!("job `{}` ({}) is invalid", spec.name, spec.path.display()))?;
+    let mut s = format!("job `{}` ({}) is valid\n", spec.name, spec.path.display());
+    s += "sources\n";
+    for i in &report.inputs {
+        let what = match i.delta_version {
+            Some(v) => format!("Delta version {v}"),
+            None => format!("{} file(s)", i.files.len()),
+        };
+        s += &format!("  {:<22} {:<8} {what:<18} {}\n", i.spec.name, i.spec.format.as_str(), i.spec.location);
+    }
+    s += &format!("views, in order: {}\n", spec.views.iter().map(|v| v.name.as_str()).collect::<Vec<_>>().join(" -> "));
+    s += &format!("feature table `{}`, key `{}`, {} columns:\n", spec.output_table, spec.key, report.columns.len());
+    for (name, ty) in &report.columns {
+        s += &format!("  {name:<32} {ty}\n");
+    }
+    s += &format!("output root {}\n", spec.output_root);
+    print(&s)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
+    let (name, location) = if args.table.contains('/') || args.table.contains("://") {
+        let base = std::env::current_dir().context("reading the current folder")?;
+        let location = Location::parse(&args.table, &base).map_err(InvalidInput)?;
+        let name = PathBuf::from(&args.table)
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| args.table.clone());
+        (name, location)
+    } else {
+        let lake = std::path::absolute(&args.lake).context("resolving --lake")?;
+        if !lake.join(&args.table).is_dir() {
+            let tables = list_tables(&lake);
+            return Err(InvalidInput(format!(
+                "no table `{}` in the lake {}; tables there: {}",
+                args.table,
+                lake.display(),
+                if tables.is_empty() { "none".to_string() } else { tables.join(", ") }
+            ))
+            .into());
+        }
+        (args.table.clone(), Location::Local(lake.join(&args.table)))
+    };
+    let entries = seglake_lake::history(&name, &location).await?;
+    let mut s = String::new();
+    if args.json {
+        for e in &entries {
+            s += &serde_json::to_string(e)?;
+            s.push('\n');
+        }
+    } else {
+        s += &format!("{:<8} {:<25} {:<10} {}\n", "version", "timestamp", "operation", "run_id");
+        for e in &entries {
+            s += &format!(
+                "{:<8} {:<25} {:<10} {}\n",
+                e.version,
+                e.timestamp.map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()).unwrap_or_default(),
+                e.operation.as_deref().unwrap_or(""),
+                e.run_id.as_deref().unwrap_or("-"),
+            );
+        }
+    }
+    print(&s)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list_tables(lake: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(lake)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join("_delta_log").is_dir())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    names
+}

@@ -1,0 +1,55 @@
+//! `seglake`: customer segments and risk scores on the data lake.
+//!
+//! The only crate with `anyhow`, a tracing subscriber and exit codes: the
+//! libraries return typed errors, and this binary decides how they look
+//! and which code the process exits with.
+
+mod args;
+mod commands;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, LogFormat};
+
+/// Exit codes, as documented in `--help` and the README.
+pub const EXIT_INVALID_INPUT: u8 = 1;
+pub const EXIT_FAILURE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    match runtime.block_on(commands::dispatch(cli.command)) {
+        Ok(code) => code,
+        Err(err) => {
+            let code = if commands::is_invalid_input(&err) {
+                EXIT_INVALID_INPUT
+            } else {
+                EXIT_FAILURE
+            };
+            eprintln!("error: {err:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    // Quiet by default: the progress display and the summary are the
+    // interface; RUST_LOG=info shows every step as a log line.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -1,0 +1,286 @@
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, Float32Array, Float64Array, RecordBatch, StringArray};
+use arrow::compute::concat_batches;
+use arrow::datatypes::{DataType, SchemaRef};
+use chrono::{DateTime, Utc};
+use datafusion::catalog::MemTable;
+use datafusion::datasource::view::ViewTable;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::sql::parser::{DFParser, Statement as DfStatement};
+use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
+use seglake_lake::PinnedInput;
+use seglake_spec::{JobSpec, ViewSpec};
+
+use crate::error::{FeatureError, Result};
+use crate::sources;
+
+/// The run's parameters, visible to SQL as the one-row table `run_context`.
+#[derive(Debug, Clone)]
+pub struct RunContext {
+    pub as_of: DateTime<Utc>,
+    pub run_id: String,
+    pub seed: u64,
+}
+
+/// The computed feature table: one row per key, sorted by key.
+#[derive(Debug, Clone)]
+pub struct FeatureTable {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+    pub rows: usize,
+}
+
+/// A DataFusion session with a job's sources and views registered.
+pub struct FeatureEngine {
+    ctx: SessionContext,
+}
+
+impl FeatureEngine {
+    /// `target_partitions` defaults to the number of cores. Results do not
+    /// depend on it: the feature table is sorted by key before it leaves.
+    pub fn new(target_partitions: Option<usize>) -> Self {
+        let mut config = SessionConfig::new()
+            .with_information_schema(false)
+            .with_default_catalog_and_schema("seglake", "lake");
+        if let Some(n) = target_partitions {
+            config = config.with_target_partitions(n.max(1));
+        }
+        FeatureEngine {
+            ctx: SessionContext::new_with_config(config),
+        }
+    }
+
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// Registers every pinned input under its source name.
+    pub async fn register_inputs(&self, inputs: &[PinnedInput]) -> Result<()> {
+        for input in inputs {
+            sources::register(&self.ctx, input).await?;
+        }
+        Ok(())
+    }
+
+    pub fn register_run_context(&self, run: &RunContext) -> Result<()> {
+        use arrow::array::{Int64Array, TimestampMicrosecondArray};
+        use arrow::datatypes::{Field, Schema, TimeUnit};
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("as_of", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
+            Field::new("run_id", DataType::Utf8, false),
+            Field::new("seed", DataType::Int64, false),
+        ]));
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(
+                TimestampMicrosecondArray::from(vec![run.as_of.timestamp_micros()]).with_timezone("UTC"),
+            ),
+            Arc::new(StringArray::from(vec![run.run_id.clone()])),
+            Arc::new(Int64Array::from(vec![run.seed as i64])),
+        ];
+        let batch = RecordBatch::try_new(schema.clone(), columns).expect("matches schema");
+        let table = MemTable::try_new(schema, vec![vec![batch]]).expect("matches schema");
+        self.ctx
+            .register_table("run_context", Arc::new(table))
+            .map_err(|e| FeatureError::Execution {
+                context: "registering run_context".to_string(),
+                source: e,
+            })?;
+        Ok(())
+    }
+
+    /// Plans every view in order and registers it, so a later view can read
+    /// an earlier one. Planning resolves every table and column, so unknown
+    /// names are found here, before any data is read.
+    pub async fn register_views(&self, spec: &JobSpec) -> Result<()> {
+        for view in &spec.views {
+            let plan = self.plan_view(view).await?;
+            let table = ViewTable::new(plan, Some(view.sql.clone()));
+            self.ctx
+                .register_table(&view.name, Arc::new(table))
+                .map_err(|source| FeatureError::ViewSql {
+                    view: view.name.clone(),
+                    path: view.path.clone(),
+                    source,
+                })?;
+        }
+        let last = spec.views.last().expect("validated: at least one view");
+        let schema = self.table_schema(&last.name).await?;
+        if schema.field_with_name(&spec.key).is_err() {
+            return Err(FeatureError::MissingKey {
+                view: last.name.clone(),
+                key: spec.key.clone(),
+                columns: column_list(&schema),
+            });
+        }
+        Ok(())
+    }
+
+    async fn plan_view(&self, view: &ViewSpec) -> Result<datafusion::logical_expr::LogicalPlan> {
+        let sql_err = |source| FeatureError::ViewSql {
+            view: view.name.clone(),
+            path: view.path.clone(),
+            source,
+        };
+        let mut statements = DFParser::parse_sql(&view.sql).map_err(sql_err)?;
+        let statement = match (statements.pop_front(), statements.is_empty()) {
+            (Some(s), true) => s,
+            (None, _) => {
+                return Err(FeatureError::NotAQuery {
+                    view: view.name.clone(),
+                    path: view.path.clone(),
+                    found: "no statement".to_string(),
+                });
+            }
+            (Some(_), false) => {
+                return Err(FeatureError::NotAQuery {
+                    view: view.name.clone(),
+                    path: view.path.clone(),
+                    found: format!("{} statements", statements.len() + 1),
+                });
+            }
+        };
+        if !matches!(&statement, DfStatement::Statement(s) if matches!(**s, SqlStatement::Query(_))) {
+            return Err(FeatureError::NotAQuery {
+                view: view.name.clone(),
+                path: view.path.clone(),
+                found: statement_kind(&statement),
+            });
+        }
+        self.ctx.state().statement_to_plan(statement).await.map_err(sql_err)
+    }
+
+    pub async fn table_schema(&self, table: &str) -> Result<SchemaRef> {
+        self.ctx
+            .table_provider(table)
+            .await
+            .map(|p| p.schema())
+            .map_err(|source| FeatureError::Execution {
+                context: format!("table `{table}`"),
+                source,
+            })
+    }
+
+    /// Runs a query and collects its rows.
+    pub async fn query(&self, context: &str, sql: &str) -> Result<Vec<RecordBatch>> {
+        let exec = |source| FeatureError::Execution {
+            context: context.to_string(),
+            source,
+        };
+        self.ctx.sql(sql).await.map_err(exec)?.collect().await.map_err(exec)
+    }
+
+    /// Computes the last view: sorted by key, one row per key, finite numbers.
+    pub async fn compute_features(&self, spec: &JobSpec) -> Result<FeatureTable> {
+        let view = spec.views.last().expect("validated: at least one view");
+        let sql = format!("SELECT * FROM \"{}\" ORDER BY \"{}\"", view.name, spec.key);
+        let batches = self
+            .query(&format!("feature view `{}` ({})", view.name, view.path.display()), &sql)
+            .await?;
+        let schema = self.table_schema(&view.name).await?;
+        let table = concat_batches(&schema, &batches).map_err(|e| FeatureError::Execution {
+            context: format!("feature view `{}`", view.name),
+            source: e.into(),
+        })?;
+        if table.num_rows() == 0 {
+            return Err(FeatureError::Empty { view: view.name.clone() });
+        }
+        check_keys(&view.name, &spec.key, &table)?;
+        check_finite(&view.name, &spec.key, &table)?;
+        Ok(FeatureTable {
+            rows: table.num_rows(),
+            schema,
+            batches: vec![table],
+        })
+    }
+}
+
+fn column_list(schema: &arrow::datatypes::Schema) -> String {
+    schema
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn statement_kind(statement: &DfStatement) -> String {
+    match statement {
+        DfStatement::CreateExternalTable(_) => "CREATE EXTERNAL TABLE".to_string(),
+        DfStatement::CopyTo(_) => "COPY".to_string(),
+        DfStatement::Explain(_) => "EXPLAIN".to_string(),
+        DfStatement::Reset(_) => "RESET".to_string(),
+        DfStatement::Statement(s) => {
+            // The statement's own first words (`INSERT INTO`, `DROP TABLE`)
+            // are what the user wrote and will recognise.
+            let text = s.to_string();
+            text.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+        }
+    }
+}
+
+/// Key as text, for error messages.
+fn key_strings(column: &ArrayRef) -> Vec<Option<String>> {
+    let text = arrow::compute::cast(column, &DataType::Utf8).expect("any key type casts to text");
+    let text = text.as_any().downcast_ref::<StringArray>().expect("cast to Utf8");
+    text.iter().map(|v| v.map(str::to_string)).collect()
+}
+
+fn check_keys(view: &str, key: &str, table: &RecordBatch) -> Result<()> {
+    let column = table.column_by_name(key).expect("checked when views were registered");
+    if column.null_count() > 0 {
+        return Err(FeatureError::NullKey {
+            view: view.to_string(),
+            key: key.to_string(),
+            rows: column.null_count(),
+        });
+    }
+    // Sorted by key, so duplicates are neighbours.
+    let keys = key_strings(column);
+    let mut repeated: HashMap<&str, usize> = HashMap::new();
+    for pair in keys.windows(2) {
+        if pair[0] == pair[1] {
+            *repeated.entry(pair[0].as_deref().unwrap_or_default()).or_default() += 1;
+        }
+    }
+    if !repeated.is_empty() {
+        let mut examples: Vec<&str> = repeated.keys().copied().collect();
+        examples.sort();
+        examples.truncate(3);
+        return Err(FeatureError::DuplicateKey {
+            view: view.to_string(),
+            key: key.to_string(),
+            duplicates: repeated.len(),
+            examples: examples.join(", "),
+        });
+    }
+    Ok(())
+}
+
+fn check_finite(view: &str, key: &str, table: &RecordBatch) -> Result<()> {
+    let keys = key_strings(table.column_by_name(key).expect("checked"));
+    for (field, column) in table.schema().fields().iter().zip(table.columns()) {
+        let bad: Vec<usize> = match field.data_type() {
+            DataType::Float64 => {
+                let a = column.as_any().downcast_ref::<Float64Array>().expect("type checked");
+                (0..a.len()).filter(|&i| a.is_valid(i) && !a.value(i).is_finite()).collect()
+            }
+            DataType::Float32 => {
+                let a = column.as_any().downcast_ref::<Float32Array>().expect("type checked");
+                (0..a.len()).filter(|&i| a.is_valid(i) && !a.value(i).is_finite()).collect()
+            }
+            _ => continue,
+        };
+        if let Some(&first) = bad.first() {
+            return Err(FeatureError::NonFinite {
+                view: view.to_string(),
+                column: field.name().clone(),
+                rows: bad.len(),
+                key: key.to_string(),
+                example: keys[first].clone().unwrap_or_default(),
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,22 @@
+//! Feature views on DataFusion: the customer table every model trains on.
+//!
+//! A [`FeatureEngine`] owns one DataFusion session. It registers the run's
+//! pinned inputs as tables (Parquet and CSV as the exact file list pinned at
+//! run start, Delta at its pinned version, duplicates dropped where the spec
+//! says `dedupe_on`), a one-row `run_context` table (`as_of`, `run_id`,
+//! `seed`) that views use instead of `now()` so a run can be reproduced, and
+//! then each SQL view of the job in order, so later views build on earlier
+//! ones. Views may only read: anything but a single `SELECT` is refused.
+//!
+//! The last view is the feature table: one row per customer, sorted by the
+//! key, checked for duplicate keys and non-finite numbers before anything
+//! is published. [`FeatureEngine::quality_report`] counts what the cleaning
+//! found (duplicates, missing values, outliers) for the run's lineage.
+
+mod engine;
+mod error;
+mod quality;
+mod sources;
+
+pub use engine::{FeatureEngine, FeatureTable, RunContext};
+pub use error::{FeatureError, Result};

@@ -1,0 +1,145 @@
+//! The data-quality report: what cleaning removed and what it flagged.
+
+use arrow::array::{Array, Int64Array};
+use seglake_lake::PinnedInput;
+use seglake_spec::JobSpec;
+use seglake_spec::lineage::{DuplicateCount, MissingCount, OutlierCount, QualityRecord, TableCount};
+
+use crate::engine::{FeatureEngine, FeatureTable};
+use crate::error::{FeatureError, Result};
+use crate::sources::raw_name;
+
+fn first_i64(batches: &[arrow::array::RecordBatch], column: usize) -> i64 {
+    batches
+        .iter()
+        .find(|b| b.num_rows() > 0)
+        .and_then(|b| b.column(column).as_any().downcast_ref::<Int64Array>().map(|a| a.value(0)))
+        .unwrap_or(0)
+}
+
+impl FeatureEngine {
+    /// Rows per source as read (before deduplication).
+    pub async fn count_inputs(&self, inputs: &[PinnedInput]) -> Result<Vec<TableCount>> {
+        let mut out = Vec::new();
+        for input in inputs {
+            let table = if input.spec.dedupe_on.is_empty() {
+                input.spec.name.clone()
+            } else {
+                raw_name(&input.spec.name)
+            };
+            let batches = self
+                .query(
+                    &format!("counting rows of source `{}`", input.spec.name),
+                    &format!("SELECT CAST(count(*) AS BIGINT) FROM \"{table}\""),
+                )
+                .await?;
+            out.push(TableCount {
+                table: input.spec.name.clone(),
+                rows: first_i64(&batches, 0),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Counts duplicates removed and missing values per source, and the rows
+    /// each outlier rule flags. `features` adds the feature table's own
+    /// missing values.
+    pub async fn quality_report(
+        &self,
+        spec: &JobSpec,
+        inputs: &[PinnedInput],
+        features: &FeatureTable,
+    ) -> Result<QualityRecord> {
+        let mut report = QualityRecord::default();
+        for input in inputs.iter().filter(|i| !i.spec.dedupe_on.is_empty()) {
+            let name = &input.spec.name;
+            let keys: Vec<String> = input.spec.dedupe_on.iter().map(|k| format!("\"{k}\"")).collect();
+            let sql = format!(
+                "SELECT CAST(count(*) AS BIGINT) - CAST((SELECT count(*) FROM (SELECT DISTINCT {} FROM \"{}\")) AS BIGINT) FROM \"{}\"",
+                keys.join(", "),
+                raw_name(name),
+                raw_name(name),
+            );
+            let batches = self.query(&format!("counting duplicates in source `{name}`"), &sql).await?;
+            report.duplicates_removed.push(DuplicateCount {
+                table: name.clone(),
+                key: input.spec.dedupe_on.clone(),
+                rows: first_i64(&batches, 0),
+            });
+        }
+        for input in inputs {
+            let name = &input.spec.name;
+            let schema = self.table_schema(name).await?;
+            let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+            let counts: Vec<String> = columns
+                .iter()
+                .map(|c| format!("CAST(count(*) - count(\"{c}\") AS BIGINT)"))
+                .collect();
+            let sql = format!("SELECT {} FROM \"{name}\"", counts.join(", "));
+            let batches = self.query(&format!("counting missing values in source `{name}`"), &sql).await?;
+            for (i, column) in columns.iter().enumerate() {
+                report.missing_values.push(MissingCount {
+                    table: name.clone(),
+                    column: column.to_string(),
+                    rows: first_i64(&batches, i),
+                });
+            }
+        }
+        for batch in &features.batches {
+            for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+                report.missing_values.push(MissingCount {
+                    table: spec.output_table.clone(),
+                    column: field.name().clone(),
+                    rows: column.null_count() as i64,
+                });
+            }
+        }
+        for rule in &spec.quality.outliers {
+            let sql = format!(
+                "SELECT CAST(count(*) AS BIGINT) FROM \"{}\" WHERE {}",
+                rule.table,
+                rule.condition()
+            );
+            let batches = self
+                .context()
+                .sql(&sql)
+                .await
+                .map_err(|source| FeatureError::Rule {
+                    rule: rule.name.clone(),
+                    table: rule.table.clone(),
+                    source,
+                })?
+                .collect()
+                .await
+                .map_err(|source| FeatureError::Execution {
+                    context: format!("quality rule `{}`", rule.name),
+                    source,
+                })?;
+            report.outliers.push(OutlierCount {
+                rule: rule.name.clone(),
+                table: rule.table.clone(),
+                column: rule.column.clone(),
+                condition: rule.condition(),
+                rows: first_i64(&batches, 0),
+            });
+        }
+        Ok(report)
+    }
+
+    /// Plans every outlier rule without running it, so `validate` finds an
+    /// unknown column.
+    pub async fn check_rules(&self, spec: &JobSpec) -> Result<()> {
+        for rule in &spec.quality.outliers {
+            let sql = format!("SELECT count(*) FROM \"{}\" WHERE {}", rule.table, rule.condition());
+            self.context()
+                .sql(&sql)
+                .await
+                .map_err(|source| FeatureError::Rule {
+                    rule: rule.name.clone(),
+                    table: rule.table.clone(),
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,205 @@
+//! Registers pinned inputs as DataFusion tables.
+
+use std::sync::Arc;
+
+use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::file_format::csv::CsvFormat;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::prelude::SessionContext;
+use object_store::ObjectMeta;
+use object_store::path::Path as StorePath;
+use seglake_lake::PinnedInput;
+use seglake_spec::SourceFormat;
+
+use crate::error::{FeatureError, Result};
+
+/// The name under which a deduplicated source's raw rows stay reachable
+/// (for the duplicate count); views should use the source's own name.
+pub fn raw_name(source: &str) -> String {
+    format!("{source}__raw")
+}
+
+pub async fn register(ctx: &SessionContext, input: &PinnedInput) -> Result<()> {
+    let name = &input.spec.name;
+    let table_name = if input.spec.dedupe_on.is_empty() {
+        name.clone()
+    } else {
+        raw_name(name)
+    };
+    let provider: Arc<dyn datafusion::catalog::TableProvider> = match input.spec.format {
+        SourceFormat::Delta => delta_provider(ctx, input).await?,
+        SourceFormat::Parquet => {
+            files_provider(ctx, input, Arc::new(ParquetFormat::default()), ".parquet").await?
+        }
+        SourceFormat::Csv => {
+            let format = CsvFormat::default().with_has_header(true);
+            files_provider(ctx, input, Arc::new(format), ".csv").await?
+        }
+    };
+    ctx.register_table(&table_name, provider)
+        .map_err(|e| source_err(name, e.to_string()))?;
+    if !input.spec.dedupe_on.is_empty() {
+        register_deduplicated(ctx, input, &table_name).await?;
+    }
+    Ok(())
+}
+
+fn source_err(name: &str, message: String) -> FeatureError {
+    FeatureError::Source {
+        source_name: name.to_string(),
+        message,
+    }
+}
+
+async fn delta_provider(
+    ctx: &SessionContext,
+    input: &PinnedInput,
+) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+    let name = &input.spec.name;
+    let version = input.delta_version.expect("pinned Delta input has a version");
+    let table = deltalake::DeltaTableBuilder::from_url(input.spec.location.to_url())
+        .and_then(|b| Ok(b.with_version(version as u64)))
+        .map_err(|e| source_err(name, e.to_string()))?
+        .load()
+        .await
+        .map_err(|e| source_err(name, format!("cannot open version {version}: {e}")))?;
+    table
+        .update_datafusion_session(&ctx.state())
+        .map_err(|e| source_err(name, e.to_string()))?;
+    table
+        .table_provider()
+        .await
+        .map_err(|e| source_err(name, e.to_string()))
+}
+
+/// A listing table over exactly the files pinned at run start. Every file's
+/// schema is read and compared, so a file whose column changed type is
+/// named instead of failing (or silently casting) mid-query.
+async fn files_provider(
+    ctx: &SessionContext,
+    input: &PinnedInput,
+    format: Arc<dyn FileFormat>,
+    extension: &str,
+) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+    let name = &input.spec.name;
+    let state = ctx.state();
+    let mut schema: Option<(arrow::datatypes::SchemaRef, String)> = None;
+    for (url, file) in input.file_urls.iter().zip(&input.files) {
+        let store = ctx
+            .runtime_env()
+            .object_store(ListingTableUrl::parse(url.as_str()).map_err(|e| source_err(name, e.to_string()))?)
+            .map_err(|e| source_err(name, e.to_string()))?;
+        let meta = ObjectMeta {
+            location: StorePath::from_url_path(url.path())
+                .map_err(|e| source_err(name, e.to_string()))?,
+            last_modified: file.last_modified,
+            size: file.size as u64,
+            e_tag: file.etag.clone(),
+            version: None,
+        };
+        let file_schema = format
+            .infer_schema(&state, &store, &[meta])
+            .await
+            .map_err(|e| source_err(name, format!("cannot read {}: {e}", file.path)))?;
+        match &schema {
+            None => schema = Some((file_schema, file.path.clone())),
+            Some((first, first_file)) => check_same_schema(name, first, first_file, &file_schema, &file.path)?,
+        }
+    }
+    let (schema, _) = schema.expect("a pinned file input has at least one file");
+    let urls = input
+        .file_urls
+        .iter()
+        .map(|u| ListingTableUrl::parse(u.as_str()))
+        .collect::<datafusion::error::Result<Vec<_>>>()
+        .map_err(|e| source_err(name, e.to_string()))?;
+    let options = ListingOptions::new(format)
+        .with_file_extension(extension)
+        .with_target_partitions(state.config().target_partitions());
+    let config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(options)
+        .with_schema(schema);
+    let table = ListingTable::try_new(config).map_err(|e| source_err(name, e.to_string()))?;
+    Ok(Arc::new(table))
+}
+
+fn check_same_schema(
+    source: &str,
+    first: &arrow::datatypes::Schema,
+    first_file: &str,
+    other: &arrow::datatypes::Schema,
+    file: &str,
+) -> Result<()> {
+    for field in first.fields() {
+        match other.field_with_name(field.name()) {
+            Ok(f) if f.data_type() == field.data_type() => {}
+            Ok(f) => {
+                return Err(FeatureError::TypeDrift {
+                    source_name: source.to_string(),
+                    column: field.name().clone(),
+                    file: file.to_string(),
+                    found: f.data_type().to_string(),
+                    first_file: first_file.to_string(),
+                    expected: field.data_type().to_string(),
+                });
+            }
+            Err(_) => {
+                return Err(FeatureError::TypeDrift {
+                    source_name: source.to_string(),
+                    column: field.name().clone(),
+                    file: file.to_string(),
+                    found: "no such column".to_string(),
+                    first_file: first_file.to_string(),
+                    expected: field.data_type().to_string(),
+                });
+            }
+        }
+    }
+    if let Some(extra) = other.fields().iter().find(|f| first.field_with_name(f.name()).is_err()) {
+        return Err(FeatureError::TypeDrift {
+            source_name: source.to_string(),
+            column: extra.name().clone(),
+            file: file.to_string(),
+            found: extra.data_type().to_string(),
+            first_file: first_file.to_string(),
+            expected: "no such column".to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Registers `name` as the raw table with rows that repeat the
+/// `dedupe_on` key dropped: a replayed feed row is one transaction, not two.
+async fn register_deduplicated(ctx: &SessionContext, input: &PinnedInput, raw: &str) -> Result<()> {
+    let name = &input.spec.name;
+    let schema = ctx
+        .table_provider(raw)
+        .await
+        .map_err(|e| source_err(name, e.to_string()))?
+        .schema();
+    let mut keys = Vec::new();
+    for k in &input.spec.dedupe_on {
+        if schema.field_with_name(k).is_err() {
+            let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+            return Err(source_err(
+                name,
+                format!("dedupe_on names unknown column `{k}`; columns: {}", columns.join(", ")),
+            ));
+        }
+        keys.push(format!("\"{k}\""));
+    }
+    let keys = keys.join(", ");
+    // Duplicates are replays of the same row, so which copy survives does
+    // not matter; DISTINCT ON keeps exactly one per key.
+    let sql = format!("SELECT DISTINCT ON ({keys}) * FROM \"{raw}\" ORDER BY {keys}");
+    let df = ctx
+        .sql(&sql)
+        .await
+        .map_err(|e| source_err(name, format!("cannot deduplicate: {e}")))?;
+    ctx.register_table(name, df.into_view())
+        .map_err(|e| source_err(name, e.to_string()))?;
+    Ok(())
+}

@@ -1,0 +1,34 @@
+pub type Result<T, E = JobError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error(transparent)]
+    Spec(#[from] seglake_spec::SpecError),
+    #[error(transparent)]
+    Lake(#[from] seglake_lake::LakeError),
+    #[error(transparent)]
+    Features(#[from] seglake_features::FeatureError),
+    #[error("encoding the lineage row of run {run_id}: {source}")]
+    Lineage {
+        run_id: String,
+        source: arrow::error::ArrowError,
+    },
+    #[error("adding the run columns to `{table}`: {source}")]
+    Output {
+        table: String,
+        source: arrow::error::ArrowError,
+    },
+}
+
+impl JobError {
+    /// True when the user can fix the cause (spec, SQL or data): the CLI
+    /// exits with 1 for these and 2 for everything else.
+    pub fn is_invalid_input(&self) -> bool {
+        match self {
+            JobError::Spec(_) => true,
+            JobError::Lake(e) => e.is_invalid_input(),
+            JobError::Features(e) => e.is_invalid_input(),
+            JobError::Lineage { .. } | JobError::Output { .. } => false,
+        }
+    }
+}

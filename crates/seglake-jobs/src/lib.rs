@@ -1,0 +1,18 @@
+//! The seglake pipeline, one job run end to end on the local engine:
+//!
+//! ```text
+//! pin inputs -> register sources, run_context, views (plans every SQL file)
+//!   -> compute the feature table -> quality report
+//!   -> publish the feature table (a new Delta version)
+//!   -> publish the run's lineage row to `runs`
+//! ```
+//!
+//! Everything that can be wrong with the input (spec, SQL, data) is found
+//! before the first byte is written, so a bad run leaves the lake as it was.
+//! [`validate`] runs the same checks without reading data or writing.
+
+mod error;
+mod pipeline;
+
+pub use error::{JobError, Result};
+pub use pipeline::{Progress, RunOptions, RunSummary, SEGLAKE_VERSION, ValidationReport, run, validate};

@@ -1,0 +1,243 @@
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::{ArrayRef, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use chrono::{DateTime, Utc};
+use seglake_features::{FeatureEngine, FeatureTable, RunContext};
+use seglake_lake::runs::{self, RUNS_TABLE};
+use seglake_lake::{CommitInfo, PinnedInput, WriteMode, publish, resolve_input, table_location};
+use seglake_spec::lineage::{OutputRecord, RunRecord, SqlFileRecord, TableCount};
+use seglake_spec::{JobSpec, RunId};
+
+use crate::error::{JobError, Result};
+
+/// The version recorded in lineage and commit metadata.
+pub const SEGLAKE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Receives the name of each step as it starts, for a progress display.
+pub trait Progress: Send + Sync {
+    fn step(&self, message: &str);
+}
+
+impl Progress for () {
+    fn step(&self, _: &str) {}
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Use this run id instead of a new one (a scheduler's id, say).
+    pub run_id: Option<RunId>,
+    /// DataFusion partitions; all cores when `None`.
+    pub target_partitions: Option<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub run_id: RunId,
+    pub record: RunRecord,
+    /// Every table committed, `runs` last.
+    pub commits: Vec<CommitInfo>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ValidationReport {
+    pub inputs: Vec<PinnedInput>,
+    /// The feature table's columns and their types.
+    pub columns: Vec<(String, String)>,
+}
+
+struct Prepared {
+    engine: FeatureEngine,
+    inputs: Vec<PinnedInput>,
+}
+
+fn step(progress: &dyn Progress, message: &str) {
+    tracing::info!("{message}");
+    progress.step(message);
+}
+
+/// Pins the inputs and registers sources, `run_context` and every view:
+/// the checks `validate` runs, and the first half of `run`.
+async fn prepare(spec: &JobSpec, run: &RunContext, options: &RunOptions, progress: &dyn Progress) -> Result<Prepared> {
+    step(progress, "pinning input versions");
+    let mut inputs = Vec::new();
+    for source in &spec.sources {
+        inputs.push(resolve_input(source).await?);
+    }
+    step(progress, "registering sources and feature views");
+    let engine = FeatureEngine::new(options.target_partitions);
+    engine.register_inputs(&inputs).await?;
+    engine.register_run_context(run)?;
+    engine.register_views(spec).await?;
+    engine.check_rules(spec).await?;
+    Ok(Prepared { engine, inputs })
+}
+
+/// Checks a job without reading its data or writing anything: the spec, that
+/// every source can be read, that every SQL file is a single SELECT naming
+/// known tables and columns, that the key exists, and the quality rules.
+pub async fn validate(spec: &JobSpec, progress: &dyn Progress) -> Result<ValidationReport> {
+    let run = RunContext {
+        as_of: spec.as_of.unwrap_or_else(Utc::now),
+        run_id: "validate".to_string(),
+        seed: spec.seed,
+    };
+    let prepared = prepare(spec, &run, &RunOptions::default(), progress).await?;
+    let last = &spec.views.last().expect("validated").name;
+    let schema = prepared.engine.table_schema(last).await?;
+    Ok(ValidationReport {
+        inputs: prepared.inputs,
+        columns: schema
+            .fields()
+            .iter()
+            .map(|f| (f.name().clone(), f.data_type().to_string()))
+            .collect(),
+    })
+}
+
+/// Runs the job and publishes its outputs. Nothing is written unless every
+/// input check and every view succeeded.
+pub async fn run(spec: &JobSpec, options: &RunOptions, progress: &dyn Progress) -> Result<RunSummary> {
+    let started_at = Utc::now();
+    let clock = Instant::now();
+    let run_id = options.run_id.clone().unwrap_or_else(|| RunId::new(started_at));
+    let as_of = spec.as_of.unwrap_or(started_at);
+    let span = tracing::info_span!("run", run_id = %run_id, job = %spec.name);
+    let _enter = span.enter();
+    let context = RunContext {
+        as_of,
+        run_id: run_id.to_string(),
+        seed: spec.seed,
+    };
+
+    let Prepared { engine, inputs } = prepare(spec, &context, options, progress).await?;
+    step(progress, "counting input rows");
+    let rows_in = engine.count_inputs(&inputs).await?;
+    step(progress, "computing the feature table");
+    let features = engine.compute_features(spec).await?;
+    step(progress, "checking data quality");
+    let quality = engine.quality_report(spec, &inputs, &features).await?;
+
+    let metadata = commit_metadata(spec, &run_id);
+    step(progress, &format!("publishing `{}`", spec.output_table));
+    let (schema, batches) = with_run_columns(&features, &run_id, as_of).map_err(|source| JobError::Output {
+        table: spec.output_table.clone(),
+        source,
+    })?;
+    let features_commit = publish(
+        &spec.output_table,
+        &table_location(&spec.output_root, &spec.output_table),
+        schema,
+        batches,
+        WriteMode::Snapshot,
+        &metadata,
+    )
+    .await?;
+
+    let record = RunRecord {
+        run_id: run_id.to_string(),
+        job_name: spec.name.clone(),
+        status: "succeeded".to_string(),
+        spec_path: spec.path.display().to_string(),
+        spec_text: spec.text.clone(),
+        spec_sha256: spec.sha256.clone(),
+        sql_files: spec
+            .views
+            .iter()
+            .map(|v| SqlFileRecord {
+                view: v.name.clone(),
+                path: v.path.display().to_string(),
+                sha256: v.sha256.clone(),
+                text: v.sql.clone(),
+            })
+            .collect(),
+        inputs: inputs.iter().map(PinnedInput::lineage).collect(),
+        seed: spec.seed as i64,
+        as_of,
+        seglake_version: SEGLAKE_VERSION.to_string(),
+        started_at,
+        finished_at: started_at + chrono::Duration::from_std(clock.elapsed()).unwrap_or_default(),
+        rows_in,
+        rows_out: vec![TableCount {
+            table: spec.output_table.clone(),
+            rows: features.rows as i64,
+        }],
+        quality,
+        outputs: vec![OutputRecord {
+            table: features_commit.table.clone(),
+            version: features_commit.version,
+        }],
+    };
+    step(progress, "recording lineage in `runs`");
+    let runs_commit = publish_run_record(spec, &record, &metadata).await?;
+    Ok(RunSummary {
+        run_id,
+        record,
+        commits: vec![features_commit, runs_commit],
+    })
+}
+
+async fn publish_run_record(
+    spec: &JobSpec,
+    record: &RunRecord,
+    metadata: &HashMap<String, serde_json::Value>,
+) -> Result<CommitInfo> {
+    let batch = runs::to_batch(std::slice::from_ref(record)).map_err(|source| JobError::Lineage {
+        run_id: record.run_id.clone(),
+        source,
+    })?;
+    Ok(publish(
+        RUNS_TABLE,
+        &table_location(&spec.output_root, RUNS_TABLE),
+        runs::schema(),
+        vec![batch],
+        WriteMode::Append,
+        metadata,
+    )
+    .await?)
+}
+
+/// What every commit of a run says about it, readable in any Delta reader's
+/// history without opening the `runs` table.
+fn commit_metadata(spec: &JobSpec, run_id: &RunId) -> HashMap<String, serde_json::Value> {
+    HashMap::from([
+        (seglake_lake::META_RUN_ID.to_string(), run_id.to_string().into()),
+        (seglake_lake::META_JOB.to_string(), spec.name.clone().into()),
+        (seglake_lake::META_VERSION.to_string(), SEGLAKE_VERSION.into()),
+        ("seglake.spec_sha256".to_string(), spec.sha256.clone().into()),
+    ])
+}
+
+/// Appends `run_id` and `as_of` to every feature row, so a BI tool reading
+/// the table sees which run and which point in time each row belongs to.
+fn with_run_columns(
+    features: &FeatureTable,
+    run_id: &RunId,
+    as_of: DateTime<Utc>,
+) -> Result<(SchemaRef, Vec<RecordBatch>), arrow::error::ArrowError> {
+    let mut fields: Vec<Field> = features.schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new("run_id", DataType::Utf8, false));
+    fields.push(Field::new(
+        "as_of",
+        DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        false,
+    ));
+    let schema = Arc::new(Schema::new(fields));
+    let batches = features
+        .batches
+        .iter()
+        .map(|b| {
+            let n = b.num_rows();
+            let mut columns: Vec<ArrayRef> = b.columns().to_vec();
+            columns.push(Arc::new(StringArray::from(vec![run_id.as_str(); n])));
+            columns.push(Arc::new(
+                TimestampMicrosecondArray::from(vec![as_of.timestamp_micros(); n]).with_timezone("UTC"),
+            ));
+            RecordBatch::try_new(schema.clone(), columns)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((schema, batches))
+}
+

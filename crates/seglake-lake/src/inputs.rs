@@ -1,0 +1,159 @@
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use object_store::ObjectStore;
+use object_store::path::Path as StorePath;
+use seglake_spec::lineage::{FileRecord, InputRecord};
+use seglake_spec::{Location, SourceFormat, SourceSpec};
+use url::Url;
+
+use crate::error::{LakeError, Result};
+
+/// A source pinned at run start.
+#[derive(Debug, Clone)]
+pub struct PinnedInput {
+    pub spec: SourceSpec,
+    /// Delta: the version the run reads.
+    pub delta_version: Option<i64>,
+    /// Parquet/CSV: every file the run reads, as URLs, in path order.
+    pub file_urls: Vec<Url>,
+    pub files: Vec<FileRecord>,
+}
+
+impl PinnedInput {
+    pub fn lineage(&self) -> InputRecord {
+        InputRecord {
+            name: self.spec.name.clone(),
+            uri: self.spec.location.to_string(),
+            format: self.spec.format.as_str().to_string(),
+            delta_version: self.delta_version,
+            files: self.files.clone(),
+        }
+    }
+}
+
+/// Pins `source`: finds the Delta version, or lists the files.
+pub async fn resolve_input(source: &SourceSpec) -> Result<PinnedInput> {
+    match source.format {
+        SourceFormat::Delta => resolve_delta(source).await,
+        SourceFormat::Parquet | SourceFormat::Csv => resolve_files(source).await,
+    }
+}
+
+fn bad(source: &SourceSpec, message: impl Into<String>) -> LakeError {
+    LakeError::BadSource {
+        source_name: source.name.clone(),
+        uri: source.location.to_string(),
+        message: message.into(),
+    }
+}
+
+async fn resolve_delta(source: &SourceSpec) -> Result<PinnedInput> {
+    if let Location::Local(p) = &source.location
+        && !p.join("_delta_log").is_dir()
+    {
+        return Err(bad(source, "not a Delta table (no _delta_log folder)"));
+    }
+    let url = source.location.to_url();
+    let mut table = deltalake::DeltaTableBuilder::from_url(url)
+        .map_err(|e| bad(source, e.to_string()))?
+        .build()
+        .map_err(|e| bad(source, e.to_string()))?;
+    table.load().await.map_err(|e| bad(source, format!("cannot open the Delta table: {e}")))?;
+    let latest = table.version().map_or(-1, |v| v as i64);
+    let version = match source.version {
+        None => latest,
+        Some(v) if v <= latest => v,
+        Some(v) => {
+            return Err(bad(
+                source,
+                format!("version {v} does not exist; the table's versions are 0..={latest}"),
+            ));
+        }
+    };
+    Ok(PinnedInput {
+        spec: source.clone(),
+        delta_version: Some(version),
+        file_urls: Vec::new(),
+        files: Vec::new(),
+    })
+}
+
+async fn resolve_files(source: &SourceSpec) -> Result<PinnedInput> {
+    let extension = match source.format {
+        SourceFormat::Parquet => "parquet",
+        SourceFormat::Csv => "csv",
+        SourceFormat::Delta => unreachable!(),
+    };
+    let (store, prefix, base_url): (Box<dyn ObjectStore>, StorePath, Url) = match &source.location {
+        Location::Local(p) => {
+            if !p.exists() {
+                return Err(bad(source, "no such file or folder"));
+            }
+            let store = object_store::local::LocalFileSystem::new();
+            let prefix = StorePath::from_absolute_path(p)
+                .map_err(|e| bad(source, format!("not a usable path: {e}")))?;
+            (Box::new(store), prefix, Url::parse("file:///").expect("static URL"))
+        }
+        Location::Url(u) => {
+            let (store, prefix) = object_store::parse_url(u)
+                .map_err(|e| bad(source, format!("cannot open the store: {e}")))?;
+            let mut base = u.clone();
+            base.set_path("/");
+            (store, prefix, base)
+        }
+    };
+
+    // A single file, or every matching file under the folder. Names that
+    // start with `.` or `_` are skipped, as Spark and DataFusion do
+    // (`_SUCCESS`, `.crc`, staging files).
+    let single = store.head(&prefix).await.ok().filter(|m| m.location == prefix);
+    let mut metas = match single {
+        Some(meta) => vec![meta],
+        None => store
+            .list(Some(&prefix))
+            .try_collect::<Vec<_>>()
+            .await
+            .map_err(|e| bad(source, format!("cannot list files: {e}")))?
+            .into_iter()
+            .filter(|m| {
+                let rel = m.location.prefix_match(&prefix).map(|parts| {
+                    parts
+                        .map(|p| p.as_ref().to_string())
+                        .collect::<Vec<_>>()
+                });
+                let hidden = rel
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|p| p.starts_with('.') || p.starts_with('_'));
+                !hidden && m.location.extension() == Some(extension)
+            })
+            .collect(),
+    };
+    metas.sort_by(|a, b| a.location.cmp(&b.location));
+    if metas.is_empty() {
+        return Err(bad(source, format!("no .{extension} files found")));
+    }
+    let mut file_urls = Vec::new();
+    let mut files = Vec::new();
+    for m in metas {
+        if m.size == 0 {
+            return Err(bad(source, format!("file /{} is empty (0 bytes)", m.location)));
+        }
+        let url = base_url
+            .join(m.location.as_ref())
+            .map_err(|e| bad(source, format!("bad file path {}: {e}", m.location)))?;
+        files.push(FileRecord {
+            path: url.to_string(),
+            size: m.size as i64,
+            last_modified: DateTime::<Utc>::from(m.last_modified),
+            etag: m.e_tag.clone(),
+        });
+        file_urls.push(url);
+    }
+    Ok(PinnedInput {
+        spec: source.clone(),
+        delta_version: None,
+        file_urls,
+        files,
+    })
+}

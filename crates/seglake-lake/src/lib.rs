@@ -1,0 +1,28 @@
+//! The lake: where seglake reads its inputs and publishes its tables.
+//!
+//! - [`resolve_input`] pins a source at run start: a Delta table at a version,
+//!   or a Parquet/CSV folder as the exact list of files (path, size,
+//!   modification time, ETag) that the run will read, so files landing
+//!   mid-run are not half-read and lineage says precisely what went in.
+//! - [`publish`] writes a table as a new Delta version whose commit carries
+//!   the run id and job in its application metadata (`commitInfo`).
+//! - [`history`] lists a table's versions from its Delta log, with the run id
+//!   of each; [`read_table`] reads a version back.
+//! - [`runs`] is the lineage table: one row per run, from
+//!   [`seglake_spec::lineage::RunRecord`].
+
+mod error;
+mod history;
+mod inputs;
+mod publish;
+pub mod runs;
+
+pub use error::{LakeError, Result};
+pub use history::{HistoryEntry, history};
+pub use inputs::{PinnedInput, resolve_input};
+pub use publish::{CommitInfo, WriteMode, publish, read_table, table_location};
+
+/// Commit metadata keys seglake writes into every Delta commit it makes.
+pub const META_RUN_ID: &str = "seglake.run_id";
+pub const META_JOB: &str = "seglake.job";
+pub const META_VERSION: &str = "seglake.version";

@@ -1,0 +1,122 @@
+use std::collections::HashMap;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use deltalake::datafusion::prelude::SessionContext;
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::protocol::SaveMode;
+use deltalake::{DeltaTable, DeltaTableBuilder};
+use seglake_spec::Location;
+
+use crate::error::{LakeError, Result};
+
+/// How a run's rows become the table's next version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// The new version holds exactly these rows: a complete snapshot, so
+    /// time travel to any version shows one run's output.
+    Snapshot,
+    /// The rows are added to those already there (the `runs` table).
+    Append,
+}
+
+/// What a publish committed.
+#[derive(Debug, Clone)]
+pub struct CommitInfo {
+    pub table: String,
+    pub version: i64,
+}
+
+/// Where table `name` lives under an output root.
+pub fn table_location(root: &Location, name: &str) -> Location {
+    root.join(name)
+}
+
+fn delta_err(table: &str, location: &Location) -> impl FnOnce(deltalake::DeltaTableError) -> LakeError {
+    let table = table.to_string();
+    let uri = location.to_string();
+    move |source| LakeError::Delta { table, uri, source }
+}
+
+/// Writes `batches` as the next version of the Delta table at `location`,
+/// creating the table on first use. `metadata` goes into the commit's
+/// `commitInfo`, where every Delta reader's history shows it.
+pub async fn publish(
+    table: &str,
+    location: &Location,
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+    mode: WriteMode,
+    metadata: &HashMap<String, serde_json::Value>,
+) -> Result<CommitInfo> {
+    if let Location::Local(p) = location {
+        std::fs::create_dir_all(p).map_err(|e| LakeError::Table {
+            table: table.to_string(),
+            uri: location.to_string(),
+            message: format!("cannot create the folder: {e}"),
+        })?;
+    }
+    let delta = DeltaTable::try_from_url(location.to_url())
+        .await
+        .map_err(delta_err(table, location))?;
+    // An empty snapshot is still a snapshot: write a batch with no rows so
+    // the version exists and carries the schema.
+    let batches = if batches.is_empty() {
+        vec![RecordBatch::new_empty(schema)]
+    } else {
+        batches
+    };
+    let save_mode = match mode {
+        WriteMode::Snapshot => SaveMode::Overwrite,
+        WriteMode::Append => SaveMode::Append,
+    };
+    let commit = CommitProperties::default().with_metadata(metadata.clone());
+    let written = delta
+        .write(batches)
+        .with_save_mode(save_mode)
+        .with_table_name(table)
+        .with_commit_properties(commit)
+        .await
+        .map_err(delta_err(table, location))?;
+    let version = written.version().map(|v| v as i64).ok_or_else(|| LakeError::Table {
+        table: table.to_string(),
+        uri: location.to_string(),
+        message: "the write reported no version".to_string(),
+    })?;
+    tracing::info!(table, version, uri = %location, "published");
+    Ok(CommitInfo {
+        table: table.to_string(),
+        version,
+    })
+}
+
+/// Reads a table at `version` (the latest when `None`).
+pub async fn read_table(table: &str, location: &Location, version: Option<i64>) -> Result<Vec<RecordBatch>> {
+    let mut builder = DeltaTableBuilder::from_url(location.to_url()).map_err(delta_err(table, location))?;
+    if let Some(v) = version {
+        builder = builder.with_version(v as u64);
+    }
+    let delta = builder.load().await.map_err(delta_err(table, location))?;
+    let ctx = SessionContext::new();
+    delta
+        .update_datafusion_session(&ctx.state())
+        .map_err(delta_err(table, location))?;
+    let provider = delta
+        .table_provider()
+        .await
+        .map_err(|e| LakeError::Table {
+            table: table.to_string(),
+            uri: location.to_string(),
+            message: e.to_string(),
+        })?;
+    let df = ctx.read_table(provider).map_err(|e| LakeError::Table {
+        table: table.to_string(),
+        uri: location.to_string(),
+        message: e.to_string(),
+    })?;
+    df.collect().await.map_err(|e| LakeError::Table {
+        table: table.to_string(),
+        uri: location.to_string(),
+        message: e.to_string(),
+    })
+}

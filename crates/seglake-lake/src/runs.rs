@@ -1,0 +1,181 @@
+//! The `runs` table: one row per run, its columns mirroring
+//! [`RunRecord`](seglake_spec::lineage::RunRecord). Nested parts (inputs
+//! with their files, SQL files, quality counts) are lists of structs, which
+//! Delta, DuckDB, Spark and polars all query natively.
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+use seglake_spec::lineage::RunRecord;
+
+/// The lineage table's name under every output root.
+pub const RUNS_TABLE: &str = "runs";
+
+fn ts() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+fn list_of(fields: Vec<Field>) -> DataType {
+    DataType::List(Arc::new(Field::new(
+        "item",
+        DataType::Struct(Fields::from(fields)),
+        true,
+    )))
+}
+
+fn counts() -> DataType {
+    list_of(vec![
+        Field::new("table", DataType::Utf8, false),
+        Field::new("rows", DataType::Int64, false),
+    ])
+}
+
+pub fn schema() -> SchemaRef {
+    let str_ = |n: &str| Field::new(n, DataType::Utf8, false);
+    Arc::new(Schema::new(vec![
+        str_("run_id"),
+        str_("job_name"),
+        str_("status"),
+        str_("spec_path"),
+        str_("spec_text"),
+        str_("spec_sha256"),
+        Field::new(
+            "sql_files",
+            list_of(vec![str_("view"), str_("path"), str_("sha256"), str_("text")]),
+            false,
+        ),
+        Field::new(
+            "inputs",
+            list_of(vec![
+                str_("name"),
+                str_("uri"),
+                str_("format"),
+                Field::new("delta_version", DataType::Int64, true),
+                Field::new(
+                    "files",
+                    list_of(vec![
+                        str_("path"),
+                        Field::new("size", DataType::Int64, false),
+                        Field::new("last_modified", ts(), false),
+                        Field::new("etag", DataType::Utf8, true),
+                    ]),
+                    false,
+                ),
+            ]),
+            false,
+        ),
+        Field::new("seed", DataType::Int64, false),
+        Field::new("as_of", ts(), false),
+        str_("seglake_version"),
+        Field::new("started_at", ts(), false),
+        Field::new("finished_at", ts(), false),
+        Field::new("rows_in", counts(), false),
+        Field::new("rows_out", counts(), false),
+        Field::new(
+            "quality",
+            DataType::Struct(Fields::from(vec![
+                Field::new(
+                    "duplicates_removed",
+                    list_of(vec![
+                        str_("table"),
+                        Field::new(
+                            "key",
+                            DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+                            false,
+                        ),
+                        Field::new("rows", DataType::Int64, false),
+                    ]),
+                    false,
+                ),
+                Field::new(
+                    "missing_values",
+                    list_of(vec![
+                        str_("table"),
+                        str_("column"),
+                        Field::new("rows", DataType::Int64, false),
+                    ]),
+                    false,
+                ),
+                Field::new(
+                    "outliers",
+                    list_of(vec![
+                        str_("rule"),
+                        str_("table"),
+                        str_("column"),
+                        str_("condition"),
+                        Field::new("rows", DataType::Int64, false),
+                    ]),
+                    false,
+                ),
+            ])),
+            false,
+        ),
+        Field::new(
+            "outputs",
+            list_of(vec![str_("table"), Field::new("version", DataType::Int64, false)]),
+            false,
+        ),
+    ]))
+}
+
+/// Encodes run records as rows of the `runs` table.
+pub fn to_batch(records: &[RunRecord]) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let mut decoder = arrow::json::ReaderBuilder::new(schema()).build_decoder()?;
+    decoder.serialize(records)?;
+    Ok(decoder
+        .flush()?
+        .unwrap_or_else(|| RecordBatch::new_empty(schema())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+    use seglake_spec::lineage::*;
+
+    #[test]
+    fn a_run_record_encodes_into_one_row_with_its_nested_lineage() {
+        let t = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        let record = RunRecord {
+            run_id: "run-1".into(),
+            job_name: "demo".into(),
+            status: "succeeded".into(),
+            spec_path: "/jobs/demo.toml".into(),
+            spec_text: "[job]".into(),
+            spec_sha256: "ab".into(),
+            sql_files: vec![SqlFileRecord { view: "v".into(), path: "/v.sql".into(), sha256: "cd".into(), text: "SELECT 1".into() }],
+            inputs: vec![InputRecord {
+                name: "tx".into(),
+                uri: "/lake/raw/tx".into(),
+                format: "parquet".into(),
+                delta_version: None,
+                files: vec![FileRecord { path: "file:///lake/raw/tx/a.parquet".into(), size: 10, last_modified: t, etag: Some("e".into()) }],
+            }],
+            seed: 42,
+            as_of: t,
+            seglake_version: "0.1.0".into(),
+            started_at: t,
+            finished_at: t,
+            rows_in: vec![TableCount { table: "tx".into(), rows: 5 }],
+            rows_out: vec![],
+            quality: QualityRecord {
+                duplicates_removed: vec![DuplicateCount { table: "tx".into(), key: vec!["id".into()], rows: 1 }],
+                missing_values: vec![],
+                outliers: vec![],
+            },
+            outputs: vec![OutputRecord { table: "customer_features".into(), version: 3 }],
+        };
+        let batch = to_batch(&[record]).unwrap();
+        assert_eq!(batch.num_rows(), 1);
+        assert_eq!(batch.schema(), schema());
+        let started = batch
+            .column_by_name("started_at")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<arrow::array::TimestampMicrosecondArray>()
+            .unwrap()
+            .value(0);
+        assert_eq!(started, t.timestamp_micros());
+    }
+}

@@ -1,0 +1,515 @@
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Result, SpecError};
+use crate::location::Location;
+use crate::raw::{RawFormat, RawJob, RawOutlierRule};
+
+/// A validated job: every path resolved, every SQL file read and hashed.
+#[derive(Debug, Clone)]
+pub struct JobSpec {
+    /// The job file, absolute.
+    pub path: PathBuf,
+    /// The job file's text, as recorded in lineage.
+    pub text: String,
+    pub sha256: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub seed: u64,
+    pub as_of: Option<DateTime<Utc>>,
+    /// Sources in name order.
+    pub sources: Vec<SourceSpec>,
+    /// Feature views in the order they run.
+    pub views: Vec<ViewSpec>,
+    pub key: String,
+    pub output_table: String,
+    pub quality: QualitySpec,
+    pub output_root: Location,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceFormat {
+    Parquet,
+    Delta,
+    Csv,
+}
+
+impl SourceFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceFormat::Parquet => "parquet",
+            SourceFormat::Delta => "delta",
+            SourceFormat::Csv => "csv",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceSpec {
+    pub name: String,
+    pub location: Location,
+    pub format: SourceFormat,
+    /// Delta only: the pinned version; the latest at run start when absent.
+    pub version: Option<i64>,
+    pub dedupe_on: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ViewSpec {
+    /// The view name: the SQL file name without `.sql`.
+    pub name: String,
+    pub path: PathBuf,
+    pub sql: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct QualitySpec {
+    pub outliers: Vec<OutlierRule>,
+}
+
+/// Rows of `table` whose `column` lies outside `[below, above]` are flagged
+/// (counted in lineage), not removed: the analyst decides what an outlier is.
+#[derive(Debug, Clone)]
+pub struct OutlierRule {
+    pub name: String,
+    pub table: String,
+    pub column: String,
+    pub above: Option<f64>,
+    pub below: Option<f64>,
+}
+
+impl OutlierRule {
+    /// The rule as a SQL predicate over its column, also shown in lineage.
+    pub fn condition(&self) -> String {
+        let col = format!("\"{}\"", self.column);
+        match (self.below, self.above) {
+            (Some(b), Some(a)) => format!("{col} < {b:?} OR {col} > {a:?}"),
+            (Some(b), None) => format!("{col} < {b:?}"),
+            (None, Some(a)) => format!("{col} > {a:?}"),
+            (None, None) => unreachable!("validated: at least one bound"),
+        }
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+impl JobSpec {
+    /// Reads and validates a job file. `vars` override the file's `[vars]`.
+    pub fn load(path: &Path, vars: &BTreeMap<String, String>) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::ReadJob {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let abs = std::path::absolute(path).map_err(|source| SpecError::ReadJob {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_text(&abs, text, vars)
+    }
+
+    /// Validates job text as if it were read from `path` (absolute).
+    pub fn from_text(path: &Path, text: String, vars: &BTreeMap<String, String>) -> Result<Self> {
+        let raw: RawJob = toml::from_str(&text).map_err(|e| SpecError::Toml {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        let v = Validator {
+            path,
+            base: path.parent().unwrap_or(Path::new("/")),
+        };
+        v.validate(raw, text, vars)
+    }
+}
+
+struct Validator<'a> {
+    path: &'a Path,
+    base: &'a Path,
+}
+
+impl Validator<'_> {
+    fn invalid(&self, key: impl Into<String>, message: impl Into<String>) -> SpecError {
+        SpecError::InvalidValue {
+            path: self.path.to_path_buf(),
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    fn validate(
+        &self,
+        raw: RawJob,
+        text: String,
+        overrides: &BTreeMap<String, String>,
+    ) -> Result<JobSpec> {
+        let mut vars = raw.vars.clone();
+        vars.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+
+        self.check_name("job.name", &raw.job.name)?;
+        let as_of = match &raw.job.as_of {
+            None => None,
+            Some(s) => Some(
+                DateTime::parse_from_rfc3339(s)
+                    .map_err(|e| {
+                        self.invalid(
+                            "job.as_of",
+                            format!("`{s}` is not an RFC 3339 time such as 2026-01-01T00:00:00Z: {e}"),
+                        )
+                    })?
+                    .with_timezone(&Utc),
+            ),
+        };
+
+        if raw.sources.is_empty() {
+            return Err(self.invalid("sources", "a job needs at least one source"));
+        }
+        let mut sources = Vec::new();
+        for (name, s) in &raw.sources {
+            let key = format!("sources.{name}");
+            self.check_name(&key, name)?;
+            let uri = self.substitute(&format!("{key}.uri"), &s.uri, &vars)?;
+            let location = Location::parse(&uri, self.base)
+                .map_err(|m| self.invalid(format!("{key}.uri"), m))?;
+            let format = match s.format {
+                RawFormat::Parquet => SourceFormat::Parquet,
+                RawFormat::Delta => SourceFormat::Delta,
+                RawFormat::Csv => SourceFormat::Csv,
+            };
+            if let Some(v) = s.version {
+                if format != SourceFormat::Delta {
+                    return Err(self.invalid(
+                        format!("{key}.version"),
+                        format!("only Delta sources have versions; this source is {}", format.as_str()),
+                    ));
+                }
+                if v < 0 {
+                    return Err(self.invalid(format!("{key}.version"), format!("{v} is negative")));
+                }
+            }
+            sources.push(SourceSpec {
+                name: name.clone(),
+                location,
+                format,
+                version: s.version,
+                dedupe_on: s.dedupe_on.clone(),
+            });
+        }
+
+        let views = self.read_views(&raw)?;
+        for view in &views {
+            if raw.sources.contains_key(&view.name) {
+                return Err(self.invalid(
+                    "features.views",
+                    format!("view `{}` has the same name as a source", view.name),
+                ));
+            }
+        }
+        self.check_name("features.key", &raw.features.key)?;
+        self.check_name("features.output_table", &raw.features.output_table)?;
+        if raw.features.output_table == "runs" {
+            return Err(self.invalid(
+                "features.output_table",
+                "`runs` is the lineage table's name; choose another",
+            ));
+        }
+
+        let tables: Vec<&str> = raw
+            .sources
+            .keys()
+            .map(String::as_str)
+            .chain(views.iter().map(|v| v.name.as_str()))
+            .collect();
+        let outliers = raw
+            .quality
+            .outliers
+            .iter()
+            .enumerate()
+            .map(|(i, r)| self.outlier_rule(i, r, &tables))
+            .collect::<Result<Vec<_>>>()?;
+
+        let root = self.substitute("output.root", &raw.output.root, &vars)?;
+        let output_root =
+            Location::parse(&root, self.base).map_err(|m| self.invalid("output.root", m))?;
+
+        Ok(JobSpec {
+            path: self.path.to_path_buf(),
+            sha256: sha256_hex(text.as_bytes()),
+            text,
+            name: raw.job.name,
+            description: raw.job.description,
+            seed: raw.job.seed,
+            as_of,
+            sources,
+            views,
+            key: raw.features.key,
+            output_table: raw.features.output_table,
+            quality: QualitySpec { outliers },
+            output_root,
+        })
+    }
+
+    fn read_views(&self, raw: &RawJob) -> Result<Vec<ViewSpec>> {
+        let dir = self.base.join(&raw.features.sql_dir);
+        if !dir.is_dir() {
+            return Err(self.invalid(
+                "features.sql_dir",
+                format!("{} is not a folder", dir.display()),
+            ));
+        }
+        if raw.features.views.is_empty() {
+            return Err(self.invalid("features.views", "list at least one view"));
+        }
+        let mut views: Vec<ViewSpec> = Vec::new();
+        for (i, name) in raw.features.views.iter().enumerate() {
+            let key = format!("features.views[{i}]");
+            let name = name.strip_suffix(".sql").unwrap_or(name);
+            self.check_name(&key, name)?;
+            if views.iter().any(|v| v.name == name) {
+                return Err(self.invalid(key, format!("view `{name}` is listed twice")));
+            }
+            let file = dir.join(format!("{name}.sql"));
+            if !file.is_file() {
+                return Err(SpecError::MissingSqlFile {
+                    path: self.path.to_path_buf(),
+                    key,
+                    file,
+                    available: list_sql_files(&dir),
+                    dir,
+                });
+            }
+            let sql = std::fs::read_to_string(&file).map_err(|source| SpecError::ReadSql {
+                path: self.path.to_path_buf(),
+                key: key.clone(),
+                file: file.clone(),
+                source,
+            })?;
+            views.push(ViewSpec {
+                name: name.to_string(),
+                sha256: sha256_hex(sql.as_bytes()),
+                path: file,
+                sql,
+            });
+        }
+        Ok(views)
+    }
+
+    fn outlier_rule(&self, i: usize, r: &RawOutlierRule, tables: &[&str]) -> Result<OutlierRule> {
+        let key = format!("quality.outliers[{i}]");
+        self.check_name(&format!("{key}.name"), &r.name)?;
+        if !tables.contains(&r.table.as_str()) {
+            return Err(self.invalid(
+                format!("{key}.table"),
+                format!("unknown table `{}`; sources and views: {}", r.table, tables.join(", ")),
+            ));
+        }
+        if r.above.is_none() && r.below.is_none() {
+            return Err(self.invalid(key, "give `above`, `below` or both"));
+        }
+        for (k, v) in [("above", r.above), ("below", r.below)] {
+            if let Some(v) = v
+                && !v.is_finite()
+            {
+                return Err(self.invalid(format!("{key}.{k}"), format!("{v} is not a finite number")));
+            }
+        }
+        Ok(OutlierRule {
+            name: r.name.clone(),
+            table: r.table.clone(),
+            column: r.column.clone(),
+            above: r.above,
+            below: r.below,
+        })
+    }
+
+    /// Names become SQL identifiers and folder names, so they are kept to
+    /// lower-case letters, digits and underscores.
+    fn check_name(&self, key: &str, name: &str) -> Result<()> {
+        let ok = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if ok {
+            Ok(())
+        } else {
+            Err(self.invalid(
+                key,
+                format!("`{name}` must be lower-case letters, digits and underscores, starting with a letter"),
+            ))
+        }
+    }
+
+    fn substitute(&self, key: &str, text: &str, vars: &BTreeMap<String, String>) -> Result<String> {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let end = after
+                .find('}')
+                .ok_or_else(|| self.invalid(key, format!("unclosed `${{` in `{text}`")))?;
+            let name = &after[..end];
+            let value = vars.get(name).ok_or_else(|| {
+                let known: Vec<&str> = vars.keys().map(String::as_str).collect();
+                self.invalid(
+                    key,
+                    format!(
+                        "unknown variable `{name}`; defined: {} (set one with [vars] or --var {name}=VALUE)",
+                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                    ),
+                )
+            })?;
+            out.push_str(value);
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+}
+
+fn list_sql_files(dir: &Path) -> String {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            name.strip_suffix(".sql").map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fixture {
+        dir: PathBuf,
+    }
+
+    impl Fixture {
+        fn new(tag: &str) -> Self {
+            let dir = std::env::temp_dir().join(format!("seglake-spec-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(dir.join("sql")).unwrap();
+            std::fs::write(dir.join("sql/a.sql"), "SELECT 1 AS customer_id").unwrap();
+            std::fs::write(dir.join("sql/b.sql"), "SELECT * FROM a").unwrap();
+            Fixture { dir }
+        }
+
+        fn load(&self, body: &str) -> Result<JobSpec> {
+            let path = self.dir.join("job.toml");
+            std::fs::write(&path, body).unwrap();
+            JobSpec::load(&path, &BTreeMap::new())
+        }
+    }
+
+    const GOOD: &str = r#"
+[job]
+name = "t"
+seed = 1
+
+[vars]
+lake = "lake"
+
+[sources.tx]
+uri = "${lake}/raw/tx"
+format = "parquet"
+
+[features]
+sql_dir = "sql"
+views = ["a", "b"]
+key = "customer_id"
+
+[output]
+root = "${lake}"
+"#;
+
+    #[test]
+    fn a_valid_job_resolves_paths_against_the_job_file() {
+        let f = Fixture::new("good");
+        let spec = f.load(GOOD).unwrap();
+        assert_eq!(spec.sources[0].location, Location::Local(f.dir.join("lake/raw/tx")));
+        assert_eq!(spec.output_root, Location::Local(f.dir.join("lake")));
+        assert_eq!(
+            spec.views.iter().map(|v| v.name.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        assert_eq!(spec.views[0].sha256, sha256_hex(b"SELECT 1 AS customer_id"));
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let f = Fixture::new("unknown");
+        let err = f.load(&GOOD.replace("seed = 1", "seed = 1\nsead = 2")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("sead") && msg.contains("job.toml"), "{msg}");
+    }
+
+    #[test]
+    fn missing_sql_file_lists_the_available_views() {
+        let f = Fixture::new("missing");
+        let err = f.load(&GOOD.replace(r#""a", "b""#, r#""a", "nope""#)).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("features.views[1]"), "{msg}");
+        assert!(msg.contains("nope.sql") && msg.contains("a, b"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_variable_lists_the_defined_ones() {
+        let f = Fixture::new("var");
+        let err = f.load(&GOOD.replace("${lake}/raw", "${lak}/raw")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("sources.tx.uri") && msg.contains("lak") && msg.contains("lake"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_format_lists_the_valid_ones() {
+        let f = Fixture::new("format");
+        let msg = f.load(&GOOD.replace("\"parquet\"", "\"orc\"")).unwrap_err().to_string();
+        assert!(msg.contains("orc") && msg.contains("parquet") && msg.contains("delta"), "{msg}");
+    }
+
+    #[test]
+    fn version_is_only_for_delta_sources() {
+        let f = Fixture::new("version");
+        let msg = f
+            .load(&GOOD.replace("format = \"parquet\"", "format = \"parquet\"\nversion = 3"))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("sources.tx.version"), "{msg}");
+    }
+
+    #[test]
+    fn outlier_rule_on_unknown_table_is_named() {
+        let f = Fixture::new("outlier");
+        let body = format!(
+            "{GOOD}\n[[quality.outliers]]\nname = \"big\"\ntable = \"nope\"\ncolumn = \"x\"\nabove = 1.0\n"
+        );
+        let msg = f.load(&body).unwrap_err().to_string();
+        assert!(msg.contains("quality.outliers[0].table") && msg.contains("tx, a, b"), "{msg}");
+    }
+
+    #[test]
+    fn var_overrides_win_over_the_file() {
+        let f = Fixture::new("override");
+        let path = f.dir.join("job.toml");
+        std::fs::write(&path, GOOD).unwrap();
+        let vars = BTreeMap::from([("lake".to_string(), "/elsewhere".to_string())]);
+        let spec = JobSpec::load(&path, &vars).unwrap();
+        assert_eq!(spec.output_root, Location::Local(PathBuf::from("/elsewhere")));
+    }
+}

@@ -1,0 +1,51 @@
+//! Job specs for seglake: what a job reads, which SQL feature views it runs,
+//! where it publishes, and the lineage record every run leaves behind.
+//!
+//! A job file (`jobs/<name>.toml`) is parsed into [`raw::RawJob`], a plain
+//! serde mirror of the TOML that rejects unknown keys, and then validated into
+//! a [`JobSpec`]: variables substituted, paths resolved, SQL files read and
+//! hashed, names checked. Only a `JobSpec` is ever run, so every later stage
+//! can trust it.
+//!
+//! ```
+//! # let dir = tempfile_dir();
+//! # std::fs::create_dir_all(dir.join("sql")).unwrap();
+//! # std::fs::write(dir.join("sql/features.sql"), "SELECT 1 AS customer_id").unwrap();
+//! # std::fs::write(dir.join("job.toml"), r#"
+//! [job]
+//! name = "example"
+//! seed = 7
+//!
+//! [sources.transactions]
+//! uri = "data/transactions"
+//! format = "parquet"
+//!
+//! [features]
+//! sql_dir = "sql"
+//! views = ["features"]
+//! key = "customer_id"
+//!
+//! [output]
+//! root = "lake"
+//! # "#).unwrap();
+//! let spec = seglake_spec::JobSpec::load(&dir.join("job.toml"), &Default::default()).unwrap();
+//! assert_eq!(spec.name, "example");
+//! assert_eq!(spec.views[0].name, "features");
+//! # fn tempfile_dir() -> std::path::PathBuf {
+//! #     let d = std::env::temp_dir().join(format!("seglake-spec-doc-{}", std::process::id()));
+//! #     std::fs::create_dir_all(&d).unwrap(); d }
+//! ```
+
+mod error;
+mod job;
+pub mod lineage;
+mod location;
+pub mod raw;
+mod run_id;
+
+pub use error::{Result, SpecError};
+pub use job::{
+    JobSpec, OutlierRule, QualitySpec, SourceFormat, SourceSpec, ViewSpec, sha256_hex,
+};
+pub use location::Location;
+pub use run_id::RunId;

@@ -1,0 +1,98 @@
+//! The lineage record of one run: what went in (inputs at their versions,
+//! the spec, the SQL), what came out (tables at their versions, row counts),
+//! and what the data-quality checks found. It is stored as one row of the
+//! `runs` table, whose columns mirror these fields.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunRecord {
+    pub run_id: String,
+    pub job_name: String,
+    /// `succeeded` or `failed`.
+    pub status: String,
+    pub spec_path: String,
+    pub spec_text: String,
+    pub spec_sha256: String,
+    pub sql_files: Vec<SqlFileRecord>,
+    pub inputs: Vec<InputRecord>,
+    pub seed: i64,
+    pub as_of: DateTime<Utc>,
+    pub seglake_version: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub rows_in: Vec<TableCount>,
+    pub rows_out: Vec<TableCount>,
+    pub quality: QualityRecord,
+    pub outputs: Vec<OutputRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SqlFileRecord {
+    pub view: String,
+    pub path: String,
+    pub sha256: String,
+    pub text: String,
+}
+
+/// One input at the version the run read. Delta sources carry their table
+/// version; file sources (Parquet, CSV) carry every file they were made of.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InputRecord {
+    pub name: String,
+    pub uri: String,
+    pub format: String,
+    pub delta_version: Option<i64>,
+    pub files: Vec<FileRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FileRecord {
+    pub path: String,
+    pub size: i64,
+    pub last_modified: DateTime<Utc>,
+    pub etag: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TableCount {
+    pub table: String,
+    pub rows: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct QualityRecord {
+    pub duplicates_removed: Vec<DuplicateCount>,
+    pub missing_values: Vec<MissingCount>,
+    pub outliers: Vec<OutlierCount>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DuplicateCount {
+    pub table: String,
+    pub key: Vec<String>,
+    pub rows: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MissingCount {
+    pub table: String,
+    pub column: String,
+    pub rows: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OutlierCount {
+    pub rule: String,
+    pub table: String,
+    pub column: String,
+    pub condition: String,
+    pub rows: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OutputRecord {
+    pub table: String,
+    pub version: i64,
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every seglake test: installs what the tests need (the Python
+# `deltalake` reader, in a virtualenv of its own), then the Rust unit and
+# end-to-end tests in the optimised profile. Extra arguments go to
+# `cargo test` (e.g. ./infra/test.sh bad_input).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/seglake/target}"
+venv="${SEGLAKE_VENV:-$HOME/.cache/seglake/venv}"
+
+if [ ! -x "$venv/bin/python" ]; then
+    echo "== creating the test virtualenv in $venv"
+    python3 -m venv "$venv"
+fi
+echo "== installing the Python reference readers (tests/python/requirements.txt)"
+"$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+export SEGLAKE_PYTHON="$venv/bin/python"
+
+echo "== cargo test (release profile: DataFusion in debug mode is too slow to test with real data)"
+cargo test --release --workspace --locked "$@"

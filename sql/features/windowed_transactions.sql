@@ -1,0 +1,21 @@
+-- Transactions in the 365 days before the run's as_of, each flagged for a
+-- counterparty in a high-risk jurisdiction (FATF lists, see reference/) and
+-- for falling in the last 30 days (the "recent" window of the trend features).
+-- run_context.as_of is the run's point in time: views never call now(), so a
+-- run can be reproduced.
+SELECT
+    t.customer_id,
+    t.ts,
+    t.amount_eur,
+    t.direction,
+    t.channel,
+    t.merchant_category,
+    t.counterparty_id,
+    t.counterparty_country,
+    CASE WHEN h.country_code IS NOT NULL THEN 1 ELSE 0 END AS high_risk_counterparty,
+    CASE WHEN t.ts >= r.as_of - INTERVAL '30 days' THEN 1 ELSE 0 END AS in_last_30d
+FROM transactions t
+CROSS JOIN run_context r
+LEFT JOIN high_risk_jurisdictions h ON t.counterparty_country = h.country_code
+WHERE t.ts < r.as_of
+  AND t.ts >= r.as_of - INTERVAL '365 days'

@@ -1,0 +1,210 @@
+//! Each kind of bad input gets an error naming what is wrong, exit code 1,
+//! and leaves the lake exactly as it was: no new version, no stray file.
+
+use std::path::{Path, PathBuf};
+
+use crate::common::*;
+
+/// A lake with one good run published, and a private copy of the job and
+/// its SQL that a test can break.
+struct Fixture {
+    lake: tempfile::TempDir,
+    job: PathBuf,
+    sql_dir: PathBuf,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let lake = generated_lake(200);
+        run_demo_job(lake.path());
+        let root = repo_root();
+        let work = lake.path().join("work");
+        let sql_dir = work.join("sql");
+        std::fs::create_dir_all(&sql_dir).unwrap();
+        for entry in std::fs::read_dir(root.join("sql/features")).unwrap() {
+            let p = entry.unwrap().path();
+            std::fs::copy(&p, sql_dir.join(p.file_name().unwrap())).unwrap();
+        }
+        let job = work.join("job.toml");
+        let text = std::fs::read_to_string(root.join("jobs/demo.toml"))
+            .unwrap()
+            .replace("../sql/features", "sql")
+            .replace("../reference/", &format!("{}/reference/", root.display()))
+            .replace("lake = \"../lake\"", &format!("lake = \"{}\"", lake.path().display()));
+        std::fs::write(&job, text).unwrap();
+        Fixture { lake, job, sql_dir }
+    }
+
+    fn edit_job(&self, from: &str, to: &str) {
+        let text = std::fs::read_to_string(&self.job).unwrap();
+        assert!(text.contains(from), "job has no `{from}`");
+        std::fs::write(&self.job, text.replacen(from, to, 1)).unwrap();
+    }
+
+    fn write_sql(&self, view: &str, sql: &str) {
+        std::fs::write(self.sql_dir.join(format!("{view}.sql")), sql).unwrap();
+    }
+
+    fn published(&self) -> std::collections::BTreeSet<String> {
+        let mut files = file_tree(&self.lake.path().join("customer_features"));
+        files.extend(file_tree(&self.lake.path().join("runs")).into_iter().map(|f| format!("runs/{f}")));
+        files
+    }
+
+    /// `run` and `validate` both fail with exit code 1 and a message
+    /// containing every one of `needles`, and nothing new is in the lake.
+    fn assert_rejected(&self, needles: &[&str]) {
+        let before = self.published();
+        for command in ["validate", "run"] {
+            let out = seglake(&[command, self.job.to_str().unwrap()]);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(1), "{command}: {err}");
+            for n in needles {
+                assert!(err.contains(n), "{command}: `{n}` not in: {err}");
+            }
+        }
+        assert_eq!(self.published(), before, "the lake changed");
+        let versions = history_json(&self.lake.path().join("customer_features"));
+        assert_eq!(versions.len(), 1, "a new version was published");
+    }
+
+    /// Like `assert_rejected`, for problems found only when data is read
+    /// (`validate` reads no data).
+    fn assert_run_rejected(&self, needles: &[&str]) {
+        let before = self.published();
+        let out = seglake(&["run", self.job.to_str().unwrap()]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        for n in needles {
+            assert!(err.contains(n), "`{n}` not in: {err}");
+        }
+        assert_eq!(self.published(), before, "the lake changed");
+    }
+
+    fn raw(&self, table: &str) -> PathBuf {
+        self.lake.path().join("raw").join(table)
+    }
+}
+
+#[test]
+fn unknown_key_in_job_is_named() {
+    let f = Fixture::new();
+    f.edit_job("seed = 42", "seed = 42\nsead = 43");
+    f.assert_rejected(&["job.toml", "sead"]);
+}
+
+#[test]
+fn missing_sql_file_is_named_with_the_available_views() {
+    let f = Fixture::new();
+    f.edit_job("\"sessions\",", "\"sesions\",");
+    f.assert_rejected(&["features.views[2]", "sesions.sql", "sessions, transaction_features"]);
+}
+
+#[test]
+fn unreadable_source_is_named() {
+    let f = Fixture::new();
+    f.edit_job("/raw/events", "/raw/no_such_folder");
+    f.assert_rejected(&["source `events`", "no_such_folder", "no such file or folder"]);
+}
+
+#[test]
+fn sql_that_does_not_parse_names_the_view_file() {
+    let f = Fixture::new();
+    f.write_sql("sessions", "SELECT customer_id FROM events WHERE");
+    f.assert_rejected(&["feature view `sessions`", "sessions.sql"]);
+}
+
+#[test]
+fn unknown_column_names_the_view_and_the_column() {
+    let f = Fixture::new();
+    let sql = std::fs::read_to_string(f.sql_dir.join("transaction_features.sql")).unwrap();
+    f.write_sql("transaction_features", &sql.replace("MAX(amount_eur)", "MAX(amount_euro)"));
+    f.assert_rejected(&["feature view `transaction_features`", "transaction_features.sql", "amount_euro"]);
+}
+
+#[test]
+fn ddl_dml_and_copy_are_refused_in_feature_views() {
+    let f = Fixture::new();
+    for (sql, found) in [
+        ("CREATE EXTERNAL TABLE x STORED AS PARQUET LOCATION '/tmp/x'", "CREATE EXTERNAL TABLE"),
+        ("COPY (SELECT 1) TO '/tmp/seglake-copy-test.parquet'", "COPY"),
+        ("INSERT INTO customers VALUES ('x')", "INSERT INTO"),
+        ("DROP TABLE customers", "DROP TABLE"),
+        ("SELECT 1 AS a; SELECT 2 AS a", "2 statements"),
+    ] {
+        f.write_sql("sessions", sql);
+        f.assert_rejected(&["only a single SELECT", found, "sessions.sql"]);
+    }
+    assert!(!Path::new("/tmp/seglake-copy-test.parquet").exists());
+}
+
+#[test]
+fn duplicate_key_in_the_feature_table_is_named() {
+    let f = Fixture::new();
+    let sql = std::fs::read_to_string(f.sql_dir.join("customer_features.sql")).unwrap();
+    // Joining the raw cases fans out customers with two alerts.
+    let broken = sql.replace(
+        "WHERE c.onboarding_date",
+        "JOIN case_outcomes k ON k.customer_id = c.customer_id\nWHERE c.onboarding_date",
+    );
+    f.write_sql("customer_features", &broken);
+    f.assert_run_rejected(&["feature view `customer_features`", "one row per `customer_id`", "keys repeat"]);
+}
+
+#[test]
+fn missing_key_column_is_named() {
+    let f = Fixture::new();
+    f.edit_job("key = \"customer_id\"", "key = \"client_id\"");
+    f.assert_rejected(&["client_id", "customer_features"]);
+}
+
+#[test]
+fn type_drift_between_files_names_the_file_and_column() {
+    let f = Fixture::new();
+    // A second customers file whose onboarding_date is text.
+    let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(vec![
+        arrow::datatypes::Field::new("customer_id", arrow::datatypes::DataType::Utf8, false),
+        arrow::datatypes::Field::new("onboarding_date", arrow::datatypes::DataType::Utf8, false),
+    ]));
+    let batch = arrow::array::RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            std::sync::Arc::new(arrow::array::StringArray::from(vec!["Z1"])),
+            std::sync::Arc::new(arrow::array::StringArray::from(vec!["yesterday"])),
+        ],
+    )
+    .unwrap();
+    let path = f.raw("customers").join("part-99999.parquet");
+    let mut w = parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    f.assert_rejected(&["source `customers`", "type drift", "onboarding_date", "part-99999.parquet"]);
+}
+
+#[test]
+fn malformed_parquet_is_named() {
+    let f = Fixture::new();
+    std::fs::write(f.raw("events").join("part-99999.parquet"), b"this is not parquet").unwrap();
+    f.assert_rejected(&["source `events`", "part-99999.parquet"]);
+}
+
+#[test]
+fn empty_source_is_named() {
+    let f = Fixture::new();
+    let empty = f.lake.path().join("raw/empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    f.edit_job("/raw/case_outcomes", "/raw/empty");
+    f.assert_rejected(&["source `case_outcomes`", "no .parquet files"]);
+}
+
+#[test]
+fn non_finite_feature_is_named() {
+    let f = Fixture::new();
+    let sql = std::fs::read_to_string(f.sql_dir.join("customer_features.sql")).unwrap();
+    let broken = sql.replace(
+        "c.kyc_risk_rating,",
+        "c.kyc_risk_rating,\n    CAST('inf' AS DOUBLE) AS broken_ratio,",
+    );
+    f.write_sql("customer_features", &broken);
+    f.assert_run_rejected(&["broken_ratio", "NaN or infinite", "NULLIF"]);
+}

@@ -1,0 +1,117 @@
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+pub fn seglake(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_seglake"))
+        .args(args)
+        .current_dir(repo_root())
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the seglake binary runs")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// Runs seglake and asserts success, returning stdout.
+pub fn seglake_ok(args: &[&str]) -> String {
+    let out = seglake(args);
+    assert!(
+        out.status.success(),
+        "seglake {args:?} failed ({:?}):\n{}",
+        out.status.code(),
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+/// A lake with a small generated bank in `raw/`.
+pub fn generated_lake(customers: u64) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("raw");
+    seglake_ok(&[
+        "generate",
+        "--out",
+        raw.to_str().unwrap(),
+        "--customers",
+        &customers.to_string(),
+        "--seed",
+        "7",
+    ]);
+    dir
+}
+
+pub fn run_demo_job(lake: &Path) -> String {
+    seglake_ok(&["run", "jobs/demo.toml", "--var", &format!("lake={}", lake.display())])
+}
+
+/// Every file under `dir`, relative, for "nothing was written" checks.
+pub fn file_tree(dir: &Path) -> BTreeSet<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut BTreeSet<String>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else {
+                out.insert(p.strip_prefix(base).unwrap().display().to_string());
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+pub fn history_json(table: &Path) -> Vec<serde_json::Value> {
+    seglake_ok(&["history", table.to_str().unwrap(), "--json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Reads the `runs` table (latest version) as JSON rows.
+pub fn runs_rows(lake: &Path) -> Vec<serde_json::Value> {
+    let rt = tokio_rt();
+    let batches = rt
+        .block_on(seglake_lake::read_table(
+            "runs",
+            &seglake_spec::Location::Local(lake.join("runs")),
+            None,
+        ))
+        .unwrap();
+    let mut writer = arrow::json::ArrayWriter::new(Vec::new());
+    for b in &batches {
+        writer.write(b).unwrap();
+    }
+    writer.finish().unwrap();
+    let bytes = writer.into_inner();
+    if bytes.is_empty() {
+        return vec![];
+    }
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+pub fn tokio_rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+/// The Python interpreter with `deltalake` installed (set by infra/test.sh).
+pub fn python() -> PathBuf {
+    match std::env::var_os("SEGLAKE_PYTHON") {
+        Some(p) => PathBuf::from(p),
+        None => panic!(
+            "SEGLAKE_PYTHON is not set: run the tests with ./infra/test.sh, which installs the \
+             Python deltalake reader these tests compare against"
+        ),
+    }
+}

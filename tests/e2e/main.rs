@@ -1,0 +1,10 @@
+//! End-to-end tests: the real `seglake` binary against real lakes in
+//! temporary folders, checked against hand-computed values and against an
+//! independent Delta reader (Python `deltalake`, installed by
+//! `infra/test.sh`).
+
+mod bad_input;
+mod common;
+mod demo_versions;
+mod handbuilt_features;
+mod python_reader;
