@@ -45,7 +45,9 @@ fn write(path: &Path, schema: SchemaRef, columns: Vec<ArrayRef>) {
 pub fn handbuilt_bank(dir: &Path) -> std::path::PathBuf {
     use seglake_datagen::schemas;
     let raw = dir.join("raw");
-    let s = |v: &str| Some(v);
+    fn s(v: &str) -> Option<&str> {
+        Some(v)
+    }
     write(
         &raw.join("customers/part-0.parquet"),
         schemas::customers(),

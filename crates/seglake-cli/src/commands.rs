@@ -222,6 +222,11 @@ async fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
     let (name, location) = if args.table.contains('/') || args.table.contains("://") {
         let base = std::env::current_dir().context("reading the current folder")?;
         let location = Location::parse(&args.table, &base).map_err(InvalidInput)?;
+        if let Location::Local(p) = &location
+            && !p.join("_delta_log").is_dir()
+        {
+            return Err(InvalidInput(format!("{} is not a Delta table (no _delta_log folder)", p.display())).into());
+        }
         let name = PathBuf::from(&args.table)
             .file_name()
             .map(|n| n.to_string_lossy().to_string())

@@ -173,7 +173,7 @@ fn write_parquet(path: &Path, batches: &[RecordBatch]) -> Result<()> {
     let file = File::create(path).map_err(io(path))?;
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("valid level")))
-        .set_max_row_group_size(256 * 1024)
+        .set_max_row_group_row_count(Some(256 * 1024))
         .build();
     let err = |source| GenerateError::Parquet {
         path: path.to_path_buf(),
@@ -428,9 +428,10 @@ impl PartGenerator {
         });
     }
 
+    /// `count` card payments between the window start and `until` (seconds).
     fn card_spending(&mut self, story: &mut Story, count: u64, until: i64) {
         for _ in 0..count {
-            let ts = self.time_between(WINDOW_START, until / MICROS);
+            let ts = self.time_between(WINDOW_START, until);
             let category = self.pick(CARD_CATEGORIES);
             let median = match category {
                 "travel" => 300.0,
@@ -482,8 +483,8 @@ impl PartGenerator {
         for _ in 0..self.poisson(12.0) {
             let ts = self.any_time();
             let amount = self.amount(2500.0, 0.6);
-            let supplier = self.pick(&[0, 1, 2, 3]);
-            self.txn(story, ts, amount, "out", "wire", None, Some(suppliers[supplier].clone()), Some("DE"));
+            let supplier = suppliers[self.rng.random_range(0..suppliers.len())].clone();
+            self.txn(story, ts, amount, "out", "wire", None, Some(supplier), Some("DE"));
         }
         let payroll = self.amount(8000.0, 0.5);
         for month in 0..12 {
@@ -491,7 +492,7 @@ impl PartGenerator {
             self.txn(story, ts, payroll, "out", "ach", None, Some(format!("PAYROLL-{}", &story.id)), Some("DE"));
         }
         let n = self.poisson(6.0);
-        self.card_spending(story, n, WINDOW_END * MICROS);
+        self.card_spending(story, n, WINDOW_END);
         for _ in 0..self.poisson(2.0) {
             let ts = self.any_time();
             let amount = self.amount(600.0, 0.5);
@@ -519,7 +520,7 @@ impl PartGenerator {
             self.txn(story, ts, amount, "out", "wire", None, Some(cp), Some(country));
         }
         let n = self.poisson(5.0);
-        self.card_spending(story, n, WINDOW_END * MICROS);
+        self.card_spending(story, n, WINDOW_END);
     }
 
     fn cross_border(&mut self, story: &mut Story) {
@@ -545,7 +546,7 @@ impl PartGenerator {
             self.txn(story, ts, amount, direction, "wire", None, Some(cp), Some(country));
         }
         let n = self.poisson(10.0);
-        self.card_spending(story, n, WINDOW_END * MICROS);
+        self.card_spending(story, n, WINDOW_END);
     }
 
     fn dormant_then_burst(&mut self, story: &mut Story) {
@@ -591,7 +592,7 @@ impl PartGenerator {
             }
         }
         let n = self.poisson(4.0);
-        self.card_spending(story, n, WINDOW_END * MICROS);
+        self.card_spending(story, n, WINDOW_END);
     }
 
     fn takeover(&mut self, story: &mut Story, takeover: i64) {
@@ -656,7 +657,7 @@ impl PartGenerator {
         extra: &[&str],
     ) {
         let mut ts = start;
-        let mut emit = |g: &mut Self, kind: &str, ts: i64| {
+        let emit = |g: &mut Self, kind: &str, ts: i64| {
             let duration = (!g.chance(0.03)).then(|| (g.amount(40.0, 0.8)).min(3600.0));
             // Missing IP geolocation happens (VPNs, carrier NAT).
             let ip = (!g.chance(0.01)).then_some(ip);
@@ -727,6 +728,7 @@ impl PartGenerator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow::array::Array;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
     fn read_all(dir: &Path) -> Vec<RecordBatch> {

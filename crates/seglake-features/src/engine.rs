@@ -5,7 +5,7 @@ use arrow::array::{Array, ArrayRef, Float32Array, Float64Array, RecordBatch, Str
 use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType, SchemaRef};
 use chrono::{DateTime, Utc};
-use datafusion::catalog::MemTable;
+use datafusion::datasource::MemTable;
 use datafusion::datasource::view::ViewTable;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement as DfStatement};
@@ -98,7 +98,7 @@ impl FeatureEngine {
             let plan = self.plan_view(view).await?;
             let table = ViewTable::new(plan, Some(view.sql.clone()));
             self.ctx
-                .register_table(&view.name, Arc::new(table))
+                .register_table(view.name.as_str(), Arc::new(table))
                 .map_err(|source| FeatureError::ViewSql {
                     view: view.name.clone(),
                     path: view.path.clone(),
@@ -178,7 +178,12 @@ impl FeatureEngine {
         let batches = self
             .query(&format!("feature view `{}` ({})", view.name, view.path.display()), &sql)
             .await?;
-        let schema = self.table_schema(&view.name).await?;
+        // The executed plan's schema, not the view's declared one: they can
+        // differ in nullability, and the batches must match what we publish.
+        let schema = match batches.first() {
+            Some(b) => b.schema(),
+            None => self.table_schema(&view.name).await?,
+        };
         let table = concat_batches(&schema, &batches).map_err(|e| FeatureError::Execution {
             context: format!("feature view `{}`", view.name),
             source: e.into(),

@@ -46,6 +46,17 @@ pub enum FeatureError {
         source: DataFusionError,
     },
 
+    #[error(
+        "source `{source_name}`: {keys} values of the dedupe_on key ({key}) have rows that differ in \
+         other columns, e.g. {examples}: these are conflicting records, not replays; fix the source"
+    )]
+    ConflictingRecords {
+        source_name: String,
+        key: String,
+        keys: i64,
+        examples: String,
+    },
+
     #[error("feature view `{view}` has no key column `{key}` (features.key); its columns: {columns}")]
     MissingKey {
         view: String,

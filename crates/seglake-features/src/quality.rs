@@ -1,13 +1,13 @@
 //! The data-quality report: what cleaning removed and what it flagged.
 
-use arrow::array::{Array, Int64Array};
+use arrow::array::{Array, Int64Array, StringArray};
 use seglake_lake::PinnedInput;
 use seglake_spec::JobSpec;
 use seglake_spec::lineage::{DuplicateCount, MissingCount, OutlierCount, QualityRecord, TableCount};
 
 use crate::engine::{FeatureEngine, FeatureTable};
 use crate::error::{FeatureError, Result};
-use crate::sources::raw_name;
+use crate::sources::{conflicting_keys_sql, raw_name};
 
 fn first_i64(batches: &[arrow::array::RecordBatch], column: usize) -> i64 {
     batches
@@ -52,20 +52,7 @@ impl FeatureEngine {
     ) -> Result<QualityRecord> {
         let mut report = QualityRecord::default();
         for input in inputs.iter().filter(|i| !i.spec.dedupe_on.is_empty()) {
-            let name = &input.spec.name;
-            let keys: Vec<String> = input.spec.dedupe_on.iter().map(|k| format!("\"{k}\"")).collect();
-            let sql = format!(
-                "SELECT CAST(count(*) AS BIGINT) - CAST((SELECT count(*) FROM (SELECT DISTINCT {} FROM \"{}\")) AS BIGINT) FROM \"{}\"",
-                keys.join(", "),
-                raw_name(name),
-                raw_name(name),
-            );
-            let batches = self.query(&format!("counting duplicates in source `{name}`"), &sql).await?;
-            report.duplicates_removed.push(DuplicateCount {
-                table: name.clone(),
-                key: input.spec.dedupe_on.clone(),
-                rows: first_i64(&batches, 0),
-            });
+            report.duplicates_removed.push(self.count_replays(input).await?);
         }
         for input in inputs {
             let name = &input.spec.name;
@@ -124,6 +111,44 @@ impl FeatureEngine {
             });
         }
         Ok(report)
+    }
+
+    /// Counts the replayed rows dropped from a `dedupe_on` source, and fails
+    /// if rows sharing the key differ (conflicting records).
+    async fn count_replays(&self, input: &PinnedInput) -> Result<DuplicateCount> {
+        let name = &input.spec.name;
+        let sql = format!(
+            "SELECT CAST((SELECT count(*) FROM \"{raw}\") AS BIGINT) - CAST(count(*) AS BIGINT) FROM \"{name}\"",
+            raw = raw_name(name),
+        );
+        let batches = self.query(&format!("counting duplicates in source `{name}`"), &sql).await?;
+        let removed = first_i64(&batches, 0);
+        let conflicts = self
+            .query(
+                &format!("checking source `{name}` for conflicting records"),
+                &conflicting_keys_sql(name, &input.spec.dedupe_on),
+            )
+            .await?;
+        let examples: Vec<String> = conflicts
+            .iter()
+            .flat_map(|b| {
+                let keys = b.column(0).as_any().downcast_ref::<StringArray>().expect("VARCHAR");
+                (0..b.num_rows()).map(|i| keys.value(i).to_string()).collect::<Vec<_>>()
+            })
+            .collect();
+        if !examples.is_empty() {
+            return Err(FeatureError::ConflictingRecords {
+                source_name: name.clone(),
+                key: input.spec.dedupe_on.join(", "),
+                keys: first_i64(&conflicts, 1),
+                examples: examples.join(", "),
+            });
+        }
+        Ok(DuplicateCount {
+            table: name.clone(),
+            key: input.spec.dedupe_on.clone(),
+            rows: removed,
+        })
     }
 
     /// Plans every outlier rule without running it, so `validate` finds an

@@ -39,7 +39,7 @@ pub async fn register(ctx: &SessionContext, input: &PinnedInput) -> Result<()> {
             files_provider(ctx, input, Arc::new(format), ".csv").await?
         }
     };
-    ctx.register_table(&table_name, provider)
+    ctx.register_table(table_name.as_str(), provider)
         .map_err(|e| source_err(name, e.to_string()))?;
     if !input.spec.dedupe_on.is_empty() {
         register_deduplicated(ctx, input, &table_name).await?;
@@ -116,9 +116,7 @@ async fn files_provider(
         .map(|u| ListingTableUrl::parse(u.as_str()))
         .collect::<datafusion::error::Result<Vec<_>>>()
         .map_err(|e| source_err(name, e.to_string()))?;
-    let options = ListingOptions::new(format)
-        .with_file_extension(extension)
-        .with_target_partitions(state.config().target_partitions());
+    let options = ListingOptions::new(format).with_file_extension(extension);
     let config = ListingTableConfig::new_with_multi_paths(urls)
         .with_listing_options(options)
         .with_schema(schema);
@@ -171,8 +169,17 @@ fn check_same_schema(
     Ok(())
 }
 
-/// Registers `name` as the raw table with rows that repeat the
-/// `dedupe_on` key dropped: a replayed feed row is one transaction, not two.
+/// Registers `name` as the raw table without replayed rows: a row that
+/// repeats another exactly (a feed sending the same transaction twice) is one
+/// transaction, not two. Rows that share the `dedupe_on` key but differ in
+/// another column are not replays but conflicting records; they are counted
+/// by [`conflicting_keys_sql`] and make the run fail, because choosing one of
+/// them silently would change what the customer did.
+///
+/// Why not `DISTINCT ON (key)`: DataFusion evaluates it as an ordered
+/// first-value aggregate over every column, several times slower than a
+/// plain `DISTINCT`, and views that read the source more than once pay it
+/// each time.
 async fn register_deduplicated(ctx: &SessionContext, input: &PinnedInput, raw: &str) -> Result<()> {
     let name = &input.spec.name;
     let schema = ctx
@@ -180,7 +187,6 @@ async fn register_deduplicated(ctx: &SessionContext, input: &PinnedInput, raw: &
         .await
         .map_err(|e| source_err(name, e.to_string()))?
         .schema();
-    let mut keys = Vec::new();
     for k in &input.spec.dedupe_on {
         if schema.field_with_name(k).is_err() {
             let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
@@ -189,17 +195,23 @@ async fn register_deduplicated(ctx: &SessionContext, input: &PinnedInput, raw: &
                 format!("dedupe_on names unknown column `{k}`; columns: {}", columns.join(", ")),
             ));
         }
-        keys.push(format!("\"{k}\""));
     }
-    let keys = keys.join(", ");
-    // Duplicates are replays of the same row, so which copy survives does
-    // not matter; DISTINCT ON keeps exactly one per key.
-    let sql = format!("SELECT DISTINCT ON ({keys}) * FROM \"{raw}\" ORDER BY {keys}");
     let df = ctx
-        .sql(&sql)
+        .sql(&format!("SELECT DISTINCT * FROM \"{raw}\""))
         .await
         .map_err(|e| source_err(name, format!("cannot deduplicate: {e}")))?;
-    ctx.register_table(name, df.into_view())
+    ctx.register_table(name.as_str(), df.into_view())
         .map_err(|e| source_err(name, e.to_string()))?;
     Ok(())
+}
+
+/// SQL returning up to 3 keys of `source` (deduplicated) that still repeat,
+/// with the number of such keys: conflicting records.
+pub fn conflicting_keys_sql(source: &str, keys: &[String]) -> String {
+    let cols: Vec<String> = keys.iter().map(|k| format!("\"{k}\"")).collect();
+    let cols = cols.join(", ");
+    format!(
+        "SELECT CAST(concat_ws('/', {cols}) AS VARCHAR) AS k, CAST(count(*) OVER () AS BIGINT) AS n \
+         FROM \"{source}\" GROUP BY {cols} HAVING count(*) > 1 ORDER BY k LIMIT 3"
+    )
 }

@@ -1,6 +1,6 @@
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use object_store::ObjectStore;
+use object_store::{ObjectStore, ObjectStoreExt};
 use object_store::path::Path as StorePath;
 use seglake_spec::Location;
 use serde::Serialize;
@@ -57,7 +57,7 @@ pub async fn history(table: &str, location: &Location) -> Result<Vec<HistoryEntr
             let name = m.location.filename()?.to_string();
             let stem = name.strip_suffix(".json")?;
             (stem.len() == 20 && stem.bytes().all(|b| b.is_ascii_digit()))
-                .then(|| (stem.parse().ok().map(|v| (v, m.location))))
+                .then(|| stem.parse().ok().map(|v| (v, m.location)))
                 .flatten()
         })
         .collect();

@@ -1,6 +1,6 @@
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use object_store::ObjectStore;
+use object_store::{ObjectStore, ObjectStoreExt};
 use object_store::path::Path as StorePath;
 use seglake_spec::lineage::{FileRecord, InputRecord};
 use seglake_spec::{Location, SourceFormat, SourceSpec};

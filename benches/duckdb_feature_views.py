@@ -1,0 +1,65 @@
+"""The demo job's feature views in DuckDB: the same SQL files, the same
+Parquet, the same deduplication and run_context, materialised and sorted by
+customer_id as seglake does. Prints one JSON line like the seglake bench.
+
+Usage: python duckdb_feature_views.py LAKE_DIR
+"""
+
+import json
+import os
+import resource
+import sys
+import time
+import tomllib
+
+import duckdb
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def main() -> None:
+    lake = sys.argv[1]
+    with open(os.path.join(ROOT, "jobs", "demo.toml"), "rb") as f:
+        job = tomllib.load(f)
+    start = time.perf_counter()
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"SET threads = {os.cpu_count()}")
+    con.execute(
+        f"CREATE VIEW run_context AS SELECT TIMESTAMPTZ '{job['job']['as_of']}' AS as_of, "
+        f"'bench' AS run_id, {job['job']['seed']} AS seed"
+    )
+    for name, source in job["sources"].items():
+        uri = source["uri"].replace("${lake}", lake)
+        if not os.path.isabs(uri):
+            uri = os.path.normpath(os.path.join(ROOT, "jobs", uri))
+        if source["format"] == "csv":
+            scan = f"read_csv('{uri}', header = true)"
+        else:
+            scan = f"read_parquet('{uri}/*.parquet')"
+        if source.get("dedupe_on"):
+            # As seglake: replayed rows (exact repeats) are dropped.
+            con.execute(f"CREATE VIEW {name} AS SELECT DISTINCT * FROM {scan}")
+        else:
+            con.execute(f"CREATE VIEW {name} AS SELECT * FROM {scan}")
+    sql_dir = os.path.normpath(os.path.join(ROOT, "jobs", job["features"]["sql_dir"]))
+    for view in job["features"]["views"]:
+        with open(os.path.join(sql_dir, f"{view}.sql")) as f:
+            con.execute(f"CREATE VIEW {view} AS {f.read()}")
+    last = job["features"]["views"][-1]
+    key = job["features"]["key"]
+    con.execute(f"CREATE TABLE result AS SELECT * FROM {last} ORDER BY {key}")
+    rows = con.execute("SELECT count(*) FROM result").fetchone()[0]
+    seconds = time.perf_counter() - start
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({
+        "engine": f"duckdb {duckdb.__version__}",
+        "seconds": seconds,
+        "peak_rss_mib": peak_kib / 1024.0,
+        "rows": rows,
+        "threads": os.cpu_count(),
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+//! Times the demo job's feature views with seglake's engine, as
+//! `benches/compare.sh` runs it beside DuckDB on the same SQL and data.
+//!
+//! `cargo bench --bench feature_views -- LAKE [JOB]` prints one JSON line:
+//! wall seconds and peak resident memory for pinning the inputs, planning
+//! the views and computing the (sorted, checked) feature table. Nothing is
+//! published: the comparison is the SQL work alone.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let Some(lake) = args.first() else {
+        eprintln!("usage: cargo bench --bench feature_views -- LAKE_DIR");
+        std::process::exit(2);
+    };
+    // An optional second argument names another job (to time one view alone).
+    let job = args
+        .get(1)
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../jobs/demo.toml"));
+    let vars = BTreeMap::from([("lake".to_string(), lake.clone())]);
+    let spec = seglake_spec::JobSpec::load(&job, &vars).expect("valid demo job");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let start = Instant::now();
+    let rows = runtime.block_on(async {
+        let mut inputs = Vec::new();
+        for s in &spec.sources {
+            inputs.push(seglake_lake::resolve_input(s).await.expect("readable source"));
+        }
+        let engine = seglake_features::FeatureEngine::new(None);
+        engine.register_inputs(&inputs).await.unwrap();
+        engine
+            .register_run_context(&seglake_features::RunContext {
+                as_of: spec.as_of.expect("the demo job sets as_of"),
+                run_id: "bench".to_string(),
+                seed: spec.seed,
+            })
+            .unwrap();
+        engine.register_views(&spec).await.unwrap();
+        engine.compute_features(&spec).await.unwrap().rows
+    });
+    let seconds = start.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        serde_json::json!({
+            "engine": "seglake",
+            "seconds": seconds,
+            "peak_rss_mib": peak_rss_mib(),
+            "rows": rows,
+            "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        })
+    );
+}
