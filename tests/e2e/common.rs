@@ -81,11 +81,17 @@ pub fn history_json(table: &Path) -> Vec<serde_json::Value> {
 
 /// Reads the `runs` table (latest version) as JSON rows.
 pub fn runs_rows(lake: &Path) -> Vec<serde_json::Value> {
+    table_rows(lake, "runs")
+}
+
+/// Reads a published table (latest version) as JSON rows, whatever the
+/// Arrow types the reader chose (Utf8 or Utf8View, say).
+pub fn table_rows(lake: &Path, table: &str) -> Vec<serde_json::Value> {
     let rt = tokio_rt();
     let batches = rt
         .block_on(seglake_lake::read_table(
-            "runs",
-            &seglake_spec::Location::Local(lake.join("runs")),
+            table,
+            &seglake_spec::Location::Local(lake.join(table)),
             None,
         ))
         .unwrap();
