@@ -43,9 +43,11 @@ def main() -> None:
         else:
             con.execute(f"CREATE VIEW {name} AS SELECT * FROM {scan}")
     sql_dir = os.path.normpath(os.path.join(ROOT, "jobs", job["features"]["sql_dir"]))
+    materialize = set(job["features"].get("materialize", []))
     for view in job["features"]["views"]:
+        kind = "TEMP TABLE" if view in materialize else "VIEW"
         with open(os.path.join(sql_dir, f"{view}.sql")) as f:
-            con.execute(f"CREATE VIEW {view} AS {f.read()}")
+            con.execute(f"CREATE {kind} {view} AS {f.read()}")
     last = job["features"]["views"][-1]
     key = job["features"]["key"]
     con.execute(f"CREATE TABLE result AS SELECT * FROM {last} ORDER BY {key}")

@@ -38,7 +38,7 @@ fn main() {
         for s in &spec.sources {
             inputs.push(seglake_lake::resolve_input(s).await.expect("readable source"));
         }
-        let engine = seglake_features::FeatureEngine::new(None);
+        let mut engine = seglake_features::FeatureEngine::new(&Default::default()).unwrap();
         engine.register_inputs(&inputs).await.unwrap();
         engine
             .register_run_context(&seglake_features::RunContext {
@@ -47,7 +47,7 @@ fn main() {
                 seed: spec.seed,
             })
             .unwrap();
-        engine.register_views(&spec).await.unwrap();
+        engine.register_views(&spec, seglake_features::ViewMode::Run).await.unwrap();
         engine.compute_features(&spec).await.unwrap().rows
     });
     let seconds = start.elapsed().as_secs_f64();

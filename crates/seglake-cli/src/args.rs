@@ -69,7 +69,7 @@ pub struct GenerateArgs {
     #[arg(long)]
     pub out: PathBuf,
 
-    /// Number of customers; each has about 50 transactions and 30 events.
+    /// Number of customers; each has about 50 transactions and 50 behavioural events.
     #[arg(long, default_value_t = 10_000)]
     pub customers: u64,
 
@@ -126,6 +126,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub partitions: Option<usize>,
 
+    /// Memory the queries may hold before sorts and aggregations spill to
+    /// disk, e.g. 8G or 512M; 70% of the machine's memory by default.
+    #[arg(long, env = "SEGLAKE_MEMORY_LIMIT", value_parser = parse_bytes)]
+    pub memory_limit: Option<usize>,
+
     /// Print the run's lineage record as JSON instead of the summary.
     #[arg(long)]
     pub json: bool,
@@ -143,6 +148,21 @@ pub struct HistoryArgs {
     /// One JSON object per version instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+fn parse_bytes(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: usize = digits.parse().map_err(|_| format!("`{text}` is not a size such as 8G, 512M or 1073741824"))?;
+    let scale = match unit.to_ascii_uppercase().trim_end_matches("IB").trim_end_matches('B') {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        "T" => 1 << 40,
+        _ => return Err(format!("`{text}`: unknown unit `{unit}`; use K, M, G or T")),
+    };
+    n.checked_mul(scale).ok_or_else(|| format!("`{text}` is too large"))
 }
 
 fn parse_var(text: &str) -> Result<(String, String), String> {

@@ -116,6 +116,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         job,
         run_id: None,
         partitions: None,
+        memory_limit: None,
         json: false,
     })
     .await
@@ -130,7 +131,10 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let spec = load_spec(&args.job)?;
     let options = seglake_jobs::RunOptions {
         run_id: args.run_id.as_deref().map(RunId::parse).transpose().map_err(InvalidInput)?,
-        target_partitions: args.partitions,
+        engine: seglake_jobs::EngineOptions {
+            target_partitions: args.partitions,
+            memory_limit: args.memory_limit,
+        },
     };
     let spinner = Spinner::new();
     let result = seglake_jobs::run(&spec, &options, &spinner).await;
@@ -160,14 +164,19 @@ fn render_summary(spec: &JobSpec, summary: &seglake_jobs::RunSummary) -> String 
     for d in &r.quality.duplicates_removed {
         s += &format!("  {:<22} {:>12} duplicate rows removed (key {})\n", d.table, group(d.rows), d.key.join(", "));
     }
-    let missing_inputs: i64 = r
+    let mut missing: Vec<_> = r
         .quality
         .missing_values
         .iter()
-        .filter(|m| m.table != spec.output_table)
-        .map(|m| m.rows)
-        .sum();
-    s += &format!("  {:<22} {:>12} missing values in inputs (per column in `runs`)\n", "", group(missing_inputs));
+        .filter(|m| m.table != spec.output_table && m.rows > 0)
+        .collect();
+    missing.sort_by_key(|m| std::cmp::Reverse(m.rows));
+    for m in missing.iter().take(3) {
+        s += &format!("  {:<22} {:>12} missing values in `{}`\n", m.table, group(m.rows), m.column);
+    }
+    if missing.len() > 3 {
+        s += &format!("  {:<22} {:>12} more columns with missing values (all counts are in `runs`)\n", "", missing.len() - 3);
+    }
     for o in &r.quality.outliers {
         s += &format!("  {:<22} {:>12} rows flagged by outlier rule `{}` ({})\n", o.table, group(o.rows), o.rule, o.condition);
     }

@@ -28,7 +28,19 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    match runtime.block_on(commands::dispatch(cli.command)) {
+    // The command runs as a task so that a panic (in seglake or in a
+    // dependency) comes back as an error with exit code 2 instead of tearing
+    // the process down; the lake is unaffected because publishing happens
+    // last and each table commit is atomic.
+    let outcome = runtime.block_on(async { tokio::spawn(commands::dispatch(cli.command)).await });
+    let result = match outcome {
+        Ok(result) => result,
+        Err(join) => Err(anyhow::anyhow!(
+            "internal error: {} (please report this as a bug, with the command and RUST_LOG=debug output)",
+            panic_message(join)
+        )),
+    };
+    match result {
         Ok(code) => code,
         Err(err) => {
             let code = if commands::is_invalid_input(&err) {
@@ -39,6 +51,17 @@ fn main() -> ExitCode {
             eprintln!("error: {err:#}");
             ExitCode::from(code)
         }
+    }
+}
+
+fn panic_message(join: tokio::task::JoinError) -> String {
+    match join.try_into_panic() {
+        Ok(payload) => payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a task panicked".to_string()),
+        Err(join) => join.to_string(),
     }
 }
 

@@ -1,13 +1,18 @@
 use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, Float32Array, Float64Array, RecordBatch, StringArray};
 use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType, SchemaRef};
 use chrono::{DateTime, Utc};
+use datafusion::dataframe::{DataFrame, DataFrameWriteOptions};
 use datafusion::datasource::MemTable;
 use datafusion::datasource::view::ViewTable;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::error::DataFusionError;
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement as DfStatement};
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use seglake_lake::PinnedInput;
@@ -32,24 +37,73 @@ pub struct FeatureTable {
     pub rows: usize,
 }
 
+/// How the engine may use the machine.
+#[derive(Debug, Clone, Default)]
+pub struct EngineOptions {
+    /// DataFusion partitions; the number of cores when `None`. Results do
+    /// not depend on it: the feature table is sorted by key before it leaves.
+    pub target_partitions: Option<usize>,
+    /// Bytes the queries may hold in memory before sorts and aggregations
+    /// spill to disk; [`default_memory_limit`] when `None`.
+    pub memory_limit: Option<usize>,
+}
+
+/// 70% of the machine's memory (as DuckDB's default of 80%, with room left
+/// for the feature table that is collected after the queries).
+pub fn default_memory_limit() -> Option<usize> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kib: usize = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024 / 10 * 7)
+}
+
+/// What a view's plan becomes when it is registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViewMode {
+    /// Every view stays a plan (for `validate`: no data is read).
+    PlanOnly,
+    /// Views marked `materialize` are computed once into scratch storage.
+    Run,
+}
+
 /// A DataFusion session with a job's sources and views registered.
 pub struct FeatureEngine {
     ctx: SessionContext,
+    /// Materialised views live here for the run, and go with the engine.
+    scratch: Option<tempfile::TempDir>,
 }
 
 impl FeatureEngine {
-    /// `target_partitions` defaults to the number of cores. Results do not
-    /// depend on it: the feature table is sorted by key before it leaves.
-    pub fn new(target_partitions: Option<usize>) -> Self {
+    pub fn new(options: &EngineOptions) -> Result<Self> {
         let mut config = SessionConfig::new()
             .with_information_schema(false)
             .with_default_catalog_and_schema("seglake", "lake");
-        if let Some(n) = target_partitions {
+        if let Some(n) = options.target_partitions {
             config = config.with_target_partitions(n.max(1));
         }
-        FeatureEngine {
-            ctx: SessionContext::new_with_config(config),
+        let mut runtime = RuntimeEnvBuilder::new();
+        if let Some(limit) = options.memory_limit.or_else(default_memory_limit) {
+            // Fair spilling: concurrent sorts and aggregations each get a
+            // share and spill past it, rather than the first one taking all.
+            // The tracking wrapper names the largest consumers when a query
+            // still cannot fit.
+            let pool = TrackConsumersPool::new(FairSpillPool::new(limit), NonZeroUsize::new(5).expect("5 > 0"));
+            runtime = runtime.with_memory_pool(Arc::new(pool));
         }
+        let runtime = runtime.build_arc().map_err(|source| FeatureError::Execution {
+            context: "starting the query engine".to_string(),
+            source,
+        })?;
+        Ok(FeatureEngine {
+            ctx: SessionContext::new_with_config_rt(config, runtime),
+            scratch: None,
+        })
     }
 
     pub fn context(&self) -> &SessionContext {
@@ -92,10 +146,15 @@ impl FeatureEngine {
 
     /// Plans every view in order and registers it, so a later view can read
     /// an earlier one. Planning resolves every table and column, so unknown
-    /// names are found here, before any data is read.
-    pub async fn register_views(&self, spec: &JobSpec) -> Result<()> {
+    /// names are found here, before any data is read. In [`ViewMode::Run`],
+    /// views marked `materialize` are computed here, once.
+    pub async fn register_views(&mut self, spec: &JobSpec, mode: ViewMode) -> Result<()> {
         for view in &spec.views {
             let plan = self.plan_view(view).await?;
+            if view.materialize && mode == ViewMode::Run {
+                self.materialize(view, plan).await?;
+                continue;
+            }
             let table = ViewTable::new(plan, Some(view.sql.clone()));
             self.ctx
                 .register_table(view.name.as_str(), Arc::new(table))
@@ -114,6 +173,36 @@ impl FeatureEngine {
                 columns: column_list(&schema),
             });
         }
+        Ok(())
+    }
+
+    /// Computes a view into Parquet files in the run's scratch folder and
+    /// registers those files under the view's name. Later views then scan
+    /// the result instead of re-evaluating the view (and its sources'
+    /// deduplication) each time they read it.
+    async fn materialize(&mut self, view: &ViewSpec, plan: datafusion::logical_expr::LogicalPlan) -> Result<()> {
+        let exec = |source| FeatureError::Execution {
+            context: format!("materialising view `{}` ({})", view.name, view.path.display()),
+            source,
+        };
+        if self.scratch.is_none() {
+            let dir = tempfile::Builder::new()
+                .prefix("seglake-scratch-")
+                .tempdir()
+                .map_err(|e| exec(DataFusionError::IoError(e)))?;
+            self.scratch = Some(dir);
+        }
+        let dir = self.scratch.as_ref().expect("created above").path().join(&view.name);
+        let url = format!("{}/", dir.display());
+        tracing::info!(view = %view.name, "materialising");
+        DataFrame::new(self.ctx.state(), plan)
+            .write_parquet(&url, DataFrameWriteOptions::new(), None)
+            .await
+            .map_err(exec)?;
+        self.ctx
+            .register_parquet(view.name.as_str(), &url, ParquetReadOptions::default())
+            .await
+            .map_err(exec)?;
         Ok(())
     }
 

@@ -18,5 +18,5 @@ mod error;
 mod quality;
 mod sources;
 
-pub use engine::{FeatureEngine, FeatureTable, RunContext};
+pub use engine::{EngineOptions, FeatureEngine, FeatureTable, RunContext, ViewMode, default_memory_limit};
 pub use error::{FeatureError, Result};

@@ -15,4 +15,5 @@ mod error;
 mod pipeline;
 
 pub use error::{JobError, Result};
+pub use seglake_features::EngineOptions;
 pub use pipeline::{Progress, RunOptions, RunSummary, SEGLAKE_VERSION, ValidationReport, run, validate};

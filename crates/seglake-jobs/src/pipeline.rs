@@ -5,7 +5,7 @@ use std::time::Instant;
 use arrow::array::{ArrayRef, RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::{DateTime, Utc};
-use seglake_features::{FeatureEngine, FeatureTable, RunContext};
+use seglake_features::{EngineOptions, FeatureEngine, FeatureTable, RunContext, ViewMode};
 use seglake_lake::runs::{self, RUNS_TABLE};
 use seglake_lake::{CommitInfo, PinnedInput, WriteMode, publish, resolve_input, table_location};
 use seglake_spec::lineage::{OutputRecord, RunRecord, SqlFileRecord, TableCount};
@@ -29,8 +29,8 @@ impl Progress for () {
 pub struct RunOptions {
     /// Use this run id instead of a new one (a scheduler's id, say).
     pub run_id: Option<RunId>,
-    /// DataFusion partitions; all cores when `None`.
-    pub target_partitions: Option<usize>,
+    /// How the query engine may use the machine (partitions, memory).
+    pub engine: EngineOptions,
 }
 
 #[derive(Debug, Clone)]
@@ -60,17 +60,30 @@ fn step(progress: &dyn Progress, message: &str) {
 
 /// Pins the inputs and registers sources, `run_context` and every view:
 /// the checks `validate` runs, and the first half of `run`.
-async fn prepare(spec: &JobSpec, run: &RunContext, options: &RunOptions, progress: &dyn Progress) -> Result<Prepared> {
+async fn prepare(
+    spec: &JobSpec,
+    run: &RunContext,
+    options: &RunOptions,
+    mode: ViewMode,
+    progress: &dyn Progress,
+) -> Result<Prepared> {
     step(progress, "pinning input versions");
     let mut inputs = Vec::new();
     for source in &spec.sources {
         inputs.push(resolve_input(source).await?);
     }
-    step(progress, "registering sources and feature views");
-    let engine = FeatureEngine::new(options.target_partitions);
+    step(
+        progress,
+        if mode == ViewMode::Run && spec.views.iter().any(|v| v.materialize) {
+            "registering sources, materialising views"
+        } else {
+            "registering sources and feature views"
+        },
+    );
+    let mut engine = FeatureEngine::new(&options.engine)?;
     engine.register_inputs(&inputs).await?;
     engine.register_run_context(run)?;
-    engine.register_views(spec).await?;
+    engine.register_views(spec, mode).await?;
     engine.check_rules(spec).await?;
     Ok(Prepared { engine, inputs })
 }
@@ -84,7 +97,7 @@ pub async fn validate(spec: &JobSpec, progress: &dyn Progress) -> Result<Validat
         run_id: "validate".to_string(),
         seed: spec.seed,
     };
-    let prepared = prepare(spec, &run, &RunOptions::default(), progress).await?;
+    let prepared = prepare(spec, &run, &RunOptions::default(), ViewMode::PlanOnly, progress).await?;
     let last = &spec.views.last().expect("validated").name;
     let schema = prepared.engine.table_schema(last).await?;
     Ok(ValidationReport {
@@ -112,7 +125,7 @@ pub async fn run(spec: &JobSpec, options: &RunOptions, progress: &dyn Progress) 
         seed: spec.seed,
     };
 
-    let Prepared { engine, inputs } = prepare(spec, &context, options, progress).await?;
+    let Prepared { engine, inputs } = prepare(spec, &context, options, ViewMode::Run, progress).await?;
     step(progress, "counting input rows");
     let rows_in = engine.count_inputs(&inputs).await?;
     step(progress, "computing the feature table");

@@ -56,9 +56,18 @@ pub async fn publish(
             message: format!("cannot create the folder: {e}"),
         })?;
     }
-    let delta = DeltaTable::try_from_url(location.to_url())
-        .await
-        .map_err(delta_err(table, location))?;
+    // A table that does not exist yet is built, not loaded: loading one
+    // makes the Delta kernel log an error for the empty log it finds.
+    let is_new = matches!(location, Location::Local(p) if !p.join("_delta_log").is_dir());
+    let delta = if is_new {
+        DeltaTableBuilder::from_url(location.to_url())
+            .and_then(|b| b.build())
+            .map_err(delta_err(table, location))?
+    } else {
+        DeltaTable::try_from_url(location.to_url())
+            .await
+            .map_err(delta_err(table, location))?
+    };
     // An empty snapshot is still a snapshot: write a batch with no rows so
     // the version exists and carries the schema.
     let batches = if batches.is_empty() {

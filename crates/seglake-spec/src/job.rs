@@ -64,6 +64,9 @@ pub struct ViewSpec {
     pub path: PathBuf,
     pub sql: String,
     pub sha256: String,
+    /// Computed once per run and stored, instead of re-evaluated by each
+    /// view that reads it.
+    pub materialize: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -293,7 +296,28 @@ impl Validator<'_> {
                 sha256: sha256_hex(sql.as_bytes()),
                 path: file,
                 sql,
+                materialize: false,
             });
+        }
+        let last = views.len() - 1;
+        for (i, name) in raw.features.materialize.iter().enumerate() {
+            let key = format!("features.materialize[{i}]");
+            match views.iter().position(|v| &v.name == name) {
+                Some(p) if p == last => {
+                    return Err(self.invalid(
+                        key,
+                        format!("`{name}` is the feature table itself; list only views that later views read"),
+                    ));
+                }
+                Some(p) => views[p].materialize = true,
+                None => {
+                    let names: Vec<&str> = views.iter().map(|v| v.name.as_str()).collect();
+                    return Err(self.invalid(
+                        key,
+                        format!("`{name}` is not one of the views: {}", names.join(", ")),
+                    ));
+                }
+            }
         }
         Ok(views)
     }
@@ -501,6 +525,25 @@ root = "${lake}"
         );
         let msg = f.load(&body).unwrap_err().to_string();
         assert!(msg.contains("quality.outliers[0].table") && msg.contains("tx, a, b"), "{msg}");
+    }
+
+    #[test]
+    fn materialize_names_must_be_earlier_views() {
+        let f = Fixture::new("materialize");
+        let spec = f
+            .load(&GOOD.replace("key = \"customer_id\"", "key = \"customer_id\"\nmaterialize = [\"a\"]"))
+            .unwrap();
+        assert!(spec.views[0].materialize && !spec.views[1].materialize);
+        let msg = f
+            .load(&GOOD.replace("key = \"customer_id\"", "key = \"customer_id\"\nmaterialize = [\"zz\"]"))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("features.materialize[0]") && msg.contains("a, b"), "{msg}");
+        let msg = f
+            .load(&GOOD.replace("key = \"customer_id\"", "key = \"customer_id\"\nmaterialize = [\"b\"]"))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("feature table itself"), "{msg}");
     }
 
     #[test]

@@ -62,6 +62,10 @@ pub struct RawFeatures {
     pub key: String,
     #[serde(default = "default_output_table")]
     pub output_table: String,
+    /// Views computed once per run into scratch storage, for views that
+    /// later views read several times (as dbt's `materialized = 'table'`).
+    #[serde(default)]
+    pub materialize: Vec<String>,
 }
 
 fn default_output_table() -> String {
