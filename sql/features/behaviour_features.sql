@@ -10,12 +10,12 @@ WITH devices AS (
         d.customer_id,
         COUNT(*) AS distinct_devices,
         SUM(CASE WHEN d.first_seen >= r.as_of - INTERVAL '30 days' THEN 1 ELSE 0 END) AS new_devices_30d
-    FROM (
+    FROM run_context r
+    CROSS JOIN (
         SELECT customer_id, device_id, MIN(started_at) AS first_seen
         FROM sessions
         GROUP BY customer_id, device_id
     ) d
-    CROSS JOIN run_context r
     GROUP BY d.customer_id
 ),
 ip_countries AS (
@@ -25,8 +25,8 @@ ip_countries AS (
 ),
 windowed_events AS (
     SELECT e.customer_id, e.event_type
-    FROM events e
-    CROSS JOIN run_context r
+    FROM run_context r  -- one row, on the left: joins build from the left input
+    CROSS JOIN events e
     WHERE e.ts < r.as_of
       AND e.ts >= r.as_of - INTERVAL '365 days'
 ),

@@ -53,8 +53,8 @@ SELECT
     COALESCE(b.password_resets, 0) AS password_resets,
     COALESCE(b.beneficiaries_added, 0) AS beneficiaries_added,
     COALESCE(b.api_calls, 0) AS api_calls
-FROM customers c
-CROSS JOIN run_context r
+FROM run_context r  -- one row, on the left: joins build from the left input
+CROSS JOIN customers c
 LEFT JOIN high_risk_jurisdictions hr ON hr.country_code = c.residence_country
 LEFT JOIN transaction_features t ON t.customer_id = c.customer_id
 LEFT JOIN behaviour_features b ON b.customer_id = c.customer_id

@@ -11,9 +11,10 @@ SELECT
     MIN(e.device_id) AS device_id,
     MIN(e.ip_country) AS ip_country,
     MAX(CASE WHEN e.ip_country <> c.residence_country THEN 1 ELSE 0 END) AS abroad
-FROM customers c  -- the smaller side first: hash joins build from the left
+-- Smaller inputs first: DataFusion builds joins from their left input.
+FROM run_context r
+CROSS JOIN customers c
 JOIN events e ON e.customer_id = c.customer_id
-CROSS JOIN run_context r
 WHERE e.ts < r.as_of
   AND e.ts >= r.as_of - INTERVAL '365 days'
 GROUP BY e.customer_id, e.session_id

@@ -149,10 +149,25 @@ impl FeatureEngine {
     /// names are found here, before any data is read. In [`ViewMode::Run`],
     /// views marked `materialize` are computed here, once.
     pub async fn register_views(&mut self, spec: &JobSpec, mode: ViewMode) -> Result<()> {
+        if mode == ViewMode::Run {
+            // Deduplicated sources are computed once: every view, the
+            // duplicate count and the conflict check then read the result.
+            for source in spec.sources.iter().filter(|s| !s.dedupe_on.is_empty()) {
+                let exec = |e| FeatureError::Execution {
+                    context: format!("deduplicating source `{}`", source.name),
+                    source: e,
+                };
+                let plan = self.ctx.table(source.name.as_str()).await.map_err(exec)?.into_unoptimized_plan();
+                self.ctx.deregister_table(source.name.as_str()).map_err(exec)?;
+                self.materialize(&source.name, &format!("source `{}` without replayed rows", source.name), plan)
+                    .await?;
+            }
+        }
         for view in &spec.views {
             let plan = self.plan_view(view).await?;
             if view.materialize && mode == ViewMode::Run {
-                self.materialize(view, plan).await?;
+                let what = format!("view `{}` ({})", view.name, view.path.display());
+                self.materialize(&view.name, &what, plan).await?;
                 continue;
             }
             let table = ViewTable::new(plan, Some(view.sql.clone()));
@@ -180,9 +195,14 @@ impl FeatureEngine {
     /// registers those files under the view's name. Later views then scan
     /// the result instead of re-evaluating the view (and its sources'
     /// deduplication) each time they read it.
-    async fn materialize(&mut self, view: &ViewSpec, plan: datafusion::logical_expr::LogicalPlan) -> Result<()> {
+    async fn materialize(
+        &mut self,
+        name: &str,
+        what: &str,
+        plan: datafusion::logical_expr::LogicalPlan,
+    ) -> Result<()> {
         let exec = |source| FeatureError::Execution {
-            context: format!("materialising view `{}` ({})", view.name, view.path.display()),
+            context: format!("materialising {what}"),
             source,
         };
         if self.scratch.is_none() {
@@ -192,15 +212,15 @@ impl FeatureEngine {
                 .map_err(|e| exec(DataFusionError::IoError(e)))?;
             self.scratch = Some(dir);
         }
-        let dir = self.scratch.as_ref().expect("created above").path().join(&view.name);
+        let dir = self.scratch.as_ref().expect("created above").path().join(name);
         let url = format!("{}/", dir.display());
-        tracing::info!(view = %view.name, "materialising");
+        tracing::info!(table = name, "materialising");
         DataFrame::new(self.ctx.state(), plan)
             .write_parquet(&url, DataFrameWriteOptions::new(), None)
             .await
             .map_err(exec)?;
         self.ctx
-            .register_parquet(view.name.as_str(), &url, ParquetReadOptions::default())
+            .register_parquet(name, &url, ParquetReadOptions::default())
             .await
             .map_err(exec)?;
         Ok(())

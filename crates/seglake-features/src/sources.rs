@@ -176,10 +176,10 @@ fn check_same_schema(
 /// by [`conflicting_keys_sql`] and make the run fail, because choosing one of
 /// them silently would change what the customer did.
 ///
-/// Why not `DISTINCT ON (key)`: DataFusion evaluates it as an ordered
-/// first-value aggregate over every column, several times slower than a
-/// plain `DISTINCT`, and views that read the source more than once pay it
-/// each time.
+/// Why not `DISTINCT ON (key)`, or `GROUP BY key` with `MAX` of the other
+/// columns: measured on 5M transactions, DataFusion runs both slower than
+/// a plain `DISTINCT`. A run materialises the result once
+/// ([`crate::FeatureEngine::register_views`]), so it is paid once.
 async fn register_deduplicated(ctx: &SessionContext, input: &PinnedInput, raw: &str) -> Result<()> {
     let name = &input.spec.name;
     let schema = ctx
