@@ -48,7 +48,7 @@ session_stats AS (
     SELECT
         customer_id,
         COUNT(*) AS session_count,
-        AVG(duration_s) AS avg_session_duration_s,
+        CAST(SUM(duration_s) AS DOUBLE) / NULLIF(COUNT(duration_s), 0) AS avg_session_duration_s,
         AVG(CAST(events AS DOUBLE)) AS events_per_session,
         CAST(SUM(abroad) AS DOUBLE) / COUNT(*) AS abroad_session_share
     FROM sessions

@@ -6,7 +6,7 @@ SELECT
     e.customer_id,
     e.session_id,
     MIN(e.ts) AS started_at,
-    SUM(e.duration_s) AS duration_s,
+    SUM(CAST(e.duration_s AS DECIMAL(18, 3))) AS duration_s,  -- exact: order-independent
     COUNT(*) AS events,
     MIN(e.device_id) AS device_id,
     MIN(e.ip_country) AS ip_country,

@@ -3,6 +3,8 @@
 -- Distinct counterparties are counted in their own sub-queries rather than
 -- with COUNT(DISTINCT ...) in the grouped aggregate, which DataFusion runs
 -- far slower (a hash set per group and column).
+-- Amounts are summed as exact decimals and divided only afterwards, as
+-- DOUBLE: float sums would differ in the last bit with the partitioning.
 WITH counterparties AS (
     SELECT DISTINCT customer_id, direction, counterparty_id
     FROM windowed_transactions
@@ -30,7 +32,7 @@ SELECT
     customer_id,
     COUNT(*) AS txn_count,
     SUM(amount_eur) AS txn_volume_eur,
-    AVG(amount_eur) AS txn_avg_eur,
+    CAST(SUM(amount_eur) AS DOUBLE) / COUNT(*) AS txn_avg_eur,
     MAX(amount_eur) AS txn_max_eur,
 
     SUM(CASE WHEN channel = 'card' THEN 1 ELSE 0 END) AS card_count,
@@ -49,14 +51,15 @@ SELECT
 
     -- Cash intensity, and cash deposits kept just under the 10,000 reporting
     -- threshold (structuring).
-    SUM(CASE WHEN channel = 'cash' THEN amount_eur ELSE 0 END) / NULLIF(SUM(amount_eur), 0) AS cash_share,
+    CAST(SUM(CASE WHEN channel = 'cash' THEN amount_eur ELSE 0 END) AS DOUBLE)
+        / NULLIF(CAST(SUM(amount_eur) AS DOUBLE), 0) AS cash_share,
     SUM(CASE WHEN channel = 'cash' AND direction = 'in'
              AND amount_eur >= 8000 AND amount_eur < 10000 THEN 1 ELSE 0 END) AS near_threshold_cash_count,
 
     SUM(CASE WHEN direction = 'in' THEN amount_eur ELSE 0 END) AS inflow_eur,
     SUM(CASE WHEN direction = 'out' THEN amount_eur ELSE 0 END) AS outflow_eur,
-    SUM(CASE WHEN direction = 'in' THEN amount_eur ELSE 0 END)
-        / NULLIF(SUM(CASE WHEN direction = 'out' THEN amount_eur ELSE 0 END), 0) AS in_out_ratio,
+    CAST(SUM(CASE WHEN direction = 'in' THEN amount_eur ELSE 0 END) AS DOUBLE)
+        / NULLIF(CAST(SUM(CASE WHEN direction = 'out' THEN amount_eur ELSE 0 END) AS DOUBLE), 0) AS in_out_ratio,
 
     -- Trend: transactions in the last 30 days against the 30-day average of
     -- the 335 days before them (1.0 = steady, >> 1 = a burst).

@@ -10,7 +10,9 @@
 SELECT
     t.customer_id,
     t.ts,
-    t.amount_eur,
+    -- Money as an exact decimal: sums of decimals do not depend on the order
+    -- rows arrive in, so features are bit-identical whatever the partitioning.
+    CAST(t.amount_eur AS DECIMAL(18, 2)) AS amount_eur,
     t.direction,
     t.channel,
     t.merchant_category,

@@ -208,3 +208,29 @@ fn non_finite_feature_is_named() {
     f.write_sql("customer_features", &broken);
     f.assert_run_rejected(&["broken_ratio", "NaN or infinite", "NULLIF"]);
 }
+
+#[test]
+fn conflicting_records_sharing_a_dedupe_key_are_named() {
+    use arrow::array::{Array, StringArray};
+    let f = Fixture::new();
+    // Copy the first transaction with a different amount: not a replay.
+    let part = f.raw("transactions").join("part-00000.parquet");
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&part).unwrap())
+        .unwrap()
+        .with_batch_size(1)
+        .build()
+        .unwrap();
+    let first = reader.into_iter().next().unwrap().unwrap();
+    let id = first.column(0).as_any().downcast_ref::<StringArray>().unwrap().value(0).to_string();
+    let mut columns = first.columns().to_vec();
+    let amount = first.schema().index_of("amount_eur").unwrap();
+    let old = columns[amount].as_any().downcast_ref::<arrow::array::Float64Array>().unwrap().value(0);
+    columns[amount] = std::sync::Arc::new(arrow::array::Float64Array::from(vec![old + 1.0]));
+    let changed = arrow::array::RecordBatch::try_new(first.schema(), columns).unwrap();
+    assert_eq!(changed.num_rows(), 1);
+    let path = f.raw("transactions").join("part-99999.parquet");
+    let mut w = parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), first.schema(), None).unwrap();
+    w.write(&changed).unwrap();
+    w.close().unwrap();
+    f.assert_run_rejected(&["source `transactions`", "conflicting records", &id]);
+}

@@ -6,5 +6,6 @@
 mod bad_input;
 mod common;
 mod demo_versions;
+mod determinism;
 mod handbuilt_features;
 mod python_reader;

@@ -132,7 +132,10 @@ impl FeatureEngine {
         let examples: Vec<String> = conflicts
             .iter()
             .flat_map(|b| {
-                let keys = b.column(0).as_any().downcast_ref::<StringArray>().expect("VARCHAR");
+                // VARCHAR may arrive as Utf8 or Utf8View: read it as Utf8.
+                let keys = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8)
+                    .expect("text casts to Utf8");
+                let keys = keys.as_any().downcast_ref::<StringArray>().expect("cast to Utf8");
                 (0..b.num_rows()).map(|i| keys.value(i).to_string()).collect::<Vec<_>>()
             })
             .collect();
