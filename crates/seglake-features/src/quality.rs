@@ -2,7 +2,7 @@
 
 use arrow::array::{Array, Int64Array, StringArray};
 use seglake_lake::PinnedInput;
-use seglake_spec::JobSpec;
+use seglake_spec::{JobSpec, OutlierRule};
 use seglake_spec::lineage::{DuplicateCount, MissingCount, OutlierCount, QualityRecord, TableCount};
 
 use crate::engine::{FeatureEngine, FeatureTable};
@@ -82,20 +82,9 @@ impl FeatureEngine {
             }
         }
         for rule in &spec.quality.outliers {
-            let sql = format!(
-                "SELECT CAST(count(*) AS BIGINT) FROM \"{}\" WHERE {}",
-                rule.table,
-                rule.condition()
-            );
             let batches = self
-                .context()
-                .sql(&sql)
-                .await
-                .map_err(|source| FeatureError::Rule {
-                    rule: rule.name.clone(),
-                    table: rule.table.clone(),
-                    source,
-                })?
+                .rule_count(rule)
+                .await?
                 .collect()
                 .await
                 .map_err(|source| FeatureError::Execution {
@@ -158,16 +147,23 @@ impl FeatureEngine {
     /// unknown column.
     pub async fn check_rules(&self, spec: &JobSpec) -> Result<()> {
         for rule in &spec.quality.outliers {
-            let sql = format!("SELECT count(*) FROM \"{}\" WHERE {}", rule.table, rule.condition());
-            self.context()
-                .sql(&sql)
-                .await
-                .map_err(|source| FeatureError::Rule {
-                    rule: rule.name.clone(),
-                    table: rule.table.clone(),
-                    source,
-                })?;
+            self.rule_count(rule).await?;
         }
         Ok(())
+    }
+
+    /// The query counting the rows a rule flags, planned (not run): an
+    /// unknown table or column is an error naming the rule.
+    async fn rule_count(&self, rule: &OutlierRule) -> Result<datafusion::dataframe::DataFrame> {
+        let sql = format!(
+            "SELECT CAST(count(*) AS BIGINT) FROM \"{}\" WHERE {}",
+            rule.table,
+            rule.condition()
+        );
+        self.context().sql(&sql).await.map_err(|source| FeatureError::Rule {
+            rule: rule.name.clone(),
+            table: rule.table.clone(),
+            source,
+        })
     }
 }

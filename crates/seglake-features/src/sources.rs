@@ -131,40 +131,25 @@ fn check_same_schema(
     other: &arrow::datatypes::Schema,
     file: &str,
 ) -> Result<()> {
+    let drift = |column: &str, found: String, expected: String| FeatureError::TypeDrift {
+        source_name: source.to_string(),
+        column: column.to_string(),
+        file: file.to_string(),
+        found,
+        first_file: first_file.to_string(),
+        expected,
+    };
+    const ABSENT: &str = "no such column";
     for field in first.fields() {
+        let expected = field.data_type();
         match other.field_with_name(field.name()) {
-            Ok(f) if f.data_type() == field.data_type() => {}
-            Ok(f) => {
-                return Err(FeatureError::TypeDrift {
-                    source_name: source.to_string(),
-                    column: field.name().clone(),
-                    file: file.to_string(),
-                    found: f.data_type().to_string(),
-                    first_file: first_file.to_string(),
-                    expected: field.data_type().to_string(),
-                });
-            }
-            Err(_) => {
-                return Err(FeatureError::TypeDrift {
-                    source_name: source.to_string(),
-                    column: field.name().clone(),
-                    file: file.to_string(),
-                    found: "no such column".to_string(),
-                    first_file: first_file.to_string(),
-                    expected: field.data_type().to_string(),
-                });
-            }
+            Ok(f) if f.data_type() == expected => {}
+            Ok(f) => return Err(drift(field.name(), f.data_type().to_string(), expected.to_string())),
+            Err(_) => return Err(drift(field.name(), ABSENT.to_string(), expected.to_string())),
         }
     }
     if let Some(extra) = other.fields().iter().find(|f| first.field_with_name(f.name()).is_err()) {
-        return Err(FeatureError::TypeDrift {
-            source_name: source.to_string(),
-            column: extra.name().clone(),
-            file: file.to_string(),
-            found: extra.data_type().to_string(),
-            first_file: first_file.to_string(),
-            expected: "no such column".to_string(),
-        });
+        return Err(drift(extra.name(), extra.data_type().to_string(), ABSENT.to_string()));
     }
     Ok(())
 }
