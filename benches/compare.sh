@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 customers="${1:-1000000}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/seglake/target}"
+target_dir="${CARGO_TARGET_DIR:-target}"
 lake="${SEGLAKE_BENCH_DIR:-$HOME/.cache/seglake/bench-$customers}"
 venv="${SEGLAKE_BENCH_VENV:-$HOME/.cache/seglake/bench-venv}"
 
@@ -15,7 +15,7 @@ cargo build --release --locked --workspace --all-targets
 if [ ! -d "$lake/raw/transactions" ]; then
     echo "== generating $customers customers into $lake/raw"
     /usr/bin/time -f "generate: %e s wall, %M KiB peak" \
-        "$CARGO_TARGET_DIR/release/seglake" generate --out "$lake/raw" --customers "$customers" --seed 42
+        "$target_dir/release/seglake" generate --out "$lake/raw" --customers "$customers" --seed 42
 fi
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r benches/requirements.txt

@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/seglake/target}"
+# Cargo's own target folder unless CARGO_TARGET_DIR says otherwise, so the
+# README's two commands share one build.
 venv="${SEGLAKE_VENV:-$HOME/.cache/seglake/venv}"
 
 if [ ! -x "$venv/bin/python" ]; then
