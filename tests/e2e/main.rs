@@ -5,6 +5,7 @@
 
 mod bad_input;
 mod common;
+mod delta_source;
 mod demo_versions;
 mod determinism;
 mod handbuilt_features;
