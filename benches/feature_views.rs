@@ -19,7 +19,10 @@ fn peak_rss_mib() -> f64 {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let Some(lake) = args.first() else {
         eprintln!("usage: cargo bench --bench feature_views -- LAKE_DIR");
         std::process::exit(2);
@@ -28,15 +31,24 @@ fn main() {
     let job = args
         .get(1)
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../jobs/demo.toml"));
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../jobs/demo.toml")
+        });
     let vars = BTreeMap::from([("lake".to_string(), lake.clone())]);
     let spec = seglake_spec::JobSpec::load(&job, &vars).expect("valid demo job");
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let start = Instant::now();
     let rows = runtime.block_on(async {
         let mut inputs = Vec::new();
         for s in &spec.sources {
-            inputs.push(seglake_lake::resolve_input(s).await.expect("readable source"));
+            inputs.push(
+                seglake_lake::resolve_input(s)
+                    .await
+                    .expect("readable source"),
+            );
         }
         let mut engine = seglake_features::FeatureEngine::new(&Default::default()).unwrap();
         engine.register_inputs(&inputs).await.unwrap();
@@ -47,7 +59,10 @@ fn main() {
                 seed: spec.seed,
             })
             .unwrap();
-        engine.register_views(&spec, seglake_features::ViewMode::Run).await.unwrap();
+        engine
+            .register_views(&spec, seglake_features::ViewMode::Run)
+            .await
+            .unwrap();
         engine.compute_features(&spec).await.unwrap().rows
     });
     let seconds = start.elapsed().as_secs_f64();

@@ -30,7 +30,10 @@ impl Fixture {
             .unwrap()
             .replace("../sql/features", "sql")
             .replace("../reference/", &format!("{}/reference/", root.display()))
-            .replace("lake = \"../lake\"", &format!("lake = \"{}\"", lake.path().display()));
+            .replace(
+                "lake = \"../lake\"",
+                &format!("lake = \"{}\"", lake.path().display()),
+            );
         std::fs::write(&job, text).unwrap();
         Fixture { lake, job, sql_dir }
     }
@@ -47,7 +50,11 @@ impl Fixture {
 
     fn published(&self) -> std::collections::BTreeSet<String> {
         let mut files = file_tree(&self.lake.path().join("customer_features"));
-        files.extend(file_tree(&self.lake.path().join("runs")).into_iter().map(|f| format!("runs/{f}")));
+        files.extend(
+            file_tree(&self.lake.path().join("runs"))
+                .into_iter()
+                .map(|f| format!("runs/{f}")),
+        );
         files
     }
 
@@ -97,14 +104,22 @@ fn unknown_key_in_job_is_named() {
 fn missing_sql_file_is_named_with_the_available_views() {
     let f = Fixture::new();
     f.edit_job("\"sessions\",", "\"sesions\",");
-    f.assert_rejected(&["features.views[2]", "sesions.sql", "sessions, transaction_features"]);
+    f.assert_rejected(&[
+        "features.views[2]",
+        "sesions.sql",
+        "sessions, transaction_features",
+    ]);
 }
 
 #[test]
 fn unreadable_source_is_named() {
     let f = Fixture::new();
     f.edit_job("/raw/events", "/raw/no_such_folder");
-    f.assert_rejected(&["source `events`", "no_such_folder", "no such file or folder"]);
+    f.assert_rejected(&[
+        "source `events`",
+        "no_such_folder",
+        "no such file or folder",
+    ]);
 }
 
 #[test]
@@ -118,16 +133,29 @@ fn sql_that_does_not_parse_names_the_view_file() {
 fn unknown_column_names_the_view_and_the_column() {
     let f = Fixture::new();
     let sql = std::fs::read_to_string(f.sql_dir.join("transaction_features.sql")).unwrap();
-    f.write_sql("transaction_features", &sql.replace("MAX(amount_eur)", "MAX(amount_euro)"));
-    f.assert_rejected(&["feature view `transaction_features`", "transaction_features.sql", "amount_euro"]);
+    f.write_sql(
+        "transaction_features",
+        &sql.replace("MAX(amount_eur)", "MAX(amount_euro)"),
+    );
+    f.assert_rejected(&[
+        "feature view `transaction_features`",
+        "transaction_features.sql",
+        "amount_euro",
+    ]);
 }
 
 #[test]
 fn ddl_dml_and_copy_are_refused_in_feature_views() {
     let f = Fixture::new();
     for (sql, found) in [
-        ("CREATE EXTERNAL TABLE x STORED AS PARQUET LOCATION '/tmp/x'", "CREATE EXTERNAL TABLE"),
-        ("COPY (SELECT 1) TO '/tmp/seglake-copy-test.parquet'", "COPY"),
+        (
+            "CREATE EXTERNAL TABLE x STORED AS PARQUET LOCATION '/tmp/x'",
+            "CREATE EXTERNAL TABLE",
+        ),
+        (
+            "COPY (SELECT 1) TO '/tmp/seglake-copy-test.parquet'",
+            "COPY",
+        ),
         ("INSERT INTO customers VALUES ('x')", "INSERT INTO"),
         ("DROP TABLE customers", "DROP TABLE"),
         ("SELECT 1 AS a; SELECT 2 AS a", "2 statements"),
@@ -148,7 +176,11 @@ fn duplicate_key_in_the_feature_table_is_named() {
         "JOIN case_outcomes k ON k.customer_id = c.customer_id\nWHERE c.onboarding_date",
     );
     f.write_sql("customer_features", &broken);
-    f.assert_run_rejected(&["feature view `customer_features`", "one row per `customer_id`", "keys repeat"]);
+    f.assert_run_rejected(&[
+        "feature view `customer_features`",
+        "one row per `customer_id`",
+        "keys repeat",
+    ]);
 }
 
 #[test]
@@ -175,16 +207,27 @@ fn type_drift_between_files_names_the_file_and_column() {
     )
     .unwrap();
     let path = f.raw("customers").join("part-99999.parquet");
-    let mut w = parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, None).unwrap();
+    let mut w =
+        parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, None)
+            .unwrap();
     w.write(&batch).unwrap();
     w.close().unwrap();
-    f.assert_rejected(&["source `customers`", "type drift", "onboarding_date", "part-99999.parquet"]);
+    f.assert_rejected(&[
+        "source `customers`",
+        "type drift",
+        "onboarding_date",
+        "part-99999.parquet",
+    ]);
 }
 
 #[test]
 fn malformed_parquet_is_named() {
     let f = Fixture::new();
-    std::fs::write(f.raw("events").join("part-99999.parquet"), b"this is not parquet").unwrap();
+    std::fs::write(
+        f.raw("events").join("part-99999.parquet"),
+        b"this is not parquet",
+    )
+    .unwrap();
     f.assert_rejected(&["source `events`", "part-99999.parquet"]);
 }
 
@@ -215,21 +258,38 @@ fn conflicting_records_sharing_a_dedupe_key_are_named() {
     let f = Fixture::new();
     // Copy the first transaction with a different amount: not a replay.
     let part = f.raw("transactions").join("part-00000.parquet");
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&part).unwrap())
-        .unwrap()
-        .with_batch_size(1)
-        .build()
-        .unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(&part).unwrap(),
+    )
+    .unwrap()
+    .with_batch_size(1)
+    .build()
+    .unwrap();
     let first = reader.into_iter().next().unwrap().unwrap();
-    let id = first.column(0).as_any().downcast_ref::<StringArray>().unwrap().value(0).to_string();
+    let id = first
+        .column(0)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap()
+        .value(0)
+        .to_string();
     let mut columns = first.columns().to_vec();
     let amount = first.schema().index_of("amount_eur").unwrap();
-    let old = columns[amount].as_any().downcast_ref::<arrow::array::Float64Array>().unwrap().value(0);
+    let old = columns[amount]
+        .as_any()
+        .downcast_ref::<arrow::array::Float64Array>()
+        .unwrap()
+        .value(0);
     columns[amount] = std::sync::Arc::new(arrow::array::Float64Array::from(vec![old + 1.0]));
     let changed = arrow::array::RecordBatch::try_new(first.schema(), columns).unwrap();
     assert_eq!(changed.num_rows(), 1);
     let path = f.raw("transactions").join("part-99999.parquet");
-    let mut w = parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), first.schema(), None).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&path).unwrap(),
+        first.schema(),
+        None,
+    )
+    .unwrap();
     w.write(&changed).unwrap();
     w.close().unwrap();
     f.assert_run_rejected(&["source `transactions`", "conflicting records", &id]);

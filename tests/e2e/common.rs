@@ -3,7 +3,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 pub fn seglake(args: &[&str]) -> Output {
@@ -52,7 +55,12 @@ pub fn generated_lake(customers: u64) -> tempfile::TempDir {
 }
 
 pub fn run_demo_job(lake: &Path) -> String {
-    seglake_ok(&["run", "jobs/demo.toml", "--var", &format!("lake={}", lake.display())])
+    seglake_ok(&[
+        "run",
+        "jobs/demo.toml",
+        "--var",
+        &format!("lake={}", lake.display()),
+    ])
 }
 
 /// Every file under `dir`, relative, for "nothing was written" checks.
@@ -108,7 +116,10 @@ pub fn table_rows(lake: &Path, table: &str) -> Vec<serde_json::Value> {
 }
 
 pub fn tokio_rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// The Python interpreter with `deltalake` installed (set by infra/test.sh).

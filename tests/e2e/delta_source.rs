@@ -3,7 +3,11 @@
 
 use crate::common::*;
 
-fn delta_job(dir: &std::path::Path, features: &std::path::Path, version: Option<i64>) -> std::path::PathBuf {
+fn delta_job(
+    dir: &std::path::Path,
+    features: &std::path::Path,
+    version: Option<i64>,
+) -> std::path::PathBuf {
     let sql = dir.join("sql");
     std::fs::create_dir_all(&sql).unwrap();
     std::fs::write(
@@ -12,7 +16,9 @@ fn delta_job(dir: &std::path::Path, features: &std::path::Path, version: Option<
          FROM customer_features WHERE high_risk_txn_count > 0",
     )
     .unwrap();
-    let version = version.map(|v| format!("version = {v}\n")).unwrap_or_default();
+    let version = version
+        .map(|v| format!("version = {v}\n"))
+        .unwrap_or_default();
     let job = dir.join("delta.toml");
     std::fs::write(
         &job,
@@ -59,7 +65,10 @@ fn delta_source_is_read_at_its_pinned_version_and_recorded() {
     let rows = table_rows(&out, "risky_customers");
     assert!(!rows.is_empty());
     // Every row came from version 0, written by the first demo run.
-    assert!(rows.iter().all(|r| r["source_run_id"] == first_run.as_str()));
+    assert!(
+        rows.iter()
+            .all(|r| r["source_run_id"] == first_run.as_str())
+    );
     let runs = runs_rows(&out);
     let input = &runs[0]["inputs"][0];
     assert_eq!(input["format"], "delta");
@@ -69,7 +78,10 @@ fn delta_source_is_read_at_its_pinned_version_and_recorded() {
     let job = delta_job(dir.path(), &features, None);
     seglake_ok(&["run", job.to_str().unwrap()]);
     let runs = runs_rows(&out);
-    let latest = runs.iter().map(|r| r["inputs"][0]["delta_version"].as_i64().unwrap()).max();
+    let latest = runs
+        .iter()
+        .map(|r| r["inputs"][0]["delta_version"].as_i64().unwrap())
+        .max();
     assert_eq!(latest, Some(1));
 }
 
@@ -82,6 +94,11 @@ fn missing_delta_version_is_named_with_the_versions_there_are() {
     let out = seglake(&["run", job.to_str().unwrap()]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("source `customer_features`") && err.contains("version 7") && err.contains("0..=0"), "{err}");
+    assert!(
+        err.contains("source `customer_features`")
+            && err.contains("version 7")
+            && err.contains("0..=0"),
+        "{err}"
+    );
     assert!(!dir.path().join("out").exists(), "nothing may be written");
 }

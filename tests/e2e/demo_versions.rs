@@ -7,10 +7,19 @@ use crate::common::*;
 fn two_runs_publish_versions_0_and_1_with_their_lineage() {
     let lake = generated_lake(400);
     let first = run_demo_job(lake.path());
-    assert!(first.contains("customer_features      version 0"), "{first}");
+    assert!(
+        first.contains("customer_features      version 0"),
+        "{first}"
+    );
     let second = run_demo_job(lake.path());
-    assert!(second.contains("customer_features      version 1"), "{second}");
-    assert!(second.contains("runs                   version 1"), "{second}");
+    assert!(
+        second.contains("customer_features      version 1"),
+        "{second}"
+    );
+    assert!(
+        second.contains("runs                   version 1"),
+        "{second}"
+    );
 
     // history --json: one object per version, each with its run id.
     let features = history_json(&lake.path().join("customer_features"));
@@ -24,13 +33,24 @@ fn two_runs_publish_versions_0_and_1_with_their_lineage() {
     assert_ne!(run_ids[0], run_ids[1]);
     for (i, h) in features.iter().enumerate() {
         assert_eq!(h["version"], i as i64);
-        assert_eq!(runs_history[i]["run_id"], h["run_id"], "runs and features commits share the run id");
+        assert_eq!(
+            runs_history[i]["run_id"], h["run_id"],
+            "runs and features commits share the run id"
+        );
         assert!(h["timestamp"].is_string());
         assert!(h["operation"].is_string());
     }
     // The table form names the same run ids.
-    let table = seglake_ok(&["history", "customer_features", "--lake", lake.path().to_str().unwrap()]);
-    assert!(table.contains(&run_ids[0]) && table.contains(&run_ids[1]), "{table}");
+    let table = seglake_ok(&[
+        "history",
+        "customer_features",
+        "--lake",
+        lake.path().to_str().unwrap(),
+    ]);
+    assert!(
+        table.contains(&run_ids[0]) && table.contains(&run_ids[1]),
+        "{table}"
+    );
 
     // The runs table: one row per run, naming inputs and SQL exactly.
     let rows = runs_rows(lake.path());
@@ -38,7 +58,10 @@ fn two_runs_publish_versions_0_and_1_with_their_lineage() {
     let root = repo_root();
     for (i, row) in rows.iter().enumerate() {
         let row_run = row["run_id"].as_str().unwrap();
-        let expected_version = run_ids.iter().position(|r| r == row_run).expect("a known run id") as i64;
+        let expected_version = run_ids
+            .iter()
+            .position(|r| r == row_run)
+            .expect("a known run id") as i64;
         assert_eq!(row["status"], "succeeded");
         assert_eq!(row["job_name"], "demo");
         assert_eq!(row["seed"], 42);
@@ -48,7 +71,10 @@ fn two_runs_publish_versions_0_and_1_with_their_lineage() {
 
         let spec_text = std::fs::read_to_string(root.join("jobs/demo.toml")).unwrap();
         assert_eq!(row["spec_text"], spec_text.as_str());
-        assert_eq!(row["spec_sha256"], seglake_spec::sha256_hex(spec_text.as_bytes()));
+        assert_eq!(
+            row["spec_sha256"],
+            seglake_spec::sha256_hex(spec_text.as_bytes())
+        );
         let sql = row["sql_files"].as_array().unwrap();
         assert_eq!(sql.len(), 5);
         for file in sql {
@@ -62,14 +88,24 @@ fn two_runs_publish_versions_0_and_1_with_their_lineage() {
         let tx = inputs.iter().find(|i| i["name"] == "transactions").unwrap();
         assert_eq!(tx["format"], "parquet");
         let files = tx["files"].as_array().unwrap();
-        let on_disk: Vec<_> = std::fs::read_dir(lake.path().join("raw/transactions")).unwrap().collect();
+        let on_disk: Vec<_> = std::fs::read_dir(lake.path().join("raw/transactions"))
+            .unwrap()
+            .collect();
         assert_eq!(files.len(), on_disk.len());
         for f in files {
-            let path = f["path"].as_str().unwrap().strip_prefix("file://").unwrap().to_string();
+            let path = f["path"]
+                .as_str()
+                .unwrap()
+                .strip_prefix("file://")
+                .unwrap()
+                .to_string();
             let size = std::fs::metadata(&path).unwrap().len();
             assert_eq!(f["size"], size as i64, "{path}");
         }
-        let hr = inputs.iter().find(|i| i["name"] == "high_risk_jurisdictions").unwrap();
+        let hr = inputs
+            .iter()
+            .find(|i| i["name"] == "high_risk_jurisdictions")
+            .unwrap();
         assert_eq!(hr["format"], "csv");
 
         // Cleaning counts are recorded: the generator replays ~0.5% of rows.
@@ -96,5 +132,8 @@ fn demo_command_generates_a_lake_and_a_second_demo_publishes_the_next_version() 
     assert!(lake.join("raw/ground_truth.parquet").is_file());
     assert!(first.contains("version 0"), "{first}");
     let second = seglake_ok(&["demo", "--lake", lake_arg, "--customers", "300"]);
-    assert!(second.contains("customer_features      version 1"), "{second}");
+    assert!(
+        second.contains("customer_features      version 1"),
+        "{second}"
+    );
 }

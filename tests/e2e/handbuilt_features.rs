@@ -28,13 +28,18 @@ fn strs(v: &[Option<&str>]) -> ArrayRef {
 }
 
 fn ts(v: &[&str]) -> ArrayRef {
-    Arc::new(TimestampMicrosecondArray::from(v.iter().map(|s| micros(s)).collect::<Vec<_>>()).with_timezone("UTC"))
+    Arc::new(
+        TimestampMicrosecondArray::from(v.iter().map(|s| micros(s)).collect::<Vec<_>>())
+            .with_timezone("UTC"),
+    )
 }
 
 fn write(path: &Path, schema: SchemaRef, columns: Vec<ArrayRef>) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
-    let mut w = parquet::arrow::ArrowWriter::try_new(std::fs::File::create(path).unwrap(), schema, None).unwrap();
+    let mut w =
+        parquet::arrow::ArrowWriter::try_new(std::fs::File::create(path).unwrap(), schema, None)
+            .unwrap();
     w.write(&batch).unwrap();
     w.close().unwrap();
 }
@@ -52,7 +57,12 @@ pub fn handbuilt_bank(dir: &Path) -> std::path::PathBuf {
         schemas::customers(),
         vec![
             strs(&[s("C1"), s("C2"), s("C3"), s("C4")]),
-            Arc::new(Date32Array::from(vec![day("2020-01-01"), day("2025-03-01"), day("2025-11-01"), day("2026-02-01")])),
+            Arc::new(Date32Array::from(vec![
+                day("2020-01-01"),
+                day("2025-03-01"),
+                day("2025-11-01"),
+                day("2026-02-01"),
+            ])),
             strs(&[s("DE"), s("NG"), s("DE"), s("DE")]),
             strs(&[s("retail"), s("business"), s("retail"), s("retail")]),
             strs(&[s("engineer"), None, s("student"), s("teacher")]),
@@ -61,17 +71,127 @@ pub fn handbuilt_bank(dir: &Path) -> std::path::PathBuf {
     );
     // C1: t1..t4 in the window, t2 replayed once, t5 before it, t6 after as_of.
     // C2: two payments in from different payers, one crypto transfer out to NG.
-    let rows: Vec<(&str, &str, &str, f64, &str, &str, Option<&str>, Option<&str>, Option<&str>)> = vec![
-        ("t1", "C1", "2025-06-01 10:00:00", 1000.0, "in", "ach", None, Some("E1"), Some("DE")),
-        ("t2", "C1", "2025-12-20 12:00:00", 9500.0, "in", "cash", None, None, None),
-        ("t2", "C1", "2025-12-20 12:00:00", 9500.0, "in", "cash", None, None, None),
-        ("t3", "C1", "2025-12-25 08:00:00", 200.0, "out", "card", Some("grocery"), Some("M1"), Some("DE")),
-        ("t4", "C1", "2025-07-01 09:00:00", 500.0, "out", "wire", None, Some("F1"), Some("IR")),
-        ("t5", "C1", "2024-06-01 09:00:00", 7777.0, "in", "wire", None, Some("F2"), Some("DE")),
-        ("t6", "C1", "2026-01-02 09:00:00", 8888.0, "in", "wire", None, Some("F3"), Some("DE")),
-        ("u1", "C2", "2025-05-01 10:00:00", 300.0, "in", "wire", None, Some("P1"), Some("DE")),
-        ("u2", "C2", "2025-05-02 10:00:00", 300.0, "in", "wire", None, Some("P2"), Some("DE")),
-        ("u3", "C2", "2025-05-03 10:00:00", 590.0, "out", "crypto_exchange", None, Some("Q1"), Some("NG")),
+    let rows: Vec<(
+        &str,
+        &str,
+        &str,
+        f64,
+        &str,
+        &str,
+        Option<&str>,
+        Option<&str>,
+        Option<&str>,
+    )> = vec![
+        (
+            "t1",
+            "C1",
+            "2025-06-01 10:00:00",
+            1000.0,
+            "in",
+            "ach",
+            None,
+            Some("E1"),
+            Some("DE"),
+        ),
+        (
+            "t2",
+            "C1",
+            "2025-12-20 12:00:00",
+            9500.0,
+            "in",
+            "cash",
+            None,
+            None,
+            None,
+        ),
+        (
+            "t2",
+            "C1",
+            "2025-12-20 12:00:00",
+            9500.0,
+            "in",
+            "cash",
+            None,
+            None,
+            None,
+        ),
+        (
+            "t3",
+            "C1",
+            "2025-12-25 08:00:00",
+            200.0,
+            "out",
+            "card",
+            Some("grocery"),
+            Some("M1"),
+            Some("DE"),
+        ),
+        (
+            "t4",
+            "C1",
+            "2025-07-01 09:00:00",
+            500.0,
+            "out",
+            "wire",
+            None,
+            Some("F1"),
+            Some("IR"),
+        ),
+        (
+            "t5",
+            "C1",
+            "2024-06-01 09:00:00",
+            7777.0,
+            "in",
+            "wire",
+            None,
+            Some("F2"),
+            Some("DE"),
+        ),
+        (
+            "t6",
+            "C1",
+            "2026-01-02 09:00:00",
+            8888.0,
+            "in",
+            "wire",
+            None,
+            Some("F3"),
+            Some("DE"),
+        ),
+        (
+            "u1",
+            "C2",
+            "2025-05-01 10:00:00",
+            300.0,
+            "in",
+            "wire",
+            None,
+            Some("P1"),
+            Some("DE"),
+        ),
+        (
+            "u2",
+            "C2",
+            "2025-05-02 10:00:00",
+            300.0,
+            "in",
+            "wire",
+            None,
+            Some("P2"),
+            Some("DE"),
+        ),
+        (
+            "u3",
+            "C2",
+            "2025-05-03 10:00:00",
+            590.0,
+            "out",
+            "crypto_exchange",
+            None,
+            Some("Q1"),
+            Some("NG"),
+        ),
     ];
     write(
         &raw.join("transactions/part-0.parquet"),
@@ -80,9 +200,13 @@ pub fn handbuilt_bank(dir: &Path) -> std::path::PathBuf {
             strs(&rows.iter().map(|r| Some(r.0)).collect::<Vec<_>>()),
             strs(&rows.iter().map(|r| Some(r.1)).collect::<Vec<_>>()),
             ts(&rows.iter().map(|r| r.2).collect::<Vec<_>>()),
-            Arc::new(Float64Array::from(rows.iter().map(|r| r.3).collect::<Vec<_>>())),
+            Arc::new(Float64Array::from(
+                rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+            )),
             strs(&rows.iter().map(|_| Some("EUR")).collect::<Vec<_>>()),
-            Arc::new(Float64Array::from(rows.iter().map(|r| r.3).collect::<Vec<_>>())),
+            Arc::new(Float64Array::from(
+                rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+            )),
             strs(&rows.iter().map(|r| Some(r.4)).collect::<Vec<_>>()),
             strs(&rows.iter().map(|r| Some(r.5)).collect::<Vec<_>>()),
             strs(&rows.iter().map(|r| r.6).collect::<Vec<_>>()),
@@ -95,14 +219,78 @@ pub fn handbuilt_bank(dir: &Path) -> std::path::PathBuf {
     // in the last 30 days), S0 before the window. C2: one session, one
     // event without a duration, at home in Nigeria.
     let ev: Vec<(&str, &str, &str, &str, Option<&str>, &str, Option<f64>)> = vec![
-        ("C1", "2025-03-01 10:00:00", "login", "D1", Some("DE"), "S1", Some(10.0)),
-        ("C1", "2025-03-01 10:01:00", "page_view", "D1", Some("DE"), "S1", Some(30.0)),
-        ("C1", "2025-12-28 09:00:00", "login", "D2", Some("NG"), "S2", Some(5.0)),
-        ("C1", "2025-12-28 09:01:00", "password_reset", "D2", Some("NG"), "S2", Some(20.0)),
-        ("C1", "2025-12-28 09:02:00", "beneficiary_added", "D2", Some("NG"), "S2", Some(15.0)),
-        ("C1", "2024-01-01 09:00:00", "login", "D0", Some("DE"), "S0", Some(10.0)),
-        ("C2", "2025-05-01 10:00:00", "login", "D9", Some("NG"), "T1", None),
-        ("C2", "2025-05-01 10:00:30", "api_call", "D9", Some("NG"), "T1", Some(12.0)),
+        (
+            "C1",
+            "2025-03-01 10:00:00",
+            "login",
+            "D1",
+            Some("DE"),
+            "S1",
+            Some(10.0),
+        ),
+        (
+            "C1",
+            "2025-03-01 10:01:00",
+            "page_view",
+            "D1",
+            Some("DE"),
+            "S1",
+            Some(30.0),
+        ),
+        (
+            "C1",
+            "2025-12-28 09:00:00",
+            "login",
+            "D2",
+            Some("NG"),
+            "S2",
+            Some(5.0),
+        ),
+        (
+            "C1",
+            "2025-12-28 09:01:00",
+            "password_reset",
+            "D2",
+            Some("NG"),
+            "S2",
+            Some(20.0),
+        ),
+        (
+            "C1",
+            "2025-12-28 09:02:00",
+            "beneficiary_added",
+            "D2",
+            Some("NG"),
+            "S2",
+            Some(15.0),
+        ),
+        (
+            "C1",
+            "2024-01-01 09:00:00",
+            "login",
+            "D0",
+            Some("DE"),
+            "S0",
+            Some(10.0),
+        ),
+        (
+            "C2",
+            "2025-05-01 10:00:00",
+            "login",
+            "D9",
+            Some("NG"),
+            "T1",
+            None,
+        ),
+        (
+            "C2",
+            "2025-05-01 10:00:30",
+            "api_call",
+            "D9",
+            Some("NG"),
+            "T1",
+            Some(12.0),
+        ),
     ];
     write(
         &raw.join("events/part-0.parquet"),
@@ -114,7 +302,9 @@ pub fn handbuilt_bank(dir: &Path) -> std::path::PathBuf {
             strs(&ev.iter().map(|r| Some(r.3)).collect::<Vec<_>>()),
             strs(&ev.iter().map(|r| r.4).collect::<Vec<_>>()),
             strs(&ev.iter().map(|r| Some(r.5)).collect::<Vec<_>>()),
-            Arc::new(Float64Array::from(ev.iter().map(|r| r.6).collect::<Vec<_>>())),
+            Arc::new(Float64Array::from(
+                ev.iter().map(|r| r.6).collect::<Vec<_>>(),
+            )),
         ],
     );
     write(
@@ -209,10 +399,16 @@ fn shipped_feature_views_match_hand_computed_values() {
         for (column, value) in expected {
             // The JSON writer leaves out nulls, so check the column exists
             // somewhere: a misspelt name must not pass as "null".
-            assert!(rows.values().any(|r| r.get(*column).is_some()), "no column {column}");
+            assert!(
+                rows.values().any(|r| r.get(*column).is_some()),
+                "no column {column}"
+            );
             let got = row.get(*column).unwrap_or(&serde_json::Value::Null);
             match (got.as_f64(), value.as_f64()) {
-                (Some(g), Some(v)) => assert!((g - v).abs() <= 1e-12 * v.abs().max(1.0), "{id}.{column}: {g} != {v}"),
+                (Some(g), Some(v)) => assert!(
+                    (g - v).abs() <= 1e-12 * v.abs().max(1.0),
+                    "{id}.{column}: {g} != {v}"
+                ),
                 _ => assert_eq!(got, value, "{id}.{column}"),
             }
         }
@@ -328,6 +524,9 @@ fn shipped_feature_views_match_hand_computed_values() {
     assert_eq!(missing("customer_features", "cash_share"), 1); // C3
     assert_eq!(q["outliers"][0]["rows"], 1);
     let rows_in = runs[0]["rows_in"].as_array().unwrap();
-    let tx_in = rows_in.iter().find(|r| r["table"] == "transactions").unwrap();
+    let tx_in = rows_in
+        .iter()
+        .find(|r| r["table"] == "transactions")
+        .unwrap();
     assert_eq!(tx_in["rows"], 10, "rows as read, before deduplication");
 }

@@ -40,20 +40,35 @@ fn python_deltalake_reads_every_version_with_the_same_rows_and_run_ids() {
         let rows_out = run["rows_out"][0]["rows"].as_i64().unwrap();
         assert_eq!(v["rows"], rows_out);
         assert_eq!(v["distinct_keys"], rows_out, "one row per customer");
-        assert!(v["columns"].as_array().unwrap().iter().any(|c| c == "txn_count"));
+        assert!(
+            v["columns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c == "txn_count")
+        );
     }
     // The same data both times (same inputs, same SQL): the sums agree.
-    assert_eq!(theirs["versions"]["0"]["txn_count_sum"], theirs["versions"]["1"]["txn_count_sum"]);
+    assert_eq!(
+        theirs["versions"]["0"]["txn_count_sum"],
+        theirs["versions"]["1"]["txn_count_sum"]
+    );
 
     // The commit metadata carries the run id, as `history` shows it.
     let history = theirs["history"].as_array().unwrap();
     for h in history {
         let version = h["version"].as_i64().unwrap();
-        assert_eq!(h["run_id"], ours[version as usize]["run_id"], "version {version}");
+        assert_eq!(
+            h["run_id"], ours[version as usize]["run_id"],
+            "version {version}"
+        );
         assert_eq!(h["job"], "demo");
     }
 
     let runs_py = read_with_python(&lake.path().join("runs"), "run_id");
-    assert_eq!(runs_py["versions"]["1"]["rows"], 2, "runs is appended to: two rows after two runs");
+    assert_eq!(
+        runs_py["versions"]["1"]["rows"], 2,
+        "runs is appended to: two rows after two runs"
+    );
     assert_eq!(runs_py["versions"]["0"]["rows"], 1);
 }

@@ -153,8 +153,14 @@ pub struct HistoryArgs {
 fn parse_bytes(text: &str) -> Result<usize, String> {
     let t = text.trim();
     let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let n: usize = digits.parse().map_err(|_| format!("`{text}` is not a size such as 8G, 512M or 1073741824"))?;
-    let scale = match unit.to_ascii_uppercase().trim_end_matches("IB").trim_end_matches('B') {
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size such as 8G, 512M or 1073741824"))?;
+    let scale = match unit
+        .to_ascii_uppercase()
+        .trim_end_matches("IB")
+        .trim_end_matches('B')
+    {
         "" => 1,
         "K" => 1 << 10,
         "M" => 1 << 20,
@@ -162,7 +168,8 @@ fn parse_bytes(text: &str) -> Result<usize, String> {
         "T" => 1 << 40,
         _ => return Err(format!("`{text}`: unknown unit `{unit}`; use K, M, G or T")),
     };
-    n.checked_mul(scale).ok_or_else(|| format!("`{text}` is too large"))
+    n.checked_mul(scale)
+        .ok_or_else(|| format!("`{text}` is too large"))
 }
 
 fn parse_var(text: &str) -> Result<(String, String), String> {

@@ -17,12 +17,17 @@ pub struct InvalidInput(String);
 pub fn is_invalid_input(err: &anyhow::Error) -> bool {
     err.chain().any(|e| {
         e.downcast_ref::<InvalidInput>().is_some()
-            || e.downcast_ref::<seglake_jobs::JobError>().is_some_and(|j| j.is_invalid_input())
+            || e.downcast_ref::<seglake_jobs::JobError>()
+                .is_some_and(|j| j.is_invalid_input())
             || e.downcast_ref::<seglake_spec::SpecError>().is_some()
-            || e.downcast_ref::<seglake_lake::LakeError>().is_some_and(|l| l.is_invalid_input())
+            || e.downcast_ref::<seglake_lake::LakeError>()
+                .is_some_and(|l| l.is_invalid_input())
             || matches!(
                 e.downcast_ref::<seglake_datagen::GenerateError>(),
-                Some(seglake_datagen::GenerateError::NoCustomers | seglake_datagen::GenerateError::Exists { .. })
+                Some(
+                    seglake_datagen::GenerateError::NoCustomers
+                        | seglake_datagen::GenerateError::Exists { .. }
+                )
             )
     })
 }
@@ -105,7 +110,11 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     if raw.join("transactions").is_dir() {
         eprintln!("using the synthetic data already in {}", raw.display());
     } else {
-        eprintln!("generating {} synthetic customers into {}", args.customers, raw.display());
+        eprintln!(
+            "generating {} synthetic customers into {}",
+            args.customers,
+            raw.display()
+        );
         generate_into(&raw, args.customers, args.seed, false).await?;
     }
     let job = JobArgs {
@@ -130,7 +139,12 @@ fn load_spec(args: &JobArgs) -> anyhow::Result<JobSpec> {
 async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let spec = load_spec(&args.job)?;
     let options = seglake_jobs::RunOptions {
-        run_id: args.run_id.as_deref().map(RunId::parse).transpose().map_err(InvalidInput)?,
+        run_id: args
+            .run_id
+            .as_deref()
+            .map(RunId::parse)
+            .transpose()
+            .map_err(InvalidInput)?,
         engine: seglake_jobs::EngineOptions {
             target_partitions: args.partitions,
             memory_limit: args.memory_limit,
@@ -139,9 +153,13 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let spinner = Spinner::new();
     let result = seglake_jobs::run(&spec, &options, &spinner).await;
     spinner.finish();
-    let summary = result.with_context(|| format!("job `{}` ({}) failed", spec.name, spec.path.display()))?;
+    let summary =
+        result.with_context(|| format!("job `{}` ({}) failed", spec.name, spec.path.display()))?;
     if args.json {
-        print(&format!("{}\n", serde_json::to_string_pretty(&summary.record)?))?;
+        print(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&summary.record)?
+        ))?;
     } else {
         print(&render_summary(&spec, &summary))?;
     }
@@ -151,18 +169,30 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 fn render_summary(spec: &JobSpec, summary: &seglake_jobs::RunSummary) -> String {
     let r = &summary.record;
     let seconds = (r.finished_at - r.started_at).num_milliseconds() as f64 / 1000.0;
-    let mut s = format!("run {}  job {}  {} in {seconds:.1}s\n", r.run_id, r.job_name, r.status);
+    let mut s = format!(
+        "run {}  job {}  {} in {seconds:.1}s\n",
+        r.run_id, r.job_name, r.status
+    );
     s += "inputs (pinned at run start)\n";
     for (input, count) in r.inputs.iter().zip(&r.rows_in) {
         let version = match input.delta_version {
             Some(v) => format!("Delta version {v}"),
             None => format!("{} {} file(s)", input.format, input.files.len()),
         };
-        s += &format!("  {:<22} {:>12} rows  {version}\n", input.name, group(count.rows));
+        s += &format!(
+            "  {:<22} {:>12} rows  {version}\n",
+            input.name,
+            group(count.rows)
+        );
     }
     s += "cleaning\n";
     for d in &r.quality.duplicates_removed {
-        s += &format!("  {:<22} {:>12} duplicate rows removed (key {})\n", d.table, group(d.rows), d.key.join(", "));
+        s += &format!(
+            "  {:<22} {:>12} duplicate rows removed (key {})\n",
+            d.table,
+            group(d.rows),
+            d.key.join(", ")
+        );
     }
     let mut missing: Vec<_> = r
         .quality
@@ -172,18 +202,42 @@ fn render_summary(spec: &JobSpec, summary: &seglake_jobs::RunSummary) -> String 
         .collect();
     missing.sort_by_key(|m| std::cmp::Reverse(m.rows));
     for m in missing.iter().take(3) {
-        s += &format!("  {:<22} {:>12} missing values in `{}`\n", m.table, group(m.rows), m.column);
+        s += &format!(
+            "  {:<22} {:>12} missing values in `{}`\n",
+            m.table,
+            group(m.rows),
+            m.column
+        );
     }
     if missing.len() > 3 {
-        s += &format!("  {:<22} {:>12} more columns with missing values (all counts are in `runs`)\n", "", missing.len() - 3);
+        s += &format!(
+            "  {:<22} {:>12} more columns with missing values (all counts are in `runs`)\n",
+            "",
+            missing.len() - 3
+        );
     }
     for o in &r.quality.outliers {
-        s += &format!("  {:<22} {:>12} rows flagged by outlier rule `{}` ({})\n", o.table, group(o.rows), o.rule, o.condition);
+        s += &format!(
+            "  {:<22} {:>12} rows flagged by outlier rule `{}` ({})\n",
+            o.table,
+            group(o.rows),
+            o.rule,
+            o.condition
+        );
     }
     s += "published\n";
     for c in &summary.commits {
-        let rows = r.rows_out.iter().find(|o| o.table == c.table).map(|o| format!("{} rows", group(o.rows)));
-        s += &format!("  {:<22} version {:<5} {}\n", c.table, c.version, rows.unwrap_or_default());
+        let rows = r
+            .rows_out
+            .iter()
+            .find(|o| o.table == c.table)
+            .map(|o| format!("{} rows", group(o.rows)));
+        s += &format!(
+            "  {:<22} version {:<5} {}\n",
+            c.table,
+            c.version,
+            rows.unwrap_or_default()
+        );
     }
     s += &format!("lake {}\n", spec.output_root);
     s
@@ -207,7 +261,8 @@ async fn validate(args: JobArgs) -> anyhow::Result<ExitCode> {
     let spinner = Spinner::new();
     let result = seglake_jobs::validate(&spec, &spinner).await;
     spinner.finish();
-    let report = result.with_context(|| format!("job `{}` ({}) is invalid", spec.name, spec.path.display()))?;
+    let report = result
+        .with_context(|| format!("job `{}` ({}) is invalid", spec.name, spec.path.display()))?;
     let mut s = format!("job `{}` ({}) is valid\n", spec.name, spec.path.display());
     s += "sources\n";
     for i in &report.inputs {
@@ -215,10 +270,27 @@ async fn validate(args: JobArgs) -> anyhow::Result<ExitCode> {
             Some(v) => format!("Delta version {v}"),
             None => format!("{} file(s)", i.files.len()),
         };
-        s += &format!("  {:<22} {:<8} {what:<18} {}\n", i.spec.name, i.spec.format.as_str(), i.spec.location);
+        s += &format!(
+            "  {:<22} {:<8} {what:<18} {}\n",
+            i.spec.name,
+            i.spec.format.as_str(),
+            i.spec.location
+        );
     }
-    s += &format!("views, in order: {}\n", spec.views.iter().map(|v| v.name.as_str()).collect::<Vec<_>>().join(" -> "));
-    s += &format!("feature table `{}`, key `{}`, {} columns:\n", spec.output_table, spec.key, report.columns.len());
+    s += &format!(
+        "views, in order: {}\n",
+        spec.views
+            .iter()
+            .map(|v| v.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" -> ")
+    );
+    s += &format!(
+        "feature table `{}`, key `{}`, {} columns:\n",
+        spec.output_table,
+        spec.key,
+        report.columns.len()
+    );
     for (name, ty) in &report.columns {
         s += &format!("  {name:<32} {ty}\n");
     }
@@ -234,7 +306,11 @@ async fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
         if let Location::Local(p) = &location
             && !p.join("_delta_log").is_dir()
         {
-            return Err(InvalidInput(format!("{} is not a Delta table (no _delta_log folder)", p.display())).into());
+            return Err(InvalidInput(format!(
+                "{} is not a Delta table (no _delta_log folder)",
+                p.display()
+            ))
+            .into());
         }
         let name = PathBuf::from(&args.table)
             .file_name()
@@ -249,7 +325,11 @@ async fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
                 "no table `{}` in the lake {}; tables there: {}",
                 args.table,
                 lake.display(),
-                if tables.is_empty() { "none".to_string() } else { tables.join(", ") }
+                if tables.is_empty() {
+                    "none".to_string()
+                } else {
+                    tables.join(", ")
+                }
             ))
             .into());
         }
@@ -263,12 +343,17 @@ async fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
             s.push('\n');
         }
     } else {
-        s += &format!("{:<8} {:<25} {:<10} {}\n", "version", "timestamp", "operation", "run_id");
+        s += &format!(
+            "{:<8} {:<25} {:<10} {}\n",
+            "version", "timestamp", "operation", "run_id"
+        );
         for e in &entries {
             s += &format!(
                 "{:<8} {:<25} {:<10} {}\n",
                 e.version,
-                e.timestamp.map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()).unwrap_or_default(),
+                e.timestamp
+                    .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+                    .unwrap_or_default(),
                 e.operation.as_deref().unwrap_or(""),
                 e.run_id.as_deref().unwrap_or("-"),
             );

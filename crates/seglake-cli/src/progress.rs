@@ -15,7 +15,8 @@ impl Spinner {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new_spinner();
             bar.set_style(
-                ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}").expect("valid template"),
+                ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+                    .expect("valid template"),
             );
             bar.enable_steady_tick(Duration::from_millis(120));
             bar

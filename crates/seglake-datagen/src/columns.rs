@@ -290,7 +290,14 @@ impl Cases {
         }
     }
 
-    pub fn push(&mut self, case_id: &str, customer: &str, alert_day: i32, outcome: &str, decided: i64) {
+    pub fn push(
+        &mut self,
+        case_id: &str,
+        customer: &str,
+        alert_day: i32,
+        outcome: &str,
+        decided: i64,
+    ) {
         self.case_id.append_value(case_id);
         self.customer.append_value(customer);
         self.alert_date.append_value(alert_day);

@@ -172,7 +172,9 @@ struct PartCounts {
 fn write_parquet(path: &Path, batches: &[RecordBatch]) -> Result<()> {
     let file = File::create(path).map_err(io(path))?;
     let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("valid level")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(1).expect("valid level"),
+        ))
         .set_max_row_group_row_count(Some(256 * 1024))
         .build();
     let err = |source| GenerateError::Parquet {
@@ -275,7 +277,9 @@ impl PartGenerator {
     }
 
     fn poisson(&mut self, mean: f64) -> u64 {
-        Poisson::new(mean).expect("positive mean").sample(&mut self.rng) as u64
+        Poisson::new(mean)
+            .expect("positive mean")
+            .sample(&mut self.rng) as u64
     }
 
     /// Log-normal amount with the given median and spread, to the cent.
@@ -441,9 +445,22 @@ impl PartGenerator {
             };
             let amount = self.amount(median, 0.8);
             let foreign = self.chance(0.08);
-            let country = if foreign { self.pick(ORDINARY_FOREIGN) } else { "DE" };
+            let country = if foreign {
+                self.pick(ORDINARY_FOREIGN)
+            } else {
+                "DE"
+            };
             let merchant = format!("M{:06}", self.rng.random_range(0..50_000));
-            self.txn(story, ts, amount, "out", "card", Some(category), Some(merchant), Some(country));
+            self.txn(
+                story,
+                ts,
+                amount,
+                "out",
+                "card",
+                Some(category),
+                Some(merchant),
+                Some(country),
+            );
         }
     }
 
@@ -455,9 +472,27 @@ impl PartGenerator {
         for month in 0..12 {
             let day = WINDOW_START + month * 30 * DAY + 25 * DAY;
             let ts = self.time_between(day, day + 3 * DAY);
-            self.txn(story, ts, salary, "in", "ach", None, Some(employer.clone()), Some("DE"));
+            self.txn(
+                story,
+                ts,
+                salary,
+                "in",
+                "ach",
+                None,
+                Some(employer.clone()),
+                Some("DE"),
+            );
             let ts = self.time_between(day - 24 * DAY, day - 22 * DAY);
-            self.txn(story, ts, rent, "out", "ach", None, Some(landlord.clone()), Some("DE"));
+            self.txn(
+                story,
+                ts,
+                rent,
+                "out",
+                "ach",
+                None,
+                Some(landlord.clone()),
+                Some("DE"),
+            );
         }
         let n = self.poisson(24.0);
         self.card_spending(story, n, until);
@@ -474,8 +509,21 @@ impl PartGenerator {
             let amount = self.amount(1800.0, 0.7);
             let channel = if self.chance(0.7) { "ach" } else { "wire" };
             let client = format!("B{:06}", self.rng.random_range(0..200_000));
-            let country = if self.chance(0.1) { self.pick(ORDINARY_FOREIGN) } else { "DE" };
-            self.txn(story, ts, amount, "in", channel, None, Some(client), Some(country));
+            let country = if self.chance(0.1) {
+                self.pick(ORDINARY_FOREIGN)
+            } else {
+                "DE"
+            };
+            self.txn(
+                story,
+                ts,
+                amount,
+                "in",
+                channel,
+                None,
+                Some(client),
+                Some(country),
+            );
         }
         let suppliers: Vec<String> = (0..4)
             .map(|_| format!("S{:06}", self.rng.random_range(0..50_000)))
@@ -484,12 +532,33 @@ impl PartGenerator {
             let ts = self.any_time();
             let amount = self.amount(2500.0, 0.6);
             let supplier = suppliers[self.rng.random_range(0..suppliers.len())].clone();
-            self.txn(story, ts, amount, "out", "wire", None, Some(supplier), Some("DE"));
+            self.txn(
+                story,
+                ts,
+                amount,
+                "out",
+                "wire",
+                None,
+                Some(supplier),
+                Some("DE"),
+            );
         }
         let payroll = self.amount(8000.0, 0.5);
         for month in 0..12 {
-            let ts = self.time_between(WINDOW_START + month * 30 * DAY + 27 * DAY, WINDOW_START + month * 30 * DAY + 29 * DAY);
-            self.txn(story, ts, payroll, "out", "ach", None, Some(format!("PAYROLL-{}", &story.id)), Some("DE"));
+            let ts = self.time_between(
+                WINDOW_START + month * 30 * DAY + 27 * DAY,
+                WINDOW_START + month * 30 * DAY + 29 * DAY,
+            );
+            self.txn(
+                story,
+                ts,
+                payroll,
+                "out",
+                "ach",
+                None,
+                Some(format!("PAYROLL-{}", &story.id)),
+                Some("DE"),
+            );
         }
         let n = self.poisson(6.0);
         self.card_spending(story, n, WINDOW_END);
@@ -515,9 +584,22 @@ impl PartGenerator {
             let ts = self.any_time();
             let amount = self.amount(15_000.0, 0.5);
             let foreign = self.chance(0.3);
-            let country = if foreign { self.pick(HIGH_RISK_COUNTRIES) } else { "DE" };
+            let country = if foreign {
+                self.pick(HIGH_RISK_COUNTRIES)
+            } else {
+                "DE"
+            };
             let cp = format!("W{:06}", self.rng.random_range(0..30_000));
-            self.txn(story, ts, amount, "out", "wire", None, Some(cp), Some(country));
+            self.txn(
+                story,
+                ts,
+                amount,
+                "out",
+                "wire",
+                None,
+                Some(cp),
+                Some(country),
+            );
         }
         let n = self.poisson(5.0);
         self.card_spending(story, n, WINDOW_END);
@@ -543,7 +625,16 @@ impl PartGenerator {
             let amount = self.amount(6000.0, 0.8);
             let direction = if self.chance(0.5) { "in" } else { "out" };
             let (cp, country) = partners[self.rng.random_range(0..partners.len())].clone();
-            self.txn(story, ts, amount, direction, "wire", None, Some(cp), Some(country));
+            self.txn(
+                story,
+                ts,
+                amount,
+                direction,
+                "wire",
+                None,
+                Some(cp),
+                Some(country),
+            );
         }
         let n = self.poisson(10.0);
         self.card_spending(story, n, WINDOW_END);
@@ -555,16 +646,42 @@ impl PartGenerator {
         for _ in 0..self.poisson(3.0) {
             let ts = self.time_between(WINDOW_START, burst / MICROS);
             let amount = self.amount(80.0, 0.6);
-            self.txn(story, ts, amount, "out", "card", Some("grocery"), None, Some("DE"));
+            self.txn(
+                story,
+                ts,
+                amount,
+                "out",
+                "card",
+                Some("grocery"),
+                None,
+                Some("DE"),
+            );
         }
         for _ in 0..self.poisson(28.0) {
             let ts = self.time_between(burst / MICROS, WINDOW_END);
             let amount = self.amount(12_000.0, 0.7);
             let direction = if self.chance(0.5) { "in" } else { "out" };
-            let channel = if self.chance(0.3) { "crypto_exchange" } else { "wire" };
+            let channel = if self.chance(0.3) {
+                "crypto_exchange"
+            } else {
+                "wire"
+            };
             let cp = format!("X{:07}", self.rng.random_range(0..1_000_000));
-            let country = if self.chance(0.3) { self.pick(HIGH_RISK_COUNTRIES) } else { self.pick(ORDINARY_FOREIGN) };
-            self.txn(story, ts, amount, direction, channel, None, Some(cp), Some(country));
+            let country = if self.chance(0.3) {
+                self.pick(HIGH_RISK_COUNTRIES)
+            } else {
+                self.pick(ORDINARY_FOREIGN)
+            };
+            self.txn(
+                story,
+                ts,
+                amount,
+                direction,
+                channel,
+                None,
+                Some(cp),
+                Some(country),
+            );
         }
     }
 
@@ -580,14 +697,40 @@ impl PartGenerator {
             let channel = if self.chance(0.7) { "ach" } else { "wire" };
             // Every payer is someone new: the fan-in.
             let payer = format!("P{:08}", self.rng.random_range(0..100_000_000));
-            self.txn(story, ts, amount, "in", channel, None, Some(payer), Some("DE"));
+            self.txn(
+                story,
+                ts,
+                amount,
+                "in",
+                channel,
+                None,
+                Some(payer),
+                Some("DE"),
+            );
             if pending > 2_000.0 {
                 let out_ts = ts + self.rng.random_range(1..3 * DAY) * MICROS;
-                let channel = if self.chance(0.4) { "crypto_exchange" } else { "wire" };
+                let channel = if self.chance(0.4) {
+                    "crypto_exchange"
+                } else {
+                    "wire"
+                };
                 let cp = collectors[self.rng.random_range(0..collectors.len())].clone();
-                let country = if self.chance(0.4) { self.pick(HIGH_RISK_COUNTRIES) } else { "DE" };
+                let country = if self.chance(0.4) {
+                    self.pick(HIGH_RISK_COUNTRIES)
+                } else {
+                    "DE"
+                };
                 let amount = (pending * 0.97 * 100.0).round() / 100.0;
-                self.txn(story, out_ts.min((WINDOW_END - 1) * MICROS), amount, "out", channel, None, Some(cp), Some(country));
+                self.txn(
+                    story,
+                    out_ts.min((WINDOW_END - 1) * MICROS),
+                    amount,
+                    "out",
+                    channel,
+                    None,
+                    Some(cp),
+                    Some(country),
+                );
                 pending = 0.0;
             }
         }
@@ -601,8 +744,21 @@ impl PartGenerator {
         for _ in 0..self.rng.random_range(2..6) {
             let ts = takeover + self.rng.random_range(3600..10 * DAY) * MICROS;
             let amount = self.amount(4000.0, 0.5);
-            let channel = if self.chance(0.3) { "crypto_exchange" } else { "wire" };
-            self.txn(story, ts.min((WINDOW_END - 1) * MICROS), amount, "out", channel, None, Some(beneficiary.clone()), Some(country));
+            let channel = if self.chance(0.3) {
+                "crypto_exchange"
+            } else {
+                "wire"
+            };
+            self.txn(
+                story,
+                ts.min((WINDOW_END - 1) * MICROS),
+                amount,
+                "out",
+                channel,
+                None,
+                Some(beneficiary.clone()),
+                Some(country),
+            );
         }
     }
 
@@ -626,10 +782,25 @@ impl PartGenerator {
                 }
                 _ => self.any_time(),
             };
-            let device = format!("D{:08x}", device_base.wrapping_add(self.rng.random_range(0..devices)));
-            let ip = if self.chance(abroad) { self.pick(ORDINARY_FOREIGN) } else { story.residence };
+            let device = format!(
+                "D{:08x}",
+                device_base.wrapping_add(self.rng.random_range(0..devices))
+            );
+            let ip = if self.chance(abroad) {
+                self.pick(ORDINARY_FOREIGN)
+            } else {
+                story.residence
+            };
             let session = format!("{}-S{s:04}", story.id);
-            self.session(story, start, &device, ip, &session, kind == Archetype::SmallBusiness, &[]);
+            self.session(
+                story,
+                start,
+                &device,
+                ip,
+                &session,
+                kind == Archetype::SmallBusiness,
+                &[],
+            );
         }
         if let (Archetype::AccountTakeover, Some(t)) = (kind, story.episode_start) {
             // The fraudster's sessions: new devices, foreign IPs, a password
@@ -639,7 +810,11 @@ impl PartGenerator {
                 let ip = self.pick(&["NG", "RO", "UA", "VN", "RU", "BR"]);
                 let session = format!("{}-X{s:04}", story.id);
                 let start = t - 3600 * MICROS + s * 7200 * MICROS;
-                let extra: &[&str] = if s == 0 { &["password_reset", "beneficiary_added"] } else { &[] };
+                let extra: &[&str] = if s == 0 {
+                    &["password_reset", "beneficiary_added"]
+                } else {
+                    &[]
+                };
                 self.session(story, start, &device, ip, &session, false, extra);
             }
         }
@@ -661,7 +836,8 @@ impl PartGenerator {
             let duration = (!g.chance(0.03)).then(|| (g.amount(40.0, 0.8)).min(3600.0));
             // Missing IP geolocation happens (VPNs, carrier NAT).
             let ip = (!g.chance(0.01)).then_some(ip);
-            g.events.push(&story.id, ts, kind, device, ip, session, duration);
+            g.events
+                .push(&story.id, ts, kind, device, ip, session, duration);
             g.counts.events += 1;
         };
         emit(self, "login", ts);
@@ -671,7 +847,11 @@ impl PartGenerator {
         }
         for _ in 0..self.rng.random_range(1..5) {
             ts += self.rng.random_range(5..300) * MICROS;
-            let kind = if api_heavy && self.chance(0.6) { "api_call" } else { "page_view" };
+            let kind = if api_heavy && self.chance(0.6) {
+                "api_call"
+            } else {
+                "page_view"
+            };
             emit(self, kind, ts);
         }
         if self.chance(0.4) {
@@ -691,14 +871,24 @@ impl PartGenerator {
             let alert = self.time_between(from, WINDOW_END) / MICROS;
             let decided = alert + self.rng.random_range(3 * DAY..90 * DAY);
             let outcome = if self.chance(p_confirmed) {
-                if self.chance(0.6) { "sar_filed" } else { "true_positive" }
+                if self.chance(0.6) {
+                    "sar_filed"
+                } else {
+                    "true_positive"
+                }
             } else if self.chance(0.7) {
                 "false_positive"
             } else {
                 "no_action"
             };
             let case_id = format!("K{}-{a}", &story.id[1..]);
-            self.cases.push(&case_id, &story.id, (alert / DAY) as i32, outcome, decided * MICROS);
+            self.cases.push(
+                &case_id,
+                &story.id,
+                (alert / DAY) as i32,
+                outcome,
+                decided * MICROS,
+            );
             self.counts.cases += 1;
         }
     }
@@ -732,7 +922,10 @@ mod tests {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
     fn read_all(dir: &Path) -> Vec<RecordBatch> {
-        let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         files.sort();
         files
             .into_iter()
@@ -785,22 +978,43 @@ mod tests {
 
         let truth_batch = {
             let f = File::open(dir.path().join("ground_truth.parquet")).unwrap();
-            let r = ParquetRecordBatchReaderBuilder::try_new(f).unwrap().build().unwrap();
-            arrow::compute::concat_batches(&ground_truth_schema(), &r.map(|b| b.unwrap()).collect::<Vec<_>>()).unwrap()
+            let r = ParquetRecordBatchReaderBuilder::try_new(f)
+                .unwrap()
+                .build()
+                .unwrap();
+            arrow::compute::concat_batches(
+                &ground_truth_schema(),
+                &r.map(|b| b.unwrap()).collect::<Vec<_>>(),
+            )
+            .unwrap()
         };
-        let kinds = truth_batch.column(1).as_any().downcast_ref::<StringArray>().unwrap();
+        let kinds = truth_batch
+            .column(1)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
         for a in Archetype::ALL {
             let n = kinds.iter().filter(|k| *k == Some(a.name())).count();
             let expected = a.share() * 3000.0;
-            assert!((n as f64 - expected).abs() < 5.0 * expected.sqrt() + 5.0, "{a}: {n} vs {expected}");
+            assert!(
+                (n as f64 - expected).abs() < 5.0 * expected.sqrt() + 5.0,
+                "{a}: {n} vs {expected}"
+            );
         }
 
         // Duplicates, missing values and outliers are present.
-        let tx = arrow::compute::concat_batches(&Transactions::schema(), &read_all(&dir.path().join("transactions"))).unwrap();
+        let tx = arrow::compute::concat_batches(
+            &Transactions::schema(),
+            &read_all(&dir.path().join("transactions")),
+        )
+        .unwrap();
         let ids = tx.column(0).as_any().downcast_ref::<StringArray>().unwrap();
         let distinct: std::collections::HashSet<_> = ids.iter().collect();
         assert!(distinct.len() < ids.len(), "no duplicate transactions");
-        assert!(tx.column(10).null_count() > 0, "no missing counterparty countries");
+        assert!(
+            tx.column(10).null_count() > 0,
+            "no missing counterparty countries"
+        );
     }
 
     #[test]
@@ -808,7 +1022,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         gen_into(dir.path(), 10, 1);
         let err = generate(
-            &GenerateOptions { out: dir.path().to_path_buf(), customers: 10, seed: 1, overwrite: false },
+            &GenerateOptions {
+                out: dir.path().to_path_buf(),
+                customers: 10,
+                seed: 1,
+                overwrite: false,
+            },
             &|_, _| {},
         )
         .unwrap_err();

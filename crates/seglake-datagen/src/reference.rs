@@ -11,8 +11,8 @@ pub const DAY: i64 = 86_400;
 /// "grey"); the same list ships as `reference/high_risk_jurisdictions.csv`
 /// for the feature views.
 pub const HIGH_RISK_COUNTRIES: &[&str] = &[
-    "KP", "IR", "MM", "DZ", "AO", "BO", "BG", "BF", "CM", "CI", "CD", "HT", "KE", "LA", "LB",
-    "MC", "MZ", "NA", "NP", "NG", "ZA", "SS", "SY", "VE", "VN", "VG", "YE",
+    "KP", "IR", "MM", "DZ", "AO", "BO", "BG", "BF", "CM", "CI", "CD", "HT", "KE", "LA", "LB", "MC",
+    "MZ", "NA", "NP", "NG", "ZA", "SS", "SY", "VE", "VN", "VG", "YE",
 ];
 
 /// Where the bank's customers live: mostly at home (a euro-area bank), with
@@ -35,13 +35,38 @@ pub const RESIDENCE: &[(&str, f64)] = &[
 pub const ORDINARY_FOREIGN: &[&str] = &["AT", "NL", "FR", "IT", "ES", "PL", "GB", "US", "CH", "CZ"];
 
 pub const OCCUPATIONS: &[&str] = &[
-    "employee", "civil servant", "engineer", "teacher", "nurse", "student", "retired", "self-employed",
+    "employee",
+    "civil servant",
+    "engineer",
+    "teacher",
+    "nurse",
+    "student",
+    "retired",
+    "self-employed",
 ];
 pub const SECTORS: &[&str] = &[
-    "retail trade", "consulting", "construction", "logistics", "software", "manufacturing",
+    "retail trade",
+    "consulting",
+    "construction",
+    "logistics",
+    "software",
+    "manufacturing",
 ];
-pub const CASH_SECTORS: &[&str] = &["restaurant", "car wash", "convenience store", "nail salon", "used cars"];
+pub const CASH_SECTORS: &[&str] = &[
+    "restaurant",
+    "car wash",
+    "convenience store",
+    "nail salon",
+    "used cars",
+];
 
 pub const CARD_CATEGORIES: &[&str] = &[
-    "grocery", "restaurants", "fuel", "travel", "online_retail", "electronics", "utilities", "gambling",
+    "grocery",
+    "restaurants",
+    "fuel",
+    "travel",
+    "online_retail",
+    "electronics",
+    "utilities",
+    "gambling",
 ];

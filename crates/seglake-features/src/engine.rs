@@ -94,13 +94,18 @@ impl FeatureEngine {
             // share and spill past it, rather than the first one taking all.
             // The tracking wrapper names the largest consumers when a query
             // still cannot fit.
-            let pool = TrackConsumersPool::new(FairSpillPool::new(limit), NonZeroUsize::new(5).expect("5 > 0"));
+            let pool = TrackConsumersPool::new(
+                FairSpillPool::new(limit),
+                NonZeroUsize::new(5).expect("5 > 0"),
+            );
             runtime = runtime.with_memory_pool(Arc::new(pool));
         }
-        let runtime = runtime.build_arc().map_err(|source| FeatureError::Execution {
-            context: "starting the query engine".to_string(),
-            source,
-        })?;
+        let runtime = runtime
+            .build_arc()
+            .map_err(|source| FeatureError::Execution {
+                context: "starting the query engine".to_string(),
+                source,
+            })?;
         Ok(FeatureEngine {
             ctx: SessionContext::new_with_config_rt(config, runtime),
             scratch: None,
@@ -123,13 +128,18 @@ impl FeatureEngine {
         use arrow::array::{Int64Array, TimestampMicrosecondArray};
         use arrow::datatypes::{Field, Schema, TimeUnit};
         let schema = Arc::new(Schema::new(vec![
-            Field::new("as_of", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
+            Field::new(
+                "as_of",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                false,
+            ),
             Field::new("run_id", DataType::Utf8, false),
             Field::new("seed", DataType::Int64, false),
         ]));
         let columns: Vec<ArrayRef> = vec![
             Arc::new(
-                TimestampMicrosecondArray::from(vec![run.as_of.timestamp_micros()]).with_timezone("UTC"),
+                TimestampMicrosecondArray::from(vec![run.as_of.timestamp_micros()])
+                    .with_timezone("UTC"),
             ),
             Arc::new(StringArray::from(vec![run.run_id.clone()])),
             Arc::new(Int64Array::from(vec![run.seed as i64])),
@@ -158,10 +168,21 @@ impl FeatureEngine {
                     context: format!("deduplicating source `{}`", source.name),
                     source: e,
                 };
-                let plan = self.ctx.table(source.name.as_str()).await.map_err(exec)?.into_unoptimized_plan();
-                self.ctx.deregister_table(source.name.as_str()).map_err(exec)?;
-                self.materialize(&source.name, &format!("source `{}` without replayed rows", source.name), plan)
-                    .await?;
+                let plan = self
+                    .ctx
+                    .table(source.name.as_str())
+                    .await
+                    .map_err(exec)?
+                    .into_unoptimized_plan();
+                self.ctx
+                    .deregister_table(source.name.as_str())
+                    .map_err(exec)?;
+                self.materialize(
+                    &source.name,
+                    &format!("source `{}` without replayed rows", source.name),
+                    plan,
+                )
+                .await?;
             }
         }
         for view in &spec.views {
@@ -213,7 +234,12 @@ impl FeatureEngine {
                 .map_err(|e| exec(DataFusionError::IoError(e)))?;
             self.scratch = Some(dir);
         }
-        let dir = self.scratch.as_ref().expect("created above").path().join(name);
+        let dir = self
+            .scratch
+            .as_ref()
+            .expect("created above")
+            .path()
+            .join(name);
         let url = format!("{}/", dir.display());
         tracing::info!(table = name, "materialising");
         // Scratch files are read back a few times and then deleted: fast
@@ -259,14 +285,19 @@ impl FeatureEngine {
                 });
             }
         };
-        if !matches!(&statement, DfStatement::Statement(s) if matches!(**s, SqlStatement::Query(_))) {
+        if !matches!(&statement, DfStatement::Statement(s) if matches!(**s, SqlStatement::Query(_)))
+        {
             return Err(FeatureError::NotAQuery {
                 view: view.name.clone(),
                 path: view.path.clone(),
                 found: statement_kind(&statement),
             });
         }
-        self.ctx.state().statement_to_plan(statement).await.map_err(sql_err)
+        self.ctx
+            .state()
+            .statement_to_plan(statement)
+            .await
+            .map_err(sql_err)
     }
 
     pub async fn table_schema(&self, table: &str) -> Result<SchemaRef> {
@@ -286,7 +317,13 @@ impl FeatureEngine {
             context: context.to_string(),
             source,
         };
-        self.ctx.sql(sql).await.map_err(exec)?.collect().await.map_err(exec)
+        self.ctx
+            .sql(sql)
+            .await
+            .map_err(exec)?
+            .collect()
+            .await
+            .map_err(exec)
     }
 
     /// Computes the last view: sorted by key, one row per key, finite numbers.
@@ -294,7 +331,10 @@ impl FeatureEngine {
         let view = spec.views.last().expect("validated: at least one view");
         let sql = format!("SELECT * FROM \"{}\" ORDER BY \"{}\"", view.name, spec.key);
         let batches = self
-            .query(&format!("feature view `{}` ({})", view.name, view.path.display()), &sql)
+            .query(
+                &format!("feature view `{}` ({})", view.name, view.path.display()),
+                &sql,
+            )
             .await?;
         // The executed plan's schema, not the view's declared one: they can
         // differ in nullability, and the batches must match what we publish.
@@ -307,7 +347,9 @@ impl FeatureEngine {
             source: e.into(),
         })?;
         if table.num_rows() == 0 {
-            return Err(FeatureError::Empty { view: view.name.clone() });
+            return Err(FeatureError::Empty {
+                view: view.name.clone(),
+            });
         }
         check_keys(&view.name, &spec.key, &table)?;
         check_finite(&view.name, &spec.key, &table)?;
@@ -338,7 +380,10 @@ fn statement_kind(statement: &DfStatement) -> String {
             // The statement's own first words (`INSERT INTO`, `DROP TABLE`)
             // are what the user wrote and will recognise.
             let text = s.to_string();
-            text.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+            text.split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ")
         }
     }
 }
@@ -346,12 +391,17 @@ fn statement_kind(statement: &DfStatement) -> String {
 /// Key as text, for error messages.
 fn key_strings(column: &ArrayRef) -> Vec<Option<String>> {
     let text = arrow::compute::cast(column, &DataType::Utf8).expect("any key type casts to text");
-    let text = text.as_any().downcast_ref::<StringArray>().expect("cast to Utf8");
+    let text = text
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .expect("cast to Utf8");
     text.iter().map(|v| v.map(str::to_string)).collect()
 }
 
 fn check_keys(view: &str, key: &str, table: &RecordBatch) -> Result<()> {
-    let column = table.column_by_name(key).expect("checked when views were registered");
+    let column = table
+        .column_by_name(key)
+        .expect("checked when views were registered");
     if column.null_count() > 0 {
         return Err(FeatureError::NullKey {
             view: view.to_string(),
@@ -364,7 +414,9 @@ fn check_keys(view: &str, key: &str, table: &RecordBatch) -> Result<()> {
     let mut repeated: HashMap<&str, usize> = HashMap::new();
     for pair in keys.windows(2) {
         if pair[0] == pair[1] {
-            *repeated.entry(pair[0].as_deref().unwrap_or_default()).or_default() += 1;
+            *repeated
+                .entry(pair[0].as_deref().unwrap_or_default())
+                .or_default() += 1;
         }
     }
     if !repeated.is_empty() {
@@ -386,12 +438,22 @@ fn check_finite(view: &str, key: &str, table: &RecordBatch) -> Result<()> {
     for (field, column) in table.schema().fields().iter().zip(table.columns()) {
         let bad: Vec<usize> = match field.data_type() {
             DataType::Float64 => {
-                let a = column.as_any().downcast_ref::<Float64Array>().expect("type checked");
-                (0..a.len()).filter(|&i| a.is_valid(i) && !a.value(i).is_finite()).collect()
+                let a = column
+                    .as_any()
+                    .downcast_ref::<Float64Array>()
+                    .expect("type checked");
+                (0..a.len())
+                    .filter(|&i| a.is_valid(i) && !a.value(i).is_finite())
+                    .collect()
             }
             DataType::Float32 => {
-                let a = column.as_any().downcast_ref::<Float32Array>().expect("type checked");
-                (0..a.len()).filter(|&i| a.is_valid(i) && !a.value(i).is_finite()).collect()
+                let a = column
+                    .as_any()
+                    .downcast_ref::<Float32Array>()
+                    .expect("type checked");
+                (0..a.len())
+                    .filter(|&i| a.is_valid(i) && !a.value(i).is_finite())
+                    .collect()
             }
             _ => continue,
         };

@@ -57,7 +57,9 @@ pub enum FeatureError {
         examples: String,
     },
 
-    #[error("feature view `{view}` has no key column `{key}` (features.key); its columns: {columns}")]
+    #[error(
+        "feature view `{view}` has no key column `{key}` (features.key); its columns: {columns}"
+    )]
     MissingKey {
         view: String,
         key: String,
@@ -75,7 +77,11 @@ pub enum FeatureError {
     },
 
     #[error("feature view `{view}` has a null `{key}` (features.key) in {rows} rows")]
-    NullKey { view: String, key: String, rows: usize },
+    NullKey {
+        view: String,
+        key: String,
+        rows: usize,
+    },
 
     #[error(
         "feature view `{view}`, column `{column}`: {rows} rows are NaN or infinite (first at {key} = {example}); \
@@ -129,10 +135,14 @@ fn is_data_error(e: &DataFusionError) -> bool {
             is_data_error(inner)
         }
         DataFusionError::Shared(inner) => is_data_error(inner),
-        DataFusionError::External(inner) => inner
-            .downcast_ref::<DataFusionError>()
-            .is_some_and(is_data_error)
-            || inner.downcast_ref::<parquet::errors::ParquetError>().is_some(),
+        DataFusionError::External(inner) => {
+            inner
+                .downcast_ref::<DataFusionError>()
+                .is_some_and(is_data_error)
+                || inner
+                    .downcast_ref::<parquet::errors::ParquetError>()
+                    .is_some()
+        }
         _ => false,
     }
 }

@@ -18,5 +18,7 @@ mod error;
 mod quality;
 mod sources;
 
-pub use engine::{EngineOptions, FeatureEngine, FeatureTable, RunContext, ViewMode, default_memory_limit};
+pub use engine::{
+    EngineOptions, FeatureEngine, FeatureTable, RunContext, ViewMode, default_memory_limit,
+};
 pub use error::{FeatureError, Result};

@@ -2,8 +2,10 @@
 
 use arrow::array::{Array, Int64Array, StringArray};
 use seglake_lake::PinnedInput;
+use seglake_spec::lineage::{
+    DuplicateCount, MissingCount, OutlierCount, QualityRecord, TableCount,
+};
 use seglake_spec::{JobSpec, OutlierRule};
-use seglake_spec::lineage::{DuplicateCount, MissingCount, OutlierCount, QualityRecord, TableCount};
 
 use crate::engine::{FeatureEngine, FeatureTable};
 use crate::error::{FeatureError, Result};
@@ -13,7 +15,12 @@ fn first_i64(batches: &[arrow::array::RecordBatch], column: usize) -> i64 {
     batches
         .iter()
         .find(|b| b.num_rows() > 0)
-        .and_then(|b| b.column(column).as_any().downcast_ref::<Int64Array>().map(|a| a.value(0)))
+        .and_then(|b| {
+            b.column(column)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .map(|a| a.value(0))
+        })
         .unwrap_or(0)
 }
 
@@ -52,7 +59,9 @@ impl FeatureEngine {
     ) -> Result<QualityRecord> {
         let mut report = QualityRecord::default();
         for input in inputs.iter().filter(|i| !i.spec.dedupe_on.is_empty()) {
-            report.duplicates_removed.push(self.count_replays(input).await?);
+            report
+                .duplicates_removed
+                .push(self.count_replays(input).await?);
         }
         for input in inputs {
             let name = &input.spec.name;
@@ -63,7 +72,9 @@ impl FeatureEngine {
                 .map(|c| format!("CAST(count(*) - count(\"{c}\") AS BIGINT)"))
                 .collect();
             let sql = format!("SELECT {} FROM \"{name}\"", counts.join(", "));
-            let batches = self.query(&format!("counting missing values in source `{name}`"), &sql).await?;
+            let batches = self
+                .query(&format!("counting missing values in source `{name}`"), &sql)
+                .await?;
             for (i, column) in columns.iter().enumerate() {
                 report.missing_values.push(MissingCount {
                     table: name.clone(),
@@ -110,7 +121,9 @@ impl FeatureEngine {
             "SELECT CAST((SELECT count(*) FROM \"{raw}\") AS BIGINT) - CAST(count(*) AS BIGINT) FROM \"{name}\"",
             raw = raw_name(name),
         );
-        let batches = self.query(&format!("counting duplicates in source `{name}`"), &sql).await?;
+        let batches = self
+            .query(&format!("counting duplicates in source `{name}`"), &sql)
+            .await?;
         let removed = first_i64(&batches, 0);
         let conflicts = self
             .query(
@@ -124,8 +137,13 @@ impl FeatureEngine {
                 // VARCHAR may arrive as Utf8 or Utf8View: read it as Utf8.
                 let keys = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8)
                     .expect("text casts to Utf8");
-                let keys = keys.as_any().downcast_ref::<StringArray>().expect("cast to Utf8");
-                (0..b.num_rows()).map(|i| keys.value(i).to_string()).collect::<Vec<_>>()
+                let keys = keys
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .expect("cast to Utf8");
+                (0..b.num_rows())
+                    .map(|i| keys.value(i).to_string())
+                    .collect::<Vec<_>>()
             })
             .collect();
         if !examples.is_empty() {
@@ -160,10 +178,13 @@ impl FeatureEngine {
             rule.table,
             rule.condition()
         );
-        self.context().sql(&sql).await.map_err(|source| FeatureError::Rule {
-            rule: rule.name.clone(),
-            table: rule.table.clone(),
-            source,
-        })
+        self.context()
+            .sql(&sql)
+            .await
+            .map_err(|source| FeatureError::Rule {
+                rule: rule.name.clone(),
+                table: rule.table.clone(),
+                source,
+            })
     }
 }

@@ -59,7 +59,9 @@ async fn delta_provider(
     input: &PinnedInput,
 ) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
     let name = &input.spec.name;
-    let version = input.delta_version.expect("pinned Delta input has a version");
+    let version = input
+        .delta_version
+        .expect("pinned Delta input has a version");
     let table = deltalake::DeltaTableBuilder::from_url(input.spec.location.to_url())
         .and_then(|b| Ok(b.with_version(version as u64)))
         .map_err(|e| source_err(name, e.to_string()))?
@@ -90,7 +92,10 @@ async fn files_provider(
     for (url, file) in input.file_urls.iter().zip(&input.files) {
         let store = ctx
             .runtime_env()
-            .object_store(ListingTableUrl::parse(url.as_str()).map_err(|e| source_err(name, e.to_string()))?)
+            .object_store(
+                ListingTableUrl::parse(url.as_str())
+                    .map_err(|e| source_err(name, e.to_string()))?,
+            )
             .map_err(|e| source_err(name, e.to_string()))?;
         let meta = ObjectMeta {
             location: StorePath::from_url_path(url.path())
@@ -106,7 +111,9 @@ async fn files_provider(
             .map_err(|e| source_err(name, format!("cannot read {}: {e}", file.path)))?;
         match &schema {
             None => schema = Some((file_schema, file.path.clone())),
-            Some((first, first_file)) => check_same_schema(name, first, first_file, &file_schema, &file.path)?,
+            Some((first, first_file)) => {
+                check_same_schema(name, first, first_file, &file_schema, &file.path)?
+            }
         }
     }
     let (schema, _) = schema.expect("a pinned file input has at least one file");
@@ -144,12 +151,32 @@ fn check_same_schema(
         let expected = field.data_type();
         match other.field_with_name(field.name()) {
             Ok(f) if f.data_type() == expected => {}
-            Ok(f) => return Err(drift(field.name(), f.data_type().to_string(), expected.to_string())),
-            Err(_) => return Err(drift(field.name(), ABSENT.to_string(), expected.to_string())),
+            Ok(f) => {
+                return Err(drift(
+                    field.name(),
+                    f.data_type().to_string(),
+                    expected.to_string(),
+                ));
+            }
+            Err(_) => {
+                return Err(drift(
+                    field.name(),
+                    ABSENT.to_string(),
+                    expected.to_string(),
+                ));
+            }
         }
     }
-    if let Some(extra) = other.fields().iter().find(|f| first.field_with_name(f.name()).is_err()) {
-        return Err(drift(extra.name(), extra.data_type().to_string(), ABSENT.to_string()));
+    if let Some(extra) = other
+        .fields()
+        .iter()
+        .find(|f| first.field_with_name(f.name()).is_err())
+    {
+        return Err(drift(
+            extra.name(),
+            extra.data_type().to_string(),
+            ABSENT.to_string(),
+        ));
     }
     Ok(())
 }
@@ -177,7 +204,10 @@ async fn register_deduplicated(ctx: &SessionContext, input: &PinnedInput, raw: &
             let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
             return Err(source_err(
                 name,
-                format!("dedupe_on names unknown column `{k}`; columns: {}", columns.join(", ")),
+                format!(
+                    "dedupe_on names unknown column `{k}`; columns: {}",
+                    columns.join(", ")
+                ),
             ));
         }
     }

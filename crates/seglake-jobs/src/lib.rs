@@ -15,5 +15,7 @@ mod error;
 mod pipeline;
 
 pub use error::{JobError, Result};
+pub use pipeline::{
+    Progress, RunOptions, RunSummary, SEGLAKE_VERSION, ValidationReport, run, validate,
+};
 pub use seglake_features::EngineOptions;
-pub use pipeline::{Progress, RunOptions, RunSummary, SEGLAKE_VERSION, ValidationReport, run, validate};

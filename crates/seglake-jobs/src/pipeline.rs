@@ -97,7 +97,14 @@ pub async fn validate(spec: &JobSpec, progress: &dyn Progress) -> Result<Validat
         run_id: "validate".to_string(),
         seed: spec.seed,
     };
-    let prepared = prepare(spec, &run, &RunOptions::default(), ViewMode::PlanOnly, progress).await?;
+    let prepared = prepare(
+        spec,
+        &run,
+        &RunOptions::default(),
+        ViewMode::PlanOnly,
+        progress,
+    )
+    .await?;
     let last = &spec.views.last().expect("validated").name;
     let schema = prepared.engine.table_schema(last).await?;
     Ok(ValidationReport {
@@ -112,10 +119,17 @@ pub async fn validate(spec: &JobSpec, progress: &dyn Progress) -> Result<Validat
 
 /// Runs the job and publishes its outputs. Nothing is written unless every
 /// input check and every view succeeded.
-pub async fn run(spec: &JobSpec, options: &RunOptions, progress: &dyn Progress) -> Result<RunSummary> {
+pub async fn run(
+    spec: &JobSpec,
+    options: &RunOptions,
+    progress: &dyn Progress,
+) -> Result<RunSummary> {
     let started_at = Utc::now();
     let clock = Instant::now();
-    let run_id = options.run_id.clone().unwrap_or_else(|| RunId::new(started_at));
+    let run_id = options
+        .run_id
+        .clone()
+        .unwrap_or_else(|| RunId::new(started_at));
     let as_of = spec.as_of.unwrap_or(started_at);
     let span = tracing::info_span!("run", run_id = %run_id, job = %spec.name);
     let _enter = span.enter();
@@ -125,7 +139,8 @@ pub async fn run(spec: &JobSpec, options: &RunOptions, progress: &dyn Progress) 
         seed: spec.seed,
     };
 
-    let Prepared { engine, inputs } = prepare(spec, &context, options, ViewMode::Run, progress).await?;
+    let Prepared { engine, inputs } =
+        prepare(spec, &context, options, ViewMode::Run, progress).await?;
     step(progress, "counting input rows");
     let rows_in = engine.count_inputs(&inputs).await?;
     step(progress, "computing the feature table");
@@ -135,10 +150,11 @@ pub async fn run(spec: &JobSpec, options: &RunOptions, progress: &dyn Progress) 
 
     let metadata = commit_metadata(spec, &run_id);
     step(progress, &format!("publishing `{}`", spec.output_table));
-    let (schema, batches) = with_run_columns(&features, &run_id, as_of).map_err(|source| JobError::Output {
-        table: spec.output_table.clone(),
-        source,
-    })?;
+    let (schema, batches) =
+        with_run_columns(&features, &run_id, as_of).map_err(|source| JobError::Output {
+            table: spec.output_table.clone(),
+            source,
+        })?;
     let features_commit = publish(
         &spec.output_table,
         &table_location(&spec.output_root, &spec.output_table),
@@ -197,10 +213,11 @@ async fn publish_run_record(
     record: &RunRecord,
     metadata: &HashMap<String, serde_json::Value>,
 ) -> Result<CommitInfo> {
-    let batch = runs::to_batch(std::slice::from_ref(record)).map_err(|source| JobError::Lineage {
-        run_id: record.run_id.clone(),
-        source,
-    })?;
+    let batch =
+        runs::to_batch(std::slice::from_ref(record)).map_err(|source| JobError::Lineage {
+            run_id: record.run_id.clone(),
+            source,
+        })?;
     Ok(publish(
         RUNS_TABLE,
         &table_location(&spec.output_root, RUNS_TABLE),
@@ -216,10 +233,19 @@ async fn publish_run_record(
 /// history without opening the `runs` table.
 fn commit_metadata(spec: &JobSpec, run_id: &RunId) -> HashMap<String, serde_json::Value> {
     HashMap::from([
-        (seglake_lake::META_RUN_ID.to_string(), run_id.to_string().into()),
+        (
+            seglake_lake::META_RUN_ID.to_string(),
+            run_id.to_string().into(),
+        ),
         (seglake_lake::META_JOB.to_string(), spec.name.clone().into()),
-        (seglake_lake::META_VERSION.to_string(), SEGLAKE_VERSION.into()),
-        ("seglake.spec_sha256".to_string(), spec.sha256.clone().into()),
+        (
+            seglake_lake::META_VERSION.to_string(),
+            SEGLAKE_VERSION.into(),
+        ),
+        (
+            "seglake.spec_sha256".to_string(),
+            spec.sha256.clone().into(),
+        ),
     ])
 }
 
@@ -230,7 +256,12 @@ fn with_run_columns(
     run_id: &RunId,
     as_of: DateTime<Utc>,
 ) -> Result<(SchemaRef, Vec<RecordBatch>), arrow::error::ArrowError> {
-    let mut fields: Vec<Field> = features.schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut fields: Vec<Field> = features
+        .schema
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
     fields.push(Field::new("run_id", DataType::Utf8, false));
     fields.push(Field::new(
         "as_of",
@@ -246,11 +277,11 @@ fn with_run_columns(
             let mut columns: Vec<ArrayRef> = b.columns().to_vec();
             columns.push(Arc::new(StringArray::from(vec![run_id.as_str(); n])));
             columns.push(Arc::new(
-                TimestampMicrosecondArray::from(vec![as_of.timestamp_micros(); n]).with_timezone("UTC"),
+                TimestampMicrosecondArray::from(vec![as_of.timestamp_micros(); n])
+                    .with_timezone("UTC"),
             ));
             RecordBatch::try_new(schema.clone(), columns)
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok((schema, batches))
 }
-

@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use object_store::{ObjectStore, ObjectStoreExt};
 use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt};
 use seglake_spec::Location;
 use serde::Serialize;
 
@@ -42,7 +42,10 @@ pub async fn history(table: &str, location: &Location) -> Result<Vec<HistoryEntr
                 uri: uri.clone(),
                 message: e.to_string(),
             })?;
-            (Box::new(object_store::local::LocalFileSystem::new()), prefix)
+            (
+                Box::new(object_store::local::LocalFileSystem::new()),
+                prefix,
+            )
         }
         Location::Url(u) => object_store::parse_url(u).map_err(store_err)?,
     };
@@ -94,9 +97,18 @@ pub async fn history(table: &str, location: &Location) -> Result<Vec<HistoryEntr
                     .get("timestamp")
                     .and_then(|t| t.as_i64())
                     .and_then(DateTime::from_timestamp_millis);
-                entry.operation = info.get("operation").and_then(|o| o.as_str()).map(String::from);
-                entry.run_id = info.get(META_RUN_ID).and_then(|o| o.as_str()).map(String::from);
-                entry.job = info.get(META_JOB).and_then(|o| o.as_str()).map(String::from);
+                entry.operation = info
+                    .get("operation")
+                    .and_then(|o| o.as_str())
+                    .map(String::from);
+                entry.run_id = info
+                    .get(META_RUN_ID)
+                    .and_then(|o| o.as_str())
+                    .map(String::from);
+                entry.job = info
+                    .get(META_JOB)
+                    .and_then(|o| o.as_str())
+                    .map(String::from);
             }
         }
         out.push(entry);

@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use object_store::{ObjectStore, ObjectStoreExt};
 use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt};
 use seglake_spec::lineage::{FileRecord, InputRecord};
 use seglake_spec::{Location, SourceFormat, SourceSpec};
 use url::Url;
@@ -58,7 +58,10 @@ async fn resolve_delta(source: &SourceSpec) -> Result<PinnedInput> {
         .map_err(|e| bad(source, e.to_string()))?
         .build()
         .map_err(|e| bad(source, e.to_string()))?;
-    table.load().await.map_err(|e| bad(source, format!("cannot open the Delta table: {e}")))?;
+    table
+        .load()
+        .await
+        .map_err(|e| bad(source, format!("cannot open the Delta table: {e}")))?;
     let latest = table.version().map_or(-1, |v| v as i64);
     let version = match source.version {
         None => latest,
@@ -92,7 +95,11 @@ async fn resolve_files(source: &SourceSpec) -> Result<PinnedInput> {
             let store = object_store::local::LocalFileSystem::new();
             let prefix = StorePath::from_absolute_path(p)
                 .map_err(|e| bad(source, format!("not a usable path: {e}")))?;
-            (Box::new(store), prefix, Url::parse("file:///").expect("static URL"))
+            (
+                Box::new(store),
+                prefix,
+                Url::parse("file:///").expect("static URL"),
+            )
         }
         Location::Url(u) => {
             let (store, prefix) = object_store::parse_url(u)
@@ -106,7 +113,11 @@ async fn resolve_files(source: &SourceSpec) -> Result<PinnedInput> {
     // A single file, or every matching file under the folder. Names that
     // start with `.` or `_` are skipped, as Spark and DataFusion do
     // (`_SUCCESS`, `.crc`, staging files).
-    let single = store.head(&prefix).await.ok().filter(|m| m.location == prefix);
+    let single = store
+        .head(&prefix)
+        .await
+        .ok()
+        .filter(|m| m.location == prefix);
     let mut metas = match single {
         Some(meta) => vec![meta],
         None => store
@@ -116,11 +127,10 @@ async fn resolve_files(source: &SourceSpec) -> Result<PinnedInput> {
             .map_err(|e| bad(source, format!("cannot list files: {e}")))?
             .into_iter()
             .filter(|m| {
-                let rel = m.location.prefix_match(&prefix).map(|parts| {
-                    parts
-                        .map(|p| p.as_ref().to_string())
-                        .collect::<Vec<_>>()
-                });
+                let rel = m
+                    .location
+                    .prefix_match(&prefix)
+                    .map(|parts| parts.map(|p| p.as_ref().to_string()).collect::<Vec<_>>());
                 let hidden = rel
                     .unwrap_or_default()
                     .iter()
@@ -137,7 +147,10 @@ async fn resolve_files(source: &SourceSpec) -> Result<PinnedInput> {
     let mut files = Vec::new();
     for m in metas {
         if m.size == 0 {
-            return Err(bad(source, format!("file /{} is empty (0 bytes)", m.location)));
+            return Err(bad(
+                source,
+                format!("file /{} is empty (0 bytes)", m.location),
+            ));
         }
         let url = base_url
             .join(m.location.as_ref())

@@ -32,7 +32,10 @@ pub fn table_location(root: &Location, name: &str) -> Location {
     root.join(name)
 }
 
-fn delta_err(table: &str, location: &Location) -> impl FnOnce(deltalake::DeltaTableError) -> LakeError {
+fn delta_err(
+    table: &str,
+    location: &Location,
+) -> impl FnOnce(deltalake::DeltaTableError) -> LakeError {
     let table = table.to_string();
     let uri = location.to_string();
     move |source| LakeError::Delta { table, uri, source }
@@ -87,11 +90,14 @@ pub async fn publish(
         .with_commit_properties(commit)
         .await
         .map_err(delta_err(table, location))?;
-    let version = written.version().map(|v| v as i64).ok_or_else(|| LakeError::Table {
-        table: table.to_string(),
-        uri: location.to_string(),
-        message: "the write reported no version".to_string(),
-    })?;
+    let version = written
+        .version()
+        .map(|v| v as i64)
+        .ok_or_else(|| LakeError::Table {
+            table: table.to_string(),
+            uri: location.to_string(),
+            message: "the write reported no version".to_string(),
+        })?;
     tracing::info!(table, version, uri = %location, "published");
     Ok(CommitInfo {
         table: table.to_string(),
@@ -100,8 +106,13 @@ pub async fn publish(
 }
 
 /// Reads a table at `version` (the latest when `None`).
-pub async fn read_table(table: &str, location: &Location, version: Option<i64>) -> Result<Vec<RecordBatch>> {
-    let mut builder = DeltaTableBuilder::from_url(location.to_url()).map_err(delta_err(table, location))?;
+pub async fn read_table(
+    table: &str,
+    location: &Location,
+    version: Option<i64>,
+) -> Result<Vec<RecordBatch>> {
+    let mut builder =
+        DeltaTableBuilder::from_url(location.to_url()).map_err(delta_err(table, location))?;
     if let Some(v) = version {
         builder = builder.with_version(v as u64);
     }
@@ -110,14 +121,11 @@ pub async fn read_table(table: &str, location: &Location, version: Option<i64>) 
     delta
         .update_datafusion_session(&ctx.state())
         .map_err(delta_err(table, location))?;
-    let provider = delta
-        .table_provider()
-        .await
-        .map_err(|e| LakeError::Table {
-            table: table.to_string(),
-            uri: location.to_string(),
-            message: e.to_string(),
-        })?;
+    let provider = delta.table_provider().await.map_err(|e| LakeError::Table {
+        table: table.to_string(),
+        uri: location.to_string(),
+        message: e.to_string(),
+    })?;
     let df = ctx.read_table(provider).map_err(|e| LakeError::Table {
         table: table.to_string(),
         uri: location.to_string(),

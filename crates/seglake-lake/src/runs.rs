@@ -42,7 +42,12 @@ pub fn schema() -> SchemaRef {
         str_("spec_sha256"),
         Field::new(
             "sql_files",
-            list_of(vec![str_("view"), str_("path"), str_("sha256"), str_("text")]),
+            list_of(vec![
+                str_("view"),
+                str_("path"),
+                str_("sha256"),
+                str_("text"),
+            ]),
             false,
         ),
         Field::new(
@@ -113,7 +118,10 @@ pub fn schema() -> SchemaRef {
         ),
         Field::new(
             "outputs",
-            list_of(vec![str_("table"), Field::new("version", DataType::Int64, false)]),
+            list_of(vec![
+                str_("table"),
+                Field::new("version", DataType::Int64, false),
+            ]),
             false,
         ),
     ]))
@@ -144,27 +152,47 @@ mod tests {
             spec_path: "/jobs/demo.toml".into(),
             spec_text: "[job]".into(),
             spec_sha256: "ab".into(),
-            sql_files: vec![SqlFileRecord { view: "v".into(), path: "/v.sql".into(), sha256: "cd".into(), text: "SELECT 1".into() }],
+            sql_files: vec![SqlFileRecord {
+                view: "v".into(),
+                path: "/v.sql".into(),
+                sha256: "cd".into(),
+                text: "SELECT 1".into(),
+            }],
             inputs: vec![InputRecord {
                 name: "tx".into(),
                 uri: "/lake/raw/tx".into(),
                 format: "parquet".into(),
                 delta_version: None,
-                files: vec![FileRecord { path: "file:///lake/raw/tx/a.parquet".into(), size: 10, last_modified: t, etag: Some("e".into()) }],
+                files: vec![FileRecord {
+                    path: "file:///lake/raw/tx/a.parquet".into(),
+                    size: 10,
+                    last_modified: t,
+                    etag: Some("e".into()),
+                }],
             }],
             seed: 42,
             as_of: t,
             seglake_version: "0.1.0".into(),
             started_at: t,
             finished_at: t,
-            rows_in: vec![TableCount { table: "tx".into(), rows: 5 }],
+            rows_in: vec![TableCount {
+                table: "tx".into(),
+                rows: 5,
+            }],
             rows_out: vec![],
             quality: QualityRecord {
-                duplicates_removed: vec![DuplicateCount { table: "tx".into(), key: vec!["id".into()], rows: 1 }],
+                duplicates_removed: vec![DuplicateCount {
+                    table: "tx".into(),
+                    key: vec!["id".into()],
+                    rows: 1,
+                }],
                 missing_values: vec![],
                 outliers: vec![],
             },
-            outputs: vec![OutputRecord { table: "customer_features".into(), version: 3 }],
+            outputs: vec![OutputRecord {
+                table: "customer_features".into(),
+                version: 3,
+            }],
         };
         let batch = to_batch(&[record]).unwrap();
         assert_eq!(batch.num_rows(), 1);

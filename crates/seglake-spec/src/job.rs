@@ -161,7 +161,9 @@ impl Validator<'_> {
                     .map_err(|e| {
                         self.invalid(
                             "job.as_of",
-                            format!("`{s}` is not an RFC 3339 time such as 2026-01-01T00:00:00Z: {e}"),
+                            format!(
+                                "`{s}` is not an RFC 3339 time such as 2026-01-01T00:00:00Z: {e}"
+                            ),
                         )
                     })?
                     .with_timezone(&Utc),
@@ -187,7 +189,10 @@ impl Validator<'_> {
                 if format != SourceFormat::Delta {
                     return Err(self.invalid(
                         format!("{key}.version"),
-                        format!("only Delta sources have versions; this source is {}", format.as_str()),
+                        format!(
+                            "only Delta sources have versions; this source is {}",
+                            format.as_str()
+                        ),
                     ));
                 }
                 if v < 0 {
@@ -328,7 +333,11 @@ impl Validator<'_> {
         if !tables.contains(&r.table.as_str()) {
             return Err(self.invalid(
                 format!("{key}.table"),
-                format!("unknown table `{}`; sources and views: {}", r.table, tables.join(", ")),
+                format!(
+                    "unknown table `{}`; sources and views: {}",
+                    r.table,
+                    tables.join(", ")
+                ),
             ));
         }
         if r.above.is_none() && r.below.is_none() {
@@ -338,7 +347,9 @@ impl Validator<'_> {
             if let Some(v) = v
                 && !v.is_finite()
             {
-                return Err(self.invalid(format!("{key}.{k}"), format!("{v} is not a finite number")));
+                return Err(
+                    self.invalid(format!("{key}.{k}"), format!("{v} is not a finite number"))
+                );
             }
         }
         Ok(OutlierRule {
@@ -426,7 +437,8 @@ mod tests {
 
     impl Fixture {
         fn new(tag: &str) -> Self {
-            let dir = std::env::temp_dir().join(format!("seglake-spec-{tag}-{}", std::process::id()));
+            let dir =
+                std::env::temp_dir().join(format!("seglake-spec-{tag}-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(dir.join("sql")).unwrap();
             std::fs::write(dir.join("sql/a.sql"), "SELECT 1 AS customer_id").unwrap();
@@ -466,10 +478,16 @@ root = "${lake}"
     fn a_valid_job_resolves_paths_against_the_job_file() {
         let f = Fixture::new("good");
         let spec = f.load(GOOD).unwrap();
-        assert_eq!(spec.sources[0].location, Location::Local(f.dir.join("lake/raw/tx")));
+        assert_eq!(
+            spec.sources[0].location,
+            Location::Local(f.dir.join("lake/raw/tx"))
+        );
         assert_eq!(spec.output_root, Location::Local(f.dir.join("lake")));
         assert_eq!(
-            spec.views.iter().map(|v| v.name.as_str()).collect::<Vec<_>>(),
+            spec.views
+                .iter()
+                .map(|v| v.name.as_str())
+                .collect::<Vec<_>>(),
             ["a", "b"]
         );
         assert_eq!(spec.views[0].sha256, sha256_hex(b"SELECT 1 AS customer_id"));
@@ -478,7 +496,9 @@ root = "${lake}"
     #[test]
     fn unknown_key_is_named() {
         let f = Fixture::new("unknown");
-        let err = f.load(&GOOD.replace("seed = 1", "seed = 1\nsead = 2")).unwrap_err();
+        let err = f
+            .load(&GOOD.replace("seed = 1", "seed = 1\nsead = 2"))
+            .unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("sead") && msg.contains("job.toml"), "{msg}");
     }
@@ -486,7 +506,9 @@ root = "${lake}"
     #[test]
     fn missing_sql_file_lists_the_available_views() {
         let f = Fixture::new("missing");
-        let err = f.load(&GOOD.replace(r#""a", "b""#, r#""a", "nope""#)).unwrap_err();
+        let err = f
+            .load(&GOOD.replace(r#""a", "b""#, r#""a", "nope""#))
+            .unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("features.views[1]"), "{msg}");
         assert!(msg.contains("nope.sql") && msg.contains("a, b"), "{msg}");
@@ -495,16 +517,27 @@ root = "${lake}"
     #[test]
     fn unknown_variable_lists_the_defined_ones() {
         let f = Fixture::new("var");
-        let err = f.load(&GOOD.replace("${lake}/raw", "${lak}/raw")).unwrap_err();
+        let err = f
+            .load(&GOOD.replace("${lake}/raw", "${lak}/raw"))
+            .unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("sources.tx.uri") && msg.contains("lak") && msg.contains("lake"), "{msg}");
+        assert!(
+            msg.contains("sources.tx.uri") && msg.contains("lak") && msg.contains("lake"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn unknown_format_lists_the_valid_ones() {
         let f = Fixture::new("format");
-        let msg = f.load(&GOOD.replace("\"parquet\"", "\"orc\"")).unwrap_err().to_string();
-        assert!(msg.contains("orc") && msg.contains("parquet") && msg.contains("delta"), "{msg}");
+        let msg = f
+            .load(&GOOD.replace("\"parquet\"", "\"orc\""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("orc") && msg.contains("parquet") && msg.contains("delta"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -524,23 +557,38 @@ root = "${lake}"
             "{GOOD}\n[[quality.outliers]]\nname = \"big\"\ntable = \"nope\"\ncolumn = \"x\"\nabove = 1.0\n"
         );
         let msg = f.load(&body).unwrap_err().to_string();
-        assert!(msg.contains("quality.outliers[0].table") && msg.contains("tx, a, b"), "{msg}");
+        assert!(
+            msg.contains("quality.outliers[0].table") && msg.contains("tx, a, b"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn materialize_names_must_be_earlier_views() {
         let f = Fixture::new("materialize");
         let spec = f
-            .load(&GOOD.replace("key = \"customer_id\"", "key = \"customer_id\"\nmaterialize = [\"a\"]"))
+            .load(&GOOD.replace(
+                "key = \"customer_id\"",
+                "key = \"customer_id\"\nmaterialize = [\"a\"]",
+            ))
             .unwrap();
         assert!(spec.views[0].materialize && !spec.views[1].materialize);
         let msg = f
-            .load(&GOOD.replace("key = \"customer_id\"", "key = \"customer_id\"\nmaterialize = [\"zz\"]"))
+            .load(&GOOD.replace(
+                "key = \"customer_id\"",
+                "key = \"customer_id\"\nmaterialize = [\"zz\"]",
+            ))
             .unwrap_err()
             .to_string();
-        assert!(msg.contains("features.materialize[0]") && msg.contains("a, b"), "{msg}");
+        assert!(
+            msg.contains("features.materialize[0]") && msg.contains("a, b"),
+            "{msg}"
+        );
         let msg = f
-            .load(&GOOD.replace("key = \"customer_id\"", "key = \"customer_id\"\nmaterialize = [\"b\"]"))
+            .load(&GOOD.replace(
+                "key = \"customer_id\"",
+                "key = \"customer_id\"\nmaterialize = [\"b\"]",
+            ))
             .unwrap_err()
             .to_string();
         assert!(msg.contains("feature table itself"), "{msg}");
@@ -553,6 +601,9 @@ root = "${lake}"
         std::fs::write(&path, GOOD).unwrap();
         let vars = BTreeMap::from([("lake".to_string(), "/elsewhere".to_string())]);
         let spec = JobSpec::load(&path, &vars).unwrap();
-        assert_eq!(spec.output_root, Location::Local(PathBuf::from("/elsewhere")));
+        assert_eq!(
+            spec.output_root,
+            Location::Local(PathBuf::from("/elsewhere"))
+        );
     }
 }

@@ -44,8 +44,6 @@ pub mod raw;
 mod run_id;
 
 pub use error::{Result, SpecError};
-pub use job::{
-    JobSpec, OutlierRule, QualitySpec, SourceFormat, SourceSpec, ViewSpec, sha256_hex,
-};
+pub use job::{JobSpec, OutlierRule, QualitySpec, SourceFormat, SourceSpec, ViewSpec, sha256_hex};
 pub use location::Location;
 pub use run_id::RunId;
