@@ -58,11 +58,21 @@ impl Fixture {
         files
     }
 
-    /// `run` and `validate` both fail with exit code 1 and a message
+    /// `validate` and `run` both fail with exit code 1 and a message
     /// containing every one of `needles`, and nothing new is in the lake.
     fn assert_rejected(&self, needles: &[&str]) {
+        self.assert_rejected_by(&["validate", "run"], needles);
+    }
+
+    /// Like `assert_rejected`, for problems found only when data is read
+    /// (`validate` reads no data).
+    fn assert_run_rejected(&self, needles: &[&str]) {
+        self.assert_rejected_by(&["run"], needles);
+    }
+
+    fn assert_rejected_by(&self, commands: &[&str], needles: &[&str]) {
         let before = self.published();
-        for command in ["validate", "run"] {
+        for command in commands {
             let out = seglake(&[command, self.job.to_str().unwrap()]);
             let err = stderr(&out);
             assert_eq!(out.status.code(), Some(1), "{command}: {err}");
@@ -73,19 +83,6 @@ impl Fixture {
         assert_eq!(self.published(), before, "the lake changed");
         let versions = history_json(&self.lake.path().join("customer_features"));
         assert_eq!(versions.len(), 1, "a new version was published");
-    }
-
-    /// Like `assert_rejected`, for problems found only when data is read
-    /// (`validate` reads no data).
-    fn assert_run_rejected(&self, needles: &[&str]) {
-        let before = self.published();
-        let out = seglake(&["run", self.job.to_str().unwrap()]);
-        let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(1), "{err}");
-        for n in needles {
-            assert!(err.contains(n), "`{n}` not in: {err}");
-        }
-        assert_eq!(self.published(), before, "the lake changed");
     }
 
     fn raw(&self, table: &str) -> PathBuf {
