@@ -137,3 +137,59 @@ fn demo_command_generates_a_lake_and_a_second_demo_publishes_the_next_version() 
         "{second}"
     );
 }
+
+#[test]
+fn validate_lists_sources_views_and_columns_and_writes_nothing() {
+    let lake = generated_lake(200);
+    let before = file_tree(lake.path());
+    let out = seglake_ok(&[
+        "validate",
+        "jobs/demo.toml",
+        "--var",
+        &format!("lake={}", lake.path().display()),
+    ]);
+    assert!(
+        out.contains("job `demo`") && out.contains("is valid"),
+        "{out}"
+    );
+    assert!(
+        out.contains("windowed_transactions -> transaction_features"),
+        "{out}"
+    );
+    assert!(
+        out.contains("fan_in") && out.contains("new_devices_30d"),
+        "{out}"
+    );
+    assert_eq!(file_tree(lake.path()), before, "validate wrote something");
+}
+
+#[test]
+fn history_of_an_unknown_table_lists_the_tables_there_are() {
+    let lake = generated_lake(200);
+    run_demo_job(lake.path());
+    let out = seglake(&[
+        "history",
+        "segmnets",
+        "--lake",
+        lake.path().to_str().unwrap(),
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("segmnets") && err.contains("customer_features, runs"),
+        "{err}"
+    );
+}
+
+#[test]
+fn generate_refuses_zero_customers_and_an_occupied_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().to_str().unwrap();
+    let out = seglake(&["generate", "--out", out_dir, "--customers", "0"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--customers"));
+    seglake_ok(&["generate", "--out", out_dir, "--customers", "10"]);
+    let out = seglake(&["generate", "--out", out_dir, "--customers", "10"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--overwrite"));
+}
