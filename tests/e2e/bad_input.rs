@@ -291,3 +291,12 @@ fn conflicting_records_sharing_a_dedupe_key_are_named() {
     w.close().unwrap();
     f.assert_run_rejected(&["source `transactions`", "conflicting records", &id]);
 }
+
+#[test]
+fn a_feature_column_named_like_a_run_column_is_named() {
+    let f = Fixture::new();
+    let sql = std::fs::read_to_string(f.sql_dir.join("customer_features.sql")).unwrap();
+    let broken = sql.replace("c.customer_type,", "c.customer_type,\n    r.run_id,");
+    f.write_sql("customer_features", &broken);
+    f.assert_run_rejected(&["column `run_id`", "rename it"]);
+}

@@ -11,7 +11,12 @@
 //! The last view is the feature table: one row per customer, sorted by the
 //! key, checked for duplicate keys and non-finite numbers before anything
 //! is published. [`FeatureEngine::quality_report`] counts what the cleaning
-//! found (duplicates, missing values, outliers) for the run's lineage.
+//! found (replays dropped, missing values, outliers) for the run's lineage,
+//! and fails on conflicting records (rows sharing a key that differ).
+//!
+//! In a run, deduplicated sources and the views marked `materialize` are
+//! computed once into a scratch folder that goes with the engine; queries
+//! hold at most [`EngineOptions::memory_limit`] before spilling to disk.
 
 mod engine;
 mod error;

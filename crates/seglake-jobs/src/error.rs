@@ -13,6 +13,11 @@ pub enum JobError {
         run_id: String,
         source: arrow::error::ArrowError,
     },
+    #[error(
+        "the feature table `{table}` has a column `{column}`, which seglake adds to every row itself; \
+         rename it in the last feature view"
+    )]
+    ReservedColumn { table: String, column: String },
     #[error("adding the run columns to `{table}`: {source}")]
     Output {
         table: String,
@@ -25,7 +30,7 @@ impl JobError {
     /// exits with 1 for these and 2 for everything else.
     pub fn is_invalid_input(&self) -> bool {
         match self {
-            JobError::Spec(_) => true,
+            JobError::Spec(_) | JobError::ReservedColumn { .. } => true,
             JobError::Lake(e) => e.is_invalid_input(),
             JobError::Features(e) => e.is_invalid_input(),
             JobError::Lineage { .. } | JobError::Output { .. } => false,

@@ -145,6 +145,15 @@ pub async fn run(
     let rows_in = engine.count_inputs(&inputs).await?;
     step(progress, "computing the feature table");
     let features = engine.compute_features(spec).await?;
+    if let Some(column) = RUN_COLUMNS
+        .iter()
+        .find(|c| features.schema.field_with_name(c).is_ok())
+    {
+        return Err(JobError::ReservedColumn {
+            table: spec.output_table.clone(),
+            column: column.to_string(),
+        });
+    }
     step(progress, "checking data quality");
     let quality = engine.quality_report(spec, &inputs, &features).await?;
 
@@ -249,6 +258,9 @@ fn commit_metadata(spec: &JobSpec, run_id: &RunId) -> HashMap<String, serde_json
     ])
 }
 
+/// The columns [`with_run_columns`] appends.
+const RUN_COLUMNS: [&str; 2] = ["run_id", "as_of"];
+
 /// Appends `run_id` and `as_of` to every feature row, so a BI tool reading
 /// the table sees which run and which point in time each row belongs to.
 fn with_run_columns(
@@ -262,9 +274,9 @@ fn with_run_columns(
         .iter()
         .map(|f| f.as_ref().clone())
         .collect();
-    fields.push(Field::new("run_id", DataType::Utf8, false));
+    fields.push(Field::new(RUN_COLUMNS[0], DataType::Utf8, false));
     fields.push(Field::new(
-        "as_of",
+        RUN_COLUMNS[1],
         DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
         false,
     ));
