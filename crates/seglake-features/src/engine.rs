@@ -82,7 +82,13 @@ pub struct FeatureEngine {
 
 impl FeatureEngine {
     pub fn new(options: &EngineOptions) -> Result<Self> {
-        let mut config = SessionConfig::new()
+        // DataFusion's own settings can be tuned from the environment
+        // (DATAFUSION_EXECUTION_BATCH_SIZE=32768, ...), as in its CLI.
+        let mut config = SessionConfig::from_env()
+            .map_err(|source| FeatureError::Execution {
+                context: "reading DATAFUSION_* settings from the environment".to_string(),
+                source,
+            })?
             .with_information_schema(false)
             .with_default_catalog_and_schema("seglake", "lake");
         if let Some(n) = options.target_partitions {
