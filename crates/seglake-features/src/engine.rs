@@ -2,7 +2,7 @@ use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, Float32Array, Float64Array, RecordBatch, StringArray};
+use arrow::array::{Array, ArrayRef, Float64Array, RecordBatch, StringArray};
 use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType, SchemaRef};
 use chrono::{DateTime, Utc};
@@ -440,36 +440,27 @@ fn check_keys(view: &str, key: &str, table: &RecordBatch) -> Result<()> {
 }
 
 fn check_finite(view: &str, key: &str, table: &RecordBatch) -> Result<()> {
-    let keys = key_strings(table.column_by_name(key).expect("checked"));
     for (field, column) in table.schema().fields().iter().zip(table.columns()) {
-        let bad: Vec<usize> = match field.data_type() {
-            DataType::Float64 => {
-                let a = column
-                    .as_any()
-                    .downcast_ref::<Float64Array>()
-                    .expect("type checked");
-                (0..a.len())
-                    .filter(|&i| a.is_valid(i) && !a.value(i).is_finite())
-                    .collect()
-            }
-            DataType::Float32 => {
-                let a = column
-                    .as_any()
-                    .downcast_ref::<Float32Array>()
-                    .expect("type checked");
-                (0..a.len())
-                    .filter(|&i| a.is_valid(i) && !a.value(i).is_finite())
-                    .collect()
-            }
-            _ => continue,
-        };
-        if let Some(&first) = bad.first() {
+        if !matches!(field.data_type(), DataType::Float64 | DataType::Float32) {
+            continue;
+        }
+        // Float32 widens to Float64 exactly, so one check covers both.
+        let values = arrow::compute::cast(column, &DataType::Float64).expect("floats widen");
+        let values = values
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .expect("cast to Float64");
+        let mut bad =
+            (0..values.len()).filter(|&i| values.is_valid(i) && !values.value(i).is_finite());
+        if let Some(first) = bad.next() {
+            // Only the example's key is turned into text, not the column.
+            let key_column = table.column_by_name(key).expect("checked").slice(first, 1);
             return Err(FeatureError::NonFinite {
                 view: view.to_string(),
                 column: field.name().clone(),
-                rows: bad.len(),
+                rows: 1 + bad.count(),
                 key: key.to_string(),
-                example: keys[first].clone().unwrap_or_default(),
+                example: key_strings(&key_column)[0].clone().unwrap_or_default(),
             });
         }
     }

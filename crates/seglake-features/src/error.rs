@@ -7,9 +7,6 @@ pub type Result<T, E = FeatureError> = std::result::Result<T, E>;
 /// Feature errors name the source, view (and its SQL file), column or key.
 #[derive(Debug, thiserror::Error)]
 pub enum FeatureError {
-    #[error(transparent)]
-    Lake(#[from] seglake_lake::LakeError),
-
     #[error("source `{source_name}`: {message}")]
     Source {
         source_name: String,
@@ -119,7 +116,6 @@ impl FeatureError {
     /// fix it; false for failures of the machine, the store or seglake.
     pub fn is_invalid_input(&self) -> bool {
         match self {
-            FeatureError::Lake(e) => e.is_invalid_input(),
             FeatureError::Execution { source, .. } => is_data_error(source),
             _ => true,
         }

@@ -9,7 +9,7 @@ use seglake_spec::{JobSpec, OutlierRule};
 
 use crate::engine::{FeatureEngine, FeatureTable};
 use crate::error::{FeatureError, Result};
-use crate::sources::{conflicting_keys_sql, raw_name};
+use crate::sources::raw_name;
 
 fn first_i64(batches: &[arrow::array::RecordBatch], column: usize) -> i64 {
     batches
@@ -55,13 +55,18 @@ impl FeatureEngine {
         &self,
         spec: &JobSpec,
         inputs: &[PinnedInput],
+        rows_in: &[TableCount],
         features: &FeatureTable,
     ) -> Result<QualityRecord> {
         let mut report = QualityRecord::default();
         for input in inputs.iter().filter(|i| !i.spec.dedupe_on.is_empty()) {
+            let read = rows_in
+                .iter()
+                .find(|c| c.table == input.spec.name)
+                .map_or(0, |c| c.rows);
             report
                 .duplicates_removed
-                .push(self.count_replays(input).await?);
+                .push(self.count_replays(input, read).await?);
         }
         for input in inputs {
             let name = &input.spec.name;
@@ -115,16 +120,14 @@ impl FeatureEngine {
 
     /// Counts the replayed rows dropped from a `dedupe_on` source, and fails
     /// if rows sharing the key differ (conflicting records).
-    async fn count_replays(&self, input: &PinnedInput) -> Result<DuplicateCount> {
+    /// `read` is the number of rows read, before deduplication.
+    async fn count_replays(&self, input: &PinnedInput, read: i64) -> Result<DuplicateCount> {
         let name = &input.spec.name;
-        let sql = format!(
-            "SELECT CAST((SELECT count(*) FROM \"{raw}\") AS BIGINT) - CAST(count(*) AS BIGINT) FROM \"{name}\"",
-            raw = raw_name(name),
-        );
+        let sql = format!("SELECT CAST(count(*) AS BIGINT) FROM \"{name}\"");
         let batches = self
             .query(&format!("counting duplicates in source `{name}`"), &sql)
             .await?;
-        let removed = first_i64(&batches, 0);
+        let removed = read - first_i64(&batches, 0);
         let conflicts = self
             .query(
                 &format!("checking source `{name}` for conflicting records"),
@@ -187,4 +190,15 @@ impl FeatureEngine {
                 source,
             })
     }
+}
+
+/// SQL returning up to 3 keys of `source` (deduplicated) that still repeat,
+/// with the number of such keys: conflicting records.
+fn conflicting_keys_sql(source: &str, keys: &[String]) -> String {
+    let cols: Vec<String> = keys.iter().map(|k| format!("\"{k}\"")).collect();
+    let cols = cols.join(", ");
+    format!(
+        "SELECT CAST(concat_ws('/', {cols}) AS VARCHAR) AS k, CAST(count(*) OVER () AS BIGINT) AS n \
+         FROM \"{source}\" GROUP BY {cols} HAVING count(*) > 1 ORDER BY k LIMIT 3"
+    )
 }

@@ -185,7 +185,7 @@ fn check_same_schema(
 /// repeats another exactly (a feed sending the same transaction twice) is one
 /// transaction, not two. Rows that share the `dedupe_on` key but differ in
 /// another column are not replays but conflicting records; they are counted
-/// by [`conflicting_keys_sql`] and make the run fail, because choosing one of
+/// by the quality check and make the run fail, because choosing one of
 /// them silently would change what the customer did.
 ///
 /// Why not `DISTINCT ON (key)`, or `GROUP BY key` with `MAX` of the other
@@ -218,15 +218,4 @@ async fn register_deduplicated(ctx: &SessionContext, input: &PinnedInput, raw: &
     ctx.register_table(name.as_str(), df.into_view())
         .map_err(|e| source_err(name, e.to_string()))?;
     Ok(())
-}
-
-/// SQL returning up to 3 keys of `source` (deduplicated) that still repeat,
-/// with the number of such keys: conflicting records.
-pub fn conflicting_keys_sql(source: &str, keys: &[String]) -> String {
-    let cols: Vec<String> = keys.iter().map(|k| format!("\"{k}\"")).collect();
-    let cols = cols.join(", ");
-    format!(
-        "SELECT CAST(concat_ws('/', {cols}) AS VARCHAR) AS k, CAST(count(*) OVER () AS BIGINT) AS n \
-         FROM \"{source}\" GROUP BY {cols} HAVING count(*) > 1 ORDER BY k LIMIT 3"
-    )
 }

@@ -21,10 +21,6 @@ pub trait Progress: Send + Sync {
     fn step(&self, message: &str);
 }
 
-impl Progress for () {
-    fn step(&self, _: &str) {}
-}
-
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     /// Use this run id instead of a new one (a scheduler's id, say).
@@ -155,7 +151,9 @@ pub async fn run(
         });
     }
     step(progress, "checking data quality");
-    let quality = engine.quality_report(spec, &inputs, &features).await?;
+    let quality = engine
+        .quality_report(spec, &inputs, &rows_in, &features)
+        .await?;
 
     let metadata = commit_metadata(spec, &run_id);
     step(progress, &format!("publishing `{}`", spec.output_table));

@@ -1,4 +1,3 @@
-use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt};
@@ -158,7 +157,7 @@ async fn resolve_files(source: &SourceSpec) -> Result<PinnedInput> {
         files.push(FileRecord {
             path: url.to_string(),
             size: m.size as i64,
-            last_modified: DateTime::<Utc>::from(m.last_modified),
+            last_modified: m.last_modified,
             etag: m.e_tag.clone(),
         });
         file_urls.push(url);
