@@ -1,0 +1,55 @@
+use thiserror::Error;
+
+pub type Result<T, E = MlError> = std::result::Result<T, E>;
+
+/// Everything that can be wrong with a model's parameters or its input.
+/// Parameter errors say which parameter, what it got and what it accepts,
+/// in the words a job spec uses.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum MlError {
+    #[error("k must be at least 2, got {0}")]
+    KTooSmall(usize),
+    #[error("k = {k} is more than the {rows} rows to cluster")]
+    KTooLarge { k: usize, rows: usize },
+    #[error("k range must be `[min, max]` with 2 <= min <= max, got [{min}, {max}]")]
+    KRange { min: usize, max: usize },
+    #[error("batch_size must be at least 1, got 0")]
+    BatchSize,
+    #[error("chunk_rows must be at least 1, got 0")]
+    ChunkRows,
+    #[error("n_init must be at least 1, got 0")]
+    NInit,
+    #[error("tol must be a finite number >= 0, got {0}")]
+    Tolerance(f64),
+    #[error("init_sample must be at least k ({k}), got {got}")]
+    InitSample { k: usize, got: usize },
+    #[error("max_epochs and lloyd_passes are both 0: the model would never move from its initial centres")]
+    NoTraining,
+    #[error("initial centres have shape {got_rows}x{got_cols}, expected {k}x{dim}")]
+    InitShape {
+        k: usize,
+        dim: usize,
+        got_rows: usize,
+        got_cols: usize,
+    },
+    #[error("clip quantiles must satisfy 0 <= low < high <= 1, got [{low}, {high}]")]
+    ClipBounds { low: f64, high: f64 },
+    #[error("eps must be a finite number > 0, got {0}")]
+    Eps(f64),
+    #[error("min_points must be at least 1, got 0")]
+    MinPoints,
+    #[error("sample size must be at least 2, got {0}")]
+    SampleSize(usize),
+    #[error("the feature matrix is empty: no rows to cluster")]
+    Empty,
+    #[error("the feature matrix has {got} columns, the model expects {expected}")]
+    Dimension { expected: usize, got: usize },
+    #[error("feature `{feature}` has {got} values, expected {expected} (one per row)")]
+    ColumnLength {
+        feature: String,
+        expected: usize,
+        got: usize,
+    },
+    #[error("{algorithm} found no cluster in the sample of {sample} rows (all noise); raise eps or lower min_points")]
+    NoClusters { algorithm: String, sample: usize },
+}

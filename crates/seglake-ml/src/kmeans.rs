@@ -1,0 +1,513 @@
+//! Mini-batch k-means (Sculley, 2010) with per-centre learning rates,
+//! k-means++ initialisation on a seeded sample, optional full Lloyd passes
+//! to finish, and empty-cluster recovery. Parameters follow linfa's
+//! convention: [`KMeansParams`] is a builder, [`KMeansParams::check`] turns
+//! it into [`KMeansValidParams`] or names what is wrong.
+//!
+//! Determinism: rows are processed in fixed-size chunks (`chunk_rows`,
+//! independent of the thread count), every random draw comes from a stream
+//! seeded by (seed, purpose, epoch, step), and partial sums are reduced in
+//! chunk order in f64. The same matrix and parameters give bit-identical
+//! centres with any number of threads.
+
+use ndarray::{Array2, ArrayView2, Axis};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{MlError, Result};
+use crate::kernel::{CentreTable, Partial, assign_all, batch_pass, full_pass};
+use crate::seeds::{Stream, rng, sample_rows};
+
+/// Builder for [`KMeansValidParams`]; see each setter for the default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KMeansParams {
+    pub k: usize,
+    pub seed: u64,
+    pub batch_size: usize,
+    pub max_epochs: usize,
+    pub lloyd_passes: usize,
+    pub tol: f64,
+    pub patience: usize,
+    pub n_init: usize,
+    pub init_sample: usize,
+    pub chunk_rows: usize,
+}
+
+impl KMeansParams {
+    pub fn new(k: usize) -> KMeansParams {
+        KMeansParams {
+            k,
+            seed: 0,
+            batch_size: 4096,
+            max_epochs: 3,
+            lloyd_passes: 30,
+            tol: 1e-4,
+            patience: 2,
+            n_init: 4,
+            init_sample: 20_000,
+            chunk_rows: 8192,
+        }
+    }
+    /// Seed of every random draw (default 0).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+    /// Rows per mini-batch step (default 4096).
+    pub fn batch_size(mut self, v: usize) -> Self {
+        self.batch_size = v;
+        self
+    }
+    /// Maximum mini-batch epochs, each as many rows as the matrix has
+    /// (default 3; 0 skips mini-batch training).
+    pub fn max_epochs(mut self, v: usize) -> Self {
+        self.max_epochs = v;
+        self
+    }
+    /// Maximum full Lloyd passes after mini-batch training (default 30;
+    /// 0 for pure mini-batch).
+    pub fn lloyd_passes(mut self, v: usize) -> Self {
+        self.lloyd_passes = v;
+        self
+    }
+    /// Stop when the summed squared centre shift of an epoch or pass is at
+    /// most `tol` times the mean feature variance (scikit-learn's rule;
+    /// default 1e-4).
+    pub fn tol(mut self, v: f64) -> Self {
+        self.tol = v;
+        self
+    }
+    /// Stop mini-batch training after this many epochs without a lower mean
+    /// batch inertia (default 2).
+    pub fn patience(mut self, v: usize) -> Self {
+        self.patience = v;
+        self
+    }
+    /// Initialisations tried on the sample; the lowest sample inertia wins
+    /// (default 4).
+    pub fn n_init(mut self, v: usize) -> Self {
+        self.n_init = v;
+        self
+    }
+    /// Rows in the seeded sample k-means++ runs on (default 20 000).
+    pub fn init_sample(mut self, v: usize) -> Self {
+        self.init_sample = v;
+        self
+    }
+    /// Rows per chunk of parallel work (default 8192). Part of the result's
+    /// identity: change it and the f64 sums are grouped differently.
+    pub fn chunk_rows(mut self, v: usize) -> Self {
+        self.chunk_rows = v;
+        self
+    }
+
+    pub fn check(self) -> Result<KMeansValidParams> {
+        if self.k < 2 {
+            return Err(MlError::KTooSmall(self.k));
+        }
+        if self.batch_size == 0 {
+            return Err(MlError::BatchSize);
+        }
+        if self.chunk_rows == 0 {
+            return Err(MlError::ChunkRows);
+        }
+        if self.n_init == 0 {
+            return Err(MlError::NInit);
+        }
+        if !(self.tol.is_finite() && self.tol >= 0.0) {
+            return Err(MlError::Tolerance(self.tol));
+        }
+        if self.init_sample < self.k {
+            return Err(MlError::InitSample {
+                k: self.k,
+                got: self.init_sample,
+            });
+        }
+        if self.max_epochs == 0 && self.lloyd_passes == 0 {
+            return Err(MlError::NoTraining);
+        }
+        Ok(KMeansValidParams(self))
+    }
+}
+
+/// Parameters that passed [`KMeansParams::check`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct KMeansValidParams(KMeansParams);
+
+impl std::ops::Deref for KMeansValidParams {
+    type Target = KMeansParams;
+    fn deref(&self) -> &KMeansParams {
+        &self.0
+    }
+}
+
+/// A trained k-means model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KMeans {
+    /// k x features, in the prepared (standardised) space.
+    pub centres: Array2<f64>,
+    /// Sum of squared distances of every row to its centre, after training.
+    pub inertia: f64,
+    pub epochs: usize,
+    pub lloyd_passes: usize,
+    /// Clusters re-seeded because they were left empty.
+    pub reseeded: usize,
+    /// Rows in the initialisation sample.
+    pub init_sample: usize,
+}
+
+/// Every row's centre and (Euclidean) distance to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assignment {
+    pub labels: Vec<u32>,
+    pub distances: Vec<f64>,
+    pub inertia: f64,
+}
+
+impl KMeans {
+    pub fn k(&self) -> usize {
+        self.centres.nrows()
+    }
+
+    pub fn assign(&self, x: ArrayView2<f32>) -> Result<Assignment> {
+        assign_to(&self.centres, x, 8192)
+    }
+}
+
+/// Nearest of `centres` for every row of `x`.
+pub fn assign_to(centres: &Array2<f64>, x: ArrayView2<f32>, chunk_rows: usize) -> Result<Assignment> {
+    if x.ncols() != centres.ncols() {
+        return Err(MlError::Dimension {
+            expected: centres.ncols(),
+            got: x.ncols(),
+        });
+    }
+    let x = x.as_standard_layout();
+    let table = CentreTable::new(centres);
+    let nearest = assign_all(x.view(), &table, chunk_rows);
+    let mut labels = Vec::with_capacity(nearest.len());
+    let mut distances = Vec::with_capacity(nearest.len());
+    let mut inertia = 0.0;
+    for (row, (c, _)) in x.rows().into_iter().zip(nearest) {
+        // The reported distance is recomputed in f64 for the chosen centre.
+        let sq: f64 = row
+            .iter()
+            .zip(centres.row(c as usize))
+            .map(|(&a, &b)| (a as f64 - b) * (a as f64 - b))
+            .sum();
+        labels.push(c);
+        distances.push(sq.sqrt());
+        inertia += sq;
+    }
+    Ok(Assignment {
+        labels,
+        distances,
+        inertia,
+    })
+}
+
+impl KMeansValidParams {
+    /// Initialises on a seeded sample (k-means++ `n_init` times, each refined
+    /// by Lloyd on the sample; lowest sample inertia wins), then trains on
+    /// every row.
+    pub fn fit(&self, x: ArrayView2<f32>) -> Result<KMeans> {
+        let x = x.as_standard_layout();
+        self.check_rows(x.nrows())?;
+        let sample_rows = sample_rows(x.nrows(), self.init_sample, self.seed, Stream::InitSample);
+        let sample = x.select(Axis(0), &sample_rows);
+        let mut best: Option<(f64, Array2<f64>)> = None;
+        for init in 0..self.n_init {
+            let mut r = rng(self.seed, Stream::Init, init as u64, 0);
+            let centres = kmeans_plus_plus(sample.view(), self.k, &mut r);
+            let (centres, inertia) = lloyd(sample.view(), centres, 100, self.tol, self.chunk_rows).0;
+            if best.as_ref().is_none_or(|(b, _)| inertia < *b) {
+                best = Some((inertia, centres));
+            }
+        }
+        let mut model = self.fit_from(x.view(), best.expect("n_init >= 1").1)?;
+        model.init_sample = sample_rows.len();
+        Ok(model)
+    }
+
+    /// Trains from the given initial centres (k x features): mini-batch
+    /// epochs, then full Lloyd passes.
+    pub fn fit_from(&self, x: ArrayView2<f32>, init: Array2<f64>) -> Result<KMeans> {
+        let x = x.as_standard_layout();
+        self.check_rows(x.nrows())?;
+        if init.dim() != (self.k, x.ncols()) {
+            return Err(MlError::InitShape {
+                k: self.k,
+                dim: x.ncols(),
+                got_rows: init.nrows(),
+                got_cols: init.ncols(),
+            });
+        }
+        let threshold = self.tol * mean_variance(x.view(), self.chunk_rows);
+        let (centres, epochs, mut reseeded) = self.minibatch(x.view(), init, threshold);
+        let ((centres, _), passes, lloyd_reseeded) =
+            lloyd(x.view(), centres, self.lloyd_passes, threshold, self.chunk_rows);
+        reseeded += lloyd_reseeded;
+        let inertia = assign_to(&centres, x.view(), self.chunk_rows)?.inertia;
+        Ok(KMeans {
+            centres,
+            inertia,
+            epochs,
+            lloyd_passes: passes,
+            reseeded,
+            init_sample: 0,
+        })
+    }
+
+    fn check_rows(&self, rows: usize) -> Result<()> {
+        if rows == 0 {
+            return Err(MlError::Empty);
+        }
+        if rows < self.k {
+            return Err(MlError::KTooLarge { k: self.k, rows });
+        }
+        Ok(())
+    }
+
+    /// Sculley's mini-batch updates with scikit-learn's per-centre learning
+    /// rate: a centre that has absorbed `n` rows moves by `1/n` of the way
+    /// to each new row. Returns the centres, epochs run and clusters
+    /// re-seeded.
+    fn minibatch(&self, x: ArrayView2<f32>, mut centres: Array2<f64>, threshold: f64) -> (Array2<f64>, usize, usize) {
+        let (n, dim) = x.dim();
+        let k = self.k;
+        let batch = self.batch_size.min(n);
+        let steps = n.div_ceil(batch);
+        let mut absorbed = vec![0f64; k];
+        let mut best_inertia = f64::INFINITY;
+        let mut stale = 0;
+        let mut reseeded = 0;
+        let mut epochs = 0;
+        for epoch in 0..self.max_epochs {
+            epochs += 1;
+            let before = centres.clone();
+            let mut epoch_partial = Partial::new(k, dim);
+            let mut indices = vec![0usize; batch];
+            for step in 0..steps {
+                let mut r = rng(self.seed, Stream::MiniBatch, epoch as u64, step as u64);
+                for i in &mut indices {
+                    *i = r.random_range(0..n);
+                }
+                let table = CentreTable::new(&centres);
+                let partial = batch_pass(x, &indices, &table, 1024, k);
+                for c in 0..k {
+                    let m = partial.counts[c] as f64;
+                    if m == 0.0 {
+                        continue;
+                    }
+                    absorbed[c] += m;
+                    for j in 0..dim {
+                        let sum = partial.sums[c * dim + j];
+                        let centre = &mut centres[[c, j]];
+                        *centre += (sum - m * *centre) / absorbed[c];
+                    }
+                }
+                // Per epoch only counts, inertia and far rows are read.
+                epoch_partial.merge(partial, k);
+            }
+            reseeded += reseed_empty(&mut centres, &epoch_partial, x, &mut absorbed);
+            let shift = squared_shift(&before, &centres);
+            let mean_inertia = epoch_partial.inertia / (steps * batch) as f64;
+            if mean_inertia < best_inertia {
+                best_inertia = mean_inertia;
+                stale = 0;
+            } else {
+                stale += 1;
+            }
+            if shift <= threshold || stale >= self.patience {
+                break;
+            }
+        }
+        (centres, epochs, reseeded)
+    }
+}
+
+/// Full Lloyd iterations from `centres`, at most `max_passes`, stopping when
+/// the squared centre shift is at most `threshold`. Returns ((centres,
+/// inertia of the last assignment), passes, clusters re-seeded).
+fn lloyd(
+    x: ArrayView2<f32>,
+    mut centres: Array2<f64>,
+    max_passes: usize,
+    threshold: f64,
+    chunk_rows: usize,
+) -> ((Array2<f64>, f64), usize, usize) {
+    let (k, dim) = centres.dim();
+    let mut inertia = f64::INFINITY;
+    let mut passes = 0;
+    let mut reseeded = 0;
+    while passes < max_passes {
+        passes += 1;
+        let partial = full_pass(x, &CentreTable::new(&centres), chunk_rows, k);
+        inertia = partial.inertia;
+        let before = centres.clone();
+        for c in 0..k {
+            let m = partial.counts[c];
+            if m > 0 {
+                for j in 0..dim {
+                    centres[[c, j]] = partial.sums[c * dim + j] / m as f64;
+                }
+            }
+        }
+        let mut counts: Vec<f64> = partial.counts.iter().map(|&c| c as f64).collect();
+        let moved = reseed_empty(&mut centres, &partial, x, &mut counts);
+        reseeded += moved;
+        if moved == 0 && squared_shift(&before, &centres) <= threshold {
+            break;
+        }
+    }
+    ((centres, inertia), passes, reseeded)
+}
+
+/// Moves every centre that received no row onto one of the rows farthest
+/// from their centre (scikit-learn's recovery), farthest first.
+fn reseed_empty(centres: &mut Array2<f64>, partial: &Partial, x: ArrayView2<f32>, counts: &mut [f64]) -> usize {
+    let mut far = partial.far.iter();
+    let mut moved = 0;
+    for c in 0..centres.nrows() {
+        if partial.counts[c] == 0
+            && let Some(&(_, row)) = far.next()
+        {
+            for (centre, &v) in centres.row_mut(c).iter_mut().zip(x.row(row)) {
+                *centre = v as f64;
+            }
+            counts[c] = 1.0;
+            moved += 1;
+        }
+    }
+    moved
+}
+
+fn squared_shift(a: &Array2<f64>, b: &Array2<f64>) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+}
+
+/// Mean over features of the population variance (f64, chunk order).
+fn mean_variance(x: ArrayView2<f32>, chunk_rows: usize) -> f64 {
+    let (n, dim) = x.dim();
+    let mut sum = vec![0f64; dim];
+    let mut sq = vec![0f64; dim];
+    for block in x.axis_chunks_iter(Axis(0), chunk_rows) {
+        for row in block.rows() {
+            for (j, &v) in row.iter().enumerate() {
+                sum[j] += v as f64;
+                sq[j] += v as f64 * v as f64;
+            }
+        }
+    }
+    let n = n as f64;
+    (0..dim)
+        .map(|j| (sq[j] / n - (sum[j] / n).powi(2)).max(0.0))
+        .sum::<f64>()
+        / dim as f64
+}
+
+/// Greedy k-means++ (Arthur & Vassilvitskii, with scikit-learn's
+/// `2 + ln k` local trials per centre).
+fn kmeans_plus_plus<R: Rng>(x: ArrayView2<f32>, k: usize, r: &mut R) -> Array2<f64> {
+    let n = x.nrows();
+    let dim = x.ncols();
+    let trials = 2 + (k as f64).ln() as usize;
+    let sq = |i: usize, c: &[f64]| -> f64 {
+        x.row(i)
+            .iter()
+            .zip(c)
+            .map(|(&a, &b)| (a as f64 - b) * (a as f64 - b))
+            .sum()
+    };
+    let row = |i: usize| -> Vec<f64> { x.row(i).iter().map(|&v| v as f64).collect() };
+    let mut centres = Array2::<f64>::zeros((k, dim));
+    let first = row(r.random_range(0..n));
+    let mut closest: Vec<f64> = (0..n).map(|i| sq(i, &first)).collect();
+    centres.row_mut(0).assign(&ndarray::Array1::from(first));
+    for c in 1..k {
+        let potential: f64 = closest.iter().sum();
+        let mut best: Option<(f64, Vec<f64>, Vec<f64>)> = None;
+        for _ in 0..trials {
+            let candidate = if potential > 0.0 {
+                let target = r.random::<f64>() * potential;
+                let mut acc = 0.0;
+                let mut pick = n - 1;
+                for (i, d) in closest.iter().enumerate() {
+                    acc += d;
+                    if acc > target {
+                        pick = i;
+                        break;
+                    }
+                }
+                pick
+            } else {
+                r.random_range(0..n)
+            };
+            let centre = row(candidate);
+            let updated: Vec<f64> = closest
+                .iter()
+                .enumerate()
+                .map(|(i, &d)| d.min(sq(i, &centre)))
+                .collect();
+            let pot: f64 = updated.iter().sum();
+            if best.as_ref().is_none_or(|(b, _, _)| pot < *b) {
+                best = Some((pot, centre, updated));
+            }
+        }
+        let (_, centre, updated) = best.expect("trials >= 2");
+        centres.row_mut(c).assign(&ndarray::Array1::from(centre));
+        closest = updated;
+    }
+    centres
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_parameters_are_named() {
+        let cases = [
+            (KMeansParams::new(0), "k must be at least 2, got 0"),
+            (KMeansParams::new(3).batch_size(0), "batch_size must be at least 1, got 0"),
+            (KMeansParams::new(3).tol(-1.0), "tol must be a finite number >= 0, got -1"),
+            (KMeansParams::new(3).n_init(0), "n_init must be at least 1, got 0"),
+            (KMeansParams::new(30).init_sample(10), "init_sample must be at least k (30), got 10"),
+        ];
+        for (params, message) in cases {
+            assert_eq!(params.check().unwrap_err().to_string(), message);
+        }
+        let x = Array2::<f32>::zeros((3, 2));
+        let err = KMeansParams::new(5).check().unwrap().fit(x.view()).unwrap_err();
+        assert_eq!(err.to_string(), "k = 5 is more than the 3 rows to cluster");
+    }
+
+    #[test]
+    fn two_obvious_clusters_by_hand() {
+        // Rows 0..4 near (0,0), rows 4..8 near (10,10): the centres are the
+        // means of each group, the inertia their summed squared spread.
+        let x = ndarray::array![
+            [0.0f32, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0],
+            [10.0, 10.0], [11.0, 10.0], [10.0, 11.0], [11.0, 11.0]
+        ];
+        let model = KMeansParams::new(2).seed(7).check().unwrap().fit(x.view()).unwrap();
+        let mut centres: Vec<(f64, f64)> = model.centres.rows().into_iter().map(|r| (r[0], r[1])).collect();
+        centres.sort_by(|a, b| a.0.total_cmp(&b.0));
+        assert_eq!(centres, vec![(0.5, 0.5), (10.5, 10.5)]);
+        assert!((model.inertia - 4.0).abs() < 1e-12, "{}", model.inertia);
+    }
+
+    #[test]
+    fn empty_cluster_is_reseeded_on_the_farthest_row() {
+        // A centre far from every row gets nothing and moves to the row
+        // farthest from its centre.
+        let x = ndarray::array![[0.0f32], [1.0], [2.0], [9.0]];
+        let init = ndarray::array![[1.0], [100.0]];
+        let params = KMeansParams::new(2).max_epochs(0).lloyd_passes(10).check().unwrap();
+        let model = params.fit_from(x.view(), init).unwrap();
+        assert_eq!(model.reseeded, 1);
+        let mut c: Vec<f64> = model.centres.column(0).to_vec();
+        c.sort_by(f64::total_cmp);
+        assert_eq!(c, vec![1.0, 9.0]);
+    }
+}
