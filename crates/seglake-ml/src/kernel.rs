@@ -16,6 +16,8 @@ pub(crate) struct CentreTable {
     pub dim: usize,
     /// `transposed[j * k + c]` = feature j of centre c.
     transposed: Vec<f32>,
+    /// The same with each feature's row padded to 8 or 16 lanes (k <= 16).
+    padded: Vec<f32>,
 }
 
 impl CentreTable {
@@ -27,13 +29,52 @@ impl CentreTable {
                 transposed[j * k + c] = centres[[c, j]] as f32;
             }
         }
-        CentreTable { k, dim, transposed }
+        let lanes = if k <= 8 { 8 } else { 16 };
+        let mut padded = Vec::new();
+        if k <= 16 {
+            padded = vec![0f32; lanes * dim];
+            for c in 0..k {
+                for j in 0..dim {
+                    padded[j * lanes + c] = transposed[j * k + c];
+                }
+            }
+        }
+        CentreTable {
+            k,
+            dim,
+            transposed,
+            padded,
+        }
     }
 
     /// Index of the nearest centre (lowest index on ties) and the squared
     /// distance to it. `scratch` has length k.
     #[inline]
     pub fn nearest(&self, row: &[f32], scratch: &mut [f32]) -> (usize, f32) {
+        // Fixed-width lanes let the compiler keep all k running distances in
+        // registers and unroll; lanes past k hold zeros and are ignored.
+        match self.k {
+            0..=8 => self.nearest_lanes::<8>(row),
+            9..=16 => self.nearest_lanes::<16>(row),
+            _ => self.nearest_any(row, scratch),
+        }
+    }
+
+    #[inline]
+    fn nearest_lanes<const L: usize>(&self, row: &[f32]) -> (usize, f32) {
+        let padded = self.padded.as_slice();
+        let mut acc = [0f32; L];
+        for (j, &x) in row.iter().enumerate() {
+            let centre_j: &[f32; L] = padded[j * L..(j + 1) * L].try_into().expect("L lanes");
+            for l in 0..L {
+                let d = x - centre_j[l];
+                acc[l] += d * d;
+            }
+        }
+        argmin(&acc[..self.k])
+    }
+
+    fn nearest_any(&self, row: &[f32], scratch: &mut [f32]) -> (usize, f32) {
         let k = self.k;
         scratch.fill(0.0);
         for (j, &x) in row.iter().enumerate() {
@@ -43,16 +84,21 @@ impl CentreTable {
                 *acc += d * d;
             }
         }
-        let mut best = 0;
-        let mut best_d = scratch[0];
-        for (c, &d) in scratch.iter().enumerate().skip(1) {
-            if d < best_d {
-                best = c;
-                best_d = d;
-            }
-        }
-        (best, best_d)
+        argmin(scratch)
     }
+}
+
+#[inline]
+fn argmin(distances: &[f32]) -> (usize, f32) {
+    let mut best = 0;
+    let mut best_d = distances[0];
+    for (c, &d) in distances.iter().enumerate().skip(1) {
+        if d < best_d {
+            best = c;
+            best_d = d;
+        }
+    }
+    (best, best_d)
 }
 
 /// What one chunk of rows contributes to an update.
@@ -184,20 +230,35 @@ fn reduce(partials: Vec<Partial>, k: usize, dim: usize, keep_far: usize) -> Part
     total
 }
 
-/// Nearest centre and squared distance (f32 search) of every row, in
-/// parallel over fixed chunks.
-pub(crate) fn assign_all(x: ArrayView2<f32>, table: &CentreTable, chunk_rows: usize) -> Vec<(u32, f32)> {
+/// Nearest centre of every row (f32 search) and the squared distance to it
+/// recomputed in f64, in parallel over fixed chunks.
+pub(crate) fn assign_all(
+    x: ArrayView2<f32>,
+    table: &CentreTable,
+    centres: &Array2<f64>,
+    chunk_rows: usize,
+) -> (Vec<u32>, Vec<f64>) {
     let dim = table.dim;
     let rows = x.as_slice().expect("standard layout");
-    let mut out = vec![(0u32, 0f32); x.nrows()];
-    out.par_chunks_mut(chunk_rows)
+    let centres = centres.as_standard_layout();
+    let centres = centres.as_slice().expect("standard layout");
+    let mut labels = vec![0u32; x.nrows()];
+    let mut squared = vec![0f64; x.nrows()];
+    labels
+        .par_chunks_mut(chunk_rows)
+        .zip(squared.par_chunks_mut(chunk_rows))
         .zip(rows.par_chunks(chunk_rows * dim))
-        .for_each(|(out, block)| {
+        .for_each(|((labels, squared), block)| {
             let mut scratch = vec![0f32; table.k];
-            for (o, row) in out.iter_mut().zip(block.chunks_exact(dim)) {
-                let (c, sq) = table.nearest(row, &mut scratch);
-                *o = (c as u32, sq);
+            for ((label, sq), row) in labels.iter_mut().zip(squared.iter_mut()).zip(block.chunks_exact(dim)) {
+                let (c, _) = table.nearest(row, &mut scratch);
+                *label = c as u32;
+                *sq = row
+                    .iter()
+                    .zip(&centres[c * dim..(c + 1) * dim])
+                    .map(|(&a, &b)| (a as f64 - b) * (a as f64 - b))
+                    .sum();
             }
         });
-    out
+    (labels, squared)
 }
