@@ -10,3 +10,4 @@ mod demo_versions;
 mod determinism;
 mod handbuilt_features;
 mod python_reader;
+mod segments;

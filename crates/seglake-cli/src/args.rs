@@ -61,6 +61,11 @@ pub enum Command {
     /// that wrote each.
     #[command(after_help = AFTER_HELP)]
     History(HistoryArgs),
+    /// Print the segment profiles of a published segmentation: size, share,
+    /// case-outcome rates, label, and the features that set each segment
+    /// apart (centre in original units, z-score).
+    #[command(after_help = AFTER_HELP)]
+    Segments(SegmentsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -146,6 +151,29 @@ pub struct HistoryArgs {
     pub lake: PathBuf,
 
     /// One JSON object per version instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SegmentsArgs {
+    /// The segment_profiles table: a name under --lake, or a table's path.
+    #[arg(default_value = "segment_profiles")]
+    pub table: String,
+
+    /// The lake (output root) holding the table.
+    #[arg(long, default_value = "lake")]
+    pub lake: PathBuf,
+
+    /// Table version to show (time travel); the latest when absent.
+    #[arg(long)]
+    pub version: Option<i64>,
+
+    /// Features shown per segment, largest |z-score| first.
+    #[arg(long, default_value_t = 4)]
+    pub top: usize,
+
+    /// One JSON object per segment (every column) instead of the text view.
     #[arg(long)]
     pub json: bool,
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use seglake_spec::{JobSpec, Location, RunId};
 
-use crate::args::{Command, DemoArgs, GenerateArgs, HistoryArgs, JobArgs, RunArgs};
+use crate::args::{Command, DemoArgs, GenerateArgs, HistoryArgs, JobArgs, RunArgs, SegmentsArgs};
 use crate::progress::{Spinner, parts_bar};
 
 /// Marks an error as the user's to fix (exit code 1).
@@ -39,6 +39,7 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run(args).await,
         Command::Validate(args) => validate(args).await,
         Command::History(args) => history(args).await,
+        Command::Segments(args) => segments(args).await,
     }
 }
 
@@ -161,7 +162,15 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             serde_json::to_string_pretty(&summary.record)?
         ))?;
     } else {
-        print(&render_summary(&spec, &summary))?;
+        let mut text = render_summary(&spec, &summary);
+        if let Some(commit) = summary.commits.iter().find(|c| c.table == "segment_profiles") {
+            let location = seglake_lake::table_location(&spec.output_root, &commit.table);
+            let batches = seglake_lake::read_table(&commit.table, &location, Some(commit.version)).await?;
+            let profiles = crate::profiles::Profiles::from_batches(&commit.table, &batches).map_err(InvalidInput)?;
+            text += "\n";
+            text += &profiles.render(3);
+        }
+        print(&text)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -300,41 +309,7 @@ async fn validate(args: JobArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
-    let (name, location) = if args.table.contains('/') || args.table.contains("://") {
-        let base = std::env::current_dir().context("reading the current folder")?;
-        let location = Location::parse(&args.table, &base).map_err(InvalidInput)?;
-        if let Location::Local(p) = &location
-            && !p.join("_delta_log").is_dir()
-        {
-            return Err(InvalidInput(format!(
-                "{} is not a Delta table (no _delta_log folder)",
-                p.display()
-            ))
-            .into());
-        }
-        let name = PathBuf::from(&args.table)
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_else(|| args.table.clone());
-        (name, location)
-    } else {
-        let lake = std::path::absolute(&args.lake).context("resolving --lake")?;
-        if !lake.join(&args.table).is_dir() {
-            let tables = list_tables(&lake);
-            return Err(InvalidInput(format!(
-                "no table `{}` in the lake {}; tables there: {}",
-                args.table,
-                lake.display(),
-                if tables.is_empty() {
-                    "none".to_string()
-                } else {
-                    tables.join(", ")
-                }
-            ))
-            .into());
-        }
-        (args.table.clone(), Location::Local(lake.join(&args.table)))
-    };
+    let (name, location) = resolve_table(&args.table, &args.lake)?;
     let entries = seglake_lake::history(&name, &location).await?;
     let mut s = String::new();
     if args.json {
@@ -373,4 +348,55 @@ fn list_tables(lake: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// A table given as a name under the lake or as a path / URL.
+fn resolve_table(table: &str, lake: &Path) -> anyhow::Result<(String, Location)> {
+    Ok(if table.contains('/') || table.contains("://") {
+        let base = std::env::current_dir().context("reading the current folder")?;
+        let location = Location::parse(table, &base).map_err(InvalidInput)?;
+        if let Location::Local(p) = &location
+            && !p.join("_delta_log").is_dir()
+        {
+            return Err(InvalidInput(format!(
+                "{} is not a Delta table (no _delta_log folder)",
+                p.display()
+            ))
+            .into());
+        }
+        let name = PathBuf::from(table)
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| table.to_string());
+        (name, location)
+    } else {
+        let lake = std::path::absolute(lake).context("resolving --lake")?;
+        if !lake.join(table).is_dir() {
+            let tables = list_tables(&lake);
+            return Err(InvalidInput(format!(
+                "no table `{}` in the lake {}; tables there: {}",
+                table,
+                lake.display(),
+                if tables.is_empty() {
+                    "none".to_string()
+                } else {
+                    tables.join(", ")
+                }
+            ))
+            .into());
+        }
+        (table.to_string(), Location::Local(lake.join(table)))
+    })
+}
+
+async fn segments(args: SegmentsArgs) -> anyhow::Result<ExitCode> {
+    let (name, location) = resolve_table(&args.table, &args.lake)?;
+    let batches = seglake_lake::read_table(&name, &location, args.version).await?;
+    let profiles = crate::profiles::Profiles::from_batches(&name, &batches).map_err(InvalidInput)?;
+    if args.json {
+        print(&profiles.to_json_lines()?)?;
+    } else {
+        print(&profiles.render(args.top))?;
+    }
+    Ok(ExitCode::SUCCESS)
 }

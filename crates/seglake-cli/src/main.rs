@@ -6,6 +6,7 @@
 
 mod args;
 mod commands;
+mod profiles;
 mod progress;
 
 use std::process::ExitCode;

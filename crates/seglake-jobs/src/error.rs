@@ -18,6 +18,10 @@ pub enum JobError {
          rename it in the last feature view"
     )]
     ReservedColumn { table: String, column: String },
+    #[error("segmenting the feature table `{table}`: {message}")]
+    Segments { table: String, message: String },
+    #[error("invalid [segments] parameters: {0}")]
+    SegmentParams(String),
     #[error("adding the run columns to `{table}`: {source}")]
     Output {
         table: String,
@@ -30,7 +34,10 @@ impl JobError {
     /// exits with 1 for these and 2 for everything else.
     pub fn is_invalid_input(&self) -> bool {
         match self {
-            JobError::Spec(_) | JobError::ReservedColumn { .. } => true,
+            JobError::Spec(_)
+            | JobError::ReservedColumn { .. }
+            | JobError::Segments { .. }
+            | JobError::SegmentParams(_) => true,
             JobError::Lake(e) => e.is_invalid_input(),
             JobError::Features(e) => e.is_invalid_input(),
             JobError::Lineage { .. } | JobError::Output { .. } => false,

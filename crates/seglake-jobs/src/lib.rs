@@ -3,7 +3,9 @@
 //! ```text
 //! pin inputs -> register sources, run_context, views (plans every SQL file)
 //!   -> compute the feature table -> quality report
-//!   -> publish the feature table (a new Delta version)
+//!   -> with a [segments] section: prepare, train, assign every customer
+//!   -> publish the feature table (a new Delta version), then `models`,
+//!      `segments` and `segment_profiles`
 //!   -> publish the run's lineage row to `runs`
 //! ```
 //!
@@ -13,6 +15,7 @@
 
 mod error;
 mod pipeline;
+mod segments;
 
 pub use error::{JobError, Result};
 pub use pipeline::{

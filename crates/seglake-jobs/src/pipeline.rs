@@ -13,6 +13,10 @@ use seglake_spec::{JobSpec, RunId};
 
 use crate::error::{JobError, Result};
 
+const SEGMENTS: &str = "segments";
+const PROFILES: &str = "segment_profiles";
+const MODELS: &str = "models";
+
 /// The version recorded in lineage and commit metadata.
 pub const SEGLAKE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -103,6 +107,10 @@ pub async fn validate(spec: &JobSpec, progress: &dyn Progress) -> Result<Validat
     .await?;
     let last = &spec.views.last().expect("validated").name;
     let schema = prepared.engine.table_schema(last).await?;
+    if let Some(segments) = &spec.segments {
+        crate::segments::params(segments, spec.seed)?;
+        crate::segments::select_features(segments, &schema, &spec.output_table, &spec.key)?;
+    }
     Ok(ValidationReport {
         inputs: prepared.inputs,
         columns: schema
@@ -155,6 +163,27 @@ pub async fn run(
         .quality_report(spec, &inputs, &rows_in, &features)
         .await?;
 
+    // Train before the first write: a segmentation that fails leaves the
+    // lake as it was.
+    let trained = match &spec.segments {
+        Some(segments) => {
+            if let Some(params) = crate::segments::params(segments, spec.seed).ok()
+                && let seglake_ml::KChoice::Auto { min, max } = params.k
+            {
+                step(progress, &format!("segmenting customers (trying k = {min}..={max})"));
+            } else {
+                step(progress, "segmenting customers");
+            }
+            let trained = crate::segments::train(segments, spec.seed, &features, &spec.output_table, &spec.key)?;
+            let outcomes = match &segments.outcomes {
+                Some(source) => Some(crate::segments::outcomes(&engine, source, &spec.key).await?),
+                None => None,
+            };
+            Some((trained, outcomes))
+        }
+        None => None,
+    };
+
     let metadata = commit_metadata(spec, &run_id);
     step(progress, &format!("publishing `{}`", spec.output_table));
     let (schema, batches) =
@@ -171,6 +200,28 @@ pub async fn run(
         &metadata,
     )
     .await?;
+
+    let mut commits = vec![features_commit.clone()];
+    let mut rows_out = vec![TableCount {
+        table: spec.output_table.clone(),
+        rows: features.rows as i64,
+    }];
+    let mut metrics = None;
+    if let Some((trained, outcomes)) = &trained {
+        let root = &spec.output_root;
+        step(progress, "publishing `models`, `segments`, `segment_profiles`");
+        let (schema, batches) = trained.models_table(run_id.as_str(), as_of)?;
+        let model = publish(MODELS, &table_location(root, MODELS), schema, batches, WriteMode::Append, &metadata).await?;
+        let (schema, batches) = trained.segments_table(&spec.key, run_id.as_str(), model.version, as_of)?;
+        let segments = publish(SEGMENTS, &table_location(root, SEGMENTS), schema, batches, WriteMode::Snapshot, &metadata).await?;
+        let (schema, batches) = trained.profiles_table(outcomes.as_ref(), run_id.as_str(), model.version, as_of)?;
+        let profiles = publish(PROFILES, &table_location(root, PROFILES), schema, batches, WriteMode::Snapshot, &metadata).await?;
+        rows_out.push(TableCount { table: SEGMENTS.into(), rows: trained.keys.len() as i64 });
+        rows_out.push(TableCount { table: PROFILES.into(), rows: trained.k() as i64 });
+        rows_out.push(TableCount { table: MODELS.into(), rows: 1 });
+        commits.extend([model, segments, profiles]);
+        metrics = Some(trained.metrics_json());
+    }
 
     let record = RunRecord {
         run_id: run_id.to_string(),
@@ -196,22 +247,24 @@ pub async fn run(
         started_at,
         finished_at: started_at + chrono::Duration::from_std(clock.elapsed()).unwrap_or_default(),
         rows_in,
-        rows_out: vec![TableCount {
-            table: spec.output_table.clone(),
-            rows: features.rows as i64,
-        }],
+        rows_out,
         quality,
-        outputs: vec![OutputRecord {
-            table: features_commit.table.clone(),
-            version: features_commit.version,
-        }],
+        outputs: commits
+            .iter()
+            .map(|c| OutputRecord {
+                table: c.table.clone(),
+                version: c.version,
+            })
+            .collect(),
+        metrics,
     };
     step(progress, "recording lineage in `runs`");
     let runs_commit = publish_run_record(spec, &record, &metadata).await?;
+    commits.push(runs_commit);
     Ok(RunSummary {
         run_id,
         record,
-        commits: vec![features_commit, runs_commit],
+        commits,
     })
 }
 

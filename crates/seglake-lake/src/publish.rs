@@ -4,6 +4,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use deltalake::datafusion::prelude::SessionContext;
 use deltalake::kernel::transaction::CommitProperties;
+use deltalake::operations::write::SchemaMode;
 use deltalake::protocol::SaveMode;
 use deltalake::{DeltaTable, DeltaTableBuilder};
 use seglake_spec::Location;
@@ -83,9 +84,17 @@ pub async fn publish(
         WriteMode::Append => SaveMode::Append,
     };
     let commit = CommitProperties::default().with_metadata(metadata.clone());
-    let written = delta
-        .write(batches)
-        .with_save_mode(save_mode)
+    let mut write = delta.write(batches).with_save_mode(save_mode);
+    if !is_new {
+        // A snapshot replaces the table, columns included (a job's feature
+        // list may change); an append may add columns (the runs table gains
+        // columns as seglake grows) but never drops any.
+        write = write.with_schema_mode(match mode {
+            WriteMode::Snapshot => SchemaMode::Overwrite,
+            WriteMode::Append => SchemaMode::Merge,
+        });
+    }
+    let written = write
         .with_table_name(table)
         .with_commit_properties(commit)
         .await

@@ -124,6 +124,7 @@ pub fn schema() -> SchemaRef {
             ]),
             false,
         ),
+        Field::new("metrics", DataType::Utf8, true),
     ]))
 }
 
@@ -193,6 +194,7 @@ mod tests {
                 table: "customer_features".into(),
                 version: 3,
             }],
+            metrics: Some("{\"k\": 3}".to_string()),
         };
         let batch = to_batch(&[record]).unwrap();
         assert_eq!(batch.num_rows(), 1);

@@ -8,6 +8,9 @@ use crate::error::{Result, SpecError};
 use crate::location::Location;
 use crate::raw::{RawFormat, RawJob, RawOutlierRule};
 
+/// Tables every run may publish under the output root.
+pub const RESERVED_TABLES: [&str; 4] = ["runs", "segments", "segment_profiles", "models"];
+
 /// A validated job: every path resolved, every SQL file read and hashed.
 #[derive(Debug, Clone)]
 pub struct JobSpec {
@@ -27,6 +30,8 @@ pub struct JobSpec {
     pub key: String,
     pub output_table: String,
     pub quality: QualitySpec,
+    /// The `[segments]` section, when the job segments customers.
+    pub segments: Option<crate::segments::SegmentsSpec>,
     pub output_root: Location,
 }
 
@@ -219,10 +224,14 @@ impl Validator<'_> {
         }
         self.check_name("features.key", &raw.features.key)?;
         self.check_name("features.output_table", &raw.features.output_table)?;
-        if raw.features.output_table == "runs" {
+        if RESERVED_TABLES.contains(&raw.features.output_table.as_str()) {
             return Err(self.invalid(
                 "features.output_table",
-                "`runs` is the lineage table's name; choose another",
+                format!(
+                    "`{}` is a table seglake publishes itself ({}); choose another",
+                    raw.features.output_table,
+                    RESERVED_TABLES.join(", ")
+                ),
             ));
         }
 
@@ -239,6 +248,17 @@ impl Validator<'_> {
             .enumerate()
             .map(|(i, r)| self.outlier_rule(i, r, &tables))
             .collect::<Result<Vec<_>>>()?;
+
+        let segments = match &raw.segments {
+            None => None,
+            Some(r) => {
+                let names: Vec<&str> = raw.sources.keys().map(String::as_str).collect();
+                Some(
+                    crate::segments::validate(r, &names)
+                        .map_err(|(key, message)| self.invalid(key, message))?,
+                )
+            }
+        };
 
         let root = self.substitute("output.root", &raw.output.root, &vars)?;
         let output_root =
@@ -257,6 +277,7 @@ impl Validator<'_> {
             key: raw.features.key,
             output_table: raw.features.output_table,
             quality: QualitySpec { outliers },
+            segments,
             output_root,
         })
     }

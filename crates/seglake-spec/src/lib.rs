@@ -42,8 +42,10 @@ pub mod lineage;
 mod location;
 pub mod raw;
 mod run_id;
+pub mod segments;
 
 pub use error::{Result, SpecError};
 pub use job::{JobSpec, OutlierRule, QualitySpec, SourceFormat, SourceSpec, ViewSpec, sha256_hex};
 pub use location::Location;
 pub use run_id::RunId;
+pub use segments::{KSpec, PrepareSpec, SegmentAlgorithm, SegmentsSpec};

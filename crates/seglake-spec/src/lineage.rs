@@ -26,6 +26,11 @@ pub struct RunRecord {
     pub rows_out: Vec<TableCount>,
     pub quality: QualityRecord,
     pub outputs: Vec<OutputRecord>,
+    /// The segmentation's metrics as a JSON document (inertia, silhouette
+    /// with its sample size, Davies-Bouldin, Calinski-Harabasz, sizes,
+    /// iterations, every k tried), when the job segments customers.
+    #[serde(default)]
+    pub metrics: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -16,6 +16,9 @@ pub struct RawJob {
     pub features: RawFeatures,
     #[serde(default)]
     pub quality: RawQuality,
+    /// Customer segmentation; no segments are trained without it.
+    #[serde(default)]
+    pub segments: Option<RawSegments>,
     pub output: RawOutput,
 }
 
@@ -95,4 +98,82 @@ pub struct RawOutlierRule {
 #[serde(deny_unknown_fields)]
 pub struct RawOutput {
     pub root: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSegments {
+    #[serde(default)]
+    pub algorithm: RawAlgorithm,
+    /// A number, or "auto" with `k_range`.
+    pub k: RawK,
+    #[serde(default)]
+    pub k_range: Option<Vec<usize>>,
+    /// Feature columns to cluster on; every numeric column but the key when
+    /// absent.
+    #[serde(default)]
+    pub features: Option<Vec<String>>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    pub batch_size: Option<usize>,
+    pub max_epochs: Option<usize>,
+    pub lloyd_passes: Option<usize>,
+    pub tol: Option<f64>,
+    pub patience: Option<usize>,
+    pub n_init: Option<usize>,
+    pub init_sample: Option<usize>,
+    pub chunk_rows: Option<usize>,
+    pub silhouette_sample: Option<usize>,
+    pub cluster_sample: Option<usize>,
+    pub eps: Option<f64>,
+    pub min_points: Option<usize>,
+    /// Features named in a segment's label (largest |z| first).
+    pub label_features: Option<usize>,
+    /// The source with case outcomes (customer key, `outcome`).
+    pub outcomes: Option<String>,
+    #[serde(default)]
+    pub prepare: RawPrepare,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawAlgorithm {
+    #[default]
+    Kmeans,
+    Dbscan,
+    Hierarchical,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawK {
+    Number(usize),
+    Text(String),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrepare {
+    #[serde(flatten)]
+    pub all: RawPrepareFeature,
+    /// Per-feature overrides, by column name.
+    #[serde(default)]
+    pub features: BTreeMap<String, RawPrepareFeature>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrepareFeature {
+    /// `[low, high]` quantiles, or `false` for no clipping.
+    pub clip: Option<RawClip>,
+    /// "auto", "always" or "never".
+    pub log: Option<String>,
+    pub standardise: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawClip {
+    Off(bool),
+    Bounds(Vec<f64>),
 }
