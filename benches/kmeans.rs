@@ -27,10 +27,21 @@ fn main() {
         std::process::exit(2);
     };
     let (rows, cols, k): (usize, usize, usize) = (rows.parse().unwrap(), cols.parse().unwrap(), k.parse().unwrap());
-    let bytes = std::fs::read(path).unwrap();
-    assert_eq!(bytes.len(), rows * cols * 4, "{path} is not {rows}x{cols} float32");
-    let data: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
-    drop(bytes);
+    // Read straight into the f32 buffer: no second copy of the matrix in
+    // the peak memory.
+    let mut file = std::fs::File::open(path).unwrap();
+    assert_eq!(file.metadata().unwrap().len() as usize, rows * cols * 4, "{path} is not {rows}x{cols} float32");
+    let mut data = vec![0f32; rows * cols];
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut filled = 0;
+    while filled < data.len() {
+        let want = ((data.len() - filled) * 4).min(buffer.len());
+        std::io::Read::read_exact(&mut file, &mut buffer[..want]).unwrap();
+        for (v, b) in data[filled..].iter_mut().zip(buffer[..want].chunks_exact(4)) {
+            *v = f32::from_le_bytes(b.try_into().unwrap());
+        }
+        filled += want / 4;
+    }
     let x = Array2::from_shape_vec((rows, cols), data).unwrap();
 
     // The defaults a job gets; SEGLAKE_BENCH_EPOCHS / _LLOYD override them

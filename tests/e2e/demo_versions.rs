@@ -176,7 +176,8 @@ fn history_of_an_unknown_table_lists_the_tables_there_are() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("segmnets") && err.contains("customer_features, runs"),
+        err.contains("segmnets")
+            && err.contains("customer_features, models, runs, segment_profiles, segments"),
         "{err}"
     );
 }
