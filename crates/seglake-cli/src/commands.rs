@@ -303,6 +303,13 @@ async fn validate(args: JobArgs) -> anyhow::Result<ExitCode> {
     for (name, ty) in &report.columns {
         s += &format!("  {name:<32} {ty}\n");
     }
+    if let Some(features) = &report.segment_features {
+        s += &format!(
+            "segments on {} features: {}\n",
+            features.len(),
+            features.join(", ")
+        );
+    }
     s += &format!("output root {}\n", spec.output_root);
     print(&s)?;
     Ok(ExitCode::SUCCESS)

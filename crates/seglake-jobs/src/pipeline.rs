@@ -46,6 +46,8 @@ pub struct ValidationReport {
     pub inputs: Vec<PinnedInput>,
     /// The feature table's columns and their types.
     pub columns: Vec<(String, String)>,
+    /// The features segmentation would cluster on, when the job segments.
+    pub segment_features: Option<Vec<String>>,
 }
 
 struct Prepared {
@@ -107,10 +109,18 @@ pub async fn validate(spec: &JobSpec, progress: &dyn Progress) -> Result<Validat
     .await?;
     let last = &spec.views.last().expect("validated").name;
     let schema = prepared.engine.table_schema(last).await?;
-    if let Some(segments) = &spec.segments {
-        crate::segments::params(segments, spec.seed)?;
-        crate::segments::select_features(segments, &schema, &spec.output_table, &spec.key)?;
-    }
+    let segment_features = match &spec.segments {
+        Some(segments) => {
+            crate::segments::params(segments, spec.seed)?;
+            Some(crate::segments::select_features(
+                segments,
+                &schema,
+                &spec.output_table,
+                &spec.key,
+            )?)
+        }
+        None => None,
+    };
     Ok(ValidationReport {
         inputs: prepared.inputs,
         columns: schema
@@ -118,6 +128,7 @@ pub async fn validate(spec: &JobSpec, progress: &dyn Progress) -> Result<Validat
             .iter()
             .map(|f| (f.name().clone(), f.data_type().to_string()))
             .collect(),
+        segment_features,
     })
 }
 

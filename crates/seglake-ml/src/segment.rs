@@ -291,3 +291,72 @@ fn centres_of(sample: ArrayView2<f64>, labels: &[Option<usize>]) -> Array2<f64> 
     }
     centres
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::adjusted_rand_index;
+
+    /// Three tight, well-separated blobs of 200 rows each (a fixed LCG, so
+    /// the data is the same everywhere).
+    fn blobs() -> (Array2<f32>, Vec<u32>) {
+        let mut state = 12345u64;
+        let mut noise = move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.6
+        };
+        let centres = [[0.0f32, 0.0, 0.0], [8.0, 8.0, 0.0], [0.0, 8.0, 8.0]];
+        let mut data = Vec::new();
+        let mut truth = Vec::new();
+        for i in 0..600 {
+            let c = i % 3;
+            for v in centres[c] {
+                data.push(v + noise());
+            }
+            truth.push(c as u32);
+        }
+        (Array2::from_shape_vec((600, 3), data).unwrap(), truth)
+    }
+
+    fn params(algorithm: Algorithm, k: KChoice) -> SegmentParams {
+        SegmentParams {
+            algorithm,
+            k,
+            kmeans: KMeansParams::new(2).seed(3),
+            metric_sample: 600,
+            cluster_sample: 600,
+        }
+    }
+
+    #[test]
+    fn auto_k_picks_the_planted_number_of_blobs() {
+        let (x, truth) = blobs();
+        let s = segment(x.view(), &params(Algorithm::Kmeans, KChoice::Auto { min: 2, max: 6 })).unwrap();
+        assert_eq!(s.metrics.k, 3);
+        assert_eq!(s.sweep.iter().map(|m| m.k).collect::<Vec<_>>(), vec![2, 3, 4, 5, 6]);
+        assert_eq!(adjusted_rand_index(&truth, &s.assignment.labels), 1.0);
+        assert_eq!(s.metrics.silhouette_sample, 600);
+    }
+
+    #[test]
+    fn dbscan_and_hierarchical_find_the_blobs_and_assign_every_row() {
+        let (x, truth) = blobs();
+        for algorithm in [Algorithm::Dbscan { eps: 1.0, min_points: 5 }, Algorithm::Hierarchical] {
+            let name = algorithm.name();
+            let s = segment(x.view(), &params(algorithm.clone(), KChoice::Fixed(3))).unwrap();
+            assert_eq!(s.centres.nrows(), 3, "{name}");
+            assert_eq!(s.assignment.labels.len(), 600, "{name}");
+            assert_eq!(adjusted_rand_index(&truth, &s.assignment.labels), 1.0, "{name}");
+            // Deterministic, although linfa numbers its clusters at random.
+            let again = segment(x.view(), &params(algorithm, KChoice::Fixed(3))).unwrap();
+            assert_eq!(again.centres, s.centres, "{name}");
+        }
+    }
+
+    #[test]
+    fn dbscan_with_a_tiny_radius_finds_nothing_and_says_so() {
+        let (x, _) = blobs();
+        let err = segment(x.view(), &params(Algorithm::Dbscan { eps: 1e-6, min_points: 5 }, KChoice::Fixed(3))).unwrap_err();
+        assert!(err.to_string().contains("found no cluster"), "{err}");
+    }
+}
