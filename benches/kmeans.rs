@@ -21,23 +21,37 @@ fn peak_rss_kib() -> u64 {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let [path, rows, cols, k] = args.as_slice() else {
         eprintln!("usage: kmeans MATRIX.f32 ROWS COLS K");
         std::process::exit(2);
     };
-    let (rows, cols, k): (usize, usize, usize) = (rows.parse().unwrap(), cols.parse().unwrap(), k.parse().unwrap());
+    let (rows, cols, k): (usize, usize, usize) = (
+        rows.parse().unwrap(),
+        cols.parse().unwrap(),
+        k.parse().unwrap(),
+    );
     // Read straight into the f32 buffer: no second copy of the matrix in
     // the peak memory.
     let mut file = std::fs::File::open(path).unwrap();
-    assert_eq!(file.metadata().unwrap().len() as usize, rows * cols * 4, "{path} is not {rows}x{cols} float32");
+    assert_eq!(
+        file.metadata().unwrap().len() as usize,
+        rows * cols * 4,
+        "{path} is not {rows}x{cols} float32"
+    );
     let mut data = vec![0f32; rows * cols];
     let mut buffer = vec![0u8; 1 << 20];
     let mut filled = 0;
     while filled < data.len() {
         let want = ((data.len() - filled) * 4).min(buffer.len());
         std::io::Read::read_exact(&mut file, &mut buffer[..want]).unwrap();
-        for (v, b) in data[filled..].iter_mut().zip(buffer[..want].chunks_exact(4)) {
+        for (v, b) in data[filled..]
+            .iter_mut()
+            .zip(buffer[..want].chunks_exact(4))
+        {
             *v = f32::from_le_bytes(b.try_into().unwrap());
         }
         filled += want / 4;
@@ -46,7 +60,11 @@ fn main() {
 
     // The defaults a job gets; SEGLAKE_BENCH_EPOCHS / _LLOYD override them
     // to explore the trade-off.
-    let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<usize>().ok());
+    let env = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+    };
     let mut params = KMeansParams::new(k).seed(0);
     if let Some(e) = env("SEGLAKE_BENCH_EPOCHS") {
         params = params.max_epochs(e);
@@ -72,7 +90,10 @@ fn main() {
     let mut read_s = f64::INFINITY;
     for _ in 0..5 {
         let t = Instant::now();
-        let s: f32 = flat.par_chunks(1 << 16).map(|c| c.iter().sum::<f32>()).sum();
+        let s: f32 = flat
+            .par_chunks(1 << 16)
+            .map(|c| c.iter().sum::<f32>())
+            .sum();
         std::hint::black_box(s);
         read_s = read_s.min(t.elapsed().as_secs_f64());
     }

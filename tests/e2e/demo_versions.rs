@@ -161,7 +161,10 @@ fn validate_lists_sources_views_and_columns_and_writes_nothing() {
         "{out}"
     );
     // Every numeric feature but the key is clustered on.
-    assert!(out.contains("segments on 44 features: tenure_days, resident_in_high_risk"), "{out}");
+    assert!(
+        out.contains("segments on 44 features: tenure_days, resident_in_high_risk"),
+        "{out}"
+    );
     assert_eq!(file_tree(lake.path()), before, "validate wrote something");
 }
 

@@ -13,7 +13,11 @@ use crate::common::*;
 fn lake_with(raw: &Path) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let status = Command::new("cp")
-        .args(["-r", raw.to_str().unwrap(), dir.path().join("raw").to_str().unwrap()])
+        .args([
+            "-r",
+            raw.to_str().unwrap(),
+            dir.path().join("raw").to_str().unwrap(),
+        ])
         .status()
         .unwrap();
     assert!(status.success());
@@ -48,40 +52,75 @@ fn demo_segments_recover_the_planted_archetypes() {
         .args([
             script.to_str().unwrap(),
             lake.path().join("segments").to_str().unwrap(),
-            lake.path().join("raw/ground_truth.parquet").to_str().unwrap(),
+            lake.path()
+                .join("raw/ground_truth.parquet")
+                .to_str()
+                .unwrap(),
         ])
         .output()
         .unwrap();
-    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
     let score: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap();
     assert_eq!(score["rows"], 10_000);
     let ari = score["ari"].as_f64().unwrap();
-    assert!(ari >= 0.9, "adjusted Rand index {ari} against the archetypes ({score})");
+    assert!(
+        ari >= 0.9,
+        "adjusted Rand index {ari} against the archetypes ({score})"
+    );
 
     // The run's metrics are in `runs`, the model in `models`.
     let runs = runs_rows(lake.path());
-    let metrics: serde_json::Value = serde_json::from_str(runs[0]["metrics"].as_str().unwrap()).unwrap();
+    let metrics: serde_json::Value =
+        serde_json::from_str(runs[0]["metrics"].as_str().unwrap()).unwrap();
     let k = metrics["segments"]["k"].as_u64().unwrap();
     assert_eq!(score["segments"].as_u64().unwrap(), k);
-    assert_eq!(metrics["sweep"].as_array().unwrap().len(), 7, "k = 4..=10 tried");
+    assert_eq!(
+        metrics["sweep"].as_array().unwrap().len(),
+        7,
+        "k = 4..=10 tried"
+    );
     assert!(metrics["segments"]["silhouette_sample"].as_u64().unwrap() == 5000);
-    for key in ["inertia", "silhouette", "davies_bouldin", "calinski_harabasz"] {
-        assert!(metrics["segments"][key].as_f64().unwrap().is_finite(), "{key}");
+    for key in [
+        "inertia",
+        "silhouette",
+        "davies_bouldin",
+        "calinski_harabasz",
+    ] {
+        assert!(
+            metrics["segments"][key].as_f64().unwrap().is_finite(),
+            "{key}"
+        );
     }
-    let sizes: u64 = metrics["segment_sizes"].as_array().unwrap().iter().map(|s| s.as_u64().unwrap()).sum();
+    let sizes: u64 = metrics["segment_sizes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_u64().unwrap())
+        .sum();
     assert_eq!(sizes, 10_000);
     let models = table_rows(lake.path(), "models");
     assert_eq!(models.len(), 1);
-    let model: serde_json::Value = serde_json::from_str(models[0]["model"].as_str().unwrap()).unwrap();
+    let model: serde_json::Value =
+        serde_json::from_str(models[0]["model"].as_str().unwrap()).unwrap();
     assert_eq!(model["centres"].as_array().unwrap().len() as u64, k);
-    assert_eq!(model["preparation"]["features"].as_array().unwrap().len(), model["features"].as_array().unwrap().len());
+    assert_eq!(
+        model["preparation"]["features"].as_array().unwrap().len(),
+        model["features"].as_array().unwrap().len()
+    );
 
     // Profiles: one row per segment, shares summing to 1, labels unique.
     let profiles = table_rows(lake.path(), "segment_profiles");
     assert_eq!(profiles.len() as u64, k);
     let share: f64 = profiles.iter().map(|p| p["share"].as_f64().unwrap()).sum();
     assert!((share - 1.0).abs() < 1e-9);
-    let mut labels: Vec<&str> = profiles.iter().map(|p| p["segment_label"].as_str().unwrap()).collect();
+    let mut labels: Vec<&str> = profiles
+        .iter()
+        .map(|p| p["segment_label"].as_str().unwrap())
+        .collect();
     labels.sort();
     labels.dedup();
     assert_eq!(labels.len() as u64, k, "labels are unique");
@@ -107,7 +146,11 @@ fn segments_are_identical_with_any_thread_or_partition_count() {
             .current_dir(repo_root())
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         segments_bytes(lake.path())
     };
     let one_thread = run("1", "2");
@@ -125,18 +168,37 @@ fn segments_command_shows_any_version() {
     let mut ids: Vec<&str> = runs.iter().map(|r| r["run_id"].as_str().unwrap()).collect();
     ids.sort();
     let latest = seglake_ok(&["segments", "--lake", lake_arg]);
-    assert!(latest.contains(&format!("segments of run {}", ids[1])), "{latest}");
+    assert!(
+        latest.contains(&format!("segments of run {}", ids[1])),
+        "{latest}"
+    );
     let first = seglake_ok(&["segments", "--lake", lake_arg, "--version", "0"]);
-    assert!(first.contains(&format!("segments of run {}", ids[0])), "{first}");
+    assert!(
+        first.contains(&format!("segments of run {}", ids[0])),
+        "{first}"
+    );
     let json = seglake_ok(&["segments", "segment_profiles", "--lake", lake_arg, "--json"]);
-    let rows: Vec<serde_json::Value> = json.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(rows.len(), table_rows(lake.path(), "segment_profiles").len());
-    assert!(rows.iter().all(|r| r["run_id"] == ids[1] && r["z_txn_count"].is_number()));
+    let rows: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        rows.len(),
+        table_rows(lake.path(), "segment_profiles").len()
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r["run_id"] == ids[1] && r["z_txn_count"].is_number())
+    );
 
     // Not a profile table: a named error.
     let out = seglake(&["segments", "customer_features", "--lake", lake_arg]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("is not a segment_profiles table"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is not a segment_profiles table"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -144,24 +206,81 @@ fn bad_segments_settings_are_named_and_write_nothing() {
     let lake = generated_lake(500);
     let base = std::fs::read_to_string(repo_root().join("jobs/demo.toml")).unwrap();
     let cases = [
-        ("k = \"auto\"\nk_range = [4, 10]", "k = 0", "k must be at least 2, got 0"),
-        ("k = \"auto\"\nk_range = [4, 10]", "k = \"auto\"", "k = \"auto\" needs k_range"),
-        ("k = \"auto\"\nk_range = [4, 10]", "k = \"many\"", "`many` is neither a number nor \"auto\""),
-        ("algorithm = \"kmeans\"", "algorithm = \"kmeans\"\nfeatures = [\"txn_count\", \"no_such_feature\"]", "segments.features: no column `no_such_feature`"),
-        ("algorithm = \"kmeans\"", "algorithm = \"dbscan\"", "needs eps"),
-        ("log = \"auto\"", "log = \"sometimes\"", "`sometimes` is not one of: auto, always, never"),
-        ("clip = [0.005, 0.995]", "clip = [0.9, 0.1]", "clip quantiles must satisfy 0 <= low < high <= 1"),
-        ("outcomes = \"case_outcomes\"", "outcomes = \"cases\"", "`cases` is not a source"),
+        (
+            "k = \"auto\"\nk_range = [4, 10]",
+            "k = 0",
+            "k must be at least 2, got 0",
+        ),
+        (
+            "k = \"auto\"\nk_range = [4, 10]",
+            "k = \"auto\"",
+            "k = \"auto\" needs k_range",
+        ),
+        (
+            "k = \"auto\"\nk_range = [4, 10]",
+            "k = \"many\"",
+            "`many` is neither a number nor \"auto\"",
+        ),
+        (
+            "algorithm = \"kmeans\"",
+            "algorithm = \"kmeans\"\nfeatures = [\"txn_count\", \"no_such_feature\"]",
+            "segments.features: no column `no_such_feature`",
+        ),
+        (
+            "algorithm = \"kmeans\"",
+            "algorithm = \"dbscan\"",
+            "is not read with algorithm = \"dbscan\"",
+        ),
+        (
+            "algorithm = \"kmeans\"\nk = \"auto\"\nk_range = [4, 10]",
+            "algorithm = \"dbscan\"",
+            "algorithm = \"dbscan\" needs eps",
+        ),
+        (
+            "k = \"auto\"\nk_range = [4, 10]",
+            "",
+            "segments.k`: is required",
+        ),
+        (
+            "log = \"auto\"",
+            "log = \"sometimes\"",
+            "`sometimes` is not one of: auto, always, never",
+        ),
+        (
+            "clip = [0.005, 0.995]",
+            "clip = [0.9, 0.1]",
+            "clip quantiles must satisfy 0 <= low < high <= 1",
+        ),
+        (
+            "outcomes = \"case_outcomes\"",
+            "outcomes = \"cases\"",
+            "`cases` is not a source",
+        ),
     ];
     for (from, to, message) in cases {
         assert!(base.contains(from), "{from}");
-        let job = repo_root().join("jobs").join(format!("bad-segments-{}.toml", std::process::id()));
+        let job = repo_root()
+            .join("jobs")
+            .join(format!("bad-segments-{}.toml", std::process::id()));
         std::fs::write(&job, base.replacen(from, to, 1)).unwrap();
         let before = file_tree(lake.path());
-        let out = seglake(&["run", job.to_str().unwrap(), "--var", &format!("lake={}", lake.path().display())]);
+        let out = seglake(&[
+            "run",
+            job.to_str().unwrap(),
+            "--var",
+            &format!("lake={}", lake.path().display()),
+        ]);
         std::fs::remove_file(&job).unwrap();
         assert_eq!(out.status.code(), Some(1), "{to}: {}", stderr(&out));
-        assert!(stderr(&out).contains(message), "{to}: expected `{message}` in:\n{}", stderr(&out));
-        assert_eq!(file_tree(lake.path()), before, "{to}: something was written");
+        assert!(
+            stderr(&out).contains(message),
+            "{to}: expected `{message}` in:\n{}",
+            stderr(&out)
+        );
+        assert_eq!(
+            file_tree(lake.path()),
+            before,
+            "{to}: something was written"
+        );
     }
 }

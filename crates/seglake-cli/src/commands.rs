@@ -163,10 +163,16 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         ))?;
     } else {
         let mut text = render_summary(&spec, &summary);
-        if let Some(commit) = summary.commits.iter().find(|c| c.table == "segment_profiles") {
+        if let Some(commit) = summary
+            .commits
+            .iter()
+            .find(|c| c.table == "segment_profiles")
+        {
             let location = seglake_lake::table_location(&spec.output_root, &commit.table);
-            let batches = seglake_lake::read_table(&commit.table, &location, Some(commit.version)).await?;
-            let profiles = crate::profiles::Profiles::from_batches(&commit.table, &batches).map_err(InvalidInput)?;
+            let batches =
+                seglake_lake::read_table(&commit.table, &location, Some(commit.version)).await?;
+            let profiles = crate::profiles::Profiles::from_batches(&commit.table, &batches)
+                .map_err(InvalidInput)?;
             text += "\n";
             text += &profiles.render(3);
         }
@@ -399,7 +405,8 @@ fn resolve_table(table: &str, lake: &Path) -> anyhow::Result<(String, Location)>
 async fn segments(args: SegmentsArgs) -> anyhow::Result<ExitCode> {
     let (name, location) = resolve_table(&args.table, &args.lake)?;
     let batches = seglake_lake::read_table(&name, &location, args.version).await?;
-    let profiles = crate::profiles::Profiles::from_batches(&name, &batches).map_err(InvalidInput)?;
+    let profiles =
+        crate::profiles::Profiles::from_batches(&name, &batches).map_err(InvalidInput)?;
     if args.json {
         print(&profiles.to_json_lines()?)?;
     } else {

@@ -37,8 +37,11 @@ impl Profiles {
             columns.push(cast(c, &t).map_err(|e| e.to_string())?);
             fields.push(f.as_ref().clone().with_data_type(t));
         }
-        let batch = RecordBatch::try_new(std::sync::Arc::new(arrow::datatypes::Schema::new(fields)), columns)
-            .map_err(|e| e.to_string())?;
+        let batch = RecordBatch::try_new(
+            std::sync::Arc::new(arrow::datatypes::Schema::new(fields)),
+            columns,
+        )
+        .map_err(|e| e.to_string())?;
         let needed = [
             ("segment_id", DataType::Int32),
             ("segment_label", DataType::Utf8),
@@ -83,13 +86,20 @@ impl Profiles {
             .iter()
             .filter_map(|f| {
                 let feature = f.name().strip_prefix("z_")?;
-                let centre = b.column_by_name(feature)?.as_any().downcast_ref::<Float64Array>()?;
+                let centre = b
+                    .column_by_name(feature)?
+                    .as_any()
+                    .downcast_ref::<Float64Array>()?;
                 let z = column::<Float64Array>(b, f.name());
                 Some((feature.to_string(), centre, z))
             })
             .collect();
         let rate = |a: &Float64Array, i: usize| {
-            if a.is_null(i) { "-".to_string() } else { format!("{:.1}%", a.value(i) * 100.0) }
+            if a.is_null(i) {
+                "-".to_string()
+            } else {
+                format!("{:.1}%", a.value(i) * 100.0)
+            }
         };
         let mut s = format!(
             "segments of run {} ({} segments)\n{:>3} {:>9} {:>7} {:>7} {:>8} {:>8}  {}\n",
@@ -109,17 +119,24 @@ impl Profiles {
                 ids.value(i),
                 sizes.value(i),
                 shares.value(i) * 100.0,
-                if cases.is_null(i) { "-".to_string() } else { cases.value(i).to_string() },
+                if cases.is_null(i) {
+                    "-".to_string()
+                } else {
+                    cases.value(i).to_string()
+                },
                 rate(sar, i),
                 rate(fp, i),
                 labels.value(i)
             );
-            let mut ranked: Vec<&(String, &Float64Array, &Float64Array)> = z_columns.iter().collect();
+            let mut ranked: Vec<&(String, &Float64Array, &Float64Array)> =
+                z_columns.iter().collect();
             ranked.sort_by(|a, b2| b2.2.value(i).abs().total_cmp(&a.2.value(i).abs()));
             let features: Vec<String> = ranked
                 .iter()
                 .take(top)
-                .map(|(name, centre, z)| format!("{name} {} (z {:+.1})", number(centre.value(i)), z.value(i)))
+                .map(|(name, centre, z)| {
+                    format!("{name} {} (z {:+.1})", number(centre.value(i)), z.value(i))
+                })
                 .collect();
             if !features.is_empty() {
                 s += &format!("{:>41}{}\n", "", features.join(", "));

@@ -178,14 +178,22 @@ pub async fn run(
     // lake as it was.
     let trained = match &spec.segments {
         Some(segments) => {
-            if let Some(params) = crate::segments::params(segments, spec.seed).ok()
-                && let seglake_ml::KChoice::Auto { min, max } = params.k
-            {
-                step(progress, &format!("segmenting customers (trying k = {min}..={max})"));
-            } else {
-                step(progress, "segmenting customers");
-            }
-            let trained = crate::segments::train(segments, spec.seed, &features, &spec.output_table, &spec.key)?;
+            step(
+                progress,
+                &match segments.k {
+                    seglake_spec::KSpec::Auto { min, max } => {
+                        format!("segmenting customers (trying k = {min}..={max})")
+                    }
+                    seglake_spec::KSpec::Fixed(k) => format!("segmenting customers (k = {k})"),
+                },
+            );
+            let trained = crate::segments::train(
+                segments,
+                spec.seed,
+                &features,
+                &spec.output_table,
+                &spec.key,
+            )?;
             let outcomes = match &segments.outcomes {
                 Some(source) => Some(crate::segments::outcomes(&engine, source, &spec.key).await?),
                 None => None,
@@ -220,16 +228,54 @@ pub async fn run(
     let mut metrics = None;
     if let Some((trained, outcomes)) = &trained {
         let root = &spec.output_root;
-        step(progress, "publishing `models`, `segments`, `segment_profiles`");
+        step(
+            progress,
+            "publishing `models`, `segments`, `segment_profiles`",
+        );
         let (schema, batches) = trained.models_table(run_id.as_str(), as_of)?;
-        let model = publish(MODELS, &table_location(root, MODELS), schema, batches, WriteMode::Append, &metadata).await?;
-        let (schema, batches) = trained.segments_table(&spec.key, run_id.as_str(), model.version, as_of)?;
-        let segments = publish(SEGMENTS, &table_location(root, SEGMENTS), schema, batches, WriteMode::Snapshot, &metadata).await?;
-        let (schema, batches) = trained.profiles_table(outcomes.as_ref(), run_id.as_str(), model.version, as_of)?;
-        let profiles = publish(PROFILES, &table_location(root, PROFILES), schema, batches, WriteMode::Snapshot, &metadata).await?;
-        rows_out.push(TableCount { table: SEGMENTS.into(), rows: trained.keys.len() as i64 });
-        rows_out.push(TableCount { table: PROFILES.into(), rows: trained.k() as i64 });
-        rows_out.push(TableCount { table: MODELS.into(), rows: 1 });
+        let model = publish(
+            MODELS,
+            &table_location(root, MODELS),
+            schema,
+            batches,
+            WriteMode::Append,
+            &metadata,
+        )
+        .await?;
+        let (schema, batches) =
+            trained.segments_table(&spec.key, run_id.as_str(), model.version, as_of)?;
+        let segments = publish(
+            SEGMENTS,
+            &table_location(root, SEGMENTS),
+            schema,
+            batches,
+            WriteMode::Snapshot,
+            &metadata,
+        )
+        .await?;
+        let (schema, batches) =
+            trained.profiles_table(outcomes.as_ref(), run_id.as_str(), model.version, as_of)?;
+        let profiles = publish(
+            PROFILES,
+            &table_location(root, PROFILES),
+            schema,
+            batches,
+            WriteMode::Snapshot,
+            &metadata,
+        )
+        .await?;
+        rows_out.push(TableCount {
+            table: SEGMENTS.into(),
+            rows: trained.keys.len() as i64,
+        });
+        rows_out.push(TableCount {
+            table: PROFILES.into(),
+            rows: trained.k() as i64,
+        });
+        rows_out.push(TableCount {
+            table: MODELS.into(),
+            rows: 1,
+        });
         commits.extend([model, segments, profiles]);
         metrics = Some(trained.metrics_json());
     }

@@ -64,7 +64,9 @@ pub(crate) fn params(spec: &SegmentsSpec, seed: u64) -> Result<SegmentParams> {
         metric_sample: spec.silhouette_sample.unwrap_or(5000),
         cluster_sample: spec.cluster_sample.unwrap_or(3000),
     };
-    params.check().map_err(|e| JobError::SegmentParams(e.to_string()))?;
+    params
+        .check()
+        .map_err(|e| JobError::SegmentParams(e.to_string()))?;
     for (key, prepare) in std::iter::once(("segments.prepare".to_string(), &spec.prepare)).chain(
         spec.prepare_features
             .iter()
@@ -78,11 +80,18 @@ pub(crate) fn params(spec: &SegmentsSpec, seed: u64) -> Result<SegmentParams> {
 }
 
 fn is_numeric(t: &DataType) -> bool {
-    t.is_integer() || t.is_floating() || matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..))
+    t.is_integer()
+        || t.is_floating()
+        || matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..))
 }
 
 /// The feature columns to cluster on, checked against the table's schema.
-pub(crate) fn select_features(spec: &SegmentsSpec, schema: &Schema, table: &str, key: &str) -> Result<Vec<String>> {
+pub(crate) fn select_features(
+    spec: &SegmentsSpec,
+    schema: &Schema,
+    table: &str,
+    key: &str,
+) -> Result<Vec<String>> {
     let numeric: Vec<String> = schema
         .fields()
         .iter()
@@ -94,11 +103,18 @@ pub(crate) fn select_features(spec: &SegmentsSpec, schema: &Schema, table: &str,
             Ok(f) if is_numeric(f.data_type()) && column != key => Ok(()),
             Ok(f) => Err(invalid(
                 table,
-                format!("{key_name}: column `{column}` is {}, not a numeric feature; numeric columns: {}", f.data_type(), numeric.join(", ")),
+                format!(
+                    "{key_name}: column `{column}` is {}, not a numeric feature; numeric columns: {}",
+                    f.data_type(),
+                    numeric.join(", ")
+                ),
             )),
             Err(_) => Err(invalid(
                 table,
-                format!("{key_name}: no column `{column}`; numeric columns: {}", numeric.join(", ")),
+                format!(
+                    "{key_name}: no column `{column}`; numeric columns: {}",
+                    numeric.join(", ")
+                ),
             )),
         }
     };
@@ -114,17 +130,26 @@ pub(crate) fn select_features(spec: &SegmentsSpec, schema: &Schema, table: &str,
         }
         None => numeric.clone(),
     };
-    let chosen: Vec<String> = chosen.into_iter().filter(|c| !spec.exclude.contains(c)).collect();
+    let chosen: Vec<String> = chosen
+        .into_iter()
+        .filter(|c| !spec.exclude.contains(c))
+        .collect();
     for column in spec.prepare_features.keys() {
         if !chosen.contains(column) {
             return Err(invalid(
                 table,
-                format!("segments.prepare.features.{column}: `{column}` is not one of the clustered features: {}", chosen.join(", ")),
+                format!(
+                    "segments.prepare.features.{column}: `{column}` is not one of the clustered features: {}",
+                    chosen.join(", ")
+                ),
             ));
         }
     }
     if chosen.is_empty() {
-        return Err(invalid(table, "no numeric feature left to cluster on (segments.features / segments.exclude)".into()));
+        return Err(invalid(
+            table,
+            "no numeric feature left to cluster on (segments.features / segments.exclude)".into(),
+        ));
     }
     Ok(chosen)
 }
@@ -147,10 +172,19 @@ fn prepare_options(spec: &PrepareSpec) -> PrepareOptions {
 fn column_f64(features: &FeatureTable, table: &str, name: &str) -> Result<Vec<f64>> {
     let mut out = Vec::with_capacity(features.rows);
     for batch in &features.batches {
-        let column = batch.column_by_name(name).expect("checked against the schema");
-        let column = cast(column, &DataType::Float64)
-            .map_err(|e| invalid(table, format!("column `{name}` cannot be read as numbers: {e}")))?;
-        let column = column.as_any().downcast_ref::<Float64Array>().expect("cast to f64");
+        let column = batch
+            .column_by_name(name)
+            .expect("checked against the schema");
+        let column = cast(column, &DataType::Float64).map_err(|e| {
+            invalid(
+                table,
+                format!("column `{name}` cannot be read as numbers: {e}"),
+            )
+        })?;
+        let column = column
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .expect("cast to f64");
         out.extend(column.iter().map(|v| v.unwrap_or(f64::NAN)));
     }
     Ok(out)
@@ -159,9 +193,15 @@ fn column_f64(features: &FeatureTable, table: &str, name: &str) -> Result<Vec<f6
 fn keys(features: &FeatureTable, key: &str) -> Result<Vec<String>> {
     let mut out = Vec::with_capacity(features.rows);
     for batch in &features.batches {
-        let column = cast(batch.column_by_name(key).expect("key checked"), &DataType::Utf8)
-            .map_err(|e| invalid(key, e.to_string()))?;
-        let column = column.as_any().downcast_ref::<StringArray>().expect("cast to utf8");
+        let column = cast(
+            batch.column_by_name(key).expect("key checked"),
+            &DataType::Utf8,
+        )
+        .map_err(|e| invalid(key, e.to_string()))?;
+        let column = column
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("cast to utf8");
         out.extend(column.iter().map(|v| v.unwrap_or_default().to_string()));
     }
     Ok(out)
@@ -183,7 +223,13 @@ pub(crate) struct Trained {
     pub params: SegmentParams,
 }
 
-pub(crate) fn train(spec: &SegmentsSpec, seed: u64, features: &FeatureTable, table: &str, key: &str) -> Result<Trained> {
+pub(crate) fn train(
+    spec: &SegmentsSpec,
+    seed: u64,
+    features: &FeatureTable,
+    table: &str,
+    key: &str,
+) -> Result<Trained> {
     let params = params(spec, seed)?;
     let names = select_features(spec, &features.schema, table, key)?;
     let columns: Vec<Vec<f64>> = names
@@ -236,7 +282,12 @@ fn make_labels(centres: &ndarray::Array2<f64>, names: &[String], wanted: usize) 
     let ranked: Vec<Vec<usize>> = (0..k)
         .map(|c| {
             let mut idx: Vec<usize> = (0..names.len()).collect();
-            idx.sort_by(|&a, &b| centres[[c, b]].abs().total_cmp(&centres[[c, a]].abs()).then(a.cmp(&b)));
+            idx.sort_by(|&a, &b| {
+                centres[[c, b]]
+                    .abs()
+                    .total_cmp(&centres[[c, a]].abs())
+                    .then(a.cmp(&b))
+            });
             idx
         })
         .collect();
@@ -246,7 +297,13 @@ fn make_labels(centres: &ndarray::Array2<f64>, names: &[String], wanted: usize) 
             .take(n)
             .map(|&j| {
                 let z = centres[[c, j]];
-                let level = if z.abs() < 0.25 { "typical" } else if z > 0.0 { "high" } else { "low" };
+                let level = if z.abs() < 0.25 {
+                    "typical"
+                } else if z > 0.0 {
+                    "high"
+                } else {
+                    "low"
+                };
                 format!("{level} {}", readable(&names[j]))
             })
             .collect::<Vec<_>>()
@@ -299,7 +356,13 @@ impl Trained {
     }
 
     /// The `segments` table: one row per customer, in key order.
-    pub fn segments_table(&self, key: &str, run_id: &str, model_version: i64, as_of: DateTime<Utc>) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+    pub fn segments_table(
+        &self,
+        key: &str,
+        run_id: &str,
+        model_version: i64,
+        as_of: DateTime<Utc>,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
         let schema = Arc::new(Schema::new(vec![
             Field::new(key, DataType::Utf8, false),
             Field::new("segment_id", DataType::Int32, false),
@@ -311,29 +374,45 @@ impl Trained {
         ]));
         let assignment = &self.segmentation.assignment;
         let n = self.keys.len();
-        let ids: Vec<i32> = assignment.labels.iter().map(|&c| self.order[c as usize] as i32).collect();
+        let ids: Vec<i32> = assignment
+            .labels
+            .iter()
+            .map(|&c| self.order[c as usize] as i32)
+            .collect();
         let columns: Vec<ArrayRef> = vec![
             Arc::new(StringArray::from_iter_values(&self.keys)),
             Arc::new(Int32Array::from(ids.clone())),
-            Arc::new(StringArray::from_iter_values(ids.iter().map(|&i| &self.labels[i as usize]))),
+            Arc::new(StringArray::from_iter_values(
+                ids.iter().map(|&i| &self.labels[i as usize]),
+            )),
             Arc::new(Float64Array::from(assignment.distances.clone())),
             Arc::new(StringArray::from(vec![run_id; n])),
             Arc::new(Int64Array::from(vec![model_version; n])),
             ts_column(as_of, n),
         ];
-        let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| arrow_err("segments", e))?;
+        let batch =
+            RecordBatch::try_new(schema.clone(), columns).map_err(|e| arrow_err("segments", e))?;
         Ok((schema, vec![batch]))
     }
 
     /// The `segment_profiles` table: one row per segment, by segment id.
-    pub fn profiles_table(&self, outcomes: Option<&Outcomes>, run_id: &str, model_version: i64, as_of: DateTime<Utc>) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+    pub fn profiles_table(
+        &self,
+        outcomes: Option<&Outcomes>,
+        run_id: &str,
+        model_version: i64,
+        as_of: DateTime<Utc>,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
         let k = self.k();
         let total = self.keys.len() as f64;
         let mut model_index = vec![0; k];
         for (c, &id) in self.order.iter().enumerate() {
             model_index[id] = c;
         }
-        let sizes: Vec<u64> = model_index.iter().map(|&c| self.segmentation.metrics.sizes[c]).collect();
+        let sizes: Vec<u64> = model_index
+            .iter()
+            .map(|&c| self.segmentation.metrics.sizes[c])
+            .collect();
         // Case outcomes per segment.
         let mut cases = vec![0u64; k];
         let mut sar_customers = vec![0u64; k];
@@ -359,26 +438,44 @@ impl Trained {
         ];
         let rate = |num: &[u64], den: &[u64]| -> ArrayRef {
             Arc::new(Float64Array::from_iter((0..k).map(|i| {
-                if outcomes.is_none() || den[i] == 0 { None } else { Some(num[i] as f64 / den[i] as f64) }
+                if outcomes.is_none() || den[i] == 0 {
+                    None
+                } else {
+                    Some(num[i] as f64 / den[i] as f64)
+                }
             })))
         };
         let mut columns: Vec<ArrayRef> = vec![
             Arc::new(Int32Array::from_iter_values(0..k as i32)),
             Arc::new(StringArray::from_iter_values(&self.labels)),
-            Arc::new(Int64Array::from_iter_values(sizes.iter().map(|&s| s as i64))),
-            Arc::new(Float64Array::from_iter_values(sizes.iter().map(|&s| s as f64 / total))),
-            Arc::new(Int64Array::from_iter(cases.iter().map(|&c| outcomes.map(|_| c as i64)))),
+            Arc::new(Int64Array::from_iter_values(
+                sizes.iter().map(|&s| s as i64),
+            )),
+            Arc::new(Float64Array::from_iter_values(
+                sizes.iter().map(|&s| s as f64 / total),
+            )),
+            Arc::new(Int64Array::from_iter(
+                cases.iter().map(|&c| outcomes.map(|_| c as i64)),
+            )),
             rate(&sar_customers, &sizes),
             rate(&false_positives, &cases),
         ];
         let centres = &self.segmentation.centres;
         for (j, stats) in self.preparation.features.iter().enumerate() {
             fields.push(Field::new(&stats.name, DataType::Float64, false));
-            columns.push(Arc::new(Float64Array::from_iter_values(model_index.iter().map(|&c| stats.inverse(centres[[c, j]])))));
+            columns.push(Arc::new(Float64Array::from_iter_values(
+                model_index.iter().map(|&c| stats.inverse(centres[[c, j]])),
+            )));
         }
         for (j, stats) in self.preparation.features.iter().enumerate() {
-            fields.push(Field::new(format!("z_{}", stats.name), DataType::Float64, false));
-            columns.push(Arc::new(Float64Array::from_iter_values(model_index.iter().map(|&c| centres[[c, j]]))));
+            fields.push(Field::new(
+                format!("z_{}", stats.name),
+                DataType::Float64,
+                false,
+            ));
+            columns.push(Arc::new(Float64Array::from_iter_values(
+                model_index.iter().map(|&c| centres[[c, j]]),
+            )));
         }
         fields.push(Field::new("run_id", DataType::Utf8, false));
         columns.push(Arc::new(StringArray::from(vec![run_id; k])));
@@ -387,7 +484,8 @@ impl Trained {
         fields.push(Field::new("as_of", ts_type(), false));
         columns.push(ts_column(as_of, k));
         let schema = Arc::new(Schema::new(fields));
-        let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| arrow_err("segment_profiles", e))?;
+        let batch = RecordBatch::try_new(schema.clone(), columns)
+            .map_err(|e| arrow_err("segment_profiles", e))?;
         Ok((schema, vec![batch]))
     }
 
@@ -443,13 +541,21 @@ impl Trained {
     }
 
     /// The `models` table row of this run.
-    pub fn models_table(&self, run_id: &str, as_of: DateTime<Utc>) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+    pub fn models_table(
+        &self,
+        run_id: &str,
+        as_of: DateTime<Utc>,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
         let schema = Arc::new(Schema::new(vec![
             Field::new("run_id", DataType::Utf8, false),
             Field::new("kind", DataType::Utf8, false),
             Field::new("algorithm", DataType::Utf8, false),
             Field::new("k", DataType::Int32, false),
-            Field::new("features", DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))), false),
+            Field::new(
+                "features",
+                DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+                false,
+            ),
             Field::new("params", DataType::Utf8, false),
             Field::new("preparation", DataType::Utf8, false),
             Field::new("metrics", DataType::Utf8, false),
@@ -468,13 +574,18 @@ impl Trained {
             Arc::new(StringArray::from(vec![self.params.algorithm.name()])),
             Arc::new(Int32Array::from(vec![self.k() as i32])),
             Arc::new(features),
-            Arc::new(StringArray::from(vec![serde_json::to_string(&self.params).expect("params serialise")])),
-            Arc::new(StringArray::from(vec![serde_json::to_string(&self.preparation).expect("stats serialise")])),
+            Arc::new(StringArray::from(vec![
+                serde_json::to_string(&self.params).expect("params serialise"),
+            ])),
+            Arc::new(StringArray::from(vec![
+                serde_json::to_string(&self.preparation).expect("stats serialise"),
+            ])),
             Arc::new(StringArray::from(vec![self.metrics_json()])),
             Arc::new(StringArray::from(vec![self.model_json()])),
             ts_column(as_of, 1),
         ];
-        let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| arrow_err("models", e))?;
+        let batch =
+            RecordBatch::try_new(schema.clone(), columns).map_err(|e| arrow_err("models", e))?;
         Ok((schema, vec![batch]))
     }
 }
@@ -488,7 +599,11 @@ fn arrow_err(table: &str, source: arrow::error::ArrowError) -> JobError {
 
 /// Case outcomes per customer from the `outcomes` source (columns: the job
 /// key and `outcome`; `sar_filed` and `false_positive` are counted).
-pub(crate) async fn outcomes(engine: &seglake_features::FeatureEngine, source: &str, key: &str) -> Result<Outcomes> {
+pub(crate) async fn outcomes(
+    engine: &seglake_features::FeatureEngine,
+    source: &str,
+    key: &str,
+) -> Result<Outcomes> {
     let sql = format!(
         "SELECT CAST(\"{key}\" AS VARCHAR) AS k, COUNT(*) AS cases, \
          SUM(CASE WHEN outcome = 'sar_filed' THEN 1 ELSE 0 END) AS sar, \
@@ -506,12 +621,19 @@ pub(crate) async fn outcomes(engine: &seglake_features::FeatureEngine, source: &
             .map(|i| cast(b.column(i), &DataType::Int64))
             .collect::<Result<_, _>>()
             .map_err(|e| arrow_err(source, e))?;
-        let nums: Vec<&Int64Array> = nums.iter().map(|a| a.as_any().downcast_ref::<Int64Array>().expect("i64")).collect();
+        let nums: Vec<&Int64Array> = nums
+            .iter()
+            .map(|a| a.as_any().downcast_ref::<Int64Array>().expect("i64"))
+            .collect();
         for i in 0..b.num_rows() {
             if k.is_valid(i) {
                 out.insert(
                     k.value(i).to_string(),
-                    (nums[0].value(i) as u64, nums[1].value(i) as u64, nums[2].value(i) as u64),
+                    (
+                        nums[0].value(i) as u64,
+                        nums[1].value(i) as u64,
+                        nums[2].value(i) as u64,
+                    ),
                 );
             }
         }

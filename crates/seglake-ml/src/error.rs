@@ -23,7 +23,9 @@ pub enum MlError {
     Tolerance(f64),
     #[error("init_sample must be at least k ({k}), got {got}")]
     InitSample { k: usize, got: usize },
-    #[error("max_epochs and lloyd_passes are both 0: the model would never move from its initial centres")]
+    #[error(
+        "max_epochs and lloyd_passes are both 0: the model would never move from its initial centres"
+    )]
     NoTraining,
     #[error("initial centres have shape {got_rows}x{got_cols}, expected {k}x{dim}")]
     InitShape {
@@ -50,6 +52,8 @@ pub enum MlError {
         expected: usize,
         got: usize,
     },
-    #[error("{algorithm} found no cluster in the sample of {sample} rows (all noise); raise eps or lower min_points")]
+    #[error(
+        "{algorithm} found no cluster in the sample of {sample} rows (all noise); raise eps or lower min_points"
+    )]
     NoClusters { algorithm: String, sample: usize },
 }

@@ -63,7 +63,8 @@ impl CentreTable {
     #[inline(always)]
     fn nearest_lanes<const L: usize>(&self, row: &[f32]) -> (usize, f32) {
         let padded = self.padded.as_slice();
-        let lane = |j: usize| -> &[f32; L] { padded[j * L..(j + 1) * L].try_into().expect("L lanes") };
+        let lane =
+            |j: usize| -> &[f32; L] { padded[j * L..(j + 1) * L].try_into().expect("L lanes") };
         // Four running sums (features j mod 4) instead of one: a single
         // sum is a chain of dependent adds that keeps the core waiting.
         let mut acc = [[0f32; L]; 4];
@@ -126,7 +127,11 @@ fn argmin(distances: &[f32]) -> (usize, f32) {
 /// multiply and add in the same order (no fused multiply-add), so results
 /// are bit-identical with and without AVX2.
 #[inline(always)]
-pub(crate) fn scan_rows<F: FnMut(usize, &[f32], usize, f32)>(table: &CentreTable, block: &[f32], f: F) {
+pub(crate) fn scan_rows<F: FnMut(usize, &[f32], usize, f32)>(
+    table: &CentreTable,
+    block: &[f32],
+    f: F,
+) {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.
@@ -143,7 +148,11 @@ fn scan_rows_avx2<F: FnMut(usize, &[f32], usize, f32)>(table: &CentreTable, bloc
 }
 
 #[inline(always)]
-fn scan_rows_portable<F: FnMut(usize, &[f32], usize, f32)>(table: &CentreTable, block: &[f32], mut f: F) {
+fn scan_rows_portable<F: FnMut(usize, &[f32], usize, f32)>(
+    table: &CentreTable,
+    block: &[f32],
+    mut f: F,
+) {
     let mut scratch = vec![0f32; table.k];
     for (r, row) in block.chunks_exact(table.dim).enumerate() {
         let (c, sq) = table.nearest(row, &mut scratch);

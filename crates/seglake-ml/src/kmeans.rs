@@ -178,7 +178,11 @@ impl KMeans {
 }
 
 /// Nearest of `centres` for every row of `x`.
-pub fn assign_to(centres: &Array2<f64>, x: ArrayView2<f32>, chunk_rows: usize) -> Result<Assignment> {
+pub fn assign_to(
+    centres: &Array2<f64>,
+    x: ArrayView2<f32>,
+    chunk_rows: usize,
+) -> Result<Assignment> {
     if x.ncols() != centres.ncols() {
         return Err(MlError::Dimension {
             expected: centres.ncols(),
@@ -212,7 +216,14 @@ impl KMeansValidParams {
         for init in 0..self.n_init {
             let mut r = rng(self.seed, Stream::Init, init as u64, 0);
             let centres = kmeans_plus_plus(sample.view(), self.k, &mut r);
-            let (centres, inertia) = lloyd(sample.view(), centres, 100, sample_threshold, self.chunk_rows).0;
+            let (centres, inertia) = lloyd(
+                sample.view(),
+                centres,
+                100,
+                sample_threshold,
+                self.chunk_rows,
+            )
+            .0;
             if best.as_ref().is_none_or(|(b, _)| inertia < *b) {
                 best = Some((inertia, centres));
             }
@@ -237,8 +248,13 @@ impl KMeansValidParams {
         }
         let threshold = self.tol * mean_variance(x.view(), self.chunk_rows);
         let (centres, epochs, mut reseeded) = self.minibatch(x.view(), init, threshold);
-        let ((centres, _), passes, lloyd_reseeded) =
-            lloyd(x.view(), centres, self.lloyd_passes, threshold, self.chunk_rows);
+        let ((centres, _), passes, lloyd_reseeded) = lloyd(
+            x.view(),
+            centres,
+            self.lloyd_passes,
+            threshold,
+            self.chunk_rows,
+        );
         reseeded += lloyd_reseeded;
         let inertia = assign_to(&centres, x.view(), self.chunk_rows)?.inertia;
         Ok(KMeans {
@@ -265,7 +281,12 @@ impl KMeansValidParams {
     /// rate: a centre that has absorbed `n` rows moves by `1/n` of the way
     /// to each new row. Returns the centres, epochs run and clusters
     /// re-seeded.
-    fn minibatch(&self, x: ArrayView2<f32>, mut centres: Array2<f64>, threshold: f64) -> (Array2<f64>, usize, usize) {
+    fn minibatch(
+        &self,
+        x: ArrayView2<f32>,
+        mut centres: Array2<f64>,
+        threshold: f64,
+    ) -> (Array2<f64>, usize, usize) {
         let (n, dim) = x.dim();
         let k = self.k;
         let batch = self.batch_size.min(n);
@@ -372,7 +393,12 @@ fn lloyd(
 
 /// Moves every centre that received no row onto one of the rows farthest
 /// from their centre (scikit-learn's recovery), farthest first.
-fn reseed_empty(centres: &mut Array2<f64>, partial: &Partial, x: ArrayView2<f32>, counts: &mut [f64]) -> usize {
+fn reseed_empty(
+    centres: &mut Array2<f64>,
+    partial: &Partial,
+    x: ArrayView2<f32>,
+    counts: &mut [f64],
+) -> usize {
     let mut far = partial.far.iter();
     let mut moved = 0;
     for c in 0..centres.nrows() {
@@ -502,16 +528,32 @@ mod tests {
     fn invalid_parameters_are_named() {
         let cases = [
             (KMeansParams::new(0), "k must be at least 2, got 0"),
-            (KMeansParams::new(3).batch_size(0), "batch_size must be at least 1, got 0"),
-            (KMeansParams::new(3).tol(-1.0), "tol must be a finite number >= 0, got -1"),
-            (KMeansParams::new(3).n_init(0), "n_init must be at least 1, got 0"),
-            (KMeansParams::new(30).init_sample(10), "init_sample must be at least k (30), got 10"),
+            (
+                KMeansParams::new(3).batch_size(0),
+                "batch_size must be at least 1, got 0",
+            ),
+            (
+                KMeansParams::new(3).tol(-1.0),
+                "tol must be a finite number >= 0, got -1",
+            ),
+            (
+                KMeansParams::new(3).n_init(0),
+                "n_init must be at least 1, got 0",
+            ),
+            (
+                KMeansParams::new(30).init_sample(10),
+                "init_sample must be at least k (30), got 10",
+            ),
         ];
         for (params, message) in cases {
             assert_eq!(params.check().unwrap_err().to_string(), message);
         }
         let x = Array2::<f32>::zeros((3, 2));
-        let err = KMeansParams::new(5).check().unwrap().fit(x.view()).unwrap_err();
+        let err = KMeansParams::new(5)
+            .check()
+            .unwrap()
+            .fit(x.view())
+            .unwrap_err();
         assert_eq!(err.to_string(), "k = 5 is more than the 3 rows to cluster");
     }
 
@@ -520,11 +562,27 @@ mod tests {
         // Rows 0..4 near (0,0), rows 4..8 near (10,10): the centres are the
         // means of each group, the inertia their summed squared spread.
         let x = ndarray::array![
-            [0.0f32, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0],
-            [10.0, 10.0], [11.0, 10.0], [10.0, 11.0], [11.0, 11.0]
+            [0.0f32, 0.0],
+            [1.0, 0.0],
+            [0.0, 1.0],
+            [1.0, 1.0],
+            [10.0, 10.0],
+            [11.0, 10.0],
+            [10.0, 11.0],
+            [11.0, 11.0]
         ];
-        let model = KMeansParams::new(2).seed(7).check().unwrap().fit(x.view()).unwrap();
-        let mut centres: Vec<(f64, f64)> = model.centres.rows().into_iter().map(|r| (r[0], r[1])).collect();
+        let model = KMeansParams::new(2)
+            .seed(7)
+            .check()
+            .unwrap()
+            .fit(x.view())
+            .unwrap();
+        let mut centres: Vec<(f64, f64)> = model
+            .centres
+            .rows()
+            .into_iter()
+            .map(|r| (r[0], r[1]))
+            .collect();
         centres.sort_by(|a, b| a.0.total_cmp(&b.0));
         assert_eq!(centres, vec![(0.5, 0.5), (10.5, 10.5)]);
         assert!((model.inertia - 4.0).abs() < 1e-12, "{}", model.inertia);
@@ -536,7 +594,11 @@ mod tests {
         // farthest from its centre.
         let x = ndarray::array![[0.0f32], [1.0], [2.0], [9.0]];
         let init = ndarray::array![[1.0], [100.0]];
-        let params = KMeansParams::new(2).max_epochs(0).lloyd_passes(10).check().unwrap();
+        let params = KMeansParams::new(2)
+            .max_epochs(0)
+            .lloyd_passes(10)
+            .check()
+            .unwrap();
         let model = params.fit_from(x.view(), init).unwrap();
         assert_eq!(model.reseeded, 1);
         let mut c: Vec<f64> = model.centres.column(0).to_vec();

@@ -22,4 +22,6 @@ pub mod segment;
 pub use error::{MlError, Result};
 pub use kmeans::{Assignment, KMeans, KMeansParams, KMeansValidParams, assign_to};
 pub use prepare::{FeatureStats, LogMode, Preparation, PrepareOptions};
-pub use segment::{Algorithm, ClusterMetrics, KChoice, SegmentParams, Segmentation, TrainingInfo, segment};
+pub use segment::{
+    Algorithm, ClusterMetrics, KChoice, SegmentParams, Segmentation, TrainingInfo, segment,
+};

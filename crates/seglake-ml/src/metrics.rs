@@ -111,7 +111,11 @@ pub fn davies_bouldin(x: ArrayView2<f32>, labels: &[u32]) -> f64 {
         for b in 0..k {
             if a != b {
                 let d = between(a, b);
-                let ratio = if d == 0.0 { 0.0 } else { (intra[a] + intra[b]) / d };
+                let ratio = if d == 0.0 {
+                    0.0
+                } else {
+                    (intra[a] + intra[b]) / d
+                };
                 worst = worst.max(ratio);
             }
         }

@@ -224,9 +224,7 @@ fn fit_feature(name: &str, column: &[f64], options: &PrepareOptions) -> FeatureS
     let log = match options.log {
         LogMode::Never => false,
         LogMode::Always => true,
-        LogMode::Auto => {
-            values.iter().all(|&v| v >= 0.0) && skewness(&values) > AUTO_LOG_SKEWNESS
-        }
+        LogMode::Auto => values.iter().all(|&v| v >= 0.0) && skewness(&values) > AUTO_LOG_SKEWNESS,
     };
     if log {
         for v in &mut values {
@@ -315,7 +313,10 @@ mod tests {
         let s = &prep.features[0];
         assert_eq!((s.missing, s.median, s.clipped), (1, 2.0, 1));
         assert_eq!((s.clip_low, s.clip_high), (Some(0.0), Some(3.0)));
-        let logged: Vec<f64> = [0.0f64, 1.0, 3.0, 2.0, 3.0].iter().map(|v| v.ln_1p()).collect();
+        let logged: Vec<f64> = [0.0f64, 1.0, 3.0, 2.0, 3.0]
+            .iter()
+            .map(|v| v.ln_1p())
+            .collect();
         let mean = logged.iter().sum::<f64>() / 5.0;
         let std = (logged.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 5.0).sqrt();
         assert!((s.mean - mean).abs() < 1e-12 && (s.std - std).abs() < 1e-12);
@@ -329,9 +330,14 @@ mod tests {
 
     #[test]
     fn auto_log_only_for_skewed_non_negative_features() {
-        let skewed: Vec<f64> = (0..1000).map(|i| if i % 100 == 0 { 1e6 } else { i as f64 % 7.0 }).collect();
+        let skewed: Vec<f64> = (0..1000)
+            .map(|i| if i % 100 == 0 { 1e6 } else { i as f64 % 7.0 })
+            .collect();
         let symmetric: Vec<f64> = (0..1000).map(|i| (i % 10) as f64).collect();
-        let options = PrepareOptions { clip: None, ..Default::default() };
+        let options = PrepareOptions {
+            clip: None,
+            ..Default::default()
+        };
         let prep = Preparation::fit(
             &["skewed".into(), "symmetric".into()],
             &[&skewed, &symmetric],
@@ -344,7 +350,10 @@ mod tests {
 
     #[test]
     fn bad_clip_bounds_are_named() {
-        let o = PrepareOptions { clip: Some((0.9, 0.1)), ..Default::default() };
+        let o = PrepareOptions {
+            clip: Some((0.9, 0.1)),
+            ..Default::default()
+        };
         assert_eq!(
             o.check().unwrap_err().to_string(),
             "clip quantiles must satisfy 0 <= low < high <= 1, got [0.9, 0.1]"

@@ -41,7 +41,10 @@ pub enum KChoice {
     Fixed(usize),
     /// Try every k in `min..=max`; keep the best silhouette (the smaller k
     /// on a tie).
-    Auto { min: usize, max: usize },
+    Auto {
+        min: usize,
+        max: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,13 +63,21 @@ impl SegmentParams {
     pub fn check(&self) -> Result<()> {
         match self.k {
             KChoice::Fixed(k) => {
-                KMeansParams { k, ..self.kmeans.clone() }.check()?;
+                KMeansParams {
+                    k,
+                    ..self.kmeans.clone()
+                }
+                .check()?;
             }
             KChoice::Auto { min, max } => {
                 if min < 2 || max < min {
                     return Err(MlError::KRange { min, max });
                 }
-                KMeansParams { k: min, ..self.kmeans.clone() }.check()?;
+                KMeansParams {
+                    k: min,
+                    ..self.kmeans.clone()
+                }
+                .check()?;
             }
         }
         if self.metric_sample < 2 {
@@ -143,7 +154,13 @@ pub fn segment(x: ArrayView2<f32>, params: &SegmentParams) -> Result<Segmentatio
     for k in ks {
         let (centres, training) = train(x.view(), k, params)?;
         let assignment = assign_to(&centres, x.view(), params.kmeans.chunk_rows)?;
-        let metrics = evaluate(x.view(), &assignment, centres.nrows(), &metric_rows, metric_sample.view());
+        let metrics = evaluate(
+            x.view(),
+            &assignment,
+            centres.nrows(),
+            &metric_rows,
+            metric_sample.view(),
+        );
         sweep.push(metrics.clone());
         if best
             .as_ref()
@@ -190,11 +207,20 @@ fn evaluate(
     }
 }
 
-fn train(x: ArrayView2<f32>, k: usize, params: &SegmentParams) -> Result<(Array2<f64>, TrainingInfo)> {
+fn train(
+    x: ArrayView2<f32>,
+    k: usize,
+    params: &SegmentParams,
+) -> Result<(Array2<f64>, TrainingInfo)> {
     let seed = params.kmeans.seed;
     match &params.algorithm {
         Algorithm::Kmeans => {
-            let model = KMeansParams { k, ..params.kmeans.clone() }.check()?.fit(x)?;
+            let model = KMeansParams {
+                k,
+                ..params.kmeans.clone()
+            }
+            .check()?
+            .fit(x)?;
             let info = TrainingInfo {
                 algorithm: "kmeans".into(),
                 epochs: model.epochs,
@@ -206,7 +232,12 @@ fn train(x: ArrayView2<f32>, k: usize, params: &SegmentParams) -> Result<(Array2
             Ok((model.centres, info))
         }
         Algorithm::Dbscan { eps, min_points } => {
-            let rows = sample_rows(x.nrows(), params.cluster_sample, seed, Stream::ClusterSample);
+            let rows = sample_rows(
+                x.nrows(),
+                params.cluster_sample,
+                seed,
+                Stream::ClusterSample,
+            );
             let sample = x.select(Axis(0), &rows).mapv(f64::from);
             let labels = linfa_clustering::Dbscan::params(*min_points)
                 .tolerance(*eps)
@@ -224,9 +255,17 @@ fn train(x: ArrayView2<f32>, k: usize, params: &SegmentParams) -> Result<(Array2
             Ok((centres, sample_info("dbscan", rows.len(), noise)))
         }
         Algorithm::Hierarchical => {
-            let rows = sample_rows(x.nrows(), params.cluster_sample, seed, Stream::ClusterSample);
+            let rows = sample_rows(
+                x.nrows(),
+                params.cluster_sample,
+                seed,
+                Stream::ClusterSample,
+            );
             if rows.len() < k {
-                return Err(MlError::KTooLarge { k, rows: rows.len() });
+                return Err(MlError::KTooLarge {
+                    k,
+                    rows: rows.len(),
+                });
             }
             let sample = x.select(Axis(0), &rows).mapv(f64::from);
             // linfa clusters on -ln(kernel similarity); with a Gaussian
@@ -248,9 +287,15 @@ fn train(x: ArrayView2<f32>, k: usize, params: &SegmentParams) -> Result<(Array2
                 .with_method(linfa_hierarchical::Method::Ward)
                 .num_clusters(k)
                 .transform(kernel)
-                .map_err(|_| MlError::KTooLarge { k, rows: rows.len() })?;
+                .map_err(|_| MlError::KTooLarge {
+                    k,
+                    rows: rows.len(),
+                })?;
             let labels: Vec<Option<usize>> = clustered.targets.iter().map(|&l| Some(l)).collect();
-            Ok((centres_of(sample.view(), &labels), sample_info("hierarchical", rows.len(), 0)))
+            Ok((
+                centres_of(sample.view(), &labels),
+                sample_info("hierarchical", rows.len(), 0),
+            ))
         }
     }
 }
@@ -302,7 +347,9 @@ mod tests {
     fn blobs() -> (Array2<f32>, Vec<u32>) {
         let mut state = 12345u64;
         let mut noise = move || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.6
         };
         let centres = [[0.0f32, 0.0, 0.0], [8.0, 8.0, 0.0], [0.0, 8.0, 8.0]];
@@ -331,9 +378,16 @@ mod tests {
     #[test]
     fn auto_k_picks_the_planted_number_of_blobs() {
         let (x, truth) = blobs();
-        let s = segment(x.view(), &params(Algorithm::Kmeans, KChoice::Auto { min: 2, max: 6 })).unwrap();
+        let s = segment(
+            x.view(),
+            &params(Algorithm::Kmeans, KChoice::Auto { min: 2, max: 6 }),
+        )
+        .unwrap();
         assert_eq!(s.metrics.k, 3);
-        assert_eq!(s.sweep.iter().map(|m| m.k).collect::<Vec<_>>(), vec![2, 3, 4, 5, 6]);
+        assert_eq!(
+            s.sweep.iter().map(|m| m.k).collect::<Vec<_>>(),
+            vec![2, 3, 4, 5, 6]
+        );
         assert_eq!(adjusted_rand_index(&truth, &s.assignment.labels), 1.0);
         assert_eq!(s.metrics.silhouette_sample, 600);
     }
@@ -341,12 +395,22 @@ mod tests {
     #[test]
     fn dbscan_and_hierarchical_find_the_blobs_and_assign_every_row() {
         let (x, truth) = blobs();
-        for algorithm in [Algorithm::Dbscan { eps: 1.0, min_points: 5 }, Algorithm::Hierarchical] {
+        for algorithm in [
+            Algorithm::Dbscan {
+                eps: 1.0,
+                min_points: 5,
+            },
+            Algorithm::Hierarchical,
+        ] {
             let name = algorithm.name();
             let s = segment(x.view(), &params(algorithm.clone(), KChoice::Fixed(3))).unwrap();
             assert_eq!(s.centres.nrows(), 3, "{name}");
             assert_eq!(s.assignment.labels.len(), 600, "{name}");
-            assert_eq!(adjusted_rand_index(&truth, &s.assignment.labels), 1.0, "{name}");
+            assert_eq!(
+                adjusted_rand_index(&truth, &s.assignment.labels),
+                1.0,
+                "{name}"
+            );
             // Deterministic, although linfa numbers its clusters at random.
             let again = segment(x.view(), &params(algorithm, KChoice::Fixed(3))).unwrap();
             assert_eq!(again.centres, s.centres, "{name}");
@@ -356,7 +420,17 @@ mod tests {
     #[test]
     fn dbscan_with_a_tiny_radius_finds_nothing_and_says_so() {
         let (x, _) = blobs();
-        let err = segment(x.view(), &params(Algorithm::Dbscan { eps: 1e-6, min_points: 5 }, KChoice::Fixed(3))).unwrap_err();
+        let err = segment(
+            x.view(),
+            &params(
+                Algorithm::Dbscan {
+                    eps: 1e-6,
+                    min_points: 5,
+                },
+                KChoice::Fixed(3),
+            ),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("found no cluster"), "{err}");
     }
 }

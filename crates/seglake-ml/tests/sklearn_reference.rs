@@ -27,13 +27,20 @@ struct Reference {
 }
 
 fn reference() -> Reference {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sklearn_reference.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/sklearn_reference.json"
+    );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 fn matrix<T: Copy>(rows: &[Vec<f64>], f: impl Fn(f64) -> T) -> Array2<T> {
     let dim = rows[0].len();
-    Array2::from_shape_vec((rows.len(), dim), rows.iter().flatten().map(|&v| f(v)).collect()).unwrap()
+    Array2::from_shape_vec(
+        (rows.len(), dim),
+        rows.iter().flatten().map(|&v| f(v)).collect(),
+    )
+    .unwrap()
 }
 
 fn relative(a: f64, b: f64) -> f64 {
@@ -88,16 +95,30 @@ fn mini_batch_is_within_two_percent_of_scikit_learn_lloyd() {
 fn metrics_equal_scikit_learn() {
     let r = reference();
     let x = matrix(&r.rows, |v| v as f32);
-    for (labels, want) in [(&r.lloyd_labels, &r.metrics), (&r.coarse_labels, &r.coarse_metrics)] {
+    for (labels, want) in [
+        (&r.lloyd_labels, &r.metrics),
+        (&r.coarse_labels, &r.coarse_metrics),
+    ] {
         let got = [
             metrics::silhouette(x.view(), labels),
             metrics::davies_bouldin(x.view(), labels),
             metrics::calinski_harabasz(x.view(), labels),
             metrics::adjusted_rand_index(&r.truth, labels),
         ];
-        let want = [want.silhouette, want.davies_bouldin, want.calinski_harabasz, want.ari_truth];
-        for (name, (g, w)) in ["silhouette", "davies_bouldin", "calinski_harabasz", "ari"].iter().zip(got.iter().zip(want)) {
-            assert!(relative(*g, w) < 1e-6, "{name}: seglake {g} vs scikit-learn {w}");
+        let want = [
+            want.silhouette,
+            want.davies_bouldin,
+            want.calinski_harabasz,
+            want.ari_truth,
+        ];
+        for (name, (g, w)) in ["silhouette", "davies_bouldin", "calinski_harabasz", "ari"]
+            .iter()
+            .zip(got.iter().zip(want))
+        {
+            assert!(
+                relative(*g, w) < 1e-6,
+                "{name}: seglake {g} vs scikit-learn {w}"
+            );
         }
     }
 }
@@ -106,8 +127,18 @@ fn metrics_equal_scikit_learn() {
 fn k_means_plus_plus_training_recovers_the_blobs() {
     let r = reference();
     let x = matrix(&r.rows, |v| v as f32);
-    let model = KMeansParams::new(r.k).seed(42).check().unwrap().fit(x.view()).unwrap();
-    assert!(model.inertia <= r.lloyd_inertia * 1.001, "{} vs {}", model.inertia, r.lloyd_inertia);
+    let model = KMeansParams::new(r.k)
+        .seed(42)
+        .check()
+        .unwrap()
+        .fit(x.view())
+        .unwrap();
+    assert!(
+        model.inertia <= r.lloyd_inertia * 1.001,
+        "{} vs {}",
+        model.inertia,
+        r.lloyd_inertia
+    );
     let labels = model.assign(x.view()).unwrap().labels;
     let ari = metrics::adjusted_rand_index(&r.truth, &labels);
     // The blobs overlap (std up to 2.5), so no clustering is perfect.
@@ -119,7 +150,13 @@ fn identical_results_with_one_and_many_threads() {
     let r = reference();
     let x = matrix(&r.rows, |v| v as f32);
     // Small chunks and batches so the work really is split across threads.
-    let params = KMeansParams::new(r.k).seed(9).chunk_rows(64).batch_size(300).max_epochs(5).check().unwrap();
+    let params = KMeansParams::new(r.k)
+        .seed(9)
+        .chunk_rows(64)
+        .batch_size(300)
+        .max_epochs(5)
+        .check()
+        .unwrap();
     let run = |threads: usize| {
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -128,7 +165,15 @@ fn identical_results_with_one_and_many_threads() {
             .install(|| {
                 let model = params.fit(x.view()).unwrap();
                 let assignment = model.assign(x.view()).unwrap();
-                (model.centres.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), assignment.labels, model.inertia.to_bits())
+                (
+                    model
+                        .centres
+                        .iter()
+                        .map(|v| v.to_bits())
+                        .collect::<Vec<_>>(),
+                    assignment.labels,
+                    model.inertia.to_bits(),
+                )
             })
     };
     let one = run(1);

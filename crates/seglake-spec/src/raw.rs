@@ -105,8 +105,9 @@ pub struct RawOutput {
 pub struct RawSegments {
     #[serde(default)]
     pub algorithm: RawAlgorithm,
-    /// A number, or "auto" with `k_range`.
-    pub k: RawK,
+    /// A number, or "auto" with `k_range`; not read by DBSCAN.
+    #[serde(default)]
+    pub k: Option<RawK>,
     #[serde(default)]
     pub k_range: Option<Vec<usize>>,
     /// Feature columns to cluster on; every numeric column but the key when

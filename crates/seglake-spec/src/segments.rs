@@ -64,23 +64,53 @@ pub struct SegmentsSpec {
 }
 
 /// Validates `raw`; errors are `(key, message)`.
-pub(crate) fn validate(raw: &RawSegments, sources: &[&str]) -> Result<SegmentsSpec, (String, String)> {
+pub(crate) fn validate(
+    raw: &RawSegments,
+    sources: &[&str],
+) -> Result<SegmentsSpec, (String, String)> {
     let err = |key: &str, message: String| Err((format!("segments.{key}"), message));
     let k = match (&raw.k, &raw.k_range) {
-        (RawK::Number(k), None) => KSpec::Fixed(*k),
-        (RawK::Number(_), Some(_)) => {
+        // DBSCAN finds its own number of clusters.
+        (None, None) if raw.algorithm == RawAlgorithm::Dbscan => KSpec::Fixed(2),
+        (Some(_), _) | (None, Some(_)) if raw.algorithm == RawAlgorithm::Dbscan => {
+            return err(
+                "k",
+                "is not read with algorithm = \"dbscan\", which finds its own number of clusters (set eps and min_points)".into(),
+            );
+        }
+        (None, _) => {
+            return err(
+                "k",
+                "is required: a number of segments, or \"auto\" with k_range".into(),
+            );
+        }
+        (Some(RawK::Number(k)), None) => KSpec::Fixed(*k),
+        (Some(RawK::Number(_)), Some(_)) => {
             return err("k_range", "is only read with k = \"auto\"".into());
         }
-        (RawK::Text(t), range) if t == "auto" => match range.as_deref() {
-            Some([min, max]) => KSpec::Auto { min: *min, max: *max },
+        (Some(RawK::Text(t)), range) if t == "auto" => match range.as_deref() {
+            Some([min, max]) => KSpec::Auto {
+                min: *min,
+                max: *max,
+            },
             Some(other) => return err("k_range", format!("must be [min, max], got {other:?}")),
-            None => return err("k_range", "k = \"auto\" needs k_range = [min, max], e.g. [4, 10]".into()),
+            None => {
+                return err(
+                    "k_range",
+                    "k = \"auto\" needs k_range = [min, max], e.g. [4, 10]".into(),
+                );
+            }
         },
-        (RawK::Text(t), _) => return err("k", format!("`{t}` is neither a number nor \"auto\"")),
+        (Some(RawK::Text(t)), _) => {
+            return err("k", format!("`{t}` is neither a number nor \"auto\""));
+        }
     };
     let algorithm = match raw.algorithm {
         RawAlgorithm::Kmeans | RawAlgorithm::Hierarchical => {
-            for (key, set) in [("eps", raw.eps.is_some()), ("min_points", raw.min_points.is_some())] {
+            for (key, set) in [
+                ("eps", raw.eps.is_some()),
+                ("min_points", raw.min_points.is_some()),
+            ] {
                 if set {
                     return err(key, "is only read with algorithm = \"dbscan\"".into());
                 }
@@ -104,12 +134,21 @@ pub(crate) fn validate(raw: &RawSegments, sources: &[&str]) -> Result<SegmentsSp
     if let Some(source) = &raw.outcomes
         && !sources.contains(&source.as_str())
     {
-        return err("outcomes", format!("`{source}` is not a source; sources: {}", sources.join(", ")));
+        return err(
+            "outcomes",
+            format!(
+                "`{source}` is not a source; sources: {}",
+                sources.join(", ")
+            ),
+        );
     }
     let prepare = prepare_spec("prepare", &raw.prepare.all)?;
     let mut prepare_features = BTreeMap::new();
     for (name, p) in &raw.prepare.features {
-        prepare_features.insert(name.clone(), prepare_spec(&format!("prepare.features.{name}"), p)?);
+        prepare_features.insert(
+            name.clone(),
+            prepare_spec(&format!("prepare.features.{name}"), p)?,
+        );
     }
     if raw.label_features == Some(0) {
         return err("label_features", "must be at least 1".into());
@@ -141,17 +180,28 @@ fn prepare_spec(key: &str, raw: &RawPrepareFeature) -> Result<PrepareSpec, (Stri
         None => None,
         Some(RawClip::Off(false)) => Some(None),
         Some(RawClip::Off(true)) => {
-            return Err((format!("segments.{key}.clip"), "use [low, high] quantiles, e.g. [0.005, 0.995], or false".into()));
+            return Err((
+                format!("segments.{key}.clip"),
+                "use [low, high] quantiles, e.g. [0.005, 0.995], or false".into(),
+            ));
         }
         Some(RawClip::Bounds(b)) => match b.as_slice() {
             [low, high] => Some(Some((*low, *high))),
-            _ => return Err((format!("segments.{key}.clip"), format!("must be [low, high], got {b:?}"))),
+            _ => {
+                return Err((
+                    format!("segments.{key}.clip"),
+                    format!("must be [low, high], got {b:?}"),
+                ));
+            }
         },
     };
     if let Some(log) = &raw.log
         && !["auto", "always", "never"].contains(&log.as_str())
     {
-        return Err((format!("segments.{key}.log"), format!("`{log}` is not one of: auto, always, never")));
+        return Err((
+            format!("segments.{key}.log"),
+            format!("`{log}` is not one of: auto, always, never"),
+        ));
     }
     Ok(PrepareSpec {
         clip,
