@@ -190,14 +190,19 @@ fn column_f64(features: &FeatureTable, table: &str, name: &str) -> Result<Vec<f6
     Ok(out)
 }
 
-fn keys(features: &FeatureTable, key: &str) -> Result<Vec<String>> {
+fn keys(features: &FeatureTable, table: &str, key: &str) -> Result<Vec<String>> {
     let mut out = Vec::with_capacity(features.rows);
     for batch in &features.batches {
         let column = cast(
             batch.column_by_name(key).expect("key checked"),
             &DataType::Utf8,
         )
-        .map_err(|e| invalid(key, e.to_string()))?;
+        .map_err(|e| {
+            invalid(
+                table,
+                format!("key column `{key}` cannot be read as text: {e}"),
+            )
+        })?;
         let column = column
             .as_any()
             .downcast_ref::<StringArray>()
@@ -264,7 +269,7 @@ pub(crate) fn train(
         labels[order[c]] = label;
     }
     Ok(Trained {
-        keys: keys(features, key)?,
+        keys: keys(features, table, key)?,
         features: names,
         preparation,
         segmentation,
@@ -385,7 +390,9 @@ impl Trained {
             Arc::new(StringArray::from_iter_values(
                 ids.iter().map(|&i| &self.labels[i as usize]),
             )),
-            Arc::new(Float64Array::from(assignment.distances.clone())),
+            Arc::new(Float64Array::from_iter_values(
+                assignment.distances.iter().copied(),
+            )),
             Arc::new(StringArray::from(vec![run_id; n])),
             Arc::new(Int64Array::from(vec![model_version; n])),
             ts_column(as_of, n),
