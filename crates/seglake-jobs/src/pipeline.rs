@@ -205,61 +205,51 @@ pub async fn run(
 
     let metadata = commit_metadata(spec, &run_id);
     step(progress, &format!("publishing `{}`", spec.output_table));
-    let (schema, batches) =
+    let with_columns =
         with_run_columns(&features, &run_id, as_of).map_err(|source| JobError::Output {
             table: spec.output_table.clone(),
             source,
         })?;
-    let features_commit = publish(
+    let features_commit = publish_under_root(
+        spec,
         &spec.output_table,
-        &table_location(&spec.output_root, &spec.output_table),
-        schema,
-        batches,
+        with_columns,
         WriteMode::Snapshot,
         &metadata,
     )
     .await?;
 
-    let mut commits = vec![features_commit.clone()];
+    let mut commits = vec![features_commit];
     let mut rows_out = vec![TableCount {
         table: spec.output_table.clone(),
         rows: features.rows as i64,
     }];
     let mut metrics = None;
     if let Some((trained, outcomes)) = &trained {
-        let root = &spec.output_root;
         step(
             progress,
             "publishing `models`, `segments`, `segment_profiles`",
         );
-        let (schema, batches) = trained.models_table(run_id.as_str(), as_of)?;
-        let model = publish(
+        let model = publish_under_root(
+            spec,
             MODELS,
-            &table_location(root, MODELS),
-            schema,
-            batches,
+            trained.models_table(run_id.as_str(), as_of)?,
             WriteMode::Append,
             &metadata,
         )
         .await?;
-        let (schema, batches) =
-            trained.segments_table(&spec.key, run_id.as_str(), model.version, as_of)?;
-        let segments = publish(
+        let segments = publish_under_root(
+            spec,
             SEGMENTS,
-            &table_location(root, SEGMENTS),
-            schema,
-            batches,
+            trained.segments_table(&spec.key, run_id.as_str(), model.version, as_of)?,
             WriteMode::Snapshot,
             &metadata,
         )
         .await?;
-        let (schema, batches) =
-            trained.profiles_table(outcomes.as_ref(), run_id.as_str(), model.version, as_of)?;
-        let profiles = publish(
+        let profiles = publish_under_root(
+            spec,
             PROFILES,
-            &table_location(root, PROFILES),
-            schema,
-            batches,
+            trained.profiles_table(outcomes.as_ref(), run_id.as_str(), model.version, as_of)?,
             WriteMode::Snapshot,
             &metadata,
         )
@@ -325,6 +315,18 @@ pub async fn run(
     })
 }
 
+/// Publishes one of the run's tables under the job's output root.
+async fn publish_under_root(
+    spec: &JobSpec,
+    table: &str,
+    (schema, batches): (SchemaRef, Vec<RecordBatch>),
+    mode: WriteMode,
+    metadata: &HashMap<String, serde_json::Value>,
+) -> Result<CommitInfo> {
+    let location = table_location(&spec.output_root, table);
+    Ok(publish(table, &location, schema, batches, mode, metadata).await?)
+}
+
 async fn publish_run_record(
     spec: &JobSpec,
     record: &RunRecord,
@@ -335,15 +337,14 @@ async fn publish_run_record(
             run_id: record.run_id.clone(),
             source,
         })?;
-    Ok(publish(
+    publish_under_root(
+        spec,
         RUNS_TABLE,
-        &table_location(&spec.output_root, RUNS_TABLE),
-        runs::schema(),
-        vec![batch],
+        (runs::schema(), vec![batch]),
         WriteMode::Append,
         metadata,
     )
-    .await?)
+    .await
 }
 
 /// What every commit of a run says about it, readable in any Delta reader's
