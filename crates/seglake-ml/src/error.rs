@@ -56,4 +56,18 @@ pub enum MlError {
         "{algorithm} found no cluster in the sample of {sample} rows (all noise); raise eps or lower min_points"
     )]
     NoClusters { algorithm: String, sample: usize },
+    #[error("{name} must be {accepts}, got {got}")]
+    Param {
+        name: &'static str,
+        accepts: &'static str,
+        got: String,
+    },
+    #[error("there are no labelled rows to train on")]
+    NoLabels,
+    #[error(
+        "the labels have only one class ({positives} positive, {negatives} negative): a classifier needs both"
+    )]
+    OneClass { positives: usize, negatives: usize },
+    #[error("{got} labels for {rows} feature rows")]
+    LabelLength { rows: usize, got: usize },
 }

@@ -8,10 +8,16 @@
 //!   seeded sample, Sculley updates, full Lloyd passes to finish);
 //! - [`segment`]: one segmentation (k fixed or chosen by silhouette, or
 //!   linfa's DBSCAN / hierarchical clustering on a sample) with its metrics;
+//! - [`gbdt`]: histogram gradient-boosted trees for binary risk labels,
+//!   with exact TreeSHAP explanations and Platt calibration
+//!   ([`calibration`]);
 //! - [`metrics`]: silhouette, Davies-Bouldin, Calinski-Harabasz, adjusted
-//!   Rand index, as scikit-learn defines them.
+//!   Rand index, ROC AUC, average precision and log-loss, as scikit-learn
+//!   defines them.
 
+pub mod calibration;
 mod error;
+pub mod gbdt;
 mod kernel;
 pub mod kmeans;
 pub mod metrics;
@@ -20,6 +26,7 @@ mod seeds;
 pub mod segment;
 
 pub use error::{MlError, Result};
+pub use gbdt::{ClassWeight, Fitted, Gbdt, GbdtParams, GbdtValidParams};
 pub use kmeans::{Assignment, KMeans, KMeansParams, KMeansValidParams, assign_to};
 pub use prepare::{FeatureStats, LogMode, Preparation, PrepareOptions};
 pub use segment::{

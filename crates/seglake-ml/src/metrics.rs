@@ -199,3 +199,84 @@ mod tests {
         assert!((ari - 0.5714285714285715).abs() < 1e-12, "{ari}");
     }
 }
+
+/// Area under the ROC curve (ties between scores count one half), as
+/// scikit-learn's `roc_auc_score`. NaN when `y` has one class only.
+pub fn roc_auc(y: &[bool], score: &[f64]) -> f64 {
+    let mut order: Vec<usize> = (0..y.len()).collect();
+    order.sort_by(|&a, &b| score[a].total_cmp(&score[b]));
+    let positives = y.iter().filter(|&&v| v).count() as f64;
+    let negatives = y.len() as f64 - positives;
+    // Mann-Whitney U: sum of the positives' (average) ranks.
+    let mut rank_sum = 0.0;
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && score[order[j + 1]] == score[order[i]] {
+            j += 1;
+        }
+        let average_rank = (i + j) as f64 / 2.0 + 1.0;
+        rank_sum += order[i..=j].iter().filter(|&&k| y[k]).count() as f64 * average_rank;
+        i = j + 1;
+    }
+    (rank_sum - positives * (positives + 1.0) / 2.0) / (positives * negatives)
+}
+
+/// Area under the precision-recall curve as scikit-learn's
+/// `average_precision_score`: sum over thresholds of (recall step) x
+/// precision.
+pub fn average_precision(y: &[bool], score: &[f64]) -> f64 {
+    let mut order: Vec<usize> = (0..y.len()).collect();
+    order.sort_by(|&a, &b| score[b].total_cmp(&score[a]));
+    let positives = y.iter().filter(|&&v| v).count() as f64;
+    let (mut tp, mut fp, mut ap, mut last_recall) = (0.0, 0.0, 0.0, 0.0);
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j < order.len() && score[order[j]] == score[order[i]] {
+            if y[order[j]] {
+                tp += 1.0;
+            } else {
+                fp += 1.0;
+            }
+            j += 1;
+        }
+        let recall = tp / positives;
+        ap += (recall - last_recall) * tp / (tp + fp);
+        last_recall = recall;
+        i = j;
+    }
+    ap
+}
+
+/// Mean binary log-loss, probabilities clipped to [1e-15, 1 - 1e-15].
+pub fn log_loss(y: &[bool], p: &[f64]) -> f64 {
+    let total: f64 = y
+        .iter()
+        .zip(p)
+        .map(|(&y, &p)| {
+            let p = p.clamp(1e-15, 1.0 - 1e-15);
+            if y { -p.ln() } else { -(1.0 - p).ln() }
+        })
+        .sum();
+    total / y.len() as f64
+}
+
+#[cfg(test)]
+mod classification_tests {
+    use super::*;
+
+    #[test]
+    fn auc_and_average_precision_by_hand() {
+        // scikit-learn: roc_auc_score([0,0,1,1],[0.1,0.4,0.35,0.8]) = 0.75,
+        // average_precision_score(...) = 0.8333...
+        let y = [false, false, true, true];
+        let s = [0.1, 0.4, 0.35, 0.8];
+        assert!((roc_auc(&y, &s) - 0.75).abs() < 1e-12);
+        assert!((average_precision(&y, &s) - 5.0 / 6.0).abs() < 1e-12);
+        // Ties count one half.
+        assert!((roc_auc(&[false, true], &[0.5, 0.5]) - 0.5).abs() < 1e-12);
+        let ll = log_loss(&[true, false], &[0.8, 0.2]);
+        assert!((ll - -(0.8f64.ln())).abs() < 1e-12);
+    }
+}

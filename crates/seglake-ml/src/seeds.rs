@@ -16,6 +16,10 @@ pub(crate) enum Stream {
     MiniBatch = 3,
     MetricSample = 4,
     ClusterSample = 5,
+    BinSample = 6,
+    Validation = 7,
+    Bagging = 8,
+    FeatureSample = 9,
 }
 
 /// SplitMix64's finaliser: a fixed bijection that spreads nearby inputs.

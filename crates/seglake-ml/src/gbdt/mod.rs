@@ -1,0 +1,519 @@
+//! Histogram gradient-boosted trees for binary classification (log-loss),
+//! in the style of LightGBM: quantile bins computed once, leaf-wise growth,
+//! histogram subtraction, missing values sent down a learned default
+//! branch, row and feature subsampling, class weights, early stopping on a
+//! seeded stratified validation split, and Platt calibration on that split.
+//! Parameters follow linfa's convention ([`GbdtParams`] ->
+//! [`GbdtParams::check`] -> [`GbdtValidParams`]).
+//!
+//! Determinism: histograms are summed over fixed chunks of rows and merged
+//! in chunk order, every per-row update is independent of the others, and
+//! every random draw comes from a stream seeded by (seed, purpose, tree).
+//! The same data and parameters give a bit-identical model with any number
+//! of threads.
+
+pub mod binning;
+pub mod shap;
+pub mod tree;
+
+use ndarray::{Array2, ArrayView2};
+use rand::seq::index::sample;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::calibration::Platt;
+use crate::error::{MlError, Result};
+use crate::seeds::{Stream, rng, sample_rows};
+use binning::{BinnedMatrix, FeatureBins};
+use tree::{GrowParams, Tree};
+
+/// How much a positive row weighs against a negative one.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum ClassWeight {
+    /// Every row weighs 1.
+    Unweighted,
+    /// Positives weigh (negatives / positives) of the training rows.
+    Balanced,
+    /// Positives weigh this much.
+    Positive(f64),
+}
+
+/// Builder for [`GbdtValidParams`]; defaults are LightGBM's where it has one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GbdtParams {
+    pub num_trees: usize,
+    pub learning_rate: f64,
+    pub num_leaves: usize,
+    pub max_depth: Option<usize>,
+    pub min_data_in_leaf: usize,
+    pub min_sum_hessian: f64,
+    pub lambda_l2: f64,
+    pub min_split_gain: f64,
+    pub max_bins: usize,
+    pub bin_sample: usize,
+    pub row_subsample: f64,
+    pub feature_subsample: f64,
+    pub class_weight: ClassWeight,
+    pub validation_fraction: f64,
+    pub early_stopping_rounds: usize,
+    pub seed: u64,
+    pub chunk_rows: usize,
+}
+
+impl Default for GbdtParams {
+    fn default() -> Self {
+        GbdtParams {
+            num_trees: 100,
+            learning_rate: 0.1,
+            num_leaves: 31,
+            max_depth: None,
+            min_data_in_leaf: 20,
+            min_sum_hessian: 1e-3,
+            lambda_l2: 0.0,
+            min_split_gain: 0.0,
+            max_bins: 255,
+            bin_sample: 200_000,
+            row_subsample: 1.0,
+            feature_subsample: 1.0,
+            class_weight: ClassWeight::Unweighted,
+            validation_fraction: 0.2,
+            early_stopping_rounds: 20,
+            seed: 0,
+            chunk_rows: 16_384,
+        }
+    }
+}
+
+/// Parameters that passed [`GbdtParams::check`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct GbdtValidParams(GbdtParams);
+
+impl std::ops::Deref for GbdtValidParams {
+    type Target = GbdtParams;
+    fn deref(&self) -> &GbdtParams {
+        &self.0
+    }
+}
+
+fn param(name: &'static str, accepts: &'static str, got: impl ToString) -> MlError {
+    MlError::Param {
+        name,
+        accepts,
+        got: got.to_string(),
+    }
+}
+
+fn fraction_ok(v: f64) -> bool {
+    v > 0.0 && v <= 1.0
+}
+
+impl GbdtParams {
+    /// Names the first parameter that is out of range.
+    pub fn check(self) -> Result<GbdtValidParams> {
+        let p = &self;
+        if p.num_trees == 0 {
+            return Err(param("num_trees", "at least 1", 0));
+        }
+        if !(p.learning_rate > 0.0 && p.learning_rate.is_finite()) {
+            return Err(param(
+                "learning_rate",
+                "a finite number > 0",
+                p.learning_rate,
+            ));
+        }
+        if p.num_leaves < 2 {
+            return Err(param("num_leaves", "at least 2", p.num_leaves));
+        }
+        if p.max_depth == Some(0) {
+            return Err(param("max_depth", "at least 1 (or absent)", 0));
+        }
+        if p.min_data_in_leaf == 0 {
+            return Err(param("min_data_in_leaf", "at least 1", 0));
+        }
+        if !(p.min_sum_hessian >= 0.0 && p.min_sum_hessian.is_finite()) {
+            return Err(param(
+                "min_sum_hessian",
+                "a finite number >= 0",
+                p.min_sum_hessian,
+            ));
+        }
+        if !(p.lambda_l2 >= 0.0 && p.lambda_l2.is_finite()) {
+            return Err(param("lambda_l2", "a finite number >= 0", p.lambda_l2));
+        }
+        if !(p.min_split_gain >= 0.0 && p.min_split_gain.is_finite()) {
+            return Err(param(
+                "min_split_gain",
+                "a finite number >= 0",
+                p.min_split_gain,
+            ));
+        }
+        if !(2..=255).contains(&p.max_bins) {
+            return Err(param("max_bins", "between 2 and 255", p.max_bins));
+        }
+        if p.bin_sample < 2 {
+            return Err(param("bin_sample", "at least 2", p.bin_sample));
+        }
+        if !fraction_ok(p.row_subsample) {
+            return Err(param("row_subsample", "in (0, 1]", p.row_subsample));
+        }
+        if !fraction_ok(p.feature_subsample) {
+            return Err(param("feature_subsample", "in (0, 1]", p.feature_subsample));
+        }
+        if let ClassWeight::Positive(w) = p.class_weight
+            && !(w > 0.0 && w.is_finite())
+        {
+            return Err(param(
+                "class_weight",
+                "\"balanced\" or a finite number > 0",
+                w,
+            ));
+        }
+        if !(0.0..0.9).contains(&p.validation_fraction) {
+            return Err(param(
+                "validation_fraction",
+                "in [0, 0.9)",
+                p.validation_fraction,
+            ));
+        }
+        if p.chunk_rows == 0 {
+            return Err(param("chunk_rows", "at least 1", 0));
+        }
+        Ok(GbdtValidParams(self))
+    }
+}
+
+/// How training went: what early stopping saw and chose.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GbdtTraining {
+    pub trees_trained: usize,
+    /// Trees kept (the best validation iteration, or all without validation).
+    pub trees_kept: usize,
+    pub train_rows: usize,
+    pub validation_rows: usize,
+    /// Validation log-loss after each tree (empty without validation).
+    pub validation_loss: Vec<f64>,
+    pub positive_weight: f64,
+}
+
+/// A trained booster: everything needed to score raw feature rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Gbdt {
+    pub bins: Vec<FeatureBins>,
+    pub init_score: f64,
+    pub trees: Vec<Tree>,
+    /// Maps the margin to a calibrated probability (absent without a
+    /// validation split: the probability is then the sigmoid of the margin).
+    pub calibration: Option<Platt>,
+    pub training: GbdtTraining,
+}
+
+/// The model and the rows (of the training matrix) it held out for
+/// validation, ascending.
+pub struct Fitted {
+    pub model: Gbdt,
+    pub validation_rows: Vec<usize>,
+}
+
+/// Row `i` as a slice, copied only when the matrix is not row-major.
+fn row_values(x: ArrayView2<'_, f64>, i: usize) -> std::borrow::Cow<'_, [f64]> {
+    let row = x.index_axis_move(ndarray::Axis(0), i);
+    match row.to_slice() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(row.to_vec()),
+    }
+}
+
+pub fn sigmoid(m: f64) -> f64 {
+    1.0 / (1.0 + (-m).exp())
+}
+
+/// A stratified split: `fraction` of the positives and of the negatives,
+/// drawn with the seed, go to validation. Returns (train, validation),
+/// each ascending.
+pub fn validation_split(y: &[bool], fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut validation = Vec::new();
+    for class in [false, true] {
+        let members: Vec<usize> = (0..y.len()).filter(|&i| y[i] == class).collect();
+        let take = (members.len() as f64 * fraction).round() as usize;
+        let mut rng = rng(seed, Stream::Validation, class as u64, members.len() as u64);
+        validation.extend(
+            sample(&mut rng, members.len(), take)
+                .into_iter()
+                .map(|k| members[k]),
+        );
+    }
+    validation.sort_unstable();
+    let mut held = vec![false; y.len()];
+    for &i in &validation {
+        held[i] = true;
+    }
+    let train = (0..y.len()).filter(|&i| !held[i]).collect();
+    (train, validation)
+}
+
+fn log_loss_row(y: bool, p: f64) -> f64 {
+    let p = p.clamp(1e-15, 1.0 - 1e-15);
+    if y { -p.ln() } else { -(1.0 - p).ln() }
+}
+
+/// Trains a booster on the rows of `x` (NaN = missing) with labels `y`.
+pub fn fit(x: ArrayView2<f64>, y: &[bool], params: &GbdtValidParams) -> Result<Fitted> {
+    if y.len() != x.nrows() {
+        return Err(MlError::LabelLength {
+            rows: x.nrows(),
+            got: y.len(),
+        });
+    }
+    if y.is_empty() {
+        return Err(MlError::NoLabels);
+    }
+    let positives = y.iter().filter(|&&v| v).count();
+    if positives == 0 || positives == y.len() {
+        return Err(MlError::OneClass {
+            positives,
+            negatives: y.len() - positives,
+        });
+    }
+    let p = params;
+    let (train, validation) = if p.validation_fraction > 0.0 {
+        validation_split(y, p.validation_fraction, p.seed)
+    } else {
+        ((0..y.len()).collect(), Vec::new())
+    };
+    let train_pos = train.iter().filter(|&&i| y[i]).count();
+    if train_pos == 0 || train_pos == train.len() {
+        return Err(MlError::OneClass {
+            positives: train_pos,
+            negatives: train.len() - train_pos,
+        });
+    }
+
+    // Bins from a seeded sample of the training rows.
+    let bin_rows: Vec<usize> = sample_rows(train.len(), p.bin_sample, p.seed, Stream::BinSample)
+        .into_iter()
+        .map(|k| train[k])
+        .collect();
+    let bins: Vec<FeatureBins> = (0..x.ncols())
+        .into_par_iter()
+        .map(|f| FeatureBins::fit(bin_rows.iter().map(|&r| x[[r, f]]).collect(), p.max_bins))
+        .collect();
+    let data = BinnedMatrix::new(x, &bins);
+    let edges: Vec<Vec<f64>> = bins.iter().map(|b| b.edges.clone()).collect();
+
+    let positive_weight = match p.class_weight {
+        ClassWeight::Unweighted => 1.0,
+        ClassWeight::Balanced => (train.len() - train_pos) as f64 / train_pos as f64,
+        ClassWeight::Positive(w) => w,
+    };
+    let weight = |i: usize| if y[i] { positive_weight } else { 1.0 };
+    let wpos = train_pos as f64 * positive_weight;
+    let wneg = (train.len() - train_pos) as f64;
+    let init_score = (wpos / wneg).ln();
+
+    let n = x.nrows();
+    let mut scores = vec![init_score; n];
+    let mut grad = vec![(0.0f64, 0.0f64); n];
+    let mut in_train = vec![false; n];
+    for &i in &train {
+        in_train[i] = true;
+    }
+    let grow_params = GrowParams {
+        num_leaves: p.num_leaves,
+        max_depth: p.max_depth,
+        min_data_in_leaf: p.min_data_in_leaf as u64,
+        min_sum_hessian: p.min_sum_hessian,
+        lambda_l2: p.lambda_l2,
+        min_split_gain: p.min_split_gain,
+        learning_rate: p.learning_rate,
+        chunk_rows: p.chunk_rows,
+    };
+    let all_features: Vec<usize> = (0..x.ncols()).collect();
+    let mut trees: Vec<Tree> = Vec::new();
+    let mut validation_loss = Vec::new();
+    let mut best = (f64::INFINITY, 0usize);
+    let mut in_bag = vec![false; n];
+    for t in 0..p.num_trees {
+        grad.par_iter_mut()
+            .zip(&scores)
+            .enumerate()
+            .for_each(|(i, (gh, &s))| {
+                if in_train[i] {
+                    let prob = sigmoid(s);
+                    let w = weight(i);
+                    let target = if y[i] { 1.0 } else { 0.0 };
+                    *gh = (w * (prob - target), (w * prob * (1.0 - prob)).max(1e-16));
+                }
+            });
+        let bag: Vec<u32> = if p.row_subsample < 1.0 {
+            let take = ((train.len() as f64 * p.row_subsample).ceil() as usize).max(1);
+            let mut rng = rng(p.seed, Stream::Bagging, t as u64, 0);
+            let mut picked: Vec<u32> = sample(&mut rng, train.len(), take)
+                .into_iter()
+                .map(|k| train[k] as u32)
+                .collect();
+            picked.sort_unstable();
+            picked
+        } else {
+            train.iter().map(|&i| i as u32).collect()
+        };
+        let features: Vec<usize> = if p.feature_subsample < 1.0 {
+            let take = ((x.ncols() as f64 * p.feature_subsample).ceil() as usize).max(1);
+            let mut rng = rng(p.seed, Stream::FeatureSample, t as u64, 0);
+            let mut picked = sample(&mut rng, x.ncols(), take).into_vec();
+            picked.sort_unstable();
+            picked
+        } else {
+            all_features.clone()
+        };
+        let (tree, updates) = tree::grow(&data, &edges, &grad, bag, &features, &grow_params);
+        if tree.nodes.len() == 1 {
+            // No split gains anything: further trees would not either.
+            break;
+        }
+        in_bag.fill(false);
+        for &(r, v) in &updates {
+            scores[r as usize] += v;
+            in_bag[r as usize] = true;
+        }
+        scores
+            .par_iter_mut()
+            .zip(&in_bag)
+            .enumerate()
+            .for_each(|(i, (s, &bagged))| {
+                if !bagged {
+                    *s += tree.predict_binned(data.row(i));
+                }
+            });
+        trees.push(tree);
+        if !validation.is_empty() {
+            let loss = validation
+                .iter()
+                .map(|&i| log_loss_row(y[i], sigmoid(scores[i])))
+                .sum::<f64>()
+                / validation.len() as f64;
+            validation_loss.push(loss);
+            if loss < best.0 {
+                best = (loss, t);
+            } else if p.early_stopping_rounds > 0 && t - best.1 >= p.early_stopping_rounds {
+                break;
+            }
+        }
+    }
+    let trees_trained = trees.len();
+    if !validation.is_empty() && !trees.is_empty() {
+        trees.truncate(best.1 + 1);
+    }
+    let mut model = Gbdt {
+        bins,
+        init_score,
+        trees,
+        calibration: None,
+        training: GbdtTraining {
+            trees_trained,
+            trees_kept: 0,
+            train_rows: train.len(),
+            validation_rows: validation.len(),
+            validation_loss,
+            positive_weight,
+        },
+    };
+    model.training.trees_kept = model.trees.len();
+    if !validation.is_empty() {
+        let rows: Vec<&[u8]> = validation.iter().map(|&i| data.row(i)).collect();
+        let margins: Vec<f64> = rows.par_iter().map(|r| model.margin_binned(r)).collect();
+        let labels: Vec<bool> = validation.iter().map(|&i| y[i]).collect();
+        model.calibration = Some(Platt::fit(&margins, &labels));
+    }
+    Ok(Fitted {
+        model,
+        validation_rows: validation,
+    })
+}
+
+impl Gbdt {
+    pub fn features(&self) -> usize {
+        self.bins.len()
+    }
+
+    fn margin_binned(&self, bins: &[u8]) -> f64 {
+        self.init_score
+            + self
+                .trees
+                .iter()
+                .map(|t| t.predict_binned(bins))
+                .sum::<f64>()
+    }
+
+    /// The raw score (log-odds before calibration) of one row.
+    pub fn margin(&self, x: &[f64]) -> f64 {
+        self.init_score + self.trees.iter().map(|t| t.predict(x)).sum::<f64>()
+    }
+
+    /// The calibrated probability for a margin.
+    pub fn probability_of_margin(&self, margin: f64) -> f64 {
+        match &self.calibration {
+            Some(c) => c.probability(margin),
+            None => sigmoid(margin),
+        }
+    }
+
+    /// Margins of every row, in parallel (each row independent).
+    pub fn margins(&self, x: ArrayView2<f64>) -> Result<Vec<f64>> {
+        self.check_width(x.ncols())?;
+        let rows: Vec<usize> = (0..x.nrows()).collect();
+        Ok(rows
+            .par_iter()
+            .map(|&i| self.margin(&row_values(x, i)))
+            .collect())
+    }
+
+    fn check_width(&self, got: usize) -> Result<()> {
+        if got == self.features() {
+            Ok(())
+        } else {
+            Err(MlError::Dimension {
+                expected: self.features(),
+                got,
+            })
+        }
+    }
+
+    /// The model's expected margin over the training rows: what SHAP
+    /// contributions are relative to.
+    pub fn expected_value(&self) -> f64 {
+        self.init_score + self.trees.iter().map(Tree::expected_value).sum::<f64>()
+    }
+
+    /// TreeSHAP contributions of each feature to one row's margin.
+    pub fn contributions(&self, x: &[f64]) -> Vec<f64> {
+        let mut phi = vec![0.0; self.features()];
+        for tree in &self.trees {
+            shap::tree_shap(tree, x, &mut phi);
+        }
+        phi
+    }
+
+    /// Contributions of every row (rows x features), in parallel.
+    pub fn contributions_matrix(&self, x: ArrayView2<f64>) -> Result<Array2<f64>> {
+        self.check_width(x.ncols())?;
+        let rows: Vec<Vec<f64>> = (0..x.nrows())
+            .into_par_iter()
+            .map(|i| self.contributions(&row_values(x, i)))
+            .collect();
+        let mut out = Array2::zeros((x.nrows(), x.ncols()));
+        for (mut o, r) in out.rows_mut().into_iter().zip(rows) {
+            o.assign(&ndarray::ArrayView1::from(&r));
+        }
+        Ok(out)
+    }
+
+    /// Mean |contribution| per feature: global importance.
+    pub fn mean_abs_contributions(contributions: &Array2<f64>) -> Vec<f64> {
+        let n = contributions.nrows().max(1) as f64;
+        contributions
+            .columns()
+            .into_iter()
+            .map(|c| c.iter().map(|v| v.abs()).sum::<f64>() / n)
+            .collect()
+    }
+}

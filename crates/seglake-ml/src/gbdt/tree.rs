@@ -1,0 +1,443 @@
+//! One regression tree: its nodes, how a row travels through it (raw values
+//! or bins), and leaf-wise growth from gradient histograms.
+//!
+//! Growth follows LightGBM: the leaf with the best split gain is split next
+//! until `num_leaves` is reached or nothing gains. A leaf's histogram is
+//! built over its rows in fixed chunks of `chunk_rows` (in parallel, merged
+//! in chunk order, so the sums do not depend on the thread count); of two
+//! siblings only the smaller is built, the other is its parent's histogram
+//! minus it.
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::binning::{BinnedMatrix, MISSING_BIN};
+
+/// A node of a tree. `cover` is the number of training rows that reached
+/// it (TreeSHAP's weights).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Node {
+    Split {
+        feature: usize,
+        /// Rows with `value <= threshold` go left.
+        threshold: f64,
+        /// The same test on bins: `bin <= threshold_bin` goes left.
+        threshold_bin: u8,
+        /// Where missing values go.
+        default_left: bool,
+        left: usize,
+        right: usize,
+        gain: f64,
+        cover: f64,
+    },
+    Leaf {
+        value: f64,
+        cover: f64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tree {
+    /// Node 0 is the root.
+    pub nodes: Vec<Node>,
+}
+
+impl Node {
+    pub fn cover(&self) -> f64 {
+        match self {
+            Node::Split { cover, .. } | Node::Leaf { cover, .. } => *cover,
+        }
+    }
+}
+
+impl Tree {
+    /// The leaf a row of raw values (NaN = missing) lands in.
+    pub fn leaf(&self, x: &[f64]) -> usize {
+        let mut at = 0;
+        loop {
+            match &self.nodes[at] {
+                Node::Leaf { .. } => return at,
+                Node::Split {
+                    feature,
+                    threshold,
+                    default_left,
+                    left,
+                    right,
+                    ..
+                } => {
+                    let v = x[*feature];
+                    let go_left = if v.is_nan() {
+                        *default_left
+                    } else {
+                        v <= *threshold
+                    };
+                    at = if go_left { *left } else { *right };
+                }
+            }
+        }
+    }
+
+    pub fn predict(&self, x: &[f64]) -> f64 {
+        match &self.nodes[self.leaf(x)] {
+            Node::Leaf { value, .. } => *value,
+            Node::Split { .. } => unreachable!("leaf() returns a leaf"),
+        }
+    }
+
+    /// The same as [`Tree::predict`] on a row of bins.
+    pub fn predict_binned(&self, bins: &[u8]) -> f64 {
+        let mut at = 0;
+        loop {
+            match &self.nodes[at] {
+                Node::Leaf { value, .. } => return *value,
+                Node::Split {
+                    feature,
+                    threshold_bin,
+                    default_left,
+                    left,
+                    right,
+                    ..
+                } => {
+                    at = if goes_left(bins[*feature], *threshold_bin, *default_left) {
+                        *left
+                    } else {
+                        *right
+                    };
+                }
+            }
+        }
+    }
+
+    /// Cover-weighted mean of the leaf values: the tree's expected output.
+    pub fn expected_value(&self) -> f64 {
+        let root = self.nodes[0].cover();
+        self.nodes
+            .iter()
+            .map(|n| match n {
+                Node::Leaf { value, cover } => value * cover / root,
+                Node::Split { .. } => 0.0,
+            })
+            .sum()
+    }
+
+    pub fn depth(&self) -> usize {
+        fn depth(nodes: &[Node], at: usize) -> usize {
+            match &nodes[at] {
+                Node::Leaf { .. } => 0,
+                Node::Split { left, right, .. } => {
+                    1 + depth(nodes, *left).max(depth(nodes, *right))
+                }
+            }
+        }
+        depth(&self.nodes, 0)
+    }
+}
+
+fn goes_left(bin: u8, threshold_bin: u8, default_left: bool) -> bool {
+    if bin == MISSING_BIN {
+        default_left
+    } else {
+        bin <= threshold_bin
+    }
+}
+
+/// Gradient, hessian and row count of the rows in one bin.
+#[derive(Debug, Clone, Copy, Default)]
+struct HistBin {
+    g: f64,
+    h: f64,
+    n: u64,
+}
+
+/// One histogram per feature, 256 bins each (the last is "missing").
+type Histogram = Vec<[HistBin; 256]>;
+
+fn empty_histogram(features: usize) -> Histogram {
+    vec![[HistBin::default(); 256]; features]
+}
+
+/// What growth needs to know besides the data.
+pub struct GrowParams {
+    pub num_leaves: usize,
+    pub max_depth: Option<usize>,
+    pub min_data_in_leaf: u64,
+    pub min_sum_hessian: f64,
+    pub lambda_l2: f64,
+    pub min_split_gain: f64,
+    pub learning_rate: f64,
+    pub chunk_rows: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Split {
+    feature: usize,
+    threshold_bin: u8,
+    default_left: bool,
+    gain: f64,
+}
+
+struct Leaf {
+    /// This leaf's rows are `rows[start..end]`.
+    start: usize,
+    end: usize,
+    depth: usize,
+    node: usize,
+    g: f64,
+    h: f64,
+    hist: Histogram,
+    best: Option<Split>,
+}
+
+fn histogram(
+    data: &BinnedMatrix,
+    grad: &[(f64, f64)],
+    rows: &[u32],
+    chunk_rows: usize,
+) -> Histogram {
+    let build = |chunk: &[u32]| {
+        let mut hist = empty_histogram(data.features);
+        for &r in chunk {
+            let (g, h) = grad[r as usize];
+            for (fh, &b) in hist.iter_mut().zip(data.row(r as usize)) {
+                let bin = &mut fh[b as usize];
+                bin.g += g;
+                bin.h += h;
+                bin.n += 1;
+            }
+        }
+        hist
+    };
+    if rows.len() <= chunk_rows {
+        return build(rows);
+    }
+    let parts: Vec<Histogram> = rows.par_chunks(chunk_rows).map(build).collect();
+    let mut parts = parts.into_iter();
+    let mut total = parts.next().expect("at least one chunk");
+    for part in parts {
+        for (t, p) in total.iter_mut().zip(&part) {
+            for (a, b) in t.iter_mut().zip(p) {
+                a.g += b.g;
+                a.h += b.h;
+                a.n += b.n;
+            }
+        }
+    }
+    total
+}
+
+fn subtract(parent: &Histogram, child: &Histogram) -> Histogram {
+    parent
+        .iter()
+        .zip(child)
+        .map(|(p, c)| {
+            let mut out = [HistBin::default(); 256];
+            for ((o, a), b) in out.iter_mut().zip(p).zip(c) {
+                *o = HistBin {
+                    g: a.g - b.g,
+                    h: a.h - b.h,
+                    n: a.n - b.n,
+                };
+            }
+            out
+        })
+        .collect()
+}
+
+fn leaf_score(g: f64, h: f64, lambda: f64) -> f64 {
+    g * g / (h + lambda)
+}
+
+/// The best split of one leaf over the allowed features; ties keep the
+/// first feature and the lowest threshold, so the choice is deterministic.
+fn best_split(
+    hist: &Histogram,
+    features: &[usize],
+    value_bins: &[usize],
+    n: u64,
+    g: f64,
+    h: f64,
+    p: &GrowParams,
+) -> Option<Split> {
+    let parent = leaf_score(g, h, p.lambda_l2);
+    let mut best: Option<Split> = None;
+    for &f in features {
+        let fh = &hist[f];
+        let miss = fh[MISSING_BIN as usize];
+        let nb = value_bins[f];
+        // Missing values try both sides; without any, they follow the
+        // larger child of each candidate split.
+        let directions: &[bool] = if miss.n > 0 { &[false, true] } else { &[false] };
+        for &missing_left in directions {
+            let (mut gl, mut hl, mut nl) = if missing_left {
+                (miss.g, miss.h, miss.n)
+            } else {
+                (0.0, 0.0, 0)
+            };
+            for (b, bin) in fh.iter().enumerate().take(nb) {
+                gl += bin.g;
+                hl += bin.h;
+                nl += bin.n;
+                let nr = n - nl;
+                if nl < p.min_data_in_leaf {
+                    continue;
+                }
+                if nr < p.min_data_in_leaf {
+                    break;
+                }
+                let hr = h - hl;
+                if hl < p.min_sum_hessian || hr < p.min_sum_hessian {
+                    continue;
+                }
+                let gain =
+                    leaf_score(gl, hl, p.lambda_l2) + leaf_score(g - gl, hr, p.lambda_l2) - parent;
+                if gain > p.min_split_gain && best.is_none_or(|s| gain > s.gain) {
+                    best = Some(Split {
+                        feature: f,
+                        threshold_bin: b as u8,
+                        default_left: if miss.n > 0 { missing_left } else { nl >= nr },
+                        gain,
+                    });
+                }
+            }
+        }
+    }
+    best
+}
+
+/// Grows one tree on `rows` (the bagged training rows, any order) with
+/// the given gradients and hessians; returns the tree and, for every row
+/// in `rows`, its leaf value (to update training scores without a pass
+/// through the tree).
+pub fn grow(
+    data: &BinnedMatrix,
+    edges: &[Vec<f64>],
+    grad: &[(f64, f64)],
+    mut rows: Vec<u32>,
+    features: &[usize],
+    p: &GrowParams,
+) -> (Tree, Vec<(u32, f64)>) {
+    let value_bins: Vec<usize> = edges.iter().map(|e| e.len() + 1).collect();
+    let hist = histogram(data, grad, &rows, p.chunk_rows);
+    let (g, h) = totals(&hist);
+    let n = rows.len() as u64;
+    let mut nodes = vec![Node::Leaf {
+        value: 0.0,
+        cover: n as f64,
+    }];
+    let best = best_split(&hist, features, &value_bins, n, g, h, p);
+    let mut leaves = vec![Leaf {
+        start: 0,
+        end: rows.len(),
+        depth: 0,
+        node: 0,
+        g,
+        h,
+        hist,
+        best,
+    }];
+    let mut scratch: Vec<u32> = Vec::with_capacity(rows.len());
+    while leaves.len() < p.num_leaves {
+        // The splittable leaf with the largest gain (first on ties).
+        let mut pick: Option<(usize, f64)> = None;
+        for (i, leaf) in leaves.iter().enumerate() {
+            if let Some(s) = leaf.best
+                && p.max_depth.is_none_or(|d| leaf.depth < d)
+                && pick.is_none_or(|(_, g)| s.gain > g)
+            {
+                pick = Some((i, s.gain));
+            }
+        }
+        let Some((i, _)) = pick else { break };
+        let leaf = leaves.swap_remove(i);
+        let split = leaf.best.expect("picked leaves have a split");
+
+        // Stable partition of the leaf's rows: left ones first.
+        let range = &mut rows[leaf.start..leaf.end];
+        scratch.clear();
+        let mut nl = 0;
+        for k in 0..range.len() {
+            let r = range[k];
+            let b = data.bins[r as usize * data.features + split.feature];
+            if goes_left(b, split.threshold_bin, split.default_left) {
+                range[nl] = r;
+                nl += 1;
+            } else {
+                scratch.push(r);
+            }
+        }
+        range[nl..].copy_from_slice(&scratch);
+        let mid = leaf.start + nl;
+
+        let small = if nl <= leaf.end - mid {
+            (leaf.start, mid)
+        } else {
+            (mid, leaf.end)
+        };
+        let small_hist = histogram(data, grad, &rows[small.0..small.1], p.chunk_rows);
+        let large_hist = subtract(&leaf.hist, &small_hist);
+        drop(leaf.hist);
+
+        let left_node = nodes.len();
+        let right_node = left_node + 1;
+        let threshold = edges[split.feature]
+            .get(split.threshold_bin as usize)
+            .copied()
+            .unwrap_or(f64::INFINITY);
+        nodes[leaf.node] = Node::Split {
+            feature: split.feature,
+            threshold,
+            threshold_bin: split.threshold_bin,
+            default_left: split.default_left,
+            left: left_node,
+            right: right_node,
+            gain: split.gain,
+            cover: (leaf.end - leaf.start) as f64,
+        };
+        let (left_hist, right_hist) = if small.0 == leaf.start {
+            (small_hist, large_hist)
+        } else {
+            (large_hist, small_hist)
+        };
+        for ((start, end), hist, node) in [
+            ((leaf.start, mid), left_hist, left_node),
+            ((mid, leaf.end), right_hist, right_node),
+        ] {
+            let (g, h) = totals(&hist);
+            let n = (end - start) as u64;
+            nodes.push(Node::Leaf {
+                value: 0.0,
+                cover: n as f64,
+            });
+            let best = best_split(&hist, features, &value_bins, n, g, h, p);
+            leaves.push(Leaf {
+                start,
+                end,
+                depth: leaf.depth + 1,
+                node,
+                g,
+                h,
+                hist,
+                best,
+            });
+        }
+    }
+
+    let mut updates = Vec::with_capacity(rows.len());
+    for leaf in &leaves {
+        let value = -p.learning_rate * leaf.g / (leaf.h + p.lambda_l2);
+        nodes[leaf.node] = Node::Leaf {
+            value,
+            cover: (leaf.end - leaf.start) as f64,
+        };
+        updates.extend(rows[leaf.start..leaf.end].iter().map(|&r| (r, value)));
+    }
+    (Tree { nodes }, updates)
+}
+
+/// Gradient and hessian totals of a histogram (every row is in exactly
+/// one bin of the first feature).
+fn totals(hist: &Histogram) -> (f64, f64) {
+    hist.first()
+        .map(|fh| fh.iter().fold((0.0, 0.0), |(g, h), b| (g + b.g, h + b.h)))
+        .unwrap_or((0.0, 0.0))
+}
