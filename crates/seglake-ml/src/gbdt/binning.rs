@@ -6,7 +6,8 @@
 //! training is exactly "v <= edges[b]" at prediction time: a model scores raw
 //! values the same way it was trained on bins.
 
-use ndarray::ArrayView2;
+use ndarray::{ArrayView2, Axis};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// The bin that holds missing values of every feature.
@@ -63,25 +64,39 @@ impl FeatureBins {
     }
 }
 
-/// The feature matrix as bins, row-major: one row's bins are contiguous,
-/// which is what histogram building over a leaf's rows reads.
+/// The feature matrix as bins, twice: row-major (one row's bins are
+/// contiguous, which is what histogram building over a leaf's rows reads)
+/// and column-major (partitioning a leaf reads one feature of many rows).
+/// At one byte per value the second copy is cheap.
 pub struct BinnedMatrix {
     pub rows: usize,
     pub features: usize,
     pub bins: Vec<u8>,
+    pub columns: Vec<Vec<u8>>,
 }
 
 impl BinnedMatrix {
     pub fn new(x: ArrayView2<f64>, bins: &[FeatureBins]) -> BinnedMatrix {
         let features = x.ncols();
-        let mut out = Vec::with_capacity(x.nrows() * features);
-        for row in x.rows() {
-            out.extend(row.iter().zip(bins).map(|(&v, b)| b.bin(v)));
+        let mut out = vec![0u8; x.nrows() * features];
+        if features > 0 {
+            out.par_chunks_mut(features)
+                .zip(x.axis_iter(Axis(0)).into_par_iter())
+                .for_each(|(dst, row)| {
+                    for ((d, &v), b) in dst.iter_mut().zip(row.iter()).zip(bins) {
+                        *d = b.bin(v);
+                    }
+                });
         }
+        let columns = (0..features)
+            .into_par_iter()
+            .map(|f| out.iter().skip(f).step_by(features).copied().collect())
+            .collect();
         BinnedMatrix {
             rows: x.nrows(),
             features,
             bins: out,
+            columns,
         }
     }
 

@@ -312,7 +312,8 @@ pub fn fit(x: ArrayView2<f64>, y: &[bool], params: &GbdtValidParams) -> Result<F
 
     let n = x.nrows();
     let mut scores = vec![init_score; n];
-    let mut grad = vec![(0.0f64, 0.0f64); n];
+    // Gradients in f32 (as LightGBM keeps them); histogram sums are f64.
+    let mut grad = vec![(0.0f32, 0.0f32); n];
     let mut in_train = vec![false; n];
     for &i in &train {
         in_train[i] = true;
@@ -332,6 +333,9 @@ pub fn fit(x: ArrayView2<f64>, y: &[bool], params: &GbdtValidParams) -> Result<F
     let mut validation_loss = Vec::new();
     let mut best = (f64::INFINITY, 0usize);
     let mut in_bag = vec![false; n];
+    let mut bag: Vec<u32> = Vec::with_capacity(train.len());
+    // Without subsampling the unseen rows are the validation rows.
+    let mut unseen: Vec<usize> = validation.clone();
     for t in 0..p.num_trees {
         grad.par_iter_mut()
             .zip(&scores)
@@ -341,21 +345,32 @@ pub fn fit(x: ArrayView2<f64>, y: &[bool], params: &GbdtValidParams) -> Result<F
                     let prob = sigmoid(s);
                     let w = weight(i);
                     let target = if y[i] { 1.0 } else { 0.0 };
-                    *gh = (w * (prob - target), (w * prob * (1.0 - prob)).max(1e-16));
+                    *gh = (
+                        (w * (prob - target)) as f32,
+                        (w * prob * (1.0 - prob)).max(1e-16) as f32,
+                    );
                 }
             });
-        let bag: Vec<u32> = if p.row_subsample < 1.0 {
+        // The tree's rows, and the rows it does not see (scored through it).
+        let subsampled = p.row_subsample < 1.0;
+        if subsampled {
             let take = ((train.len() as f64 * p.row_subsample).ceil() as usize).max(1);
             let mut rng = rng(p.seed, Stream::Bagging, t as u64, 0);
-            let mut picked: Vec<u32> = sample(&mut rng, train.len(), take)
+            bag = sample(&mut rng, train.len(), take)
                 .into_iter()
                 .map(|k| train[k] as u32)
                 .collect();
-            picked.sort_unstable();
-            picked
+            bag.sort_unstable();
+            in_bag.fill(false);
+            for &r in &bag {
+                in_bag[r as usize] = true;
+            }
+            unseen.clear();
+            unseen.extend((0..n).filter(|&i| !in_bag[i]));
         } else {
-            train.iter().map(|&i| i as u32).collect()
-        };
+            bag.clear();
+            bag.extend(train.iter().map(|&i| i as u32));
+        }
         let features: Vec<usize> = if p.feature_subsample < 1.0 {
             let take = ((x.ncols() as f64 * p.feature_subsample).ceil() as usize).max(1);
             let mut rng = rng(p.seed, Stream::FeatureSample, t as u64, 0);
@@ -365,25 +380,26 @@ pub fn fit(x: ArrayView2<f64>, y: &[bool], params: &GbdtValidParams) -> Result<F
         } else {
             all_features.clone()
         };
-        let (tree, updates) = tree::grow(&data, &edges, &grad, bag, &features, &grow_params);
+        let tree = tree::grow(
+            &data,
+            &edges,
+            &grad,
+            &mut bag,
+            &mut scores,
+            &features,
+            &grow_params,
+        );
         if tree.nodes.len() == 1 {
             // No split gains anything: further trees would not either.
             break;
         }
-        in_bag.fill(false);
-        for &(r, v) in &updates {
-            scores[r as usize] += v;
-            in_bag[r as usize] = true;
+        let deltas: Vec<f64> = unseen
+            .par_iter()
+            .map(|&i| tree.predict_binned(data.row(i)))
+            .collect();
+        for (&i, d) in unseen.iter().zip(deltas) {
+            scores[i] += d;
         }
-        scores
-            .par_iter_mut()
-            .zip(&in_bag)
-            .enumerate()
-            .for_each(|(i, (s, &bagged))| {
-                if !bagged {
-                    *s += tree.predict_binned(data.row(i));
-                }
-            });
         trees.push(tree);
         if !validation.is_empty() {
             let loss = validation
@@ -486,9 +502,14 @@ impl Gbdt {
 
     /// TreeSHAP contributions of each feature to one row's margin.
     pub fn contributions(&self, x: &[f64]) -> Vec<f64> {
+        let depths: Vec<usize> = self.trees.iter().map(Tree::depth).collect();
+        self.contributions_with(&depths, x)
+    }
+
+    fn contributions_with(&self, depths: &[usize], x: &[f64]) -> Vec<f64> {
         let mut phi = vec![0.0; self.features()];
-        for tree in &self.trees {
-            shap::tree_shap(tree, x, &mut phi);
+        for (tree, &depth) in self.trees.iter().zip(depths) {
+            shap::tree_shap(tree, depth, x, &mut phi);
         }
         phi
     }
@@ -496,9 +517,10 @@ impl Gbdt {
     /// Contributions of every row (rows x features), in parallel.
     pub fn contributions_matrix(&self, x: ArrayView2<f64>) -> Result<Array2<f64>> {
         self.check_width(x.ncols())?;
+        let depths: Vec<usize> = self.trees.iter().map(Tree::depth).collect();
         let rows: Vec<Vec<f64>> = (0..x.nrows())
             .into_par_iter()
-            .map(|i| self.contributions(&row_values(x, i)))
+            .map(|i| self.contributions_with(&depths, &row_values(x, i)))
             .collect();
         let mut out = Array2::zeros((x.nrows(), x.ncols()));
         for (mut o, r) in out.rows_mut().into_iter().zip(rows) {

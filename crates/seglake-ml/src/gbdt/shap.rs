@@ -152,9 +152,11 @@ impl Walk<'_> {
 }
 
 /// Adds one tree's contributions for row `x` to `phi` (one per feature).
-pub fn tree_shap(tree: &Tree, x: &[f64], phi: &mut [f64]) {
+/// `depth` is the tree's depth ([`Tree::depth`], computed once by the
+/// caller).
+pub fn tree_shap(tree: &Tree, depth: usize, x: &[f64], phi: &mut [f64]) {
     // A path is at most depth + 2 elements; one slot per recursion level.
-    let slot = tree.depth() + 2;
+    let slot = depth + 2;
     let mut walk = Walk {
         tree,
         x,
