@@ -191,7 +191,8 @@ impl FeatureEngine {
                 .await?;
             }
         }
-        for view in &spec.views {
+        // The label view comes last: it may read any source or feature view.
+        for view in spec.sql_views() {
             let plan = self.plan_view(view).await?;
             if view.materialize && mode == ViewMode::Run {
                 let what = format!("view `{}` ({})", view.name, view.path.display());
@@ -215,6 +216,18 @@ impl FeatureEngine {
                 key: spec.key.clone(),
                 columns: column_list(&schema),
             });
+        }
+        if let Some(risk) = &spec.risk {
+            let schema = self.table_schema(&risk.labels.name).await?;
+            if schema.field_with_name(&spec.key).is_err()
+                || schema.field_with_name("label").is_err()
+            {
+                return Err(FeatureError::LabelColumns {
+                    view: risk.labels.name.clone(),
+                    key: spec.key.clone(),
+                    columns: column_list(&schema),
+                });
+            }
         }
         Ok(())
     }

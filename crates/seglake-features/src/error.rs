@@ -92,6 +92,15 @@ pub enum FeatureError {
         example: String,
     },
 
+    #[error(
+        "label view `{view}` needs columns `{key}` (features.key) and `label` (1 = risk, 0 = not); its columns: {columns}"
+    )]
+    LabelColumns {
+        view: String,
+        key: String,
+        columns: String,
+    },
+
     #[error("feature view `{view}` produced no rows: check the sources and the job's as_of")]
     Empty { view: String },
 

@@ -22,6 +22,12 @@ pub enum JobError {
     Segments { table: String, message: String },
     #[error("invalid [segments] parameters: {0}")]
     SegmentParams(String),
+    #[error("scoring risk on the feature table `{table}`: {message}")]
+    Risk { table: String, message: String },
+    #[error("label view `{view}`: {message}")]
+    Labels { view: String, message: String },
+    #[error("invalid [risk] parameters: {0}")]
+    RiskParams(String),
     #[error("adding the run columns to `{table}`: {source}")]
     Output {
         table: String,
@@ -37,7 +43,10 @@ impl JobError {
             JobError::Spec(_)
             | JobError::ReservedColumn { .. }
             | JobError::Segments { .. }
-            | JobError::SegmentParams(_) => true,
+            | JobError::SegmentParams(_)
+            | JobError::Risk { .. }
+            | JobError::Labels { .. }
+            | JobError::RiskParams(_) => true,
             JobError::Lake(e) => e.is_invalid_input(),
             JobError::Features(e) => e.is_invalid_input(),
             JobError::Lineage { .. } | JobError::Output { .. } => false,

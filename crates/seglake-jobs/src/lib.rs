@@ -15,6 +15,7 @@
 
 mod error;
 mod pipeline;
+mod risk;
 mod segments;
 
 pub use error::{JobError, Result};

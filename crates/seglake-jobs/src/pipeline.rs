@@ -198,7 +198,30 @@ pub async fn run(
                 Some(source) => Some(crate::segments::outcomes(&engine, source, &spec.key).await?),
                 None => None,
             };
-            Some((trained, outcomes))
+            let risk = match &spec.risk {
+                Some(risk_spec) => {
+                    let labels = crate::risk::labels(&engine, risk_spec, &spec.key).await?;
+                    step(
+                        progress,
+                        &format!(
+                            "training the risk model on {} labelled customers, explaining every score",
+                            labels.len()
+                        ),
+                    );
+                    Some(crate::risk::train(
+                        risk_spec,
+                        spec.seed,
+                        &features,
+                        &spec.output_table,
+                        &spec.key,
+                        &trained.keys,
+                        &trained.segment_ids(),
+                        &labels,
+                    )?)
+                }
+                None => None,
+            };
+            Some((trained, outcomes, risk))
         }
         None => None,
     };
@@ -225,7 +248,8 @@ pub async fn run(
         rows: features.rows as i64,
     }];
     let mut metrics = None;
-    if let Some((trained, outcomes)) = &trained {
+    if let Some((trained, outcomes, risk)) = &trained {
+        let risk_with_spec = risk.as_ref().zip(spec.risk.as_ref());
         step(
             progress,
             "publishing `models`, `segments`, `segment_profiles`",
@@ -233,7 +257,7 @@ pub async fn run(
         let model = publish_under_root(
             spec,
             MODELS,
-            trained.models_table(run_id.as_str(), as_of)?,
+            trained.models_table(run_id.as_str(), as_of, risk_with_spec)?,
             WriteMode::Append,
             &metadata,
         )
@@ -241,7 +265,13 @@ pub async fn run(
         let segments = publish_under_root(
             spec,
             SEGMENTS,
-            trained.segments_table(&spec.key, run_id.as_str(), model.version, as_of)?,
+            trained.segments_table(
+                &spec.key,
+                run_id.as_str(),
+                model.version,
+                as_of,
+                risk.as_ref(),
+            )?,
             WriteMode::Snapshot,
             &metadata,
         )
@@ -264,10 +294,18 @@ pub async fn run(
         });
         rows_out.push(TableCount {
             table: MODELS.into(),
-            rows: 1,
+            rows: 1 + risk.is_some() as i64,
         });
         commits.extend([model, segments, profiles]);
-        metrics = Some(trained.metrics_json());
+        metrics = Some(match risk {
+            Some(risk) => {
+                let mut m: serde_json::Value =
+                    serde_json::from_str(&trained.metrics_json()).expect("own JSON");
+                m["risk"] = risk.metrics.clone();
+                m.to_string()
+            }
+            None => trained.metrics_json(),
+        });
     }
 
     let record = RunRecord {
@@ -278,8 +316,7 @@ pub async fn run(
         spec_text: spec.text.clone(),
         spec_sha256: spec.sha256.clone(),
         sql_files: spec
-            .views
-            .iter()
+            .sql_views()
             .map(|v| SqlFileRecord {
                 view: v.name.clone(),
                 path: v.path.display().to_string(),

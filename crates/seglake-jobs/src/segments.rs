@@ -25,7 +25,7 @@ use serde::Serialize;
 use crate::error::{JobError, Result};
 
 /// Segmentation errors name the feature table and the column or key.
-fn invalid(table: &str, message: String) -> JobError {
+pub(crate) fn invalid(table: &str, message: String) -> JobError {
     JobError::Segments {
         table: table.to_string(),
         message,
@@ -92,48 +92,14 @@ pub(crate) fn select_features(
     table: &str,
     key: &str,
 ) -> Result<Vec<String>> {
-    let numeric: Vec<String> = schema
-        .fields()
-        .iter()
-        .filter(|f| f.name() != key && is_numeric(f.data_type()))
-        .map(|f| f.name().clone())
-        .collect();
-    let check = |key_name: &str, column: &str| -> Result<()> {
-        match schema.field_with_name(column) {
-            Ok(f) if is_numeric(f.data_type()) && column != key => Ok(()),
-            Ok(f) => Err(invalid(
-                table,
-                format!(
-                    "{key_name}: column `{column}` is {}, not a numeric feature; numeric columns: {}",
-                    f.data_type(),
-                    numeric.join(", ")
-                ),
-            )),
-            Err(_) => Err(invalid(
-                table,
-                format!(
-                    "{key_name}: no column `{column}`; numeric columns: {}",
-                    numeric.join(", ")
-                ),
-            )),
-        }
-    };
-    for column in &spec.exclude {
-        check("segments.exclude", column)?;
-    }
-    let chosen: Vec<String> = match &spec.features {
-        Some(list) => {
-            for column in list {
-                check("segments.features", column)?;
-            }
-            list.clone()
-        }
-        None => numeric.clone(),
-    };
-    let chosen: Vec<String> = chosen
-        .into_iter()
-        .filter(|c| !spec.exclude.contains(c))
-        .collect();
+    let chosen = numeric_columns(
+        schema,
+        key,
+        "segments",
+        spec.features.as_deref(),
+        &spec.exclude,
+    )
+    .map_err(|m| invalid(table, m))?;
     for column in spec.prepare_features.keys() {
         if !chosen.contains(column) {
             return Err(invalid(
@@ -145,10 +111,58 @@ pub(crate) fn select_features(
             ));
         }
     }
+    Ok(chosen)
+}
+
+/// The numeric columns a model reads: `features` (every numeric column but
+/// the key when absent) without `exclude`; `section` names the job section
+/// in errors.
+pub(crate) fn numeric_columns(
+    schema: &Schema,
+    key: &str,
+    section: &str,
+    features: Option<&[String]>,
+    exclude: &[String],
+) -> std::result::Result<Vec<String>, String> {
+    let numeric: Vec<String> = schema
+        .fields()
+        .iter()
+        .filter(|f| f.name() != key && is_numeric(f.data_type()))
+        .map(|f| f.name().clone())
+        .collect();
+    let check = |key_name: &str, column: &str| -> std::result::Result<(), String> {
+        match schema.field_with_name(column) {
+            Ok(f) if is_numeric(f.data_type()) && column != key => Ok(()),
+            Ok(f) => Err(format!(
+                "{key_name}: column `{column}` is {}, not a numeric feature; numeric columns: {}",
+                f.data_type(),
+                numeric.join(", ")
+            )),
+            Err(_) => Err(format!(
+                "{key_name}: no column `{column}`; numeric columns: {}",
+                numeric.join(", ")
+            )),
+        }
+    };
+    for column in exclude {
+        check(&format!("{section}.exclude"), column)?;
+    }
+    let chosen: Vec<String> = match features {
+        Some(list) => {
+            for column in list {
+                check(&format!("{section}.features"), column)?;
+            }
+            list.to_vec()
+        }
+        None => numeric.clone(),
+    };
+    let chosen: Vec<String> = chosen
+        .into_iter()
+        .filter(|c| !exclude.contains(c))
+        .collect();
     if chosen.is_empty() {
-        return Err(invalid(
-            table,
-            "no numeric feature left to cluster on (segments.features / segments.exclude)".into(),
+        return Err(format!(
+            "no numeric feature left ({section}.features / {section}.exclude)"
         ));
     }
     Ok(chosen)
@@ -169,7 +183,7 @@ fn prepare_options(spec: &PrepareSpec) -> PrepareOptions {
 }
 
 /// One column of the feature table as f64, nulls as NaN.
-fn column_f64(features: &FeatureTable, table: &str, name: &str) -> Result<Vec<f64>> {
+pub(crate) fn column_f64(features: &FeatureTable, table: &str, name: &str) -> Result<Vec<f64>> {
     let mut out = Vec::with_capacity(features.rows);
     for batch in &features.batches {
         let column = batch
@@ -347,17 +361,27 @@ fn readable(feature: &str) -> String {
     base.replace('_', " ")
 }
 
-fn ts_type() -> DataType {
+pub(crate) fn ts_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
 
-fn ts_column(v: DateTime<Utc>, n: usize) -> ArrayRef {
+pub(crate) fn ts_column(v: DateTime<Utc>, n: usize) -> ArrayRef {
     Arc::new(TimestampMicrosecondArray::from(vec![v.timestamp_micros(); n]).with_timezone("UTC"))
 }
 
 impl Trained {
     pub fn k(&self) -> usize {
         self.labels.len()
+    }
+
+    /// Published segment id of every customer, in key order.
+    pub fn segment_ids(&self) -> Vec<i32> {
+        self.segmentation
+            .assignment
+            .labels
+            .iter()
+            .map(|&c| self.order[c as usize] as i32)
+            .collect()
     }
 
     /// The `segments` table: one row per customer, in key order.
@@ -367,16 +391,22 @@ impl Trained {
         run_id: &str,
         model_version: i64,
         as_of: DateTime<Utc>,
+        risk: Option<&crate::risk::Risk>,
     ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-        let schema = Arc::new(Schema::new(vec![
+        let (risk_fields, risk_columns) = risk.map(|r| r.columns()).unwrap_or_default();
+        let mut fields = vec![
             Field::new(key, DataType::Utf8, false),
             Field::new("segment_id", DataType::Int32, false),
             Field::new("segment_label", DataType::Utf8, false),
             Field::new("distance", DataType::Float64, false),
+        ];
+        fields.extend(risk_fields);
+        fields.extend([
             Field::new("run_id", DataType::Utf8, false),
             Field::new("model_version", DataType::Int64, false),
             Field::new("as_of", ts_type(), false),
-        ]));
+        ]);
+        let schema = Arc::new(Schema::new(fields));
         let assignment = &self.segmentation.assignment;
         let n = self.keys.len();
         let ids: Vec<i32> = assignment
@@ -384,7 +414,7 @@ impl Trained {
             .iter()
             .map(|&c| self.order[c as usize] as i32)
             .collect();
-        let columns: Vec<ArrayRef> = vec![
+        let mut columns: Vec<ArrayRef> = vec![
             Arc::new(StringArray::from_iter_values(&self.keys)),
             Arc::new(Int32Array::from(ids.clone())),
             Arc::new(StringArray::from_iter_values(
@@ -393,10 +423,13 @@ impl Trained {
             Arc::new(Float64Array::from_iter_values(
                 assignment.distances.iter().copied(),
             )),
+        ];
+        columns.extend(risk_columns);
+        columns.extend::<[ArrayRef; 3]>([
             Arc::new(StringArray::from(vec![run_id; n])),
             Arc::new(Int64Array::from(vec![model_version; n])),
             ts_column(as_of, n),
-        ];
+        ]);
         let batch =
             RecordBatch::try_new(schema.clone(), columns).map_err(|e| arrow_err("segments", e))?;
         Ok((schema, vec![batch]))
@@ -548,10 +581,13 @@ impl Trained {
     }
 
     /// The `models` table row of this run.
+    /// The `models` rows of this run: the segmentation, and the risk model
+    /// when there is one (its `k` is the run's number of segments too).
     pub fn models_table(
         &self,
         run_id: &str,
         as_of: DateTime<Utc>,
+        risk: Option<(&crate::risk::Risk, &seglake_spec::RiskSpec)>,
     ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
         let schema = Arc::new(Schema::new(vec![
             Field::new("run_id", DataType::Utf8, false),
@@ -569,27 +605,65 @@ impl Trained {
             Field::new("model", DataType::Utf8, false),
             Field::new("as_of", ts_type(), false),
         ]));
-        let mut features = ListBuilder::new(StringBuilder::new());
-        for f in &self.features {
-            features.values().append_value(f);
+        struct Row {
+            kind: &'static str,
+            algorithm: String,
+            features: Vec<String>,
+            params: String,
+            preparation: String,
+            metrics: String,
+            model: String,
         }
-        features.append(true);
+        let mut rows = vec![Row {
+            kind: "segments",
+            algorithm: self.params.algorithm.name().to_string(),
+            features: self.features.clone(),
+            params: serde_json::to_string(&self.params).expect("params serialise"),
+            preparation: serde_json::to_string(&self.preparation).expect("stats serialise"),
+            metrics: self.metrics_json(),
+            model: self.model_json(),
+        }];
+        if let Some((risk, spec)) = risk {
+            rows.push(Row {
+                kind: "risk",
+                algorithm: "gbdt".to_string(),
+                features: risk.features.clone(),
+                params: risk.params_json(),
+                // Inputs go to the booster as they are (missing = NaN);
+                // what it was trained on is the label view.
+                preparation: serde_json::json!({
+                    "labels_view": spec.labels.name,
+                    "labels_sha256": spec.labels.sha256,
+                    "segment_feature": spec.segment_feature,
+                })
+                .to_string(),
+                metrics: risk.metrics.to_string(),
+                model: risk.model_json(spec),
+            });
+        }
+        let mut features = ListBuilder::new(StringBuilder::new());
+        for row in &rows {
+            for f in &row.features {
+                features.values().append_value(f);
+            }
+            features.append(true);
+        }
         let features = features.finish();
+        let n = rows.len();
+        let text = |f: &dyn Fn(&Row) -> &str| -> ArrayRef {
+            Arc::new(StringArray::from_iter_values(rows.iter().map(f)))
+        };
         let columns: Vec<ArrayRef> = vec![
-            Arc::new(StringArray::from(vec![run_id])),
-            Arc::new(StringArray::from(vec!["segments"])),
-            Arc::new(StringArray::from(vec![self.params.algorithm.name()])),
-            Arc::new(Int32Array::from(vec![self.k() as i32])),
+            Arc::new(StringArray::from(vec![run_id; n])),
+            text(&|r| r.kind),
+            text(&|r| &r.algorithm),
+            Arc::new(Int32Array::from(vec![self.k() as i32; n])),
             Arc::new(features),
-            Arc::new(StringArray::from(vec![
-                serde_json::to_string(&self.params).expect("params serialise"),
-            ])),
-            Arc::new(StringArray::from(vec![
-                serde_json::to_string(&self.preparation).expect("stats serialise"),
-            ])),
-            Arc::new(StringArray::from(vec![self.metrics_json()])),
-            Arc::new(StringArray::from(vec![self.model_json()])),
-            ts_column(as_of, 1),
+            text(&|r| &r.params),
+            text(&|r| &r.preparation),
+            text(&|r| &r.metrics),
+            text(&|r| &r.model),
+            ts_column(as_of, n),
         ];
         let batch =
             RecordBatch::try_new(schema.clone(), columns).map_err(|e| arrow_err("models", e))?;
@@ -597,7 +671,7 @@ impl Trained {
     }
 }
 
-fn arrow_err(table: &str, source: arrow::error::ArrowError) -> JobError {
+pub(crate) fn arrow_err(table: &str, source: arrow::error::ArrowError) -> JobError {
     JobError::Output {
         table: table.to_string(),
         source,

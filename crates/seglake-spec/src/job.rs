@@ -32,7 +32,19 @@ pub struct JobSpec {
     pub quality: QualitySpec,
     /// The `[segments]` section, when the job segments customers.
     pub segments: Option<crate::segments::SegmentsSpec>,
+    /// The `[risk]` section, when the job scores risk.
+    pub risk: Option<crate::risk::RiskSpec>,
     pub output_root: Location,
+}
+
+impl JobSpec {
+    /// Every SQL file the run executes: the feature views, then the label
+    /// view.
+    pub fn sql_views(&self) -> impl Iterator<Item = &ViewSpec> {
+        self.views
+            .iter()
+            .chain(self.risk.as_ref().map(|r| &r.labels))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -260,6 +272,24 @@ impl Validator<'_> {
             }
         };
 
+        let risk = match &raw.risk {
+            None => None,
+            Some(r) => {
+                let dir = self.base.join(&raw.features.sql_dir);
+                let labels = self.read_view(&dir, "risk.labels".into(), &r.labels)?;
+                if tables.contains(&labels.name.as_str()) {
+                    return Err(self.invalid(
+                        "risk.labels",
+                        format!("`{}` is already a source or feature view", labels.name),
+                    ));
+                }
+                Some(
+                    crate::risk::validate(r, labels, segments.is_some())
+                        .map_err(|(key, message)| self.invalid(key, message))?,
+                )
+            }
+        };
+
         let root = self.substitute("output.root", &raw.output.root, &vars)?;
         let output_root =
             Location::parse(&root, self.base).map_err(|m| self.invalid("output.root", m))?;
@@ -278,7 +308,37 @@ impl Validator<'_> {
             output_table: raw.features.output_table,
             quality: QualitySpec { outliers },
             segments,
+            risk,
             output_root,
+        })
+    }
+
+    /// Reads the SQL file of view `name` (`.sql` optional) from `dir`.
+    fn read_view(&self, dir: &Path, key: String, name: &str) -> Result<ViewSpec> {
+        let name = name.strip_suffix(".sql").unwrap_or(name);
+        self.check_name(&key, name)?;
+        let file = dir.join(format!("{name}.sql"));
+        if !file.is_file() {
+            return Err(SpecError::MissingSqlFile {
+                path: self.path.to_path_buf(),
+                key,
+                file,
+                available: list_sql_files(dir),
+                dir: dir.to_path_buf(),
+            });
+        }
+        let sql = std::fs::read_to_string(&file).map_err(|source| SpecError::ReadSql {
+            path: self.path.to_path_buf(),
+            key: key.clone(),
+            file: file.clone(),
+            source,
+        })?;
+        Ok(ViewSpec {
+            name: name.to_string(),
+            sha256: sha256_hex(sql.as_bytes()),
+            path: file,
+            sql,
+            materialize: false,
         })
     }
 
@@ -296,34 +356,11 @@ impl Validator<'_> {
         let mut views: Vec<ViewSpec> = Vec::new();
         for (i, name) in raw.features.views.iter().enumerate() {
             let key = format!("features.views[{i}]");
-            let name = name.strip_suffix(".sql").unwrap_or(name);
-            self.check_name(&key, name)?;
-            if views.iter().any(|v| v.name == name) {
-                return Err(self.invalid(key, format!("view `{name}` is listed twice")));
+            let view = self.read_view(&dir, key.clone(), name)?;
+            if views.iter().any(|v| v.name == view.name) {
+                return Err(self.invalid(key, format!("view `{}` is listed twice", view.name)));
             }
-            let file = dir.join(format!("{name}.sql"));
-            if !file.is_file() {
-                return Err(SpecError::MissingSqlFile {
-                    path: self.path.to_path_buf(),
-                    key,
-                    file,
-                    available: list_sql_files(&dir),
-                    dir,
-                });
-            }
-            let sql = std::fs::read_to_string(&file).map_err(|source| SpecError::ReadSql {
-                path: self.path.to_path_buf(),
-                key: key.clone(),
-                file: file.clone(),
-                source,
-            })?;
-            views.push(ViewSpec {
-                name: name.to_string(),
-                sha256: sha256_hex(sql.as_bytes()),
-                path: file,
-                sql,
-                materialize: false,
-            });
+            views.push(view);
         }
         let last = views.len() - 1;
         for (i, name) in raw.features.materialize.iter().enumerate() {

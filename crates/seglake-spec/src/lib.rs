@@ -41,11 +41,13 @@ mod job;
 pub mod lineage;
 mod location;
 pub mod raw;
+pub mod risk;
 mod run_id;
 pub mod segments;
 
 pub use error::{Result, SpecError};
 pub use job::{JobSpec, OutlierRule, QualitySpec, SourceFormat, SourceSpec, ViewSpec, sha256_hex};
 pub use location::Location;
+pub use risk::{BandSpec, BandTarget, ClassWeightSpec, RiskSpec};
 pub use run_id::RunId;
 pub use segments::{KSpec, PrepareSpec, SegmentAlgorithm, SegmentsSpec};

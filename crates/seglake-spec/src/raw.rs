@@ -19,6 +19,9 @@ pub struct RawJob {
     /// Customer segmentation; no segments are trained without it.
     #[serde(default)]
     pub segments: Option<RawSegments>,
+    /// Risk scores; none are trained without it.
+    #[serde(default)]
+    pub risk: Option<RawRisk>,
     pub output: RawOutput,
 }
 
@@ -177,4 +180,50 @@ pub struct RawPrepareFeature {
 pub enum RawClip {
     Off(bool),
     Bounds(Vec<f64>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRisk {
+    /// The label view: a SQL file in `features.sql_dir` (without `.sql`).
+    pub labels: String,
+    #[serde(default)]
+    pub features: Option<Vec<String>>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    pub segment_feature: Option<bool>,
+    pub reasons: Option<usize>,
+    pub num_trees: Option<usize>,
+    pub learning_rate: Option<f64>,
+    pub num_leaves: Option<usize>,
+    pub max_depth: Option<usize>,
+    pub min_data_in_leaf: Option<usize>,
+    pub min_sum_hessian: Option<f64>,
+    pub lambda_l2: Option<f64>,
+    pub min_split_gain: Option<f64>,
+    pub max_bins: Option<usize>,
+    pub row_subsample: Option<f64>,
+    pub feature_subsample: Option<f64>,
+    pub class_weight: Option<RawClassWeight>,
+    pub validation_fraction: Option<f64>,
+    pub early_stopping_rounds: Option<usize>,
+    pub per_segment: Option<bool>,
+    pub default_band: Option<String>,
+    #[serde(default)]
+    pub bands: Vec<RawBand>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawClassWeight {
+    Number(f64),
+    Text(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBand {
+    pub name: String,
+    pub alert_rate: Option<f64>,
+    pub recall: Option<f64>,
 }
