@@ -76,7 +76,8 @@ fn two_runs_publish_versions_0_and_1_with_their_lineage() {
             seglake_spec::sha256_hex(spec_text.as_bytes())
         );
         let sql = row["sql_files"].as_array().unwrap();
-        assert_eq!(sql.len(), 5);
+        // Five feature views and the risk label view.
+        assert_eq!(sql.len(), 6);
         for file in sql {
             let view = file["view"].as_str().unwrap();
             let text = std::fs::read(root.join(format!("sql/features/{view}.sql"))).unwrap();

@@ -10,4 +10,5 @@ mod demo_versions;
 mod determinism;
 mod handbuilt_features;
 mod python_reader;
+mod risk;
 mod segments;

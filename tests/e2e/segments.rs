@@ -102,7 +102,10 @@ fn demo_segments_recover_the_planted_archetypes() {
         .map(|s| s.as_u64().unwrap())
         .sum();
     assert_eq!(sizes, 10_000);
-    let models = table_rows(lake.path(), "models");
+    let models: Vec<_> = table_rows(lake.path(), "models")
+        .into_iter()
+        .filter(|m| m["kind"] == "segments")
+        .collect();
     assert_eq!(models.len(), 1);
     let model: serde_json::Value =
         serde_json::from_str(models[0]["model"].as_str().unwrap()).unwrap();

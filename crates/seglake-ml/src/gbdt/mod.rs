@@ -416,7 +416,10 @@ pub fn fit(x: ArrayView2<f64>, y: &[bool], params: &GbdtValidParams) -> Result<F
         }
     }
     let trees_trained = trees.len();
-    if !validation.is_empty() && !trees.is_empty() {
+    // Early stopping keeps the trees up to the best validation loss;
+    // without it (`early_stopping_rounds = 0`) every tree is kept and the
+    // validation split only calibrates (so it stays a clean hold-out).
+    if !validation.is_empty() && p.early_stopping_rounds > 0 && !trees.is_empty() {
         trees.truncate(best.1 + 1);
     }
     let mut model = Gbdt {
