@@ -5,7 +5,7 @@
 //! margin (tested to 1e-9), and on small models equal Shapley values found
 //! by enumerating every feature subset (tested).
 
-use super::tree::{Node, Tree};
+use super::tree::{Node, Tree, goes_left_raw};
 
 #[derive(Debug, Clone, Copy, Default)]
 struct PathElement {
@@ -121,17 +121,12 @@ impl Walk<'_> {
                 cover,
                 ..
             } => {
-                let v = self.x[*split_feature];
-                let go_left = if v.is_nan() {
-                    *default_left
-                } else {
-                    v <= *threshold
-                };
-                let (hot, cold) = if go_left {
-                    (*left, *right)
-                } else {
-                    (*right, *left)
-                };
+                let (hot, cold) =
+                    if goes_left_raw(self.x[*split_feature], *threshold, *default_left) {
+                        (*left, *right)
+                    } else {
+                        (*right, *left)
+                    };
                 let hot_zero = tree.nodes[hot].cover() / cover;
                 let cold_zero = tree.nodes[cold].cover() / cover;
                 let (mut in_zero, mut in_one) = (1.0, 1.0);
@@ -186,12 +181,7 @@ pub fn conditional_expectation(tree: &Tree, x: &[f64], known: &[bool]) -> f64 {
                 ..
             } => {
                 if known[*feature] {
-                    let v = x[*feature];
-                    let go_left = if v.is_nan() {
-                        *default_left
-                    } else {
-                        v <= *threshold
-                    };
+                    let go_left = goes_left_raw(x[*feature], *threshold, *default_left);
                     walk(tree, if go_left { *left } else { *right }, x, known)
                 } else {
                     (tree.nodes[*left].cover() * walk(tree, *left, x, known)

@@ -65,13 +65,11 @@ impl Tree {
                     right,
                     ..
                 } => {
-                    let v = x[*feature];
-                    let go_left = if v.is_nan() {
-                        *default_left
+                    at = if goes_left_raw(x[*feature], *threshold, *default_left) {
+                        *left
                     } else {
-                        v <= *threshold
+                        *right
                     };
-                    at = if go_left { *left } else { *right };
                 }
             }
         }
@@ -130,6 +128,15 @@ impl Tree {
             }
         }
         depth(&self.nodes, 0)
+    }
+}
+
+/// The split test on a raw value: NaN (missing) follows the default branch.
+pub(crate) fn goes_left_raw(v: f64, threshold: f64, default_left: bool) -> bool {
+    if v.is_nan() {
+        default_left
+    } else {
+        v <= threshold
     }
 }
 
