@@ -12,14 +12,9 @@ use std::time::Instant;
 use ndarray::{Array2, s};
 use seglake_ml::{GbdtParams, gbdt, metrics};
 
-fn peak_rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        .unwrap_or(0)
-}
+#[path = "peak_rss.rs"]
+mod peak_rss;
+use peak_rss::peak_rss_kib;
 
 fn main() {
     let args: Vec<String> = std::env::args()

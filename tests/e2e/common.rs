@@ -132,3 +132,31 @@ pub fn python() -> PathBuf {
         ),
     }
 }
+
+/// Runs the demo job with `from` replaced by `to` against `lake` and
+/// checks that it fails with exit code 1, a message containing `message`,
+/// and no change to the lake. The job file sits in `jobs/` (so its relative
+/// paths resolve) under a name unique to this process and `tag`.
+pub fn assert_demo_variant_fails(lake: &Path, tag: &str, from: &str, to: &str, message: &str) {
+    let base = std::fs::read_to_string(repo_root().join("jobs/demo.toml")).unwrap();
+    assert!(base.contains(from), "{from}");
+    let job = repo_root()
+        .join("jobs")
+        .join(format!("bad-{tag}-{}.toml", std::process::id()));
+    std::fs::write(&job, base.replacen(from, to, 1)).unwrap();
+    let before = file_tree(lake);
+    let out = seglake(&[
+        "run",
+        job.to_str().unwrap(),
+        "--var",
+        &format!("lake={}", lake.display()),
+    ]);
+    std::fs::remove_file(&job).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{to}: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains(message),
+        "{to}: expected `{message}` in:\n{}",
+        stderr(&out)
+    );
+    assert_eq!(file_tree(lake), before, "{to}: something was written");
+}

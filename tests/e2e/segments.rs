@@ -207,7 +207,6 @@ fn segments_command_shows_any_version() {
 #[test]
 fn bad_segments_settings_are_named_and_write_nothing() {
     let lake = generated_lake(500);
-    let base = std::fs::read_to_string(repo_root().join("jobs/demo.toml")).unwrap();
     let cases = [
         (
             "k = \"auto\"\nk_range = [4, 10]",
@@ -261,29 +260,6 @@ fn bad_segments_settings_are_named_and_write_nothing() {
         ),
     ];
     for (from, to, message) in cases {
-        assert!(base.contains(from), "{from}");
-        let job = repo_root()
-            .join("jobs")
-            .join(format!("bad-segments-{}.toml", std::process::id()));
-        std::fs::write(&job, base.replacen(from, to, 1)).unwrap();
-        let before = file_tree(lake.path());
-        let out = seglake(&[
-            "run",
-            job.to_str().unwrap(),
-            "--var",
-            &format!("lake={}", lake.path().display()),
-        ]);
-        std::fs::remove_file(&job).unwrap();
-        assert_eq!(out.status.code(), Some(1), "{to}: {}", stderr(&out));
-        assert!(
-            stderr(&out).contains(message),
-            "{to}: expected `{message}` in:\n{}",
-            stderr(&out)
-        );
-        assert_eq!(
-            file_tree(lake.path()),
-            before,
-            "{to}: something was written"
-        );
+        assert_demo_variant_fails(lake.path(), "segments", from, to, message);
     }
 }
