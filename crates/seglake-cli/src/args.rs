@@ -8,6 +8,7 @@ Exit codes:
   1  invalid input: the job spec, a SQL file or the data is wrong (the message names it);
      nothing was written
   2  any other failure (storage, I/O, internal error)
+  3  `reproduce` only: the run did not reproduce bit for bit
 
 Logging: set RUST_LOG (e.g. RUST_LOG=info, RUST_LOG=seglake_jobs=debug); logs go to stderr.";
 
@@ -66,6 +67,216 @@ pub enum Command {
     /// apart (centre in original units, z-score).
     #[command(after_help = AFTER_HELP)]
     Segments(SegmentsArgs),
+
+    /// Why was a customer in a segment: the segmentation in force at a time
+    /// (or a given run), the customer's segment, label, risk score, band and
+    /// reasons, the model, the inputs at their versions, the SQL hashes, and
+    /// the command that reproduces it.
+    #[command(after_help = AFTER_HELP)]
+    Audit(AuditArgs),
+
+    /// Re-run a published run from its lineage alone (recorded spec and SQL
+    /// texts, inputs at the recorded versions and files, as_of, seed, run
+    /// id) into a scratch lake, and report whether `segments` and the
+    /// feature table are bit-identical to what it published (and which rows
+    /// differ if not).
+    #[command(after_help = AFTER_HELP)]
+    Reproduce(ReproduceArgs),
+
+    /// Compare two segmentations: how many customers moved from each
+    /// segment to each other, who is newly in the high-risk band, who
+    /// appeared or disappeared.
+    #[command(after_help = AFTER_HELP)]
+    Diff(DiffArgs),
+
+    /// Read-only SQL over the lake's tables (every table under --lake, by
+    /// name). Time travel: table_at('segments', 3) reads version 3,
+    /// table_at('segments', '2026-01-01T00:00:00Z') the version current at
+    /// that time. Only a single SELECT is accepted: DDL, DML, COPY and SET
+    /// are refused, and no file outside the lake can be read.
+    #[command(after_help = AFTER_HELP)]
+    Sql(SqlArgs),
+
+    /// Remove old files from every table, keeping every version that a run
+    /// started within the retention period (or the latest run) still needs,
+    /// and list what was removed.
+    #[command(after_help = AFTER_HELP)]
+    Vacuum(VacuumArgs),
+
+    /// Remove a customer from every table that holds customer ids (and, with
+    /// --sources, from the Delta sources runs read): each version a run
+    /// published is rewritten without them, so audits of everyone else keep
+    /// working; then the old files are deleted and the result is verified.
+    /// Recorded in the `erasures` table without the raw id.
+    #[command(after_help = AFTER_HELP)]
+    Erase(EraseArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["as_of", "run"])))]
+pub struct AuditArgs {
+    /// The customer id, as the source data has it (pseudonymised lakes are
+    /// looked up with the key from the job's [privacy] key source).
+    #[arg(long)]
+    pub customer: String,
+
+    /// The segmentation in force at this time: the last run published at
+    /// or before it. An RFC 3339 time, or a date (YYYY-MM-DD), meaning the
+    /// end of that day in UTC.
+    #[arg(long, value_parser = parse_time)]
+    pub as_of: Option<chrono::DateTime<chrono::Utc>>,
+
+    /// The segmentation of this run instead.
+    #[arg(long)]
+    pub run: Option<String>,
+
+    /// The lake (output root).
+    #[arg(long, default_value = "lake")]
+    pub lake: PathBuf,
+
+    /// One JSON object instead of the text report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReproduceArgs {
+    /// The run to reproduce (see `seglake history runs` or the `runs` table).
+    pub run_id: String,
+
+    /// The lake the run published to.
+    #[arg(long, default_value = "lake")]
+    pub lake: PathBuf,
+
+    /// Publish the reproduction here and keep it (default: a temporary
+    /// folder, removed afterwards). Must not hold tables yet.
+    #[arg(long)]
+    pub scratch: Option<PathBuf>,
+
+    /// Keys listed per kind of difference.
+    #[arg(long, default_value_t = 20)]
+    pub list: usize,
+
+    /// One JSON object (every differing key) instead of the text report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier segmentation: a run id, a `segments` version (v3), or a
+    /// time (RFC 3339: the segmentation in force then).
+    #[arg(long)]
+    pub from: String,
+
+    /// The later segmentation, in the same forms.
+    #[arg(long)]
+    pub to: String,
+
+    /// The lake (output root).
+    #[arg(long, default_value = "lake")]
+    pub lake: PathBuf,
+
+    /// The risk band counted as high risk.
+    #[arg(long, default_value = "high")]
+    pub band: String,
+
+    /// Also append the matrix to the `segment_migrations` table (once per
+    /// pair of versions).
+    #[arg(long)]
+    pub publish: bool,
+
+    /// Customer ids listed per group in the text view.
+    #[arg(long, default_value_t = 20)]
+    pub list: usize,
+
+    /// One JSON object (every customer id) instead of the text view.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// One SELECT, e.g. "SELECT segment_id, count(*) FROM table_at('segments', 0) GROUP BY 1".
+    pub query: String,
+
+    /// The lake (output root) whose tables the query reads.
+    #[arg(long, default_value = "lake")]
+    pub lake: PathBuf,
+
+    /// One JSON object per row instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VacuumArgs {
+    /// The lake (output root).
+    #[arg(long, default_value = "lake")]
+    pub lake: PathBuf,
+
+    /// Keep the versions of every run started within this period, e.g.
+    /// 1825d (five years, the default: FATF's record-keeping period), 12w,
+    /// 36h. The latest run's versions are always kept.
+    #[arg(long, default_value = "1825d", env = "SEGLAKE_RETAIN", value_parser = parse_period)]
+    pub retain: chrono::Duration,
+
+    /// List what would be removed, remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// One JSON object instead of the text report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EraseArgs {
+    /// The customer id, as the source data has it.
+    #[arg(long)]
+    pub customer: String,
+
+    /// The lake (output root).
+    #[arg(long, default_value = "lake")]
+    pub lake: PathBuf,
+
+    /// Also erase the customer from the Delta sources the runs read.
+    #[arg(long)]
+    pub sources: bool,
+
+    /// One JSON object instead of the text report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        let end = d
+            .and_hms_micro_opt(23, 59, 59, 999_999)
+            .expect("valid time");
+        return Ok(end.and_utc());
+    }
+    Err(format!(
+        "`{text}` is not a time: use RFC 3339 (2026-01-01T12:00:00Z) or a date (2026-01-01)"
+    ))
+}
+
+fn parse_period(text: &str) -> Result<chrono::Duration, String> {
+    let t = text.trim();
+    let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: i64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a period such as 1825d, 12w or 36h"))?;
+    match unit {
+        "h" => Ok(chrono::Duration::hours(n)),
+        "d" => Ok(chrono::Duration::days(n)),
+        "w" => Ok(chrono::Duration::weeks(n)),
+        "s" => Ok(chrono::Duration::seconds(n)),
+        _ => Err(format!("`{text}`: unknown unit `{unit}`; use s, h, d or w")),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -6,7 +6,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use seglake_spec::{JobSpec, Location, RunId};
 
-use crate::args::{Command, DemoArgs, GenerateArgs, HistoryArgs, JobArgs, RunArgs, SegmentsArgs};
+use crate::args::{
+    AuditArgs, Command, DemoArgs, DiffArgs, EraseArgs, GenerateArgs, HistoryArgs, JobArgs,
+    ReproduceArgs, RunArgs, SegmentsArgs, SqlArgs, VacuumArgs,
+};
 use crate::progress::{Spinner, parts_bar};
 
 /// Marks an error as the user's to fix (exit code 1).
@@ -22,6 +25,8 @@ pub fn is_invalid_input(err: &anyhow::Error) -> bool {
             || e.downcast_ref::<seglake_spec::SpecError>().is_some()
             || e.downcast_ref::<seglake_lake::LakeError>()
                 .is_some_and(|l| l.is_invalid_input())
+            || e.downcast_ref::<seglake_audit::AuditError>()
+                .is_some_and(|a| a.is_invalid_input())
             || matches!(
                 e.downcast_ref::<seglake_datagen::GenerateError>(),
                 Some(
@@ -40,6 +45,12 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => validate(args).await,
         Command::History(args) => history(args).await,
         Command::Segments(args) => segments(args).await,
+        Command::Audit(args) => audit(args).await,
+        Command::Reproduce(args) => reproduce(args).await,
+        Command::Diff(args) => diff(args).await,
+        Command::Sql(args) => sql(args).await,
+        Command::Vacuum(args) => vacuum(args).await,
+        Command::Erase(args) => erase(args).await,
     }
 }
 
@@ -150,6 +161,8 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             target_partitions: args.partitions,
             memory_limit: args.memory_limit,
         },
+        pinned_inputs: None,
+        post_lineage: true,
     };
     let spinner = Spinner::new();
     let result = seglake_jobs::run(&spec, &options, &spinner).await;
@@ -255,6 +268,13 @@ fn render_summary(spec: &JobSpec, summary: &seglake_jobs::RunSummary) -> String 
         );
     }
     s += &format!("lake {}\n", spec.output_root);
+    match &summary.lineage_posted {
+        Some(Ok(url)) => s += &format!("OpenLineage event posted to {url}\n"),
+        Some(Err(message)) => {
+            s += &format!("OpenLineage event NOT posted ({message}); it is stored in `runs`\n")
+        }
+        None => {}
+    }
     s
 }
 
@@ -411,6 +431,149 @@ async fn segments(args: SegmentsArgs) -> anyhow::Result<ExitCode> {
         print(&profiles.to_json_lines()?)?;
     } else {
         print(&profiles.render(args.top))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Exit code of `reproduce` when the run did not reproduce.
+const EXIT_NOT_REPRODUCED: u8 = 3;
+
+fn open_lake(lake: &Path) -> anyhow::Result<seglake_audit::Lake> {
+    Ok(seglake_audit::Lake::open(lake)?)
+}
+
+async fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
+    let lake = open_lake(&args.lake)?;
+    let selector = match (args.as_of, args.run) {
+        (Some(t), _) => seglake_audit::Selector::AsOf(t),
+        (None, Some(run)) => seglake_audit::Selector::Run(run),
+        (None, None) => unreachable!("clap requires one"),
+    };
+    let report = seglake_audit::audit_customer(&lake, &args.customer, &selector).await?;
+    if args.json {
+        print(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
+    } else {
+        print(&report.render())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn reproduce(args: ReproduceArgs) -> anyhow::Result<ExitCode> {
+    let lake = open_lake(&args.lake)?;
+    let (scratch, _temp) = match &args.scratch {
+        Some(dir) => {
+            let dir = std::path::absolute(dir).context("resolving --scratch")?;
+            if dir.is_dir() && std::fs::read_dir(&dir)?.next().is_some() {
+                return Err(InvalidInput(format!(
+                    "--scratch {} is not empty; give a new or empty folder",
+                    dir.display()
+                ))
+                .into());
+            }
+            (dir, None)
+        }
+        None => {
+            let temp = tempfile::Builder::new()
+                .prefix("seglake-reproduce-")
+                .tempdir()
+                .context("creating a scratch folder")?;
+            (temp.path().to_path_buf(), Some(temp))
+        }
+    };
+    let spinner = Spinner::new();
+    let result = seglake_audit::reproduce(&lake, &args.run_id, &scratch, &spinner).await;
+    spinner.finish();
+    let mut report = result.with_context(|| format!("reproducing run {}", args.run_id))?;
+    report.scratch_kept = args.scratch.is_some();
+    if args.json {
+        print(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
+    } else {
+        print(&report.render(args.list))?;
+    }
+    Ok(if report.identical {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_NOT_REPRODUCED)
+    })
+}
+
+async fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
+    let lake = open_lake(&args.lake)?;
+    let from = seglake_audit::Side::parse(&args.from);
+    let to = seglake_audit::Side::parse(&args.to);
+    let migration = seglake_audit::diff(&lake, &from, &to, &args.band).await?;
+    let published = if args.publish {
+        Some(migration.publish(&lake).await?)
+    } else {
+        None
+    };
+    if args.json {
+        let mut value = serde_json::to_value(&migration)?;
+        if let Some(version) = published {
+            value["published_version"] = serde_json::json!(version);
+        }
+        print(&format!("{}\n", serde_json::to_string_pretty(&value)?))?;
+    } else {
+        let mut text = migration.render(args.list);
+        match published {
+            Some(Some(v)) => {
+                text += &format!("published as `{}` version {v}\n", seglake_audit::MIGRATIONS)
+            }
+            Some(None) => {
+                text += &format!(
+                    "`{}` already holds this comparison; nothing published\n",
+                    seglake_audit::MIGRATIONS
+                )
+            }
+            None => {}
+        }
+        print(&text)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn sql(args: SqlArgs) -> anyhow::Result<ExitCode> {
+    let lake = open_lake(&args.lake)?;
+    let session = seglake_audit::LakeSql::new(&lake).await?;
+    let (schema, batches) = session.query(&args.query).await?;
+    if args.json {
+        let mut text = String::new();
+        for row in seglake_audit::rows_as_json(&batches)? {
+            text += &serde_json::to_string(&row)?;
+            text.push('\n');
+        }
+        print(&text)?;
+    } else {
+        let batches = if batches.is_empty() {
+            vec![arrow::array::RecordBatch::new_empty(schema)]
+        } else {
+            batches
+        };
+        let table = arrow::util::pretty::pretty_format_batches(&batches)
+            .context("formatting the result")?;
+        print(&format!("{table}\n"))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn vacuum(args: VacuumArgs) -> anyhow::Result<ExitCode> {
+    let lake = open_lake(&args.lake)?;
+    let report = seglake_audit::vacuum(&lake, args.retain, args.dry_run).await?;
+    if args.json {
+        print(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
+    } else {
+        print(&report.render())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn erase(args: EraseArgs) -> anyhow::Result<ExitCode> {
+    let lake = open_lake(&args.lake)?;
+    let report = seglake_audit::erase(&lake, &args.customer, args.sources).await?;
+    if args.json {
+        print(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
+    } else {
+        print(&report.render())?;
     }
     Ok(ExitCode::SUCCESS)
 }

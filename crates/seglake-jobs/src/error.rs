@@ -28,6 +28,10 @@ pub enum JobError {
     Labels { view: String, message: String },
     #[error("invalid [risk] parameters: {0}")]
     RiskParams(String),
+    #[error("[privacy]: {0}")]
+    Privacy(String),
+    #[error("reproducing run {run_id}: {message}")]
+    Reproduce { run_id: String, message: String },
     #[error("adding the run columns to `{table}`: {source}")]
     Output {
         table: String,
@@ -46,7 +50,9 @@ impl JobError {
             | JobError::SegmentParams(_)
             | JobError::Risk { .. }
             | JobError::Labels { .. }
-            | JobError::RiskParams(_) => true,
+            | JobError::RiskParams(_)
+            | JobError::Privacy(_)
+            | JobError::Reproduce { .. } => true,
             JobError::Lake(e) => e.is_invalid_input(),
             JobError::Features(e) => e.is_invalid_input(),
             JobError::Lineage { .. } | JobError::Output { .. } => false,

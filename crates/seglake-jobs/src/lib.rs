@@ -14,7 +14,9 @@
 //! [`validate`] runs the same checks without reading data or writing.
 
 mod error;
+pub mod openlineage;
 mod pipeline;
+mod privacy;
 mod risk;
 mod segments;
 

@@ -31,6 +31,12 @@ pub struct RunOptions {
     pub run_id: Option<RunId>,
     /// How the query engine may use the machine (partitions, memory).
     pub engine: EngineOptions,
+    /// Read exactly these inputs instead of pinning the sources anew
+    /// (`reproduce` passes the versions and files a past run read).
+    pub pinned_inputs: Option<Vec<PinnedInput>>,
+    /// Post the run's OpenLineage event when the environment configures an
+    /// endpoint (off for reproductions, which are not production runs).
+    pub post_lineage: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -39,6 +45,9 @@ pub struct RunSummary {
     pub record: RunRecord,
     /// Every table committed, `runs` last.
     pub commits: Vec<CommitInfo>,
+    /// Where the OpenLineage event was posted, or why it could not be;
+    /// `None` when no endpoint is configured.
+    pub lineage_posted: Option<std::result::Result<String, String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -69,11 +78,17 @@ async fn prepare(
     mode: ViewMode,
     progress: &dyn Progress,
 ) -> Result<Prepared> {
-    step(progress, "pinning input versions");
-    let mut inputs = Vec::new();
-    for source in &spec.sources {
-        inputs.push(resolve_input(source).await?);
-    }
+    let inputs = match &options.pinned_inputs {
+        Some(pinned) => pinned.clone(),
+        None => {
+            step(progress, "pinning input versions");
+            let mut inputs = Vec::new();
+            for source in &spec.sources {
+                inputs.push(resolve_input(source).await?);
+            }
+            inputs
+        }
+    };
     step(
         progress,
         if mode == ViewMode::Run && spec.views.iter().any(|v| v.materialize) {
@@ -152,6 +167,22 @@ pub async fn run(
         as_of,
         run_id: run_id.to_string(),
         seed: spec.seed,
+    };
+    // The key is read first: a job that must pseudonymise and cannot does
+    // no work at all.
+    let pseudonym_key = match &spec.privacy.pseudonymise {
+        Some(source) => Some(seglake_spec::PseudonymKey::load(source).map_err(JobError::Privacy)?),
+        None => None,
+    };
+    // Customer ids leave the job only through these two tables.
+    let identify = |table: &str, data: (SchemaRef, Vec<RecordBatch>)| match &pseudonym_key {
+        Some(key) => {
+            crate::privacy::pseudonymise(data, &spec.key, key).map_err(|source| JobError::Output {
+                table: table.to_string(),
+                source,
+            })
+        }
+        None => Ok(data),
     };
 
     let Prepared { engine, inputs } =
@@ -236,9 +267,10 @@ pub async fn run(
     let features_commit = publish_under_root(
         spec,
         &spec.output_table,
-        with_columns,
+        identify(&spec.output_table, with_columns)?,
         WriteMode::Snapshot,
         &metadata,
+        Some(&spec.key),
     )
     .await?;
 
@@ -260,20 +292,25 @@ pub async fn run(
             trained.models_table(run_id.as_str(), as_of, risk_with_spec)?,
             WriteMode::Append,
             &metadata,
+            None,
         )
         .await?;
         let segments = publish_under_root(
             spec,
             SEGMENTS,
-            trained.segments_table(
-                &spec.key,
-                run_id.as_str(),
-                model.version,
-                as_of,
-                risk.as_ref(),
+            identify(
+                SEGMENTS,
+                trained.segments_table(
+                    &spec.key,
+                    run_id.as_str(),
+                    model.version,
+                    as_of,
+                    risk.as_ref(),
+                )?,
             )?,
             WriteMode::Snapshot,
             &metadata,
+            Some(&spec.key),
         )
         .await?;
         let profiles = publish_under_root(
@@ -282,6 +319,7 @@ pub async fn run(
             trained.profiles_table(outcomes.as_ref(), run_id.as_str(), model.version, as_of)?,
             WriteMode::Snapshot,
             &metadata,
+            None,
         )
         .await?;
         rows_out.push(TableCount {
@@ -308,7 +346,7 @@ pub async fn run(
         });
     }
 
-    let record = RunRecord {
+    let mut record = RunRecord {
         run_id: run_id.to_string(),
         job_name: spec.name.clone(),
         status: "succeeded".to_string(),
@@ -341,14 +379,34 @@ pub async fn run(
             })
             .collect(),
         metrics,
+        openlineage: None,
     };
+    let lineage_event = crate::openlineage::run_event(
+        &record,
+        &spec.output_root,
+        &crate::openlineage::namespace_from_env(),
+    );
+    record.openlineage = Some(lineage_event.to_string());
     step(progress, "recording lineage in `runs`");
     let runs_commit = publish_run_record(spec, &record, &metadata).await?;
     commits.push(runs_commit);
+    // Posted only once the run is published: a COMPLETE event must not
+    // describe versions that do not exist.
+    let lineage_posted = if options.post_lineage {
+        crate::openlineage::send_if_configured(&lineage_event).await
+    } else {
+        None
+    };
+    match &lineage_posted {
+        Some(Ok(url)) => tracing::info!(%url, "OpenLineage event posted"),
+        Some(Err(message)) => tracing::warn!(%message, "OpenLineage event not posted"),
+        None => {}
+    }
     Ok(RunSummary {
         run_id,
         record,
         commits,
+        lineage_posted,
     })
 }
 
@@ -359,9 +417,13 @@ async fn publish_under_root(
     (schema, batches): (SchemaRef, Vec<RecordBatch>),
     mode: WriteMode,
     metadata: &HashMap<String, serde_json::Value>,
+    identifier: Option<&str>,
 ) -> Result<CommitInfo> {
     let location = table_location(&spec.output_root, table);
-    Ok(publish(table, &location, schema, batches, mode, metadata).await?)
+    Ok(publish(
+        table, &location, schema, batches, mode, metadata, identifier,
+    )
+    .await?)
 }
 
 async fn publish_run_record(
@@ -380,6 +442,7 @@ async fn publish_run_record(
         (runs::schema(), vec![batch]),
         WriteMode::Append,
         metadata,
+        None,
     )
     .await
 }

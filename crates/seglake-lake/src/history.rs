@@ -6,7 +6,7 @@ use seglake_spec::Location;
 use serde::Serialize;
 
 use crate::error::{LakeError, Result};
-use crate::{META_JOB, META_RUN_ID};
+use crate::{META_JOB, META_REPLACES_VERSION, META_RUN_ID};
 
 /// One version of a table, from its commit in the Delta log.
 #[derive(Debug, Clone, Serialize)]
@@ -16,6 +16,10 @@ pub struct HistoryEntry {
     pub operation: Option<String>,
     pub run_id: Option<String>,
     pub job: Option<String>,
+    /// Set on the versions `seglake erase` writes: the version this one
+    /// replaces (the same rows without the erased customers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replaces_version: Option<i64>,
 }
 
 /// Lists every version of the Delta table at `location`, oldest first.
@@ -87,6 +91,7 @@ pub async fn history(table: &str, location: &Location) -> Result<Vec<HistoryEntr
             operation: None,
             run_id: None,
             job: None,
+            replaces_version: None,
         };
         for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
             let Ok(action) = serde_json::from_slice::<serde_json::Value>(line) else {
@@ -109,9 +114,80 @@ pub async fn history(table: &str, location: &Location) -> Result<Vec<HistoryEntr
                     .get(META_JOB)
                     .and_then(|o| o.as_str())
                     .map(String::from);
+                entry.replaces_version = info.get(META_REPLACES_VERSION).and_then(|o| o.as_i64());
             }
         }
         out.push(entry);
     }
     Ok(out)
+}
+
+/// The version that now holds what `version` held: `version` itself, or,
+/// when `seglake erase` replaced it (possibly several times), the last
+/// replacement. `history` must be the table's full history.
+pub fn current_version_of(history: &[HistoryEntry], version: i64) -> i64 {
+    let mut current = version;
+    // Replacements always come later in the log, so one forward pass
+    // follows a chain of erasures.
+    for entry in history {
+        if entry.version > current && entry.replaces_version == Some(current) {
+            current = entry.version;
+        }
+    }
+    current
+}
+
+/// The table's version at `time`: the last commit at or before it.
+pub fn version_at(history: &[HistoryEntry], time: DateTime<Utc>) -> Option<i64> {
+    history
+        .iter()
+        .filter(|e| e.timestamp.is_some_and(|t| t <= time))
+        .map(|e| e.version)
+        .max()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(version: i64, replaces: Option<i64>) -> HistoryEntry {
+        HistoryEntry {
+            version,
+            timestamp: DateTime::from_timestamp(1_000 * version, 0),
+            operation: None,
+            run_id: None,
+            job: None,
+            replaces_version: replaces,
+        }
+    }
+
+    #[test]
+    fn a_chain_of_erasures_is_followed_to_the_last_replacement() {
+        // v0, v1 published; erasure 1 rewrote them as v2, v3; erasure 2
+        // rewrote v2 and v3 as v4 and v5.
+        let h = vec![
+            entry(0, None),
+            entry(1, None),
+            entry(2, Some(0)),
+            entry(3, Some(1)),
+            entry(4, Some(2)),
+            entry(5, Some(3)),
+        ];
+        assert_eq!(current_version_of(&h, 0), 4);
+        assert_eq!(current_version_of(&h, 1), 5);
+        assert_eq!(current_version_of(&h, 5), 5);
+    }
+
+    #[test]
+    fn the_version_at_a_time_is_the_last_commit_at_or_before_it() {
+        let h = vec![entry(0, None), entry(1, None), entry(2, None)];
+        let at = |s| version_at(&h, DateTime::from_timestamp(s, 0).unwrap());
+        assert_eq!(at(999), Some(0));
+        assert_eq!(at(1_000), Some(1));
+        assert_eq!(at(5_000), Some(2));
+        assert_eq!(
+            version_at(&h, DateTime::from_timestamp(-1, 0).unwrap()),
+            None
+        );
+    }
 }

@@ -169,3 +169,108 @@ async fn resolve_files(source: &SourceSpec) -> Result<PinnedInput> {
         files,
     })
 }
+
+/// Pins `source` as a past run read it, from that run's lineage record: a
+/// Delta source at the recorded version (or the version an erasure
+/// replaced it with, `version_now`), a file source as exactly the recorded
+/// files, each checked to still exist with the recorded size and ETag.
+/// Anything gone or changed is an error naming it.
+pub async fn pin_recorded(
+    source: &SourceSpec,
+    record: &InputRecord,
+    version_now: Option<i64>,
+) -> Result<PinnedInput> {
+    if let Some(version) = version_now.or(record.delta_version) {
+        let table = deltalake::DeltaTableBuilder::from_url(source.location.to_url())
+            .map_err(|e| bad(source, e.to_string()))?
+            .with_version(version as u64)
+            .load()
+            .await
+            .map_err(|e| bad(source, format!("version {version} cannot be loaded: {e}")))?;
+        // The log may outlive the data: check that every file is there.
+        let store = table.object_store();
+        let uris: Vec<String> = table
+            .get_file_uris()
+            .map_err(|e| bad(source, e.to_string()))?
+            .collect();
+        let mut missing = Vec::new();
+        for uri in &uris {
+            let url = Url::parse(uri)
+                .or_else(|_| Url::from_file_path(uri).map_err(|_| url::ParseError::EmptyHost))
+                .map_err(|e| bad(source, format!("bad file URI {uri}: {e}")))?;
+            let path = StorePath::from_url_path(url.path())
+                .map_err(|e| bad(source, format!("bad file path {uri}: {e}")))?;
+            let relative = table_relative(&table, &path);
+            if store.head(&relative).await.is_err() {
+                missing.push(uri.clone());
+            }
+        }
+        if !missing.is_empty() {
+            return Err(bad(
+                source,
+                format!(
+                    "version {version} is no longer readable: {} of its files were removed \
+                     (vacuumed), e.g. {}",
+                    missing.len(),
+                    missing[0]
+                ),
+            ));
+        }
+        return Ok(PinnedInput {
+            spec: source.clone(),
+            delta_version: Some(version),
+            file_urls: Vec::new(),
+            files: Vec::new(),
+        });
+    }
+    let mut file_urls = Vec::new();
+    let mut problems = Vec::new();
+    for f in &record.files {
+        let url = Url::parse(&f.path)
+            .map_err(|e| bad(source, format!("bad file URL {}: {e}", f.path)))?;
+        let (store, path) = object_store::parse_url(&url)
+            .map_err(|e| bad(source, format!("cannot open the store of {}: {e}", f.path)))?;
+        match store.head(&path).await {
+            Err(_) => problems.push(format!("{} is gone", f.path)),
+            Ok(meta) => {
+                let etag_changed = f.etag.is_some() && meta.e_tag != f.etag;
+                if meta.size as i64 != f.size || etag_changed {
+                    problems.push(format!(
+                        "{} changed since the run (size {} -> {}, etag {} -> {})",
+                        f.path,
+                        f.size,
+                        meta.size,
+                        f.etag.as_deref().unwrap_or("-"),
+                        meta.e_tag.as_deref().unwrap_or("-")
+                    ));
+                }
+            }
+        }
+        file_urls.push(url);
+    }
+    if !problems.is_empty() {
+        return Err(bad(
+            source,
+            format!(
+                "the files the run read are not there as they were: {}",
+                problems.join("; ")
+            ),
+        ));
+    }
+    Ok(PinnedInput {
+        spec: source.clone(),
+        delta_version: None,
+        file_urls,
+        files: record.files.clone(),
+    })
+}
+
+/// A file's path relative to the table root, as the table's store names it.
+fn table_relative(table: &deltalake::DeltaTable, absolute: &StorePath) -> StorePath {
+    let root = table.table_url().path().trim_end_matches('/').to_string();
+    let abs = format!("/{absolute}");
+    match abs.strip_prefix(&root) {
+        Some(rest) => StorePath::from(rest.trim_start_matches('/')),
+        None => absolute.clone(),
+    }
+}

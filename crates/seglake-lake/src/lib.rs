@@ -18,11 +18,16 @@ mod publish;
 pub mod runs;
 
 pub use error::{LakeError, Result};
-pub use history::{HistoryEntry, history};
-pub use inputs::{PinnedInput, resolve_input};
+pub use history::{HistoryEntry, current_version_of, history, version_at};
+pub use inputs::{PinnedInput, pin_recorded, resolve_input};
 pub use publish::{CommitInfo, WriteMode, publish, read_table, table_location};
 
 /// Commit metadata keys seglake writes into every Delta commit it makes.
 pub const META_RUN_ID: &str = "seglake.run_id";
 pub const META_JOB: &str = "seglake.job";
 pub const META_VERSION: &str = "seglake.version";
+/// On versions written by `seglake erase`: the version this one replaces.
+pub const META_REPLACES_VERSION: &str = "seglake.replaces_version";
+/// On versions written by `seglake erase`: the erasure's id (never the
+/// customer's).
+pub const META_ERASURE_ID: &str = "seglake.erasure_id";

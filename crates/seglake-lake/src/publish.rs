@@ -45,6 +45,11 @@ fn delta_err(
 /// Writes `batches` as the next version of the Delta table at `location`,
 /// creating the table on first use. `metadata` goes into the commit's
 /// `commitInfo`, where every Delta reader's history shows it.
+///
+/// `identifier` names the column holding customer identifiers, if any. A
+/// table created here collects no column statistics for it: Delta stores
+/// each file's minimum and maximum in the log, which is never rewritten,
+/// so an erased customer's id would otherwise outlive the erasure there.
 pub async fn publish(
     table: &str,
     location: &Location,
@@ -52,6 +57,7 @@ pub async fn publish(
     batches: Vec<RecordBatch>,
     mode: WriteMode,
     metadata: &HashMap<String, serde_json::Value>,
+    identifier: Option<&str>,
 ) -> Result<CommitInfo> {
     if let Location::Local(p) = location {
         std::fs::create_dir_all(p).map_err(|e| LakeError::Table {
@@ -75,7 +81,7 @@ pub async fn publish(
     // An empty snapshot is still a snapshot: write a batch with no rows so
     // the version exists and carries the schema.
     let batches = if batches.is_empty() {
-        vec![RecordBatch::new_empty(schema)]
+        vec![RecordBatch::new_empty(schema.clone())]
     } else {
         batches
     };
@@ -84,7 +90,11 @@ pub async fn publish(
         WriteMode::Append => SaveMode::Append,
     };
     let commit = CommitProperties::default().with_metadata(metadata.clone());
+    let stats_columns = identifier.map(|id| stats_columns_without(&schema, id));
     let mut write = delta.write(batches).with_save_mode(save_mode);
+    if let (true, Some(columns)) = (is_new, stats_columns) {
+        write = write.with_configuration([(STATS_COLUMNS, Some(columns))]);
+    }
     if !is_new {
         // A snapshot replaces the table, columns included (a job's feature
         // list may change); an append may add columns (the runs table gains
@@ -112,6 +122,20 @@ pub async fn publish(
         table: table.to_string(),
         version,
     })
+}
+
+/// The Delta table property listing the columns that get statistics.
+const STATS_COLUMNS: &str = "delta.dataSkippingStatsColumns";
+
+/// Every top-level column but `identifier`, as the property's value.
+fn stats_columns_without(schema: &SchemaRef, identifier: &str) -> String {
+    schema
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .filter(|n| *n != identifier)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Reads a table at `version` (the latest when `None`).

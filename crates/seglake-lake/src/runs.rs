@@ -125,6 +125,7 @@ pub fn schema() -> SchemaRef {
             false,
         ),
         Field::new("metrics", DataType::Utf8, true),
+        Field::new("openlineage", DataType::Utf8, true),
     ]))
 }
 
@@ -195,6 +196,7 @@ mod tests {
                 version: 3,
             }],
             metrics: Some("{\"k\": 3}".to_string()),
+            openlineage: None,
         };
         let batch = to_batch(&[record]).unwrap();
         assert_eq!(batch.num_rows(), 1);

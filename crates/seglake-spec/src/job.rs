@@ -9,7 +9,14 @@ use crate::location::Location;
 use crate::raw::{RawFormat, RawJob, RawOutlierRule};
 
 /// Tables every run may publish under the output root.
-pub const RESERVED_TABLES: [&str; 4] = ["runs", "segments", "segment_profiles", "models"];
+pub const RESERVED_TABLES: [&str; 6] = [
+    "runs",
+    "segments",
+    "segment_profiles",
+    "models",
+    "segment_migrations",
+    "erasures",
+];
 
 /// A validated job: every path resolved, every SQL file read and hashed.
 #[derive(Debug, Clone)]
@@ -34,6 +41,8 @@ pub struct JobSpec {
     pub segments: Option<crate::segments::SegmentsSpec>,
     /// The `[risk]` section, when the job scores risk.
     pub risk: Option<crate::risk::RiskSpec>,
+    /// The `[privacy]` section: pseudonymised customer ids.
+    pub privacy: crate::privacy::PrivacySpec,
     pub output_root: Location,
 }
 
@@ -135,6 +144,55 @@ impl JobSpec {
 
     /// Validates job text as if it were read from `path` (absolute).
     pub fn from_text(path: &Path, text: String, vars: &BTreeMap<String, String>) -> Result<Self> {
+        Self::parse(path, text, vars, None)
+    }
+
+    /// Rebuilds the spec of a past run from its lineage: the job text and
+    /// every SQL file's text as recorded (keyed by the recorded path), so
+    /// the run can be repeated even after the files on disk have changed.
+    /// A SQL file the record lacks is an error naming it. Variables the
+    /// job file does not define are left unresolved: the caller replaces
+    /// the sources and output root with the recorded ones.
+    pub fn from_recorded(
+        path: &Path,
+        text: String,
+        sql_files: &BTreeMap<PathBuf, String>,
+    ) -> Result<Self> {
+        Self::parse(path, text, &BTreeMap::new(), Some(sql_files))
+    }
+
+    /// The spec a recorded run ran with, from its lineage alone. The
+    /// recorded hashes are checked against the recorded texts, so a
+    /// `runs` row edited after the fact is detected.
+    pub fn from_run_record(record: &crate::lineage::RunRecord) -> Result<Self> {
+        let path = PathBuf::from(&record.spec_path);
+        let tampered = |what: String| SpecError::InvalidValue {
+            path: path.clone(),
+            key: "runs".into(),
+            message: format!(
+                "run {}: the recorded {what} does not match its recorded sha256",
+                record.run_id
+            ),
+        };
+        if sha256_hex(record.spec_text.as_bytes()) != record.spec_sha256 {
+            return Err(tampered("job file".into()));
+        }
+        let mut sql = BTreeMap::new();
+        for file in &record.sql_files {
+            if sha256_hex(file.text.as_bytes()) != file.sha256 {
+                return Err(tampered(format!("SQL file {}", file.path)));
+            }
+            sql.insert(PathBuf::from(&file.path), file.text.clone());
+        }
+        Self::from_recorded(&path, record.spec_text.clone(), &sql)
+    }
+
+    fn parse(
+        path: &Path,
+        text: String,
+        vars: &BTreeMap<String, String>,
+        recorded_sql: Option<&BTreeMap<PathBuf, String>>,
+    ) -> Result<Self> {
         let raw: RawJob = toml::from_str(&text).map_err(|e| SpecError::Toml {
             path: path.to_path_buf(),
             message: e.to_string().trim_end().to_string(),
@@ -142,6 +200,7 @@ impl JobSpec {
         let v = Validator {
             path,
             base: path.parent().unwrap_or(Path::new("/")),
+            recorded_sql,
         };
         v.validate(raw, text, vars)
     }
@@ -150,6 +209,8 @@ impl JobSpec {
 struct Validator<'a> {
     path: &'a Path,
     base: &'a Path,
+    /// SQL texts from a run's lineage, used instead of the files on disk.
+    recorded_sql: Option<&'a BTreeMap<PathBuf, String>>,
 }
 
 impl Validator<'_> {
@@ -290,6 +351,9 @@ impl Validator<'_> {
             }
         };
 
+        let privacy = crate::privacy::validate(raw.privacy.as_ref(), self.base)
+            .map_err(|(key, message)| self.invalid(key, message))?;
+
         let root = self.substitute("output.root", &raw.output.root, &vars)?;
         let output_root =
             Location::parse(&root, self.base).map_err(|m| self.invalid("output.root", m))?;
@@ -309,6 +373,7 @@ impl Validator<'_> {
             quality: QualitySpec { outliers },
             segments,
             risk,
+            privacy,
             output_root,
         })
     }
@@ -318,6 +383,21 @@ impl Validator<'_> {
         let name = name.strip_suffix(".sql").unwrap_or(name);
         self.check_name(&key, name)?;
         let file = dir.join(format!("{name}.sql"));
+        if let Some(recorded) = self.recorded_sql {
+            let sql = recorded.get(&file).ok_or_else(|| {
+                self.invalid(
+                    key.clone(),
+                    format!("the run's lineage records no SQL file {}", file.display()),
+                )
+            })?;
+            return Ok(ViewSpec {
+                name: name.to_string(),
+                sha256: sha256_hex(sql.as_bytes()),
+                path: file,
+                sql: sql.clone(),
+                materialize: false,
+            });
+        }
         if !file.is_file() {
             return Err(SpecError::MissingSqlFile {
                 path: self.path.to_path_buf(),
@@ -344,7 +424,7 @@ impl Validator<'_> {
 
     fn read_views(&self, raw: &RawJob) -> Result<Vec<ViewSpec>> {
         let dir = self.base.join(&raw.features.sql_dir);
-        if !dir.is_dir() {
+        if self.recorded_sql.is_none() && !dir.is_dir() {
             return Err(self.invalid(
                 "features.sql_dir",
                 format!("{} is not a folder", dir.display()),
@@ -449,6 +529,14 @@ impl Validator<'_> {
                 .find('}')
                 .ok_or_else(|| self.invalid(key, format!("unclosed `${{` in `{text}`")))?;
             let name = &after[..end];
+            // A recorded run's sources and output root are replaced by
+            // what its lineage recorded, so a variable it was given on the
+            // command line is not needed again.
+            if self.recorded_sql.is_some() && !vars.contains_key(name) {
+                out.push_str(&format!("unset-variable-{name}"));
+                rest = &after[end + 1..];
+                continue;
+            }
             let value = vars.get(name).ok_or_else(|| {
                 let known: Vec<&str> = vars.keys().map(String::as_str).collect();
                 self.invalid(

@@ -31,6 +31,10 @@ pub struct RunRecord {
     /// iterations, every k tried), when the job segments customers.
     #[serde(default)]
     pub metrics: Option<String>,
+    /// The run as an OpenLineage `RunEvent` (JSON), as sent to a lineage
+    /// backend when one is configured.
+    #[serde(default)]
+    pub openlineage: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

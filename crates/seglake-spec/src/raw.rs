@@ -22,7 +22,27 @@ pub struct RawJob {
     /// Risk scores; none are trained without it.
     #[serde(default)]
     pub risk: Option<RawRisk>,
+    /// Pseudonymised customer ids.
+    #[serde(default)]
+    pub privacy: Option<RawPrivacy>,
     pub output: RawOutput,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrivacy {
+    #[serde(default)]
+    pub pseudonymise: bool,
+    /// The environment variable holding the HMAC key.
+    #[serde(default)]
+    pub key_env: Option<String>,
+    /// A file holding the HMAC key (a mounted secret).
+    #[serde(default)]
+    pub key_file: Option<String>,
+    /// Never accepted: present only to refuse a key written into the job
+    /// with a message that says where keys go.
+    #[serde(default)]
+    pub key: Option<toml::Value>,
 }
 
 #[derive(Debug, Deserialize)]

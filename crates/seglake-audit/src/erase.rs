@@ -1,0 +1,473 @@
+//! Erasure: removing a person from every table that holds customer ids,
+//! while keeping every run's output auditable for everyone else.
+//!
+//! Delta files are immutable, so each version that holds the person is
+//! written again without them as a new version whose commit says which
+//! version it replaces (`seglake.replaces_version`); the latest version is
+//! written last, so the table's current state stays current. Audits,
+//! diffs and reproductions follow the replacement. Then the table is
+//! vacuumed, so no data file still holds the person. The writes are plain
+//! overwrites, so no delete predicate (which would carry the id) reaches
+//! the log, and seglake's tables keep no column statistics on the id
+//! column (see `seglake_lake::publish`). Every erasure is recorded in the
+//! `erasures` table without the raw id.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, Int64Array, ListArray, RecordBatch, StringArray, StructArray,
+    TimestampMicrosecondArray,
+};
+use arrow::buffer::OffsetBuffer;
+use arrow::compute::{cast, filter_record_batch};
+use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+use chrono::{DateTime, Utc};
+use seglake_lake::{
+    META_ERASURE_ID, META_JOB, META_REPLACES_VERSION, META_RUN_ID, WriteMode, current_version_of,
+    publish,
+};
+use seglake_spec::{JobSpec, Location};
+use serde::Serialize;
+
+use crate::audit::pseudonym_key;
+use crate::error::{AuditError, Result};
+use crate::lake::Lake;
+use crate::vacuum::vacuum_table;
+
+/// The table recording every erasure.
+pub const ERASURES: &str = "erasures";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Rewrite {
+    pub table: String,
+    pub replaced_version: i64,
+    pub new_version: i64,
+    pub rows_removed: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ErasureReport {
+    pub erasure_id: String,
+    pub erased_at: DateTime<Utc>,
+    /// The pseudonym of the erased id when the lake pseudonymises; the raw
+    /// id is never recorded.
+    pub subject_pseudonym: Option<String>,
+    pub key_column: String,
+    pub rewrites: Vec<Rewrite>,
+    pub files_removed: Vec<String>,
+    /// Tables checked afterwards (every remaining version read, every log
+    /// file searched) and found free of the id.
+    pub verified_tables: Vec<String>,
+}
+
+/// Where a Delta table that may hold the person lives.
+struct Target {
+    name: String,
+    location: Location,
+    /// Versions runs recorded (as outputs or inputs), before erasures.
+    recorded: BTreeSet<i64>,
+}
+
+fn erasure_id() -> String {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("the OS random source works");
+    format!(
+        "erasure-{}-{}",
+        Utc::now().format("%Y%m%dT%H%M%SZ"),
+        hex::encode(bytes)
+    )
+}
+
+/// `batch` without the rows whose `column` (as text) is one of `ids`.
+fn without(batch: &RecordBatch, column: &str, ids: &[String]) -> Result<(RecordBatch, i64)> {
+    let Some(values) = batch.column_by_name(column) else {
+        return Ok((batch.clone(), 0));
+    };
+    let text = cast(values, &DataType::Utf8).map_err(|source| AuditError::Arrow {
+        context: format!("reading `{column}`"),
+        source,
+    })?;
+    let text = text.as_any().downcast_ref::<StringArray>().expect("Utf8");
+    let keep: BooleanArray = (0..text.len())
+        .map(|i| Some(!(text.is_valid(i) && ids.iter().any(|id| id == text.value(i)))))
+        .collect();
+    let removed = keep.iter().filter(|k| *k == Some(false)).count() as i64;
+    let kept = filter_record_batch(batch, &keep).map_err(|source| AuditError::Arrow {
+        context: format!("removing rows by `{column}`"),
+        source,
+    })?;
+    Ok((kept, removed))
+}
+
+async fn read_at(lake: &Lake, t: &Target, version: i64) -> Result<Vec<RecordBatch>> {
+    seglake_lake::read_table(&t.name, &t.location, Some(version))
+        .await
+        .map_err(|e| {
+            AuditError::NotFound(format!(
+                "table `{}` version {version} cannot be read ({e}); run `seglake vacuum` \
+                 first if its files were removed, in {}",
+                t.name,
+                lake.root.display()
+            ))
+        })
+}
+
+/// Removes customer `customer` from every table of the lake that has the
+/// key column (and, with `sources`, from the Delta sources runs read).
+pub async fn erase(lake: &Lake, customer: &str, sources: bool) -> Result<ErasureReport> {
+    let runs = lake.runs().await?;
+    let latest = runs.last().ok_or_else(|| {
+        AuditError::NotFound(format!(
+            "no run in {} has published anything",
+            lake.root.display()
+        ))
+    })?;
+    let spec = JobSpec::from_run_record(latest).map_err(|e| {
+        AuditError::Invalid(format!("the spec recorded for run {}: {e}", latest.run_id))
+    })?;
+    let key_column = spec.key.clone();
+    // The person may be stored raw (before pseudonymisation was turned on)
+    // or as a pseudonym: remove both.
+    let key = pseudonym_key(latest)?;
+    let subject_pseudonym = key.as_ref().map(|k| k.pseudonym(customer));
+    let ids: Vec<String> = std::iter::once(customer.to_string())
+        .chain(subject_pseudonym.clone())
+        .collect();
+
+    let mut targets = Vec::new();
+    for name in lake.tables() {
+        let location = lake.table(&name)?;
+        let recorded = runs
+            .iter()
+            .flat_map(|r| r.outputs.iter())
+            .filter(|o| o.table == name)
+            .map(|o| o.version)
+            .collect();
+        targets.push(Target {
+            name,
+            location,
+            recorded,
+        });
+    }
+    if sources {
+        let base = std::env::current_dir().unwrap_or_default();
+        let mut seen = BTreeSet::new();
+        for input in runs.iter().flat_map(|r| r.inputs.iter()) {
+            if input.format != "delta" || !seen.insert(input.uri.clone()) {
+                continue;
+            }
+            let location = Location::parse(&input.uri, &base).map_err(AuditError::Invalid)?;
+            let recorded = runs
+                .iter()
+                .flat_map(|r| r.inputs.iter())
+                .filter(|i| i.uri == input.uri)
+                .filter_map(|i| i.delta_version)
+                .collect();
+            targets.push(Target {
+                name: input.name.clone(),
+                location,
+                recorded,
+            });
+        }
+    }
+
+    let id = erasure_id();
+    let erased_at = Utc::now();
+    let mut rewrites = Vec::new();
+    let mut files_removed = Vec::new();
+    let mut verified_tables = Vec::new();
+    for t in &targets {
+        let history = seglake_lake::history(&t.name, &t.location).await?;
+        let Some(last) = history.last().map(|e| e.version) else {
+            continue;
+        };
+        // Does the table have the key column at all?
+        let latest_rows = read_at(lake, t, last).await?;
+        let has_key = latest_rows
+            .first()
+            .is_some_and(|b| b.schema().column_with_name(&key_column).is_some());
+        if !has_key {
+            continue;
+        }
+        let mut versions: BTreeSet<i64> = t
+            .recorded
+            .iter()
+            .map(|v| current_version_of(&history, *v))
+            .collect();
+        versions.insert(last);
+        // Which of them hold the person.
+        let mut holding = BTreeSet::new();
+        for v in &versions {
+            let rows = if *v == last {
+                latest_rows.clone()
+            } else {
+                read_at(lake, t, *v).await?
+            };
+            let mut n = 0;
+            for b in &rows {
+                n += without(b, &key_column, &ids)?.1;
+            }
+            if n > 0 {
+                holding.insert(*v);
+            }
+        }
+        if holding.is_empty() {
+            continue;
+        }
+        // The latest is rewritten last, so it stays the current state.
+        holding.insert(last);
+        let mut keep: BTreeSet<i64> = versions.difference(&holding).copied().collect();
+        for v in &holding {
+            let rows = read_at(lake, t, *v).await?;
+            let schema: SchemaRef = match rows.first() {
+                Some(b) => b.schema(),
+                None => continue,
+            };
+            let mut kept = Vec::new();
+            let mut removed = 0;
+            for b in &rows {
+                let (b, n) = without(b, &key_column, &ids)?;
+                removed += n;
+                kept.push(b);
+            }
+            let original = history.iter().find(|e| e.version == *v);
+            let mut metadata: HashMap<String, serde_json::Value> = HashMap::from([
+                (META_REPLACES_VERSION.to_string(), (*v).into()),
+                (META_ERASURE_ID.to_string(), id.clone().into()),
+            ]);
+            if let Some(run_id) = original.and_then(|e| e.run_id.clone()) {
+                metadata.insert(META_RUN_ID.to_string(), run_id.into());
+            }
+            if let Some(job) = original.and_then(|e| e.job.clone()) {
+                metadata.insert(META_JOB.to_string(), job.into());
+            }
+            let commit = publish(
+                &t.name,
+                &t.location,
+                schema,
+                kept,
+                WriteMode::Snapshot,
+                &metadata,
+                Some(&key_column),
+            )
+            .await?;
+            keep.insert(commit.version);
+            rewrites.push(Rewrite {
+                table: t.name.clone(),
+                replaced_version: *v,
+                new_version: commit.version,
+                rows_removed: removed,
+            });
+        }
+        if let Location::Local(_) = t.location
+            && lake.has_table(&t.name)
+            && lake.table(&t.name)? == t.location
+        {
+            files_removed.extend(vacuum_table(lake, &t.name, &keep, false).await?);
+        } else {
+            files_removed.extend(vacuum_location(t, &keep).await?);
+        }
+        verify(t, &keep, &key_column, &ids).await?;
+        verified_tables.push(t.name.clone());
+    }
+
+    let report = ErasureReport {
+        erasure_id: id,
+        erased_at,
+        subject_pseudonym,
+        key_column,
+        rewrites,
+        files_removed,
+        verified_tables,
+    };
+    record(lake, &report).await?;
+    Ok(report)
+}
+
+/// Vacuums a source table outside the lake's folder.
+async fn vacuum_location(t: &Target, keep: &BTreeSet<i64>) -> Result<Vec<String>> {
+    let delta_err = |source| AuditError::Delta {
+        context: format!("vacuuming `{}`", t.name),
+        source,
+    };
+    let delta = deltalake::DeltaTableBuilder::from_url(t.location.to_url())
+        .map_err(delta_err)?
+        .load()
+        .await
+        .map_err(delta_err)?;
+    let keep: Vec<u64> = keep.iter().map(|v| *v as u64).collect();
+    let (_, metrics) = delta
+        .vacuum()
+        .with_retention_period(chrono::Duration::zero())
+        .with_enforce_retention_duration(false)
+        .with_keep_versions(&keep)
+        .await
+        .map_err(delta_err)?;
+    Ok(metrics.files_deleted)
+}
+
+/// Every kept version is read back without the person, and no log file
+/// mentions them.
+async fn verify(t: &Target, keep: &BTreeSet<i64>, column: &str, ids: &[String]) -> Result<()> {
+    for v in keep {
+        let rows = seglake_lake::read_table(&t.name, &t.location, Some(*v)).await?;
+        for b in &rows {
+            if without(b, column, ids)?.1 > 0 {
+                return Err(AuditError::Invalid(format!(
+                    "erasure check failed: `{}` version {v} still holds the customer",
+                    t.name
+                )));
+            }
+        }
+    }
+    if let Location::Local(dir) = &t.location {
+        for entry in std::fs::read_dir(dir.join("_delta_log"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let bytes = std::fs::read(entry.path()).unwrap_or_default();
+            if ids
+                .iter()
+                .any(|id| bytes.windows(id.len()).any(|w| w == id.as_bytes()))
+            {
+                return Err(AuditError::Invalid(format!(
+                    "erasure check failed: the Delta log file {} of `{}` mentions the customer \
+                     (column statistics written by another tool?); its versions were rewritten \
+                     and its data files removed, but the log itself must be cleaned by hand",
+                    entry.path().display(),
+                    t.name
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn erasures_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("erasure_id", DataType::Utf8, false),
+        Field::new(
+            "erased_at",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
+        Field::new("subject_pseudonym", DataType::Utf8, true),
+        Field::new("key_column", DataType::Utf8, false),
+        Field::new(
+            "rewrites",
+            DataType::List(Arc::new(Field::new(
+                "item",
+                DataType::Struct(rewrite_fields()),
+                true,
+            ))),
+            false,
+        ),
+        Field::new("files_removed", DataType::Int64, false),
+    ]))
+}
+
+fn rewrite_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("table", DataType::Utf8, false),
+        Field::new("replaced_version", DataType::Int64, false),
+        Field::new("new_version", DataType::Int64, false),
+        Field::new("rows_removed", DataType::Int64, false),
+    ])
+}
+
+async fn record(lake: &Lake, r: &ErasureReport) -> Result<()> {
+    let arrow_err = |source| AuditError::Arrow {
+        context: format!("building `{ERASURES}`"),
+        source,
+    };
+    let w = &r.rewrites;
+    let rewrites = StructArray::try_new(
+        rewrite_fields(),
+        vec![
+            Arc::new(StringArray::from(
+                w.iter().map(|x| x.table.clone()).collect::<Vec<_>>(),
+            )) as ArrayRef,
+            Arc::new(Int64Array::from(
+                w.iter().map(|x| x.replaced_version).collect::<Vec<_>>(),
+            )),
+            Arc::new(Int64Array::from(
+                w.iter().map(|x| x.new_version).collect::<Vec<_>>(),
+            )),
+            Arc::new(Int64Array::from(
+                w.iter().map(|x| x.rows_removed).collect::<Vec<_>>(),
+            )),
+        ],
+        None,
+    )
+    .map_err(arrow_err)?;
+    let list = ListArray::try_new(
+        Arc::new(Field::new("item", DataType::Struct(rewrite_fields()), true)),
+        OffsetBuffer::from_lengths([w.len()]),
+        Arc::new(rewrites),
+        None,
+    )
+    .map_err(arrow_err)?;
+    let schema = erasures_schema();
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(vec![r.erasure_id.clone()])),
+            Arc::new(
+                TimestampMicrosecondArray::from(vec![r.erased_at.timestamp_micros()])
+                    .with_timezone("UTC"),
+            ),
+            Arc::new(StringArray::from(vec![r.subject_pseudonym.clone()])),
+            Arc::new(StringArray::from(vec![r.key_column.clone()])),
+            Arc::new(list),
+            Arc::new(Int64Array::from(vec![r.files_removed.len() as i64])),
+        ],
+    )
+    .map_err(arrow_err)?;
+    let metadata = HashMap::from([(META_ERASURE_ID.to_string(), r.erasure_id.clone().into())]);
+    publish(
+        ERASURES,
+        &Location::Local(lake.root.join(ERASURES)),
+        schema,
+        vec![batch],
+        WriteMode::Append,
+        &metadata,
+        None,
+    )
+    .await?;
+    Ok(())
+}
+
+impl ErasureReport {
+    pub fn render(&self) -> String {
+        let mut s = format!(
+            "{}: removed the customer from {} table version(s); {} data file(s) deleted\n",
+            self.erasure_id,
+            self.rewrites.len(),
+            self.files_removed.len()
+        );
+        for w in &self.rewrites {
+            s += &format!(
+                "  {:<22} version {:>4} -> {:>4}  ({} row(s) removed)\n",
+                w.table, w.replaced_version, w.new_version, w.rows_removed
+            );
+        }
+        if self.rewrites.is_empty() {
+            s += "  no table held that customer\n";
+        }
+        s += &format!(
+            "verified: no remaining version or log file of {} holds the customer\n",
+            if self.verified_tables.is_empty() {
+                "any table".to_string()
+            } else {
+                self.verified_tables.join(", ")
+            }
+        );
+        s += &format!(
+            "recorded in `{ERASURES}` as {} (without the customer id)\n",
+            self.erasure_id
+        );
+        s
+    }
+}

@@ -1,0 +1,34 @@
+//! The auditor's side of a seglake lake: everything that reads what runs
+//! published, and the two operations that remove data from it.
+//!
+//! - [`Lake`]: the tables under a root, the `runs` lineage, the run in
+//!   force at a time, and the version that holds a run's output (following
+//!   erasures);
+//! - [`audit_customer`]: a customer's segment, risk and reasons in a past
+//!   segmentation, with the model, inputs, SQL hashes and how to reproduce;
+//! - [`diff()`]: the migration matrix between two segmentations;
+//! - [`LakeSql`]: read-only SQL with time travel (`table_at`);
+//! - [`reproduce()`]: a run again from its lineage, compared bit for bit;
+//! - [`vacuum()`]: retention that keeps every version a recent run needs;
+//! - [`erase()`]: removing a person from every table without breaking the
+//!   audit history of everyone else.
+
+mod audit;
+mod diff;
+mod erase;
+mod error;
+mod lake;
+mod reproduce;
+mod sql;
+mod vacuum;
+
+pub use audit::{
+    CustomerAudit, Selector, audit_customer, pseudonym_key, rows_with_key, select_run,
+};
+pub use diff::{MIGRATIONS, Migration, Side, diff};
+pub use erase::{ERASURES, ErasureReport, erase};
+pub use error::{AuditError, Result};
+pub use lake::{Lake, SEGMENTS, decode_rows, rows_as_json};
+pub use reproduce::{NOT_COMPARED, ReproduceReport, TableMatch, reproduce};
+pub use sql::{LakeSql, TABLE_AT, check_read_only};
+pub use vacuum::{VacuumReport, vacuum};
