@@ -3,6 +3,7 @@
 //! independent Delta reader (Python `deltalake`, installed by
 //! `infra/test.sh`).
 
+mod audit;
 mod bad_input;
 mod common;
 mod delta_source;

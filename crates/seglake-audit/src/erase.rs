@@ -10,7 +10,9 @@
 //! overwrites, so no delete predicate (which would carry the id) reaches
 //! the log, and seglake's tables keep no column statistics on the id
 //! column (see `seglake_lake::publish`). Every erasure is recorded in the
-//! `erasures` table without the raw id.
+//! `erasures` table with what was rewritten and removed, and nothing that
+//! identifies the person: neither the raw id nor its pseudonym, which
+//! with the key would link the record back to them.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -50,9 +52,6 @@ pub struct Rewrite {
 pub struct ErasureReport {
     pub erasure_id: String,
     pub erased_at: DateTime<Utc>,
-    /// The pseudonym of the erased id when the lake pseudonymises; the raw
-    /// id is never recorded.
-    pub subject_pseudonym: Option<String>,
     pub key_column: String,
     pub rewrites: Vec<Rewrite>,
     pub files_removed: Vec<String>,
@@ -130,9 +129,8 @@ pub async fn erase(lake: &Lake, customer: &str, sources: bool) -> Result<Erasure
     // The person may be stored raw (before pseudonymisation was turned on)
     // or as a pseudonym: remove both.
     let key = pseudonym_key(latest)?;
-    let subject_pseudonym = key.as_ref().map(|k| k.pseudonym(customer));
     let ids: Vec<String> = std::iter::once(customer.to_string())
-        .chain(subject_pseudonym.clone())
+        .chain(key.as_ref().map(|k| k.pseudonym(customer)))
         .collect();
 
     let mut targets = Vec::new();
@@ -275,7 +273,6 @@ pub async fn erase(lake: &Lake, customer: &str, sources: bool) -> Result<Erasure
     let report = ErasureReport {
         erasure_id: id,
         erased_at,
-        subject_pseudonym,
         key_column,
         rewrites,
         files_removed,
@@ -353,7 +350,6 @@ fn erasures_schema() -> SchemaRef {
             DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             false,
         ),
-        Field::new("subject_pseudonym", DataType::Utf8, true),
         Field::new("key_column", DataType::Utf8, false),
         Field::new(
             "rewrites",
@@ -418,7 +414,6 @@ async fn record(lake: &Lake, r: &ErasureReport) -> Result<()> {
                 TimestampMicrosecondArray::from(vec![r.erased_at.timestamp_micros()])
                     .with_timezone("UTC"),
             ),
-            Arc::new(StringArray::from(vec![r.subject_pseudonym.clone()])),
             Arc::new(StringArray::from(vec![r.key_column.clone()])),
             Arc::new(list),
             Arc::new(Int64Array::from(vec![r.files_removed.len() as i64])),

@@ -73,7 +73,10 @@ fn init_tracing(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     // Quiet by default: the progress display and the summary are the
     // interface; RUST_LOG=info shows every step as a log line.
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    // delta-rs warns on every vacuum that keeping versions is an
+    // experimental API; seglake relies on it deliberately.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("warn,deltalake_core::operations::vacuum=error"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -59,10 +59,14 @@ pub fn run_uuid(run_id: &str) -> String {
 fn dataset_name(location: &Location) -> (String, String) {
     let url = location.to_url();
     match url.scheme() {
-        "file" => ("file".to_string(), url.path().to_string()),
+        "file" => (
+            "file".to_string(),
+            // A folder's URL ends in `/`; the dataset is the folder.
+            url.path().trim_end_matches('/').to_string(),
+        ),
         scheme => (
             format!("{scheme}://{}", url.host_str().unwrap_or_default()),
-            url.path().trim_start_matches('/').to_string(),
+            url.path().trim_matches('/').to_string(),
         ),
     }
 }
