@@ -278,30 +278,17 @@ fn an_auditor_can_explain_reproduce_and_compare_past_segmentations() {
          FROM table_at('segments', 0) a JOIN table_at('segments', 1) b USING (customer_id) \
          GROUP BY 1, 2 ORDER BY 1, 2",
     );
-    let matrix: Vec<(i64, i64, i64, i64)> = diff["matrix"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["from_segment"].as_i64().unwrap(),
-                c["to_segment"].as_i64().unwrap(),
-                c["customers"].as_i64().unwrap(),
-                c["newly_high_risk"].as_i64().unwrap(),
-            )
-        })
-        .collect();
-    let expected: Vec<(i64, i64, i64, i64)> = joined
-        .iter()
-        .map(|r| {
-            (
-                r["f"].as_i64().unwrap(),
-                r["t"].as_i64().unwrap(),
-                r["n"].as_i64().unwrap(),
-                r["high"].as_i64().unwrap(),
-            )
-        })
-        .collect();
+    // (from, to, customers, newly high risk) per cell, from either source.
+    let cells = |rows: &[Value], keys: [&str; 4]| -> Vec<[i64; 4]> {
+        rows.iter()
+            .map(|r| keys.map(|k| r[k].as_i64().unwrap()))
+            .collect()
+    };
+    let matrix = cells(
+        diff["matrix"].as_array().unwrap(),
+        ["from_segment", "to_segment", "customers", "newly_high_risk"],
+    );
+    let expected = cells(&joined, ["f", "t", "n", "high"]);
     assert_eq!(matrix, expected);
     assert_eq!(
         diff["stayed"].as_i64().unwrap() + diff["moved"].as_i64().unwrap(),

@@ -258,14 +258,7 @@ pub async fn erase(lake: &Lake, customer: &str, sources: bool) -> Result<Erasure
                 rows_removed: removed,
             });
         }
-        if let Location::Local(_) = t.location
-            && lake.has_table(&t.name)
-            && lake.table(&t.name)? == t.location
-        {
-            files_removed.extend(vacuum_table(lake, &t.name, &keep, false).await?);
-        } else {
-            files_removed.extend(vacuum_location(t, &keep).await?);
-        }
+        files_removed.extend(vacuum_table(&t.name, &t.location, &keep, false).await?);
         verify(t, &keep, &key_column, &ids).await?;
         verified_tables.push(t.name.clone());
     }
@@ -280,28 +273,6 @@ pub async fn erase(lake: &Lake, customer: &str, sources: bool) -> Result<Erasure
     };
     record(lake, &report).await?;
     Ok(report)
-}
-
-/// Vacuums a source table outside the lake's folder.
-async fn vacuum_location(t: &Target, keep: &BTreeSet<i64>) -> Result<Vec<String>> {
-    let delta_err = |source| AuditError::Delta {
-        context: format!("vacuuming `{}`", t.name),
-        source,
-    };
-    let delta = deltalake::DeltaTableBuilder::from_url(t.location.to_url())
-        .map_err(delta_err)?
-        .load()
-        .await
-        .map_err(delta_err)?;
-    let keep: Vec<u64> = keep.iter().map(|v| *v as u64).collect();
-    let (_, metrics) = delta
-        .vacuum()
-        .with_retention_period(chrono::Duration::zero())
-        .with_enforce_retention_duration(false)
-        .with_keep_versions(&keep)
-        .await
-        .map_err(delta_err)?;
-    Ok(metrics.files_deleted)
 }
 
 /// Every kept version is read back without the person, and no log file

@@ -40,15 +40,7 @@ impl Lake {
 
     /// Every Delta table directly under the root, by name.
     pub fn tables(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(&self.root)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter(|e| e.path().join("_delta_log").is_dir())
-            .map(|e| e.file_name().to_string_lossy().to_string())
-            .collect();
-        names.sort();
-        names
+        tables_under(&self.root)
     }
 
     pub fn tables_text(&self) -> String {
@@ -176,6 +168,19 @@ impl Lake {
         let history = self.history(table).await?;
         Ok((recorded, current_version_of(&history, recorded)))
     }
+}
+
+/// The names of the Delta tables directly under `root`, sorted.
+pub fn tables_under(root: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join("_delta_log").is_dir())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    names
 }
 
 /// Arrow rows as serde values, through Arrow's JSON writer.

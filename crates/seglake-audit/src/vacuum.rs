@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use deltalake::DeltaTableBuilder;
 use deltalake::operations::vacuum::VacuumMode;
 use seglake_lake::current_version_of;
+use seglake_spec::Location;
 use serde::Serialize;
 
 use crate::error::{AuditError, Result};
@@ -30,15 +31,14 @@ pub struct VacuumReport {
     pub tables: Vec<TableVacuum>,
 }
 
-/// Removes from one table every file that none of `keep` (nor the latest
-/// version) reads. Returns the removed files' paths.
+/// Removes from the table at `location` every file that none of `keep`
+/// (nor the latest version) reads. Returns the removed files' paths.
 pub(crate) async fn vacuum_table(
-    lake: &Lake,
     table: &str,
+    location: &Location,
     keep: &BTreeSet<i64>,
     dry_run: bool,
 ) -> Result<Vec<String>> {
-    let location = lake.table(table)?;
     let delta_err = |source| AuditError::Delta {
         context: format!("vacuuming `{table}`"),
         source,
@@ -98,7 +98,7 @@ pub async fn vacuum(lake: &Lake, retain: chrono::Duration, dry_run: bool) -> Res
     let (runs_kept, needed) = needed_versions(lake, since).await?;
     let mut tables = Vec::new();
     for (table, keep) in needed {
-        let files_removed = vacuum_table(lake, &table, &keep, dry_run).await?;
+        let files_removed = vacuum_table(&table, &lake.table(&table)?, &keep, dry_run).await?;
         tables.push(TableVacuum {
             table,
             kept_versions: keep.into_iter().collect(),

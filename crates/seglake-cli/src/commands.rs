@@ -371,18 +371,6 @@ async fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn list_tables(lake: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(lake)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.path().join("_delta_log").is_dir())
-        .map(|e| e.file_name().to_string_lossy().to_string())
-        .collect();
-    names.sort();
-    names
-}
-
 /// A table given as a name under the lake or as a path / URL.
 fn resolve_table(table: &str, lake: &Path) -> anyhow::Result<(String, Location)> {
     Ok(if table.contains('/') || table.contains("://") {
@@ -405,7 +393,7 @@ fn resolve_table(table: &str, lake: &Path) -> anyhow::Result<(String, Location)>
     } else {
         let lake = std::path::absolute(lake).context("resolving --lake")?;
         if !lake.join(table).is_dir() {
-            let tables = list_tables(&lake);
+            let tables = seglake_audit::tables_under(&lake);
             return Err(InvalidInput(format!(
                 "no table `{}` in the lake {}; tables there: {}",
                 table,
