@@ -4,26 +4,12 @@
 //! join for the migration matrix, Python's hmac for pseudonyms).
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
 use serde_json::Value;
 
 use crate::common::*;
-
-fn seglake_env(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_seglake"));
-    command
-        .args(args)
-        .current_dir(repo_root())
-        .env_remove("RUST_LOG")
-        .env_remove("SEGLAKE_PSEUDONYM_KEY")
-        .env_remove("OPENLINEAGE_URL");
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    command.output().expect("the seglake binary runs")
-}
 
 fn lines(text: &str) -> Vec<Value> {
     text.lines()
@@ -44,40 +30,6 @@ fn sql(lake: &Path, query: &str) -> Vec<Value> {
 
 fn json(args: &[&str]) -> Value {
     serde_json::from_str(&seglake_ok(args)).unwrap()
-}
-
-/// A copy of the demo job with `from` replaced by `to`, in `jobs/` so its
-/// relative paths resolve; removed when dropped.
-struct JobVariant(PathBuf);
-
-impl JobVariant {
-    fn new(tag: &str, from: &str, to: &str) -> Self {
-        let base = std::fs::read_to_string(repo_root().join("jobs/demo.toml")).unwrap();
-        assert!(base.contains(from), "{from}");
-        let path = repo_root()
-            .join("jobs")
-            .join(format!("audit-{tag}-{}.toml", std::process::id()));
-        std::fs::write(&path, base.replacen(from, to, 1)).unwrap();
-        JobVariant(path)
-    }
-
-    fn run(&self, lake: &Path, env: &[(&str, &str)]) -> Output {
-        seglake_env(
-            &[
-                "run",
-                self.0.to_str().unwrap(),
-                "--var",
-                &format!("lake={}", lake.display()),
-            ],
-            env,
-        )
-    }
-}
-
-impl Drop for JobVariant {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 /// (run_id, finished_at) of every run, oldest first.

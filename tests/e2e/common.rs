@@ -138,20 +138,9 @@ pub fn python() -> PathBuf {
 /// and no change to the lake. The job file sits in `jobs/` (so its relative
 /// paths resolve) under a name unique to this process and `tag`.
 pub fn assert_demo_variant_fails(lake: &Path, tag: &str, from: &str, to: &str, message: &str) {
-    let base = std::fs::read_to_string(repo_root().join("jobs/demo.toml")).unwrap();
-    assert!(base.contains(from), "{from}");
-    let job = repo_root()
-        .join("jobs")
-        .join(format!("bad-{tag}-{}.toml", std::process::id()));
-    std::fs::write(&job, base.replacen(from, to, 1)).unwrap();
+    let job = JobVariant::new(tag, from, to);
     let before = file_tree(lake);
-    let out = seglake(&[
-        "run",
-        job.to_str().unwrap(),
-        "--var",
-        &format!("lake={}", lake.display()),
-    ]);
-    std::fs::remove_file(&job).unwrap();
+    let out = job.run(lake, &[]);
     assert_eq!(out.status.code(), Some(1), "{to}: {}", stderr(&out));
     assert!(
         stderr(&out).contains(message),
@@ -159,4 +148,54 @@ pub fn assert_demo_variant_fails(lake: &Path, tag: &str, from: &str, to: &str, m
         stderr(&out)
     );
     assert_eq!(file_tree(lake), before, "{to}: something was written");
+}
+
+/// Runs seglake with extra environment variables (and none of the ones
+/// that change what a run does: RUST_LOG, the pseudonym key, OpenLineage).
+pub fn seglake_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_seglake"));
+    command
+        .args(args)
+        .current_dir(repo_root())
+        .env_remove("RUST_LOG")
+        .env_remove("SEGLAKE_PSEUDONYM_KEY")
+        .env_remove("OPENLINEAGE_URL");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().expect("the seglake binary runs")
+}
+
+/// A copy of the demo job with `from` replaced by `to`, in `jobs/` so its
+/// relative paths resolve; removed when dropped.
+pub struct JobVariant(pub PathBuf);
+
+impl JobVariant {
+    pub fn new(tag: &str, from: &str, to: &str) -> Self {
+        let base = std::fs::read_to_string(repo_root().join("jobs/demo.toml")).unwrap();
+        assert!(base.contains(from), "{from}");
+        let path = repo_root()
+            .join("jobs")
+            .join(format!("variant-{tag}-{}.toml", std::process::id()));
+        std::fs::write(&path, base.replacen(from, to, 1)).unwrap();
+        JobVariant(path)
+    }
+
+    pub fn run(&self, lake: &Path, env: &[(&str, &str)]) -> Output {
+        seglake_env(
+            &[
+                "run",
+                self.0.to_str().unwrap(),
+                "--var",
+                &format!("lake={}", lake.display()),
+            ],
+            env,
+        )
+    }
+}
+
+impl Drop for JobVariant {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }

@@ -14,7 +14,7 @@
 //! identifies the person: neither the raw id nor its pseudonym, which
 //! with the key would link the record back to them.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use arrow::array::{
@@ -194,37 +194,39 @@ pub async fn erase(lake: &Lake, customer: &str, sources: bool) -> Result<Erasure
             .map(|v| current_version_of(&history, *v))
             .collect();
         versions.insert(last);
-        // Which of them hold the person.
-        let mut holding = BTreeSet::new();
+        // Which of them hold the person. Their rows are kept for the rewrite
+        // (customer-level tables: a few versions fit in memory), and so are
+        // the latest's, which is rewritten in any case.
+        let mut holding: BTreeMap<i64, Vec<RecordBatch>> = BTreeMap::new();
         for v in &versions {
+            // Record batches share their buffers: the clone copies no data.
             let rows = if *v == last {
                 latest_rows.clone()
             } else {
                 read_at(lake, t, *v).await?
             };
-            let mut n = 0;
-            for b in &rows {
-                n += without(b, &key_column, &ids)?.1;
-            }
-            if n > 0 {
-                holding.insert(*v);
+            if *v == last || holding_has(&rows, &key_column, &ids)? {
+                holding.insert(*v, rows);
             }
         }
-        if holding.is_empty() {
+        if holding.len() == 1 && !holding_has(&holding[&last], &key_column, &ids)? {
             continue;
         }
-        // The latest is rewritten last, so it stays the current state.
-        holding.insert(last);
-        let mut keep: BTreeSet<i64> = versions.difference(&holding).copied().collect();
-        for v in &holding {
-            let rows = read_at(lake, t, *v).await?;
+        // The latest is rewritten last (the highest key), so it stays the
+        // current state.
+        let mut keep: BTreeSet<i64> = versions
+            .iter()
+            .filter(|v| !holding.contains_key(v))
+            .copied()
+            .collect();
+        for (v, rows) in &holding {
             let schema: SchemaRef = match rows.first() {
                 Some(b) => b.schema(),
                 None => continue,
             };
             let mut kept = Vec::new();
             let mut removed = 0;
-            for b in &rows {
+            for b in rows.iter() {
                 let (b, n) = without(b, &key_column, &ids)?;
                 removed += n;
                 kept.push(b);
@@ -273,6 +275,16 @@ pub async fn erase(lake: &Lake, customer: &str, sources: bool) -> Result<Erasure
     };
     record(lake, &report).await?;
     Ok(report)
+}
+
+/// Whether `rows` hold one of `ids` in `column`.
+fn holding_has(rows: &[RecordBatch], column: &str, ids: &[String]) -> Result<bool> {
+    for b in rows {
+        if without(b, column, ids)?.1 > 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Every kept version is read back without the person, and no log file

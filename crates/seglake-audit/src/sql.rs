@@ -93,17 +93,7 @@ pub fn check_read_only(sql: &str) -> Result<()> {
     match &statement {
         DfStatement::Statement(s) if matches!(**s, SqlStatement::Query(_)) => Ok(()),
         other => {
-            let kind = match other {
-                DfStatement::CreateExternalTable(_) => "CREATE EXTERNAL TABLE".to_string(),
-                DfStatement::CopyTo(_) => "COPY".to_string(),
-                DfStatement::Explain(_) => "EXPLAIN".to_string(),
-                other => other
-                    .to_string()
-                    .split_whitespace()
-                    .take(2)
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            };
+            let kind = seglake_features::statement_kind(other);
             Err(AuditError::Invalid(format!(
                 "`seglake sql` is read-only: only a SELECT (or WITH ... SELECT) is accepted, \
                  not {kind}"

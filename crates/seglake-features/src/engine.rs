@@ -389,7 +389,9 @@ fn column_list(schema: &arrow::datatypes::Schema) -> String {
         .join(", ")
 }
 
-fn statement_kind(statement: &DfStatement) -> String {
+/// What a statement is, in the words its author wrote (`DROP TABLE`,
+/// `COPY`), for errors that refuse it.
+pub fn statement_kind(statement: &DfStatement) -> String {
     match statement {
         DfStatement::CreateExternalTable(_) => "CREATE EXTERNAL TABLE".to_string(),
         DfStatement::CopyTo(_) => "COPY".to_string(),

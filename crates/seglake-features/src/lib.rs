@@ -25,5 +25,6 @@ mod sources;
 
 pub use engine::{
     EngineOptions, FeatureEngine, FeatureTable, RunContext, ViewMode, default_memory_limit,
+    statement_kind,
 };
 pub use error::{FeatureError, Result};
