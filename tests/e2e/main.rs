@@ -13,3 +13,5 @@ mod handbuilt_features;
 mod python_reader;
 mod risk;
 mod segments;
+mod serve;
+mod http;

@@ -209,3 +209,20 @@ pub fn decode_rows<T: serde::de::DeserializeOwned>(
 pub fn rows_as_json(batches: &[RecordBatch]) -> Result<Vec<BTreeMap<String, serde_json::Value>>> {
     decode_rows(batches, "the result")
 }
+
+/// A point in time as auditors write it: RFC 3339, or a date meaning the
+/// end of that day in UTC.
+pub fn parse_point_in_time(text: &str) -> std::result::Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        let end = d
+            .and_hms_micro_opt(23, 59, 59, 999_999)
+            .expect("valid time");
+        return Ok(end.and_utc());
+    }
+    Err(format!(
+        "`{text}` is not a time: use RFC 3339 (2026-01-01T12:00:00Z) or a date (2026-01-01)"
+    ))
+}

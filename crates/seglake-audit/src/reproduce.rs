@@ -11,7 +11,7 @@ use arrow::datatypes::DataType;
 use arrow::row::{RowConverter, Rows, SortField};
 use seglake_jobs::{Progress, RunOptions};
 use seglake_lake::{current_version_of, pin_recorded, read_table};
-use seglake_spec::{JobSpec, Location, RunId, SourceFormat};
+use seglake_spec::{FEEDBACK_SOURCE, JobSpec, Location, RunId, SourceFormat};
 use serde::Serialize;
 
 use crate::error::{AuditError, Result};
@@ -94,6 +94,16 @@ pub async fn reproduce(
             _ => None,
         };
         pinned.push(pin_recorded(source, input, version_now).await?);
+    }
+    // The lake's feedback table, when the run read one: at the version it read.
+    if let Some(input) = run.inputs.iter().find(|i| i.name == FEEDBACK_SOURCE) {
+        let mut source = seglake_jobs::feedback::feedback_source(&spec.output_root);
+        source.location = Location::parse(&input.uri, &base).map_err(AuditError::Invalid)?;
+        let history = seglake_lake::history(&source.name, &source.location).await?;
+        let version_now = input
+            .delta_version
+            .map(|v| current_version_of(&history, v));
+        pinned.push(pin_recorded(&source, input, version_now).await?);
     }
     let options = RunOptions {
         run_id: Some(RunId::parse(run_id).map_err(AuditError::Invalid)?),

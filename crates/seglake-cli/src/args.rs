@@ -110,6 +110,81 @@ pub enum Command {
     /// Recorded in the `erasures` table without the raw id.
     #[command(after_help = AFTER_HELP)]
     Erase(EraseArgs),
+
+    /// Serve the lake over HTTP: score customers with the latest published
+    /// run's models (picking up newly published runs without a restart),
+    /// look up a published segment at a time, and take feedback (survey
+    /// responses, analyst dispositions) into the lake's `feedback` table,
+    /// which the next run reads. Stops on Ctrl-C or SIGTERM after committing
+    /// the feedback it acknowledged.
+    #[command(after_help = SERVE_HELP)]
+    Serve(ServeArgs),
+}
+
+const SERVE_HELP: &str = "\
+Routes (all but /healthz need `Authorization: Bearer <token>`):
+  POST /v1/score                   {\"customer_id\": ..., \"features\": {name: number | null}}
+  POST /v1/score/batch             {\"customers\": [{\"customer_id\": ..., \"features\": {...}}, ...]}
+  GET  /v1/customers/{id}/segment  ?as_of=2026-01-01 (the published assignment in force then)
+  POST /v1/feedback                a survey response or an analyst disposition
+  POST /v1/feedback/webhook        a survey platform's response webhook
+  GET  /healthz  /metrics  /openapi.json
+
+Feedback is acknowledged (202) only once it is fsynced to the write-ahead log
+in --wal-dir; it is committed to <lake>/feedback every --flush-every, and a log
+left by a killed process is committed when the service starts again.
+
+Exit codes: 0 stopped cleanly; 1 invalid input (no token, no published run);
+2 any other failure.";
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The lake (output root) whose runs score requests.
+    #[arg(long, default_value = "lake")]
+    pub lake: PathBuf,
+
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: std::net::SocketAddr,
+
+    /// A file holding the API bearer token (instead of SEGLAKE_API_TOKEN).
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+
+    /// Score with this run's models instead of following the latest run.
+    #[arg(long)]
+    pub run: Option<String>,
+
+    /// The feedback write-ahead log folder, on local disk; one per process
+    /// [default: <lake>/_serve_wal].
+    #[arg(long)]
+    pub wal_dir: Option<PathBuf>,
+
+    /// How often to look for a newly published run (e.g. 10s, 1m).
+    #[arg(long, default_value = "10s", value_parser = parse_interval)]
+    pub reload_every: std::time::Duration,
+
+    /// How often acknowledged feedback is committed to the feedback table.
+    #[arg(long, default_value = "2s", value_parser = parse_interval)]
+    pub flush_every: std::time::Duration,
+}
+
+fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not an interval such as 500ms, 10s or 1m"))?;
+    let d = match unit {
+        "ms" => std::time::Duration::from_millis(n),
+        "s" => std::time::Duration::from_secs(n),
+        "m" => std::time::Duration::from_secs(n * 60),
+        _ => return Err(format!("`{text}`: the unit is ms, s or m")),
+    };
+    if d.is_zero() {
+        return Err("the interval must be more than zero".into());
+    }
+    Ok(d)
 }
 
 #[derive(Debug, Args)]
@@ -250,18 +325,7 @@ pub struct EraseArgs {
 }
 
 fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
-        return Ok(t.with_timezone(&chrono::Utc));
-    }
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        let end = d
-            .and_hms_micro_opt(23, 59, 59, 999_999)
-            .expect("valid time");
-        return Ok(end.and_utc());
-    }
-    Err(format!(
-        "`{text}` is not a time: use RFC 3339 (2026-01-01T12:00:00Z) or a date (2026-01-01)"
-    ))
+    seglake_audit::parse_point_in_time(text)
 }
 
 fn parse_period(text: &str) -> Result<chrono::Duration, String> {

@@ -8,7 +8,7 @@ use seglake_spec::{JobSpec, Location, RunId};
 
 use crate::args::{
     AuditArgs, Command, DemoArgs, DiffArgs, EraseArgs, GenerateArgs, HistoryArgs, JobArgs,
-    ReproduceArgs, RunArgs, SegmentsArgs, SqlArgs, VacuumArgs,
+    ReproduceArgs, RunArgs, SegmentsArgs, ServeArgs, SqlArgs, VacuumArgs,
 };
 use crate::progress::{Spinner, parts_bar};
 
@@ -51,6 +51,7 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Sql(args) => sql(args).await,
         Command::Vacuum(args) => vacuum(args).await,
         Command::Erase(args) => erase(args).await,
+        Command::Serve(args) => serve(args).await,
     }
 }
 
@@ -563,5 +564,57 @@ async fn erase(args: EraseArgs) -> anyhow::Result<ExitCode> {
     } else {
         print(&report.render())?;
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The API token: `--token-file`, else SEGLAKE_API_TOKEN. Never printed.
+fn api_token(file: Option<&Path>) -> anyhow::Result<seglake_serve::Token> {
+    let text = match file {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| {
+            InvalidInput(format!("--token-file {}: cannot be read: {e}", path.display()))
+        })?,
+        None => std::env::var("SEGLAKE_API_TOKEN").map_err(|_| {
+            InvalidInput(
+                "no API token: set SEGLAKE_API_TOKEN or pass --token-file FILE (every route but \
+                 /healthz requires it as a bearer token)"
+                    .into(),
+            )
+        })?,
+    };
+    Ok(seglake_serve::Token::new(text).map_err(InvalidInput)?)
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let token = api_token(args.token_file.as_deref())?;
+    let wal_dir = args
+        .wal_dir
+        .clone()
+        .unwrap_or_else(|| args.lake.join("_serve_wal"));
+    let options = seglake_serve::ServeOptions {
+        lake: args.lake.clone(),
+        bind: args.bind,
+        token,
+        run: args.run.clone(),
+        wal_dir,
+        reload_every: args.reload_every,
+        flush_every: args.flush_every,
+    };
+    let shutdown = async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("a SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        eprintln!("stopping: finishing requests in flight, committing feedback");
+    };
+    seglake_serve::serve(options, shutdown, |address| {
+        eprintln!("seglake serve: listening on http://{address}");
+    })
+    .await
+    .map_err(|e| match e {
+        seglake_serve::ServeError::Config(m) => anyhow::Error::new(InvalidInput(m)),
+        other => anyhow::Error::new(other),
+    })?;
     Ok(ExitCode::SUCCESS)
 }

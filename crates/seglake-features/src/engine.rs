@@ -130,6 +130,23 @@ impl FeatureEngine {
         Ok(())
     }
 
+    /// Registers in-memory rows as table `name` (the lake's `feedback`
+    /// table when the lake has none yet: an empty table with its columns).
+    pub fn register_batches(
+        &self,
+        name: &str,
+        schema: arrow::datatypes::SchemaRef,
+        batches: Vec<RecordBatch>,
+    ) -> Result<()> {
+        let exec = |source| FeatureError::Execution {
+            context: format!("registering `{name}`"),
+            source,
+        };
+        let table = MemTable::try_new(schema, vec![batches]).map_err(exec)?;
+        self.ctx.register_table(name, Arc::new(table)).map_err(exec)?;
+        Ok(())
+    }
+
     pub fn register_run_context(&self, run: &RunContext) -> Result<()> {
         use arrow::array::{Int64Array, TimestampMicrosecondArray};
         use arrow::datatypes::{Field, Schema, TimeUnit};

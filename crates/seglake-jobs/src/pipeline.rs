@@ -86,6 +86,7 @@ async fn prepare(
             for source in &spec.sources {
                 inputs.push(resolve_input(source).await?);
             }
+            inputs.extend(crate::feedback::pin(&spec.output_root).await?);
             inputs
         }
     };
@@ -99,6 +100,7 @@ async fn prepare(
     );
     let mut engine = FeatureEngine::new(&options.engine)?;
     engine.register_inputs(&inputs).await?;
+    crate::feedback::register_empty_if_absent(&engine, &inputs)?;
     engine.register_run_context(run)?;
     engine.register_views(spec, mode).await?;
     engine.check_rules(spec).await?;
@@ -252,7 +254,13 @@ pub async fn run(
                 }
                 None => None,
             };
-            Some((trained, outcomes, risk))
+            let feedback = crate::feedback::per_segment(
+                &crate::feedback::per_customer(&engine).await?,
+                &trained.keys,
+                &trained.segment_ids(),
+                trained.k(),
+            );
+            Some((trained, outcomes, risk, feedback))
         }
         None => None,
     };
@@ -280,7 +288,7 @@ pub async fn run(
         rows: features.rows as i64,
     }];
     let mut metrics = None;
-    if let Some((trained, outcomes, risk)) = &trained {
+    if let Some((trained, outcomes, risk, feedback)) = &trained {
         let risk_with_spec = risk.as_ref().zip(spec.risk.as_ref());
         step(
             progress,
@@ -316,7 +324,13 @@ pub async fn run(
         let profiles = publish_under_root(
             spec,
             PROFILES,
-            trained.profiles_table(outcomes.as_ref(), run_id.as_str(), model.version, as_of)?,
+            trained.profiles_table(
+                outcomes.as_ref(),
+                feedback,
+                run_id.as_str(),
+                model.version,
+                as_of,
+            )?,
             WriteMode::Snapshot,
             &metadata,
             None,
@@ -335,15 +349,13 @@ pub async fn run(
             rows: 1 + risk.is_some() as i64,
         });
         commits.extend([model, segments, profiles]);
-        metrics = Some(match risk {
-            Some(risk) => {
-                let mut m: serde_json::Value =
-                    serde_json::from_str(&trained.metrics_json()).expect("own JSON");
-                m["risk"] = risk.metrics.clone();
-                m.to_string()
-            }
-            None => trained.metrics_json(),
-        });
+        let mut m: serde_json::Value =
+            serde_json::from_str(&trained.metrics_json()).expect("own JSON");
+        if let Some(risk) = risk {
+            m["risk"] = risk.metrics.clone();
+        }
+        m["feedback_validation"] = crate::feedback::validation_json(feedback, &trained.labels);
+        metrics = Some(m.to_string());
     }
 
     let mut record = RunRecord {

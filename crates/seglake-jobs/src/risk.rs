@@ -17,7 +17,7 @@ use seglake_features::{FeatureEngine, FeatureTable};
 use seglake_ml::gbdt::{self, ClassWeight};
 use seglake_ml::{GbdtParams, GbdtValidParams, metrics};
 use seglake_spec::{BandTarget, ClassWeightSpec, RiskSpec};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::error::{JobError, Result};
@@ -123,7 +123,7 @@ pub(crate) fn params(spec: &RiskSpec, seed: u64) -> Result<GbdtValidParams> {
 
 /// One reason behind a score: the feature, its value, its contribution to
 /// the log-odds.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reason {
     pub feature: usize,
     pub value: f64,
@@ -132,13 +132,45 @@ pub struct Reason {
 
 /// Thresholds of each band (highest risk first), for all customers and,
 /// with `per_segment`, per published segment id.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Thresholds {
     pub global: Vec<f64>,
     pub per_segment: Option<Vec<Vec<f64>>>,
     /// Segments whose recall thresholds fell back to the global ones (no
     /// held-out positive in the segment).
     pub global_fallback: Vec<usize>,
+}
+
+impl Thresholds {
+    /// The band index of `score` for a customer in `segment`: the first
+    /// band whose threshold it reaches, else the default band (one past
+    /// the last).
+    pub fn band_of(&self, segment: i32, score: f64) -> usize {
+        let thresholds = match &self.per_segment {
+            Some(p) => &p[segment as usize],
+            None => &self.global,
+        };
+        thresholds
+            .iter()
+            .position(|&t| score >= t)
+            .unwrap_or(thresholds.len())
+    }
+}
+
+/// The `n` features that moved a score most: largest |contribution| first,
+/// ties by feature order.
+pub fn top_reasons(phi: &[f64], values: &[f64], n: usize) -> Vec<Reason> {
+    let mut order: Vec<usize> = (0..phi.len()).collect();
+    order.sort_by(|&a, &b| phi[b].abs().total_cmp(&phi[a].abs()).then(a.cmp(&b)));
+    order
+        .into_iter()
+        .take(n)
+        .map(|f| Reason {
+            feature: f,
+            value: values[f],
+            contribution: phi[f],
+        })
+        .collect()
 }
 
 /// A trained risk model with every customer's score.
@@ -246,17 +278,11 @@ pub(crate) fn train(
         .into_iter()
         .enumerate()
         .map(|(i, phi)| {
-            let mut order: Vec<usize> = (0..width).collect();
-            order.sort_by(|&a, &b| phi[b].abs().total_cmp(&phi[a].abs()).then(a.cmp(&b)));
-            order
-                .into_iter()
-                .take(spec.reasons)
-                .map(|f| Reason {
-                    feature: f,
-                    value: values[[i, f]],
-                    contribution: phi[f],
-                })
-                .collect()
+            top_reasons(
+                phi.as_slice().expect("standard layout"),
+                values.row(i).as_slice().expect("standard layout"),
+                spec.reasons,
+            )
         })
         .collect();
     let importance = gbdt::Gbdt::mean_abs_contributions(&contributions);
@@ -320,20 +346,13 @@ pub(crate) fn train(
             })
             .collect::<Vec<Vec<f64>>>()
     });
-    let thresholds_of = |i: usize| -> &[f64] {
-        match &per_segment {
-            Some(p) => &p[segment_ids[i] as usize],
-            None => &global,
-        }
+    let thresholds = Thresholds {
+        global,
+        per_segment,
+        global_fallback,
     };
-    let default_band = spec.bands.len();
     let bands: Vec<usize> = (0..n)
-        .map(|i| {
-            thresholds_of(i)
-                .iter()
-                .position(|&t| scores[i] >= t)
-                .unwrap_or(default_band)
-        })
+        .map(|i| thresholds.band_of(segment_ids[i], scores[i]))
         .collect();
     let band_names: Vec<String> = spec
         .bands
@@ -406,11 +425,7 @@ pub(crate) fn train(
         scores,
         bands,
         band_names,
-        thresholds: Thresholds {
-            global,
-            per_segment,
-            global_fallback,
-        },
+        thresholds,
         reasons,
         metrics,
     })
@@ -476,6 +491,7 @@ impl Risk {
             "bands": self.band_names,
             "per_segment": spec.per_segment,
             "thresholds": self.thresholds,
+            "reasons": spec.reasons,
         }))
         .expect("model serialises")
     }

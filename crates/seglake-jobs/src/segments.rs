@@ -439,6 +439,7 @@ impl Trained {
     pub fn profiles_table(
         &self,
         outcomes: Option<&Outcomes>,
+        feedback: &[crate::feedback::CustomerFeedback],
         run_id: &str,
         model_version: i64,
         as_of: DateTime<Utc>,
@@ -500,6 +501,33 @@ impl Trained {
             rate(&sar_customers, &sizes),
             rate(&false_positives, &cases),
         ];
+        // What customers and analysts said (the lake's `feedback` table):
+        // null where a segment has no response of that kind.
+        let feedback_count = |f: &dyn Fn(&crate::feedback::CustomerFeedback) -> u64| -> ArrayRef {
+            Arc::new(Int64Array::from_iter_values(
+                feedback.iter().map(|s| f(s) as i64),
+            ))
+        };
+        let feedback_value =
+            |f: &dyn Fn(&crate::feedback::CustomerFeedback) -> Option<f64>| -> ArrayRef {
+                Arc::new(Float64Array::from_iter(feedback.iter().map(f)))
+            };
+        fields.extend([
+            Field::new("survey_responses", DataType::Int64, false),
+            Field::new("nps", DataType::Float64, true),
+            Field::new("csat", DataType::Float64, true),
+            Field::new("compliance_contact_nps", DataType::Float64, true),
+            Field::new("dispositions", DataType::Int64, false),
+            Field::new("disposition_false_positive_rate", DataType::Float64, true),
+        ]);
+        columns.extend([
+            feedback_count(&|s| s.nps_responses + s.csat_responses),
+            feedback_value(&|s| s.nps()),
+            feedback_value(&|s| s.csat()),
+            feedback_value(&|s| s.compliance_nps()),
+            feedback_count(&|s| s.dispositions),
+            feedback_value(&|s| s.false_positive_rate()),
+        ]);
         let centres = &self.segmentation.centres;
         for (j, stats) in self.preparation.features.iter().enumerate() {
             fields.push(Field::new(&stats.name, DataType::Float64, false));

@@ -8,10 +8,15 @@
 //!   the run id and job in its application metadata (`commitInfo`).
 //! - [`history`] lists a table's versions from its Delta log, with the run id
 //!   of each; [`read_table`] reads a version back.
+//! - [`append_once`] appends with a Delta application transaction, so a
+//!   writer replaying a batch after a crash never adds it twice.
+//! - [`feedback`] is the table `serve` appends survey responses and analyst
+//!   dispositions to.
 //! - [`runs`] is the lineage table: one row per run, from
 //!   [`seglake_spec::lineage::RunRecord`].
 
 mod error;
+pub mod feedback;
 mod history;
 mod inputs;
 mod publish;
@@ -20,7 +25,10 @@ pub mod runs;
 pub use error::{LakeError, Result};
 pub use history::{HistoryEntry, current_version_of, history, version_at};
 pub use inputs::{PinnedInput, pin_recorded, resolve_input};
-pub use publish::{CommitInfo, WriteMode, publish, read_table, table_location};
+pub use publish::{
+    AppTransaction, CommitInfo, WriteMode, append_once, publish, read_table, table_location,
+    transaction_version,
+};
 
 /// Commit metadata keys seglake writes into every Delta commit it makes.
 pub const META_RUN_ID: &str = "seglake.run_id";

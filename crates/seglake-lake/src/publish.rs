@@ -3,6 +3,7 @@ use std::collections::HashMap;
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use deltalake::datafusion::prelude::SessionContext;
+use deltalake::kernel::Transaction;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::operations::write::SchemaMode;
 use deltalake::protocol::SaveMode;
@@ -59,6 +60,87 @@ pub async fn publish(
     metadata: &HashMap<String, serde_json::Value>,
     identifier: Option<&str>,
 ) -> Result<CommitInfo> {
+    let delta = open_or_create(table, location).await?;
+    write_version(
+        table, location, delta, schema, batches, mode, metadata, identifier, None,
+    )
+    .await
+}
+
+/// An application's transaction in a commit: Delta's own record that a
+/// writer's batch `version` landed, read back with [`transaction_version`].
+#[derive(Debug, Clone)]
+pub struct AppTransaction {
+    pub app_id: String,
+    pub version: i64,
+}
+
+/// The highest version of `app_id`'s transactions committed to the table,
+/// `None` when the table or the application has none.
+pub async fn transaction_version(
+    table: &str,
+    location: &Location,
+    app_id: &str,
+) -> Result<Option<i64>> {
+    if matches!(location, Location::Local(p) if !p.join("_delta_log").is_dir()) {
+        return Ok(None);
+    }
+    let delta = DeltaTable::try_from_url(location.to_url())
+        .await
+        .map_err(delta_err(table, location))?;
+    transaction_version_of(table, location, &delta, app_id).await
+}
+
+async fn transaction_version_of(
+    table: &str,
+    location: &Location,
+    delta: &DeltaTable,
+    app_id: &str,
+) -> Result<Option<i64>> {
+    let state = delta.snapshot().map_err(delta_err(table, location))?;
+    state
+        .transaction_version(delta.log_store().as_ref(), app_id)
+        .await
+        .map_err(delta_err(table, location))
+}
+
+/// Appends `batches` with `txn` in the same commit, unless a commit with
+/// that application transaction version (or a later one) is already in the
+/// table: a writer that replays a batch after a crash never adds it twice.
+/// Returns `None` when the batch had landed already.
+pub async fn append_once(
+    table: &str,
+    location: &Location,
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+    metadata: &HashMap<String, serde_json::Value>,
+    identifier: Option<&str>,
+    txn: AppTransaction,
+) -> Result<Option<CommitInfo>> {
+    let delta = open_or_create(table, location).await?;
+    if delta.version().is_some()
+        && transaction_version_of(table, location, &delta, &txn.app_id)
+            .await?
+            .is_some_and(|v| v >= txn.version)
+    {
+        return Ok(None);
+    }
+    write_version(
+        table,
+        location,
+        delta,
+        schema,
+        batches,
+        WriteMode::Append,
+        metadata,
+        identifier,
+        Some(txn),
+    )
+    .await
+    .map(Some)
+}
+
+async fn open_or_create(table: &str, location: &Location) -> Result<DeltaTable> {
     if let Location::Local(p) = location {
         std::fs::create_dir_all(p).map_err(|e| LakeError::Table {
             table: table.to_string(),
@@ -69,15 +151,30 @@ pub async fn publish(
     // A table that does not exist yet is built, not loaded: loading one
     // makes the Delta kernel log an error for the empty log it finds.
     let is_new = matches!(location, Location::Local(p) if !p.join("_delta_log").is_dir());
-    let delta = if is_new {
+    if is_new {
         DeltaTableBuilder::from_url(location.to_url())
             .and_then(|b| b.build())
-            .map_err(delta_err(table, location))?
+            .map_err(delta_err(table, location))
     } else {
         DeltaTable::try_from_url(location.to_url())
             .await
-            .map_err(delta_err(table, location))?
-    };
+            .map_err(delta_err(table, location))
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn write_version(
+    table: &str,
+    location: &Location,
+    delta: DeltaTable,
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+    mode: WriteMode,
+    metadata: &HashMap<String, serde_json::Value>,
+    identifier: Option<&str>,
+    txn: Option<AppTransaction>,
+) -> Result<CommitInfo> {
+    let is_new = delta.version().is_none();
     // An empty snapshot is still a snapshot: write a batch with no rows so
     // the version exists and carries the schema.
     let batches = if batches.is_empty() {
@@ -89,7 +186,10 @@ pub async fn publish(
         WriteMode::Snapshot => SaveMode::Overwrite,
         WriteMode::Append => SaveMode::Append,
     };
-    let commit = CommitProperties::default().with_metadata(metadata.clone());
+    let mut commit = CommitProperties::default().with_metadata(metadata.clone());
+    if let Some(txn) = txn {
+        commit = commit.with_application_transaction(Transaction::new(txn.app_id, txn.version));
+    }
     let stats_columns = identifier.map(|id| stats_columns_without(&schema, id));
     let mut write = delta.write(batches).with_save_mode(save_mode);
     if let (true, Some(columns)) = (is_new, stats_columns) {

@@ -9,14 +9,20 @@ use crate::location::Location;
 use crate::raw::{RawFormat, RawJob, RawOutlierRule};
 
 /// Tables every run may publish under the output root.
-pub const RESERVED_TABLES: [&str; 6] = [
+pub const RESERVED_TABLES: [&str; 7] = [
     "runs",
     "segments",
     "segment_profiles",
     "models",
     "segment_migrations",
     "erasures",
+    FEEDBACK_SOURCE,
 ];
+
+/// The lake's `feedback` table (written by `seglake serve`): every run
+/// registers it under this name for its SQL, so a job cannot name a
+/// source or view so.
+pub const FEEDBACK_SOURCE: &str = "feedback";
 
 /// A validated job: every path resolved, every SQL file read and hashed.
 #[derive(Debug, Clone)]
@@ -255,6 +261,13 @@ impl Validator<'_> {
         for (name, s) in &raw.sources {
             let key = format!("sources.{name}");
             self.check_name(&key, name)?;
+            if name == FEEDBACK_SOURCE {
+                return Err(self.invalid(
+                    key,
+                    "every run reads the lake's own `feedback` table under this name; \
+                     choose another source name",
+                ));
+            }
             let uri = self.substitute(&format!("{key}.uri"), &s.uri, &vars)?;
             let location = Location::parse(&uri, self.base)
                 .map_err(|m| self.invalid(format!("{key}.uri"), m))?;
@@ -288,6 +301,13 @@ impl Validator<'_> {
 
         let views = self.read_views(&raw)?;
         for view in &views {
+            if view.name == FEEDBACK_SOURCE {
+                return Err(self.invalid(
+                    "features.views",
+                    "a view cannot be called `feedback`: every run registers the lake's \
+                     feedback table under that name",
+                ));
+            }
             if raw.sources.contains_key(&view.name) {
                 return Err(self.invalid(
                     "features.views",

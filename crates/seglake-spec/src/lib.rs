@@ -47,7 +47,10 @@ mod run_id;
 pub mod segments;
 
 pub use error::{Result, SpecError};
-pub use job::{JobSpec, OutlierRule, QualitySpec, SourceFormat, SourceSpec, ViewSpec, sha256_hex};
+pub use job::{
+    FEEDBACK_SOURCE, JobSpec, OutlierRule, QualitySpec, RESERVED_TABLES, SourceFormat, SourceSpec,
+    ViewSpec, sha256_hex,
+};
 pub use location::Location;
 pub use privacy::{KeySource, PrivacySpec, PseudonymKey};
 pub use risk::{BandSpec, BandTarget, ClassWeightSpec, RiskSpec};

@@ -1,0 +1,362 @@
+//! The HTTP routes: scoring, a customer's published segment at a time,
+//! feedback (API and survey webhook), health, metrics and the OpenAPI
+//! description.
+//!
+//! Bodies are read as bytes and parsed here, not by an extractor, so every
+//! 400 names the JSON field at fault. Logs carry the route template, status
+//! and time: never a body, a path's customer id or a query string.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{get, post};
+use chrono::Utc;
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::feedback::{self, FeedbackItem, kind, object};
+use crate::metrics::Metrics;
+use crate::model::{Loaded, Models};
+use crate::wal::Wal;
+
+/// At most this many customers in one `/v1/score/batch` request.
+pub const MAX_BATCH: usize = 10_000;
+/// Body limits: one customer or feedback item, and a batch.
+pub const MAX_BODY: usize = 64 * 1024;
+pub const MAX_BATCH_BODY: usize = 16 * 1024 * 1024;
+
+/// The bearer token every route but `/healthz` requires.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl Token {
+    /// A token must be long enough not to be guessed.
+    pub fn new(token: String) -> Result<Token, String> {
+        let token = token.trim().to_string();
+        if token.len() < 16 {
+            return Err("the API token must be at least 16 characters".into());
+        }
+        Ok(Token(token))
+    }
+
+    /// Compares in time independent of where the strings differ.
+    fn matches(&self, given: &str) -> bool {
+        let (a, b) = (self.0.as_bytes(), given.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+pub struct AppState {
+    pub models: Arc<Models>,
+    pub wal: Wal,
+    pub metrics: Arc<Metrics>,
+    pub token: Token,
+}
+
+type Shared = State<Arc<AppState>>;
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let protected = Router::new()
+        .route("/v1/score", post(score).layer(DefaultBodyLimit::max(MAX_BODY)))
+        .route(
+            "/v1/score/batch",
+            post(score_batch).layer(DefaultBodyLimit::max(MAX_BATCH_BODY)),
+        )
+        .route("/v1/customers/{id}/segment", get(customer_segment))
+        .route(
+            "/v1/feedback",
+            post(post_feedback).layer(DefaultBodyLimit::max(MAX_BODY)),
+        )
+        .route(
+            "/v1/feedback/webhook",
+            post(post_webhook).layer(DefaultBodyLimit::max(MAX_BODY)),
+        )
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(protected)
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+async fn require_token(State(state): Shared, request: Request, next: Next) -> Response {
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match given {
+        Some(t) if state.token.matches(t) => next.run(request).await,
+        _ => ApiError::Unauthorized.into_response(),
+    }
+}
+
+/// Counts and times every request by route template (`/v1/customers/{id}/segment`,
+/// never the id itself).
+async fn observe(State(state): Shared, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = request.method().clone();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    state.metrics.request(&route, status, elapsed);
+    tracing::debug!(%method, %route, status, micros = elapsed.as_micros() as u64, "request");
+    response
+}
+
+fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::field(
+            "body",
+            format!("not valid JSON (line {}, column {})", e.line(), e.column()),
+        )
+    })
+}
+
+/// One customer's feature values in the scorer's order; `at` prefixes
+/// field names in errors.
+fn feature_row(value: &Value, loaded: &Loaded, at: &str) -> Result<Vec<f64>, ApiError> {
+    let features = object(value, at)?;
+    let inputs = loaded.scorer.inputs();
+    if let Some(unknown) = features.keys().find(|k| !inputs.contains(k)) {
+        return Err(ApiError::field(
+            format!("{at}.{unknown}"),
+            format!(
+                "not a feature of run {}'s models; they read: {}",
+                loaded.run_id,
+                inputs.join(", ")
+            ),
+        ));
+    }
+    inputs
+        .iter()
+        .map(|name| match features.get(name) {
+            None => Err(ApiError::field(
+                format!("{at}.{name}"),
+                "missing (send null for a value that is not known)",
+            )),
+            Some(Value::Null) => Ok(f64::NAN),
+            Some(Value::Number(n)) => n
+                .as_f64()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| ApiError::field(format!("{at}.{name}"), "must be a finite number")),
+            Some(other) => Err(ApiError::field(
+                format!("{at}.{name}"),
+                format!("must be a number or null, got {}", kind(other)),
+            )),
+        })
+        .collect()
+}
+
+/// A request's `customer_id`, if it gives one (echoed back, never logged).
+fn customer_of(request: &serde_json::Map<String, Value>, at: &str) -> Result<Option<String>, ApiError> {
+    match request.get("customer_id") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(other) => Err(ApiError::field(
+            format!("{at}customer_id"),
+            format!("must be a string, got {}", kind(other)),
+        )),
+    }
+}
+
+fn check_only(request: &serde_json::Map<String, Value>, at: &str, allowed: &[&str]) -> Result<(), ApiError> {
+    match request.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(ApiError::field(
+            format!("{at}{k}"),
+            format!("unknown field; a score request takes: {}", allowed.join(", ")),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn score_json(loaded: &Loaded, customer: Option<String>, score: seglake_jobs::scoring::Score) -> Value {
+    let mut out = json!({
+        "segment_id": score.segment_id,
+        "segment_label": score.segment_label,
+        "distance": score.distance,
+        "model_version": loaded.model_version,
+        "run_id": loaded.run_id,
+    });
+    if let Some(c) = customer {
+        out["customer_id"] = Value::String(c);
+    }
+    if let Some(risk) = score.risk {
+        out["risk_score"] = json!(risk.score);
+        out["risk_band"] = json!(risk.band);
+        out["reasons"] = json!(risk.reasons);
+    }
+    out
+}
+
+fn score_rows(loaded: &Loaded, rows: Vec<Vec<f64>>) -> Result<Vec<seglake_jobs::scoring::Score>, ApiError> {
+    loaded
+        .scorer
+        .score(&rows)
+        .map_err(|e| ApiError::Unavailable(format!("scoring failed: {e}")))
+}
+
+async fn score(State(state): Shared, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let body = parse_body(&body)?;
+    let request = object(&body, "body")?;
+    check_only(request, "", &["customer_id", "features"])?;
+    let loaded = state.models.current();
+    let features = request
+        .get("features")
+        .ok_or_else(|| ApiError::field("features", "required: an object of feature values"))?;
+    let row = feature_row(features, &loaded, "features")?;
+    let customer = customer_of(request, "")?;
+    let score = score_rows(&loaded, vec![row])?.pop().expect("one row");
+    Ok(Json(score_json(&loaded, customer, score)))
+}
+
+async fn score_batch(State(state): Shared, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let body = parse_body(&body)?;
+    let request = object(&body, "body")?;
+    let customers = match request.get("customers") {
+        Some(Value::Array(a)) => a,
+        Some(other) => {
+            return Err(ApiError::field(
+                "customers",
+                format!("must be an array, got {}", kind(other)),
+            ));
+        }
+        None => return Err(ApiError::field("customers", "required: an array of {customer_id, features}")),
+    };
+    if customers.len() > MAX_BATCH {
+        return Err(ApiError::field(
+            "customers",
+            format!("{} customers; at most {MAX_BATCH} per request", customers.len()),
+        ));
+    }
+    let loaded = state.models.current();
+    let mut rows = Vec::with_capacity(customers.len());
+    let mut ids = Vec::with_capacity(customers.len());
+    for (i, c) in customers.iter().enumerate() {
+        let at = format!("customers[{i}]");
+        let one = object(c, &at)?;
+        check_only(one, &format!("{at}."), &["customer_id", "features"])?;
+        let features = one
+            .get("features")
+            .ok_or_else(|| ApiError::field(format!("{at}.features"), "required"))?;
+        rows.push(feature_row(features, &loaded, &format!("{at}.features"))?);
+        ids.push(customer_of(one, &format!("{at}."))?);
+    }
+    // Large batches are CPU work: keep it off the request threads.
+    let scored = {
+        let loaded = loaded.clone();
+        tokio::task::spawn_blocking(move || score_rows(&loaded, rows))
+            .await
+            .map_err(|_| ApiError::Unavailable("scoring stopped".into()))??
+    };
+    let scores: Vec<Value> = ids
+        .into_iter()
+        .zip(scored)
+        .map(|(id, s)| score_json(&loaded, id, s))
+        .collect();
+    Ok(Json(json!({"scores": scores})))
+}
+
+#[derive(serde::Deserialize)]
+struct AsOfQuery {
+    as_of: Option<String>,
+}
+
+async fn customer_segment(
+    State(state): Shared,
+    Path(id): Path<String>,
+    query: Result<Query<AsOfQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query.map_err(|_| ApiError::field("as_of", "unreadable query string"))?;
+    let at = match query.as_of.as_deref() {
+        Some(text) => seglake_audit::parse_point_in_time(text).map_err(|m| ApiError::field("as_of", m))?,
+        None => Utc::now(),
+    };
+    let audit = seglake_audit::audit_customer(
+        state.models.lake(),
+        &id,
+        &seglake_audit::Selector::AsOf(at),
+    )
+    .await
+    .map_err(|e| match e {
+        seglake_audit::AuditError::NotFound(m) => ApiError::NotFound(m),
+        other => ApiError::Unavailable(other.to_string()),
+    })?;
+    Ok(Json(json!({
+        "customer_id": id,
+        "as_of": at,
+        "run_id": audit.run.run_id,
+        "run_finished_at": audit.run.finished_at,
+        "segments_version": audit.segments_version_now,
+        "assignment": audit.assignment,
+    })))
+}
+
+async fn accept(state: &AppState, item: Result<FeedbackItem, ApiError>) -> Result<Response, ApiError> {
+    let item = item?;
+    let id = item.feedback_id.clone();
+    state
+        .wal
+        .append(item)
+        .await
+        .map_err(ApiError::Unavailable)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"feedback_id": id, "durable": true})),
+    )
+        .into_response())
+}
+
+async fn post_feedback(State(state): Shared, body: Bytes) -> Result<Response, ApiError> {
+    let body = parse_body(&body)?;
+    accept(&state, feedback::from_api(&body, Utc::now())).await
+}
+
+async fn post_webhook(State(state): Shared, body: Bytes) -> Result<Response, ApiError> {
+    let body = parse_body(&body)?;
+    accept(&state, feedback::from_webhook(&body, Utc::now())).await
+}
+
+async fn healthz(State(state): Shared) -> Json<Value> {
+    let loaded = state.models.current();
+    Json(json!({
+        "status": "ok",
+        "run_id": loaded.run_id,
+        "job": loaded.job_name,
+        "feedback_waiting": state.metrics.feedback_waiting(),
+    }))
+}
+
+async fn metrics(State(state): Shared) -> Response {
+    let text = state.metrics.render(&state.models.current().run_id);
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        text,
+    )
+        .into_response()
+}
+
+async fn openapi() -> Json<Value> {
+    Json(crate::openapi::document())
+}
+

@@ -1,0 +1,149 @@
+//! The run whose models answer `/v1/score`: the latest successful run that
+//! published segments (or a pinned one), its models read back from the
+//! `models` table, and the swap to a newly published run without a restart.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use seglake_audit::{Lake, SEGMENTS, decode_rows};
+use seglake_jobs::scoring::Scorer;
+use seglake_spec::lineage::RunRecord;
+use serde::Deserialize;
+
+use crate::error::ServeError;
+use crate::metrics::Metrics;
+
+const MODELS: &str = "models";
+
+/// A run's models, ready to score.
+pub struct Loaded {
+    pub run_id: String,
+    pub job_name: String,
+    /// The run's key column (`customer_id` in the demo).
+    pub key: String,
+    /// The `models` version the run published (as in `segments.model_version`).
+    pub model_version: i64,
+    pub scorer: Scorer,
+}
+
+#[derive(Deserialize)]
+struct ModelRow {
+    run_id: String,
+    kind: String,
+    model: String,
+}
+
+/// The run that should score now: `pinned`, or the latest successful run
+/// that published segments.
+async fn wanted_run(lake: &Lake, pinned: Option<&str>) -> Result<RunRecord, ServeError> {
+    if let Some(id) = pinned {
+        return Ok(lake.run(id).await?);
+    }
+    lake.runs()
+        .await?
+        .into_iter()
+        .rev()
+        .find(|r| r.status == "succeeded" && r.outputs.iter().any(|o| o.table == SEGMENTS))
+        .ok_or_else(|| {
+            ServeError::Config(format!(
+                "no run in {} has published segments yet: run a job with a [segments] section first",
+                lake.root.display()
+            ))
+        })
+}
+
+/// Loads `run`'s models from the `models` version it published.
+async fn load_run(lake: &Lake, run: &RunRecord) -> Result<Loaded, ServeError> {
+    let (recorded, now) = lake.version_of(run, MODELS).await?;
+    let rows: Vec<ModelRow> = decode_rows(
+        &lake.read(MODELS, Some(now)).await?,
+        "the `models` table",
+    )?;
+    let model_of = |kind: &str| {
+        rows.iter()
+            .find(|r| r.run_id == run.run_id && r.kind == kind)
+            .map(|r| r.model.as_str())
+    };
+    let segments = model_of("segments").ok_or_else(|| {
+        ServeError::Config(format!(
+            "run {} has no segmentation model in `models` version {now}",
+            run.run_id
+        ))
+    })?;
+    let scorer = Scorer::from_models(segments, model_of("risk"))
+        .map_err(|e| ServeError::Config(format!("run {}: {e}", run.run_id)))?;
+    let spec = seglake_spec::JobSpec::from_run_record(run).map_err(|e| {
+        ServeError::Config(format!("the spec recorded for run {}: {e}", run.run_id))
+    })?;
+    Ok(Loaded {
+        run_id: run.run_id.clone(),
+        job_name: run.job_name.clone(),
+        key: spec.key,
+        model_version: recorded,
+        scorer,
+    })
+}
+
+/// The models in use, swapped atomically: a request holds the `Arc` it
+/// started with, so a swap never changes a request half-way.
+pub struct Models {
+    lake: Lake,
+    pinned: Option<String>,
+    current: RwLock<Arc<Loaded>>,
+}
+
+impl Models {
+    pub async fn load(lake: Lake, pinned: Option<String>) -> Result<Models, ServeError> {
+        let run = wanted_run(&lake, pinned.as_deref()).await?;
+        let loaded = load_run(&lake, &run).await?;
+        Ok(Models {
+            lake,
+            pinned,
+            current: RwLock::new(Arc::new(loaded)),
+        })
+    }
+
+    pub fn current(&self) -> Arc<Loaded> {
+        self.current.read().expect("models lock").clone()
+    }
+
+    pub fn lake(&self) -> &Lake {
+        &self.lake
+    }
+
+    /// Loads the latest run if it is not the one in use. Returns the new
+    /// run id when it swapped.
+    pub async fn refresh(&self) -> Result<Option<String>, ServeError> {
+        if self.pinned.is_some() {
+            return Ok(None);
+        }
+        let run = wanted_run(&self.lake, None).await?;
+        if run.run_id == self.current().run_id {
+            return Ok(None);
+        }
+        let loaded = load_run(&self.lake, &run).await?;
+        *self.current.write().expect("models lock") = Arc::new(loaded);
+        Ok(Some(run.run_id))
+    }
+
+    /// Checks for a newly published run every `every`, for ever.
+    pub async fn watch(self: Arc<Self>, every: Duration, metrics: Arc<Metrics>) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            match self.refresh().await {
+                Ok(Some(run_id)) => {
+                    metrics.reloaded(true);
+                    tracing::info!(%run_id, "now scoring with a newly published run");
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    metrics.reloaded(false);
+                    tracing::warn!("could not load the latest run, the previous one keeps scoring: {e}");
+                }
+            }
+        }
+    }
+}
