@@ -36,12 +36,19 @@ fn seglake(args: &[&str], cwd: &Path) {
         .current_dir(cwd)
         .output()
         .expect("seglake runs");
-    assert!(out.status.success(), "seglake {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "seglake {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Request bodies for every customer of the lake's feature table.
 fn bodies(lake: &Path) -> Vec<String> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let read = |table: &str| -> Vec<Value> {
         let batches = rt
             .block_on(seglake_lake::read_table(
@@ -92,17 +99,36 @@ fn main() {
     let lake = dir.path().join("lake");
     eprintln!("building a lake of {customers} customers and running the demo job...");
     seglake(
-        &["generate", "--out", lake.join("raw").to_str().unwrap(), "--customers", &customers.to_string()],
+        &[
+            "generate",
+            "--out",
+            lake.join("raw").to_str().unwrap(),
+            "--customers",
+            &customers.to_string(),
+        ],
         &repo,
     );
-    seglake(&["run", "jobs/demo.toml", "--var", &format!("lake={}", lake.display())], &repo);
+    seglake(
+        &[
+            "run",
+            "jobs/demo.toml",
+            "--var",
+            &format!("lake={}", lake.display()),
+        ],
+        &repo,
+    );
     let bodies = bodies(&lake);
     let serve = http::Serve::start_logging(&lake, &dir.path().join("wal"), &[], "warn");
 
     // Warm-up: connections open, pages touched.
     let mut c = http::Connection::open(serve.addr).unwrap();
     for b in bodies.iter().take(2000) {
-        assert_eq!(c.send("POST", "/v1/score", Some(http::TOKEN), Some(b)).unwrap().status, 200);
+        assert_eq!(
+            c.send("POST", "/v1/score", Some(http::TOKEN), Some(b))
+                .unwrap()
+                .status,
+            200
+        );
     }
 
     eprintln!("{rate} requests/s for {seconds} s over {connections} keep-alive connections...");

@@ -17,8 +17,7 @@ pub struct Response {
 
 impl Response {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
 }
 
@@ -89,7 +88,13 @@ impl Connection {
 }
 
 /// One request on a fresh connection.
-pub fn call(addr: SocketAddr, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Response {
+pub fn call(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> Response {
     Connection::open(addr)
         .and_then(|mut c| c.send(method, path, token, body))
         .unwrap_or_else(|e| panic!("{method} {path}: {e}"))

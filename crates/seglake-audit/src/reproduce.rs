@@ -100,9 +100,7 @@ pub async fn reproduce(
         let mut source = seglake_jobs::feedback::feedback_source(&spec.output_root);
         source.location = Location::parse(&input.uri, &base).map_err(AuditError::Invalid)?;
         let history = seglake_lake::history(&source.name, &source.location).await?;
-        let version_now = input
-            .delta_version
-            .map(|v| current_version_of(&history, v));
+        let version_now = input.delta_version.map(|v| current_version_of(&history, v));
         pinned.push(pin_recorded(&source, input, version_now).await?);
     }
     let options = RunOptions {

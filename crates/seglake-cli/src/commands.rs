@@ -571,7 +571,10 @@ async fn erase(args: EraseArgs) -> anyhow::Result<ExitCode> {
 fn api_token(file: Option<&Path>) -> anyhow::Result<seglake_serve::Token> {
     let text = match file {
         Some(path) => std::fs::read_to_string(path).map_err(|e| {
-            InvalidInput(format!("--token-file {}: cannot be read: {e}", path.display()))
+            InvalidInput(format!(
+                "--token-file {}: cannot be read: {e}",
+                path.display()
+            ))
         })?,
         None => std::env::var("SEGLAKE_API_TOKEN").map_err(|_| {
             InvalidInput(

@@ -143,7 +143,9 @@ impl FeatureEngine {
             source,
         };
         let table = MemTable::try_new(schema, vec![batches]).map_err(exec)?;
-        self.ctx.register_table(name, Arc::new(table)).map_err(exec)?;
+        self.ctx
+            .register_table(name, Arc::new(table))
+            .map_err(exec)?;
         Ok(())
     }
 

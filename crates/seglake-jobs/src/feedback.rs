@@ -138,7 +138,10 @@ pub(crate) async fn per_customer(
          WHERE f.occurred_at < r.as_of GROUP BY f.customer_id"
     );
     let batches = engine
-        .query("per-customer feedback from the lake's `feedback` table", &sql)
+        .query(
+            "per-customer feedback from the lake's `feedback` table",
+            &sql,
+        )
         .await?;
     let mut out = HashMap::new();
     for b in batches {
@@ -196,7 +199,10 @@ pub(crate) fn per_segment(
 /// The run's `feedback_validation` metrics: every segment's feedback, the
 /// segments ranked by the false-positive rate of their dispositions, and
 /// by how their customers rate compliance contacts (lowest NPS first).
-pub(crate) fn validation_json(segments: &[CustomerFeedback], labels: &[String]) -> serde_json::Value {
+pub(crate) fn validation_json(
+    segments: &[CustomerFeedback],
+    labels: &[String],
+) -> serde_json::Value {
     let rows: Vec<serde_json::Value> = segments
         .iter()
         .enumerate()

@@ -111,8 +111,8 @@ impl Scorer {
                 segments.labels.len()
             )));
         }
-        let centres = Array2::from_shape_vec((k, dim), segments.centres.concat())
-            .expect("checked shape");
+        let centres =
+            Array2::from_shape_vec((k, dim), segments.centres.concat()).expect("checked shape");
         let risk: Option<RiskModel> = risk_json
             .map(|text| {
                 serde_json::from_str::<RiskModel>(text)
@@ -221,7 +221,9 @@ impl Scorer {
                 None => segment_id as f64,
             })
             .collect();
-        let score = model.booster.probability_of_margin(model.booster.margin(&x));
+        let score = model
+            .booster
+            .probability_of_margin(model.booster.margin(&x));
         let phi = model.booster.contributions(&x);
         let band = model.thresholds.band_of(segment_id, score);
         RiskScore {

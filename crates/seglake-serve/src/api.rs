@@ -69,7 +69,10 @@ type Shared = State<Arc<AppState>>;
 
 pub fn router(state: Arc<AppState>) -> Router {
     let protected = Router::new()
-        .route("/v1/score", post(score).layer(DefaultBodyLimit::max(MAX_BODY)))
+        .route(
+            "/v1/score",
+            post(score).layer(DefaultBodyLimit::max(MAX_BODY)),
+        )
         .route(
             "/v1/score/batch",
             post(score_batch).layer(DefaultBodyLimit::max(MAX_BATCH_BODY)),
@@ -168,7 +171,10 @@ fn feature_row(value: &Value, loaded: &Loaded, at: &str) -> Result<Vec<f64>, Api
 }
 
 /// A request's `customer_id`, if it gives one (echoed back, never logged).
-fn customer_of(request: &serde_json::Map<String, Value>, at: &str) -> Result<Option<String>, ApiError> {
+fn customer_of(
+    request: &serde_json::Map<String, Value>,
+    at: &str,
+) -> Result<Option<String>, ApiError> {
     match request.get("customer_id") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -180,17 +186,28 @@ fn customer_of(request: &serde_json::Map<String, Value>, at: &str) -> Result<Opt
     }
 }
 
-fn check_only(request: &serde_json::Map<String, Value>, at: &str, allowed: &[&str]) -> Result<(), ApiError> {
+fn check_only(
+    request: &serde_json::Map<String, Value>,
+    at: &str,
+    allowed: &[&str],
+) -> Result<(), ApiError> {
     match request.keys().find(|k| !allowed.contains(&k.as_str())) {
         Some(k) => Err(ApiError::field(
             format!("{at}{k}"),
-            format!("unknown field; a score request takes: {}", allowed.join(", ")),
+            format!(
+                "unknown field; a score request takes: {}",
+                allowed.join(", ")
+            ),
         )),
         None => Ok(()),
     }
 }
 
-fn score_json(loaded: &Loaded, customer: Option<String>, score: seglake_jobs::scoring::Score) -> Value {
+fn score_json(
+    loaded: &Loaded,
+    customer: Option<String>,
+    score: seglake_jobs::scoring::Score,
+) -> Value {
     let mut out = json!({
         "segment_id": score.segment_id,
         "segment_label": score.segment_label,
@@ -209,7 +226,10 @@ fn score_json(loaded: &Loaded, customer: Option<String>, score: seglake_jobs::sc
     out
 }
 
-fn score_rows(loaded: &Loaded, rows: Vec<Vec<f64>>) -> Result<Vec<seglake_jobs::scoring::Score>, ApiError> {
+fn score_rows(
+    loaded: &Loaded,
+    rows: Vec<Vec<f64>>,
+) -> Result<Vec<seglake_jobs::scoring::Score>, ApiError> {
     loaded
         .scorer
         .score(&rows)
@@ -241,12 +261,20 @@ async fn score_batch(State(state): Shared, body: Bytes) -> Result<Json<Value>, A
                 format!("must be an array, got {}", kind(other)),
             ));
         }
-        None => return Err(ApiError::field("customers", "required: an array of {customer_id, features}")),
+        None => {
+            return Err(ApiError::field(
+                "customers",
+                "required: an array of {customer_id, features}",
+            ));
+        }
     };
     if customers.len() > MAX_BATCH {
         return Err(ApiError::field(
             "customers",
-            format!("{} customers; at most {MAX_BATCH} per request", customers.len()),
+            format!(
+                "{} customers; at most {MAX_BATCH} per request",
+                customers.len()
+            ),
         ));
     }
     let loaded = state.models.current();
@@ -289,19 +317,18 @@ async fn customer_segment(
 ) -> Result<Json<Value>, ApiError> {
     let Query(query) = query.map_err(|_| ApiError::field("as_of", "unreadable query string"))?;
     let at = match query.as_of.as_deref() {
-        Some(text) => seglake_audit::parse_point_in_time(text).map_err(|m| ApiError::field("as_of", m))?,
+        Some(text) => {
+            seglake_audit::parse_point_in_time(text).map_err(|m| ApiError::field("as_of", m))?
+        }
         None => Utc::now(),
     };
-    let audit = seglake_audit::audit_customer(
-        state.models.lake(),
-        &id,
-        &seglake_audit::Selector::AsOf(at),
-    )
-    .await
-    .map_err(|e| match e {
-        seglake_audit::AuditError::NotFound(m) => ApiError::NotFound(m),
-        other => ApiError::Unavailable(other.to_string()),
-    })?;
+    let audit =
+        seglake_audit::audit_customer(state.models.lake(), &id, &seglake_audit::Selector::AsOf(at))
+            .await
+            .map_err(|e| match e {
+                seglake_audit::AuditError::NotFound(m) => ApiError::NotFound(m),
+                other => ApiError::Unavailable(other.to_string()),
+            })?;
     Ok(Json(json!({
         "customer_id": id,
         "as_of": at,
@@ -312,7 +339,10 @@ async fn customer_segment(
     })))
 }
 
-async fn accept(state: &AppState, item: Result<FeedbackItem, ApiError>) -> Result<Response, ApiError> {
+async fn accept(
+    state: &AppState,
+    item: Result<FeedbackItem, ApiError>,
+) -> Result<Response, ApiError> {
     let item = item?;
     let id = item.feedback_id.clone();
     state
@@ -349,14 +379,9 @@ async fn healthz(State(state): Shared) -> Json<Value> {
 
 async fn metrics(State(state): Shared) -> Response {
     let text = state.metrics.render(&state.models.current().run_id);
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        text,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 async fn openapi() -> Json<Value> {
     Json(crate::openapi::document())
 }
-

@@ -29,7 +29,10 @@ pub enum ServeError {
 #[derive(Debug)]
 pub enum ApiError {
     /// The request is wrong; `field` names the JSON field (dotted path).
-    BadRequest { field: String, message: String },
+    BadRequest {
+        field: String,
+        message: String,
+    },
     Unauthorized,
     NotFound(String),
     /// The service cannot take the request now (no model, log unwritable).

@@ -72,7 +72,12 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn one_of(&self, field: &str, allowed: &[&str], required: bool) -> Result<Option<String>, ApiError> {
+    fn one_of(
+        &self,
+        field: &str,
+        allowed: &[&str],
+        required: bool,
+    ) -> Result<Option<String>, ApiError> {
         let value = self.string(field, 64, required)?;
         match value {
             Some(v) if !allowed.contains(&v.as_str()) => Err(self.bad(
@@ -87,7 +92,12 @@ impl<'a> Fields<'a> {
         let time = match self.map.get(field) {
             None | Some(Value::Null) => return Ok(default),
             Some(Value::String(s)) => DateTime::parse_from_rfc3339(s)
-                .map_err(|_| self.bad(field, "must be an RFC 3339 time such as 2026-01-31T12:00:00Z"))?
+                .map_err(|_| {
+                    self.bad(
+                        field,
+                        "must be an RFC 3339 time such as 2026-01-31T12:00:00Z",
+                    )
+                })?
                 .with_timezone(&Utc),
             Some(Value::Number(n)) => n
                 .as_i64()
@@ -140,7 +150,10 @@ fn survey_score(f: &Fields, survey: &str) -> Result<i32, ApiError> {
         None | Some(Value::Null) => return Err(f.bad("score", "required for a survey")),
         Some(Value::Number(n)) => n.as_i64(),
         Some(other) => {
-            return Err(f.bad("score", format!("must be a whole number, got {}", kind(other))));
+            return Err(f.bad(
+                "score",
+                format!("must be a whole number, got {}", kind(other)),
+            ));
         }
     };
     match score {
@@ -177,7 +190,15 @@ pub fn from_api(body: &Value, now: DateTime<Utc>) -> Result<FeedbackItem, ApiErr
         received_at: now,
     };
     if kind == KIND_SURVEY {
-        f.only(&["type", "customer_id", "time", "survey", "score", "topic", "comment"])?;
+        f.only(&[
+            "type",
+            "customer_id",
+            "time",
+            "survey",
+            "score",
+            "topic",
+            "comment",
+        ])?;
         let surveys: Vec<&str> = SURVEYS.iter().map(|s| s.0).collect();
         let survey = f.one_of("survey", &surveys, true)?.expect("required");
         item.score = Some(survey_score(&f, &survey)?);
@@ -185,7 +206,14 @@ pub fn from_api(body: &Value, now: DateTime<Utc>) -> Result<FeedbackItem, ApiErr
         item.topic = f.string("topic", MAX_TOPIC, false)?;
         item.comment = f.string("comment", MAX_COMMENT, false)?;
     } else {
-        f.only(&["type", "customer_id", "time", "alert_id", "outcome", "comment"])?;
+        f.only(&[
+            "type",
+            "customer_id",
+            "time",
+            "alert_id",
+            "outcome",
+            "comment",
+        ])?;
         item.outcome = f.one_of("outcome", &OUTCOMES, true)?;
         item.alert_id = f.string("alert_id", MAX_ID, false)?;
         item.comment = f.string("comment", MAX_COMMENT, false)?;
@@ -248,8 +276,10 @@ pub fn to_batch(items: &[FeedbackItem]) -> Result<RecordBatch, arrow::error::Arr
     };
     let time = |f: &dyn Fn(&FeedbackItem) -> DateTime<Utc>| -> ArrayRef {
         Arc::new(
-            TimestampMicrosecondArray::from_iter_values(items.iter().map(|i| f(i).timestamp_micros()))
-                .with_timezone("UTC"),
+            TimestampMicrosecondArray::from_iter_values(
+                items.iter().map(|i| f(i).timestamp_micros()),
+            )
+            .with_timezone("UTC"),
         )
     };
     RecordBatch::try_new(
@@ -300,17 +330,45 @@ mod tests {
         assert_eq!(ok.occurred_at.to_rfc3339(), "2026-01-01T00:00:00+00:00");
         let cases = [
             (json!({"customer_id": "C1"}), "type"),
-            (json!({"type": "survey", "survey": "nps", "score": 3}), "customer_id"),
-            (json!({"type": "survey", "customer_id": "C1", "survey": "nps", "score": 11}), "score"),
-            (json!({"type": "survey", "customer_id": "C1", "survey": "csat", "score": 0}), "score"),
-            (json!({"type": "survey", "customer_id": "C1", "survey": "ces", "score": 3}), "survey"),
-            (json!({"type": "survey", "customer_id": "C1", "survey": "nps", "score": 3, "colour": 1}), "colour"),
-            (json!({"type": "disposition", "customer_id": "C1", "outcome": "maybe"}), "outcome"),
-            (json!({"type": "disposition", "customer_id": "C1", "outcome": "no_action", "time": "2027-01-01T00:00:00Z"}), "time"),
-            (json!({"type": "disposition", "customer_id": 7, "outcome": "no_action"}), "customer_id"),
+            (
+                json!({"type": "survey", "survey": "nps", "score": 3}),
+                "customer_id",
+            ),
+            (
+                json!({"type": "survey", "customer_id": "C1", "survey": "nps", "score": 11}),
+                "score",
+            ),
+            (
+                json!({"type": "survey", "customer_id": "C1", "survey": "csat", "score": 0}),
+                "score",
+            ),
+            (
+                json!({"type": "survey", "customer_id": "C1", "survey": "ces", "score": 3}),
+                "survey",
+            ),
+            (
+                json!({"type": "survey", "customer_id": "C1", "survey": "nps", "score": 3, "colour": 1}),
+                "colour",
+            ),
+            (
+                json!({"type": "disposition", "customer_id": "C1", "outcome": "maybe"}),
+                "outcome",
+            ),
+            (
+                json!({"type": "disposition", "customer_id": "C1", "outcome": "no_action", "time": "2027-01-01T00:00:00Z"}),
+                "time",
+            ),
+            (
+                json!({"type": "disposition", "customer_id": 7, "outcome": "no_action"}),
+                "customer_id",
+            ),
         ];
         for (body, field) in cases {
-            assert_eq!(field_of(from_api(&body, now()).unwrap_err()), field, "{body}");
+            assert_eq!(
+                field_of(from_api(&body, now()).unwrap_err()),
+                field,
+                "{body}"
+            );
         }
     }
 
@@ -325,11 +383,22 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            (item.customer_id.as_str(), item.survey.as_deref(), item.score, item.topic.as_deref()),
+            (
+                item.customer_id.as_str(),
+                item.survey.as_deref(),
+                item.score,
+                item.topic.as_deref()
+            ),
             ("C9", Some("csat"), Some(2), Some("compliance_contact"))
         );
         assert_eq!(item.occurred_at.timestamp(), 1767225600);
-        let missing = from_webhook(&json!({"event_data": {"score": 9, "person_properties": {}}}), now());
-        assert_eq!(field_of(missing.unwrap_err()), "event_data.person_properties.customer_id");
+        let missing = from_webhook(
+            &json!({"event_data": {"score": 9, "person_properties": {}}}),
+            now(),
+        );
+        assert_eq!(
+            field_of(missing.unwrap_err()),
+            "event_data.person_properties.customer_id"
+        );
     }
 }

@@ -55,10 +55,8 @@ async fn wanted_run(lake: &Lake, pinned: Option<&str>) -> Result<RunRecord, Serv
 /// Loads `run`'s models from the `models` version it published.
 async fn load_run(lake: &Lake, run: &RunRecord) -> Result<Loaded, ServeError> {
     let (recorded, now) = lake.version_of(run, MODELS).await?;
-    let rows: Vec<ModelRow> = decode_rows(
-        &lake.read(MODELS, Some(now)).await?,
-        "the `models` table",
-    )?;
+    let rows: Vec<ModelRow> =
+        decode_rows(&lake.read(MODELS, Some(now)).await?, "the `models` table")?;
     let model_of = |kind: &str| {
         rows.iter()
             .find(|r| r.run_id == run.run_id && r.kind == kind)
@@ -141,7 +139,9 @@ impl Models {
                 Ok(None) => {}
                 Err(e) => {
                     metrics.reloaded(false);
-                    tracing::warn!("could not load the latest run, the previous one keeps scoring: {e}");
+                    tracing::warn!(
+                        "could not load the latest run, the previous one keeps scoring: {e}"
+                    );
                 }
             }
         }

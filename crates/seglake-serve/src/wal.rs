@@ -130,11 +130,13 @@ impl Wal {
             _lock: lock,
         };
         // Replay before accepting anything: every segment on disk is closed.
+        // New numbers follow every number used before, committed or not.
+        let highest_on_disk = segments(dir)?.last().copied().unwrap_or(0);
         wal.commit_closed(u64::MAX).await?;
         let committed = transaction_version(FEEDBACK_TABLE, &wal.table, &wal.app_id)
             .await?
             .unwrap_or(0);
-        let next = segments(dir)?.last().copied().unwrap_or(0).max(committed as u64) + 1;
+        let next = highest_on_disk.max(committed as u64) + 1;
         let file = open_segment(dir, next)?;
         let writer_dir = dir.to_path_buf();
         let metrics = wal.metrics.clone();
@@ -194,10 +196,16 @@ impl Wal {
                 .await?;
                 match landed {
                     Some(commit) => {
-                        tracing::info!(items = items.len(), version = commit.version, "feedback committed");
+                        tracing::info!(
+                            items = items.len(),
+                            version = commit.version,
+                            "feedback committed"
+                        );
                         self.metrics.feedback_committed(items.len() as u64);
                     }
-                    None => tracing::info!(segment = n, "feedback segment had been committed before"),
+                    None => {
+                        tracing::info!(segment = n, "feedback segment had been committed before")
+                    }
                 }
             }
             std::fs::remove_file(&path).map_err(|e| wal_err(&path, e))?;
@@ -291,7 +299,9 @@ fn sync(
         // Cut the failed lines off: a later write must not follow half a
         // line, which would make the segment unreadable.
         if let Err(e) = before.and_then(|len| file.set_len(len)) {
-            result = Err(format!("the feedback log could not be written or repaired: {e}"));
+            result = Err(format!(
+                "the feedback log could not be written or repaired: {e}"
+            ));
         }
     }
     buffer.clear();
@@ -333,7 +343,10 @@ mod tests {
         use arrow::array::{Array, StringArray};
         let table = Location::Local(lake.join(FEEDBACK_TABLE));
         let mut ids = Vec::new();
-        for b in seglake_lake::read_table(FEEDBACK_TABLE, &table, None).await.unwrap() {
+        for b in seglake_lake::read_table(FEEDBACK_TABLE, &table, None)
+            .await
+            .unwrap()
+        {
             let c = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8).unwrap();
             let c = c.as_any().downcast_ref::<StringArray>().unwrap();
             ids.extend((0..c.len()).map(|i| c.value(i).to_string()));
@@ -368,7 +381,10 @@ mod tests {
         assert_eq!(segments(&dir).unwrap(), [segment + 2]);
         wal.append(item(3)).await.unwrap();
         wal.flush().await.unwrap();
-        assert_eq!(ids_in_table(lake.path()).await, ["id-0", "id-1", "id-2", "id-3"]);
+        assert_eq!(
+            ids_in_table(lake.path()).await,
+            ["id-0", "id-1", "id-2", "id-3"]
+        );
     }
 
     #[tokio::test(flavor = "multi_thread")]
@@ -378,6 +394,8 @@ mod tests {
         let metrics = Arc::new(Metrics::default());
         let _first = Wal::open(&dir, lake.path(), metrics.clone()).await.unwrap();
         let second = Wal::open(&dir, lake.path(), metrics).await;
-        assert!(matches!(second, Err(ServeError::Wal { message, .. }) if message.contains("--wal-dir")));
+        assert!(
+            matches!(second, Err(ServeError::Wal { message, .. }) if message.contains("--wal-dir"))
+        );
     }
 }
