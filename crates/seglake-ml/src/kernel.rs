@@ -301,19 +301,26 @@ pub(crate) fn assign_all(
     let centres = centres.as_slice().expect("standard layout");
     let mut labels = vec![0u32; x.nrows()];
     let mut squared = vec![0f64; x.nrows()];
-    labels
-        .par_chunks_mut(chunk_rows)
-        .zip(squared.par_chunks_mut(chunk_rows))
-        .zip(rows.par_chunks(chunk_rows * dim))
-        .for_each(|((labels, squared), block)| {
-            scan_rows(table, block, |r, row, c, _| {
-                labels[r] = c as u32;
-                squared[r] = row
-                    .iter()
-                    .zip(&centres[c * dim..(c + 1) * dim])
-                    .map(|(&a, &b)| (a as f64 - b) * (a as f64 - b))
-                    .sum();
-            });
+    let assign_block = |labels: &mut [u32], squared: &mut [f64], block: &[f32]| {
+        scan_rows(table, block, |r, row, c, _| {
+            labels[r] = c as u32;
+            squared[r] = row
+                .iter()
+                .zip(&centres[c * dim..(c + 1) * dim])
+                .map(|(&a, &b)| (a as f64 - b) * (a as f64 - b))
+                .sum();
         });
+    };
+    if x.nrows() <= chunk_rows {
+        // One chunk (a served request): no hand-off to the thread pool,
+        // the same arithmetic.
+        assign_block(&mut labels, &mut squared, rows);
+    } else {
+        labels
+            .par_chunks_mut(chunk_rows)
+            .zip(squared.par_chunks_mut(chunk_rows))
+            .zip(rows.par_chunks(chunk_rows * dim))
+            .for_each(|((labels, squared), block)| assign_block(labels, squared, block));
+    }
     (labels, squared)
 }

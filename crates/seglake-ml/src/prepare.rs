@@ -174,16 +174,22 @@ impl Preparation {
         }
         let dim = self.features.len();
         let mut data = vec![0f32; rows * dim];
-        data.par_chunks_mut(dim.max(1) * 4096)
-            .enumerate()
-            .for_each(|(chunk, out)| {
-                let first = chunk * 4096;
-                for (r, row) in out.chunks_mut(dim).enumerate() {
-                    for (j, (stats, column)) in self.features.iter().zip(columns).enumerate() {
-                        row[j] = stats.transform(column[first + r]) as f32;
-                    }
+        let fill = |chunk: usize, out: &mut [f32]| {
+            let first = chunk * 4096;
+            for (r, row) in out.chunks_mut(dim).enumerate() {
+                for (j, (stats, column)) in self.features.iter().zip(columns).enumerate() {
+                    row[j] = stats.transform(column[first + r]) as f32;
                 }
-            });
+            }
+        };
+        if rows <= 4096 {
+            // One chunk (a served request): no hand-off to the thread pool.
+            fill(0, &mut data);
+        } else {
+            data.par_chunks_mut(dim.max(1) * 4096)
+                .enumerate()
+                .for_each(|(chunk, out)| fill(chunk, out));
+        }
         Ok(Array2::from_shape_vec((rows, dim), data).expect("rows * dim values"))
     }
 }

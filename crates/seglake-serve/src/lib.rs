@@ -64,7 +64,23 @@ pub async fn serve(
         metrics: metrics.clone(),
         token: options.token.clone(),
     });
-    let watcher = tokio::spawn(models.watch(options.reload_every, metrics));
+    // Looking for and loading a new run reads Delta tables: on its own
+    // thread and runtime, so it never holds up a request's worker.
+    {
+        let (models, metrics, every) = (models.clone(), metrics.clone(), options.reload_every);
+        std::thread::Builder::new()
+            .name("model-watch".into())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime.block_on(models.watch(every, metrics)),
+                    Err(e) => tracing::error!("cannot watch for new runs: {e}"),
+                }
+            })
+            .map_err(|e| ServeError::Config(format!("cannot start the model watcher: {e}")))?;
+    }
     let flusher = {
         let state = state.clone();
         let every = options.flush_every;
@@ -92,7 +108,6 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(ServeError::Server)?;
-    watcher.abort();
     flusher.abort();
     let _ = flusher.await;
     // Everything acknowledged goes to the table before a clean exit.

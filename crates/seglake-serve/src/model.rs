@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use seglake_audit::{Lake, SEGMENTS, decode_rows};
 use seglake_jobs::scoring::Scorer;
+use seglake_lake::runs::RUNS_TABLE;
 use seglake_spec::lineage::RunRecord;
 use serde::Deserialize;
 
@@ -88,6 +89,25 @@ pub struct Models {
     lake: Lake,
     pinned: Option<String>,
     current: RwLock<Arc<Loaded>>,
+    /// The `runs` table's latest commit when last checked: the table is
+    /// read again only when it changed.
+    runs_seen: std::sync::Mutex<Option<u64>>,
+}
+
+/// The latest commit number of the lake's `runs` table, from the names in
+/// its Delta log (a directory listing: cheap enough to poll).
+fn runs_log_version(lake: &Lake) -> Option<u64> {
+    std::fs::read_dir(lake.root.join(RUNS_TABLE).join("_delta_log"))
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_suffix(".json")?
+                .parse::<u64>()
+                .ok()
+        })
+        .max()
 }
 
 impl Models {
@@ -95,6 +115,7 @@ impl Models {
         let run = wanted_run(&lake, pinned.as_deref()).await?;
         let loaded = load_run(&lake, &run).await?;
         Ok(Models {
+            runs_seen: std::sync::Mutex::new(runs_log_version(&lake)),
             lake,
             pinned,
             current: RwLock::new(Arc::new(loaded)),
@@ -115,12 +136,18 @@ impl Models {
         if self.pinned.is_some() {
             return Ok(None);
         }
+        let version = runs_log_version(&self.lake);
+        if version == *self.runs_seen.lock().expect("runs lock") {
+            return Ok(None);
+        }
         let run = wanted_run(&self.lake, None).await?;
         if run.run_id == self.current().run_id {
+            *self.runs_seen.lock().expect("runs lock") = version;
             return Ok(None);
         }
         let loaded = load_run(&self.lake, &run).await?;
         *self.current.write().expect("models lock") = Arc::new(loaded);
+        *self.runs_seen.lock().expect("runs lock") = version;
         Ok(Some(run.run_id))
     }
 
