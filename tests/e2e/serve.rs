@@ -266,6 +266,106 @@ fn served_scores_equal_the_published_segments_and_requests_are_checked() {
     }
 }
 
+/// The rows of raw source `source` (a Parquet folder under `raw/`) that
+/// belong to `customer`, as JSON objects.
+fn raw_rows(lake: &Path, source: &str, customer: &str) -> Vec<Value> {
+    use arrow::array::{Array, StringArray};
+    let mut writer = arrow::json::ArrayWriter::new(Vec::new());
+    for entry in std::fs::read_dir(lake.join("raw").join(source)).unwrap() {
+        let file = std::fs::File::open(entry.unwrap().path()).unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let ids = batch.column_by_name("customer_id").unwrap();
+            let ids = ids.as_any().downcast_ref::<StringArray>().unwrap();
+            let keep = arrow::array::BooleanArray::from_iter(
+                (0..ids.len()).map(|i| Some(ids.value(i) == customer)),
+            );
+            writer
+                .write(&arrow::compute::filter_record_batch(&batch, &keep).unwrap())
+                .unwrap();
+        }
+    }
+    writer.finish().unwrap();
+    let bytes = writer.into_inner();
+    if bytes.is_empty() {
+        vec![]
+    } else {
+        serde_json::from_slice(&bytes).unwrap()
+    }
+}
+
+#[test]
+fn a_customer_scored_from_raw_rows_gets_the_published_segment_and_score() {
+    let lake = generated_lake(300);
+    run_demo_job(lake.path());
+    let published: Vec<Value> = table_rows(lake.path(), "segments");
+    let wal = tempfile::tempdir().unwrap();
+    let serve = Serve::start(lake.path(), &wal.path().join("wal"), &[]);
+    // Customers with transactions, events and (for some) cases.
+    for p in published.iter().step_by(37).take(6) {
+        let id = p["customer_id"].as_str().unwrap();
+        let raw: serde_json::Map<String, Value> =
+            ["customers", "transactions", "events", "case_outcomes"]
+                .into_iter()
+                .map(|s| (s.to_string(), Value::Array(raw_rows(lake.path(), s, id))))
+                .collect();
+        assert!(
+            !raw["transactions"].as_array().unwrap().is_empty(),
+            "{id} has no transactions"
+        );
+        let r = post(
+            serve.addr,
+            "/v1/score",
+            &json!({"customer_id": id, "raw": raw, "as_of": "2026-01-01T00:00:00Z"}),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        let s = r.json();
+        assert_eq!(s["segment_id"], p["segment_id"], "{id}");
+        same_f64(&s["distance"], &p["distance"], id);
+        same_f64(&s["risk_score"], &p["risk_score"], id);
+        assert_eq!(s["risk_band"], p["risk_band"], "{id}");
+    }
+    // Bad raw requests name the field.
+    let id = published[0]["customer_id"].as_str().unwrap();
+    let other = published[1]["customer_id"].as_str().unwrap();
+    let cases = [
+        (json!({"raw": {}}), "customer_id".to_string()),
+        (
+            json!({"customer_id": id, "raw": {"ledgers": []}}),
+            "raw.ledgers".to_string(),
+        ),
+        (
+            json!({"customer_id": id, "raw": {"transactions": [{"customer_id": other}]}}),
+            "raw.transactions[0].customer_id".to_string(),
+        ),
+        (
+            json!({"customer_id": id, "raw": {"transactions": [{"customer_id": id, "colour": 1}]}}),
+            "raw.transactions[0].colour".to_string(),
+        ),
+        (
+            json!({"customer_id": id, "raw": {"transactions": {}}}),
+            "raw.transactions".to_string(),
+        ),
+        (
+            json!({"customer_id": id, "raw": {}, "as_of": "soon"}),
+            "as_of".to_string(),
+        ),
+        (
+            json!({"customer_id": id, "raw": {}, "features": {}}),
+            "raw".to_string(),
+        ),
+    ];
+    for (body, field) in cases {
+        let r = post(serve.addr, "/v1/score", &body);
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        assert_eq!(r.json()["field"], field.as_str(), "{}", r.body);
+    }
+}
+
 fn missing_one(row: &Value, inputs: &[String]) -> Value {
     let mut f = features_of(row, inputs);
     f.as_object_mut().unwrap().remove(&inputs[0]);

@@ -130,6 +130,17 @@ impl FeatureEngine {
         Ok(())
     }
 
+    /// Registers in-memory rows as source `spec`, deduplicated as the
+    /// source is in a run.
+    pub async fn register_source_rows(
+        &self,
+        spec: &seglake_spec::SourceSpec,
+        schema: arrow::datatypes::SchemaRef,
+        batches: Vec<RecordBatch>,
+    ) -> Result<()> {
+        sources::register_rows(&self.ctx, spec, schema, batches).await
+    }
+
     /// Registers in-memory rows as table `name` (the lake's `feedback`
     /// table when the lake has none yet: an empty table with its columns).
     pub fn register_batches(

@@ -42,7 +42,30 @@ pub async fn register(ctx: &SessionContext, input: &PinnedInput) -> Result<()> {
     ctx.register_table(table_name.as_str(), provider)
         .map_err(|e| source_err(name, e.to_string()))?;
     if !input.spec.dedupe_on.is_empty() {
-        register_deduplicated(ctx, input, &table_name).await?;
+        register_deduplicated(ctx, &input.spec, &table_name).await?;
+    }
+    Ok(())
+}
+
+/// Registers in-memory rows as source `spec` (deduplicated as the source
+/// would be): what `serve` scores a customer's posted transactions with.
+pub async fn register_rows(
+    ctx: &SessionContext,
+    spec: &seglake_spec::SourceSpec,
+    schema: arrow::datatypes::SchemaRef,
+    batches: Vec<arrow::array::RecordBatch>,
+) -> Result<()> {
+    let table_name = if spec.dedupe_on.is_empty() {
+        spec.name.clone()
+    } else {
+        raw_name(&spec.name)
+    };
+    let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])
+        .map_err(|e| source_err(&spec.name, e.to_string()))?;
+    ctx.register_table(table_name.as_str(), Arc::new(table))
+        .map_err(|e| source_err(&spec.name, e.to_string()))?;
+    if !spec.dedupe_on.is_empty() {
+        register_deduplicated(ctx, spec, &table_name).await?;
     }
     Ok(())
 }
@@ -192,14 +215,18 @@ fn check_same_schema(
 /// columns: measured on 5M transactions, DataFusion runs both slower than
 /// a plain `DISTINCT`. A run materialises the result once
 /// ([`crate::FeatureEngine::register_views`]), so it is paid once.
-async fn register_deduplicated(ctx: &SessionContext, input: &PinnedInput, raw: &str) -> Result<()> {
-    let name = &input.spec.name;
+async fn register_deduplicated(
+    ctx: &SessionContext,
+    spec: &seglake_spec::SourceSpec,
+    raw: &str,
+) -> Result<()> {
+    let name = &spec.name;
     let schema = ctx
         .table_provider(raw)
         .await
         .map_err(|e| source_err(name, e.to_string()))?
         .schema();
-    for k in &input.spec.dedupe_on {
+    for k in &spec.dedupe_on {
         if schema.field_with_name(k).is_err() {
             let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
             return Err(source_err(

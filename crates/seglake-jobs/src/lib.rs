@@ -19,6 +19,7 @@
 
 mod error;
 pub mod feedback;
+pub mod live_features;
 pub mod openlineage;
 mod pipeline;
 mod privacy;

@@ -24,6 +24,7 @@ use crate::feedback::{self, FeedbackItem, kind, object};
 use crate::metrics::Metrics;
 use crate::model::{Loaded, Models};
 use crate::wal::Wal;
+use seglake_jobs::live_features::LiveError;
 
 /// At most this many customers in one `/v1/score/batch` request.
 pub const MAX_BATCH: usize = 10_000;
@@ -236,15 +237,75 @@ fn score_rows(
         .map_err(|e| ApiError::Unavailable(format!("scoring failed: {e}")))
 }
 
+/// One customer's model inputs from a score request: its `features`, or
+/// its raw rows (`raw`: source -> rows) through the run's feature SQL at
+/// `as_of` (now by default). `at` prefixes field names (`customers[3].`).
+async fn request_row(
+    request: &serde_json::Map<String, Value>,
+    loaded: &Loaded,
+    at: &str,
+) -> Result<Vec<f64>, ApiError> {
+    check_only(request, at, &["customer_id", "features", "raw", "as_of"])?;
+    match (request.get("features"), request.get("raw")) {
+        (Some(features), None) => {
+            if request.contains_key("as_of") {
+                return Err(ApiError::field(
+                    format!("{at}as_of"),
+                    "only with `raw`: feature values are already at a point in time",
+                ));
+            }
+            feature_row(features, loaded, &format!("{at}features"))
+        }
+        (None, Some(raw)) => {
+            let live = loaded.live.as_ref().map_err(|e| {
+                ApiError::Unavailable(format!("scoring from raw rows is unavailable: {e}"))
+            })?;
+            let customer = customer_of(request, at)?.ok_or_else(|| {
+                ApiError::field(format!("{at}customer_id"), "required with `raw`")
+            })?;
+            let as_of = match request.get("as_of") {
+                None | Some(Value::Null) => Utc::now(),
+                Some(Value::String(t)) => seglake_audit::parse_point_in_time(t)
+                    .map_err(|m| ApiError::field(format!("{at}as_of"), m))?,
+                Some(other) => {
+                    return Err(ApiError::field(
+                        format!("{at}as_of"),
+                        format!("must be a time, got {}", kind(other)),
+                    ));
+                }
+            };
+            let raw = object(raw, &format!("{at}raw"))?;
+            live.features(
+                &customer,
+                raw,
+                as_of,
+                loaded.scorer.inputs(),
+                &format!("{at}raw"),
+            )
+            .await
+            .map_err(|e| match e {
+                LiveError::Request { field, message } => ApiError::field(field, message),
+                LiveError::Failed(m) => ApiError::Unavailable(format!(
+                    "the run's feature SQL failed on these rows: {m}"
+                )),
+            })
+        }
+        (Some(_), Some(_)) => Err(ApiError::field(
+            format!("{at}raw"),
+            "give either `features` or `raw`, not both",
+        )),
+        (None, None) => Err(ApiError::field(
+            format!("{at}features"),
+            "required: an object of feature values (or `raw`: the customer's rows per source)",
+        )),
+    }
+}
+
 async fn score(State(state): Shared, body: Bytes) -> Result<Json<Value>, ApiError> {
     let body = parse_body(&body)?;
     let request = object(&body, "body")?;
-    check_only(request, "", &["customer_id", "features"])?;
     let loaded = state.models.current();
-    let features = request
-        .get("features")
-        .ok_or_else(|| ApiError::field("features", "required: an object of feature values"))?;
-    let row = feature_row(features, &loaded, "features")?;
+    let row = request_row(request, &loaded, "").await?;
     let customer = customer_of(request, "")?;
     let score = score_rows(&loaded, vec![row])?.pop().expect("one row");
     Ok(Json(score_json(&loaded, customer, score)))
@@ -283,11 +344,7 @@ async fn score_batch(State(state): Shared, body: Bytes) -> Result<Json<Value>, A
     for (i, c) in customers.iter().enumerate() {
         let at = format!("customers[{i}]");
         let one = object(c, &at)?;
-        check_only(one, &format!("{at}."), &["customer_id", "features"])?;
-        let features = one
-            .get("features")
-            .ok_or_else(|| ApiError::field(format!("{at}.features"), "required"))?;
-        rows.push(feature_row(features, &loaded, &format!("{at}.features"))?);
+        rows.push(request_row(one, &loaded, &format!("{at}.")).await?);
         ids.push(customer_of(one, &format!("{at}."))?);
     }
     // Large batches are CPU work: keep it off the request threads.

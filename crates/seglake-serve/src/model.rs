@@ -6,6 +6,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use seglake_audit::{Lake, SEGMENTS, decode_rows};
+use seglake_jobs::live_features::LiveFeatures;
 use seglake_jobs::scoring::Scorer;
 use seglake_lake::runs::RUNS_TABLE;
 use seglake_spec::lineage::RunRecord;
@@ -25,6 +26,9 @@ pub struct Loaded {
     /// The `models` version the run published (as in `segments.model_version`).
     pub model_version: i64,
     pub scorer: Scorer,
+    /// The run's feature SQL for requests that post raw rows, or why it
+    /// cannot run (the run's recorded input files are gone, say).
+    pub live: Result<LiveFeatures, String>,
 }
 
 #[derive(Deserialize)]
@@ -74,7 +78,12 @@ async fn load_run(lake: &Lake, run: &RunRecord) -> Result<Loaded, ServeError> {
     let spec = seglake_spec::JobSpec::from_run_record(run).map_err(|e| {
         ServeError::Config(format!("the spec recorded for run {}: {e}", run.run_id))
     })?;
+    let live = LiveFeatures::from_run(run).await.map_err(|e| e.to_string());
+    if let Err(e) = &live {
+        tracing::warn!("scoring from raw rows is unavailable for this run: {e}");
+    }
     Ok(Loaded {
+        live,
         run_id: run.run_id.clone(),
         job_name: run.job_name.clone(),
         key: spec.key,

@@ -1,0 +1,260 @@
+//! A customer's features computed from their raw rows (recent transactions,
+//! events, ...) by the run's own feature SQL: what `serve` does when a
+//! request posts raw data instead of feature values.
+//!
+//! Each source of the run is either per customer (it has the key column):
+//! its rows come from the request (none when the request gives none); or
+//! reference data (a list of high-risk countries): read as the run read it,
+//! from its recorded files or Delta version. The views are the run's
+//! recorded SQL texts, planned over those tables with `run_context` at the
+//! requested time, and the last view's row for the customer is the result.
+
+use arrow::array::{Array, Float64Array, RecordBatch, StringArray};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, SchemaRef};
+use chrono::{DateTime, Utc};
+use seglake_features::{EngineOptions, FeatureEngine, RunContext, ViewMode};
+use seglake_lake::{PinnedInput, pin_recorded};
+use seglake_spec::lineage::RunRecord;
+use seglake_spec::{JobSpec, SourceSpec};
+use serde_json::Value;
+
+/// Why features could not be computed from raw rows.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// The request is wrong; `field` names the JSON field.
+    #[error("{field}: {message}")]
+    Request { field: String, message: String },
+    /// The run's SQL failed on the rows (or the run cannot be read).
+    #[error("{0}")]
+    Failed(String),
+}
+
+fn request(field: impl Into<String>, message: impl Into<String>) -> LiveError {
+    LiveError::Request {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+enum Source {
+    /// Rows come from the request, with this schema.
+    PerCustomer(SourceSpec, SchemaRef),
+    /// As the run read it.
+    Reference(PinnedInput),
+}
+
+/// A run's feature SQL, ready to run over one customer's rows.
+pub struct LiveFeatures {
+    spec: JobSpec,
+    sources: Vec<Source>,
+}
+
+impl LiveFeatures {
+    /// Prepares `run`'s feature SQL: reads each source's schema (and which
+    /// sources are reference data) from the inputs the run recorded.
+    pub async fn from_run(run: &RunRecord) -> Result<LiveFeatures, LiveError> {
+        let failed = |m: String| LiveError::Failed(format!("run {}: {m}", run.run_id));
+        let spec = JobSpec::from_run_record(run).map_err(|e| failed(e.to_string()))?;
+        let engine = FeatureEngine::new(&EngineOptions {
+            target_partitions: Some(1),
+            memory_limit: None,
+        })
+        .map_err(|e| failed(e.to_string()))?;
+        let mut sources = Vec::new();
+        for source in &spec.sources {
+            let record = run
+                .inputs
+                .iter()
+                .find(|i| i.name == source.name)
+                .ok_or_else(|| failed(format!("no recorded input `{}`", source.name)))?;
+            let pinned = pin_recorded(source, record, None)
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+            engine
+                .register_inputs(std::slice::from_ref(&pinned))
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+            let schema = engine
+                .table_schema(&source.name)
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+            sources.push(if schema.field_with_name(&spec.key).is_ok() {
+                Source::PerCustomer(source.clone(), schema)
+            } else {
+                Source::Reference(pinned)
+            });
+        }
+        Ok(LiveFeatures { spec, sources })
+    }
+
+    /// The sources a request may give rows for, with their columns.
+    pub fn per_customer_sources(&self) -> Vec<(&str, &SchemaRef)> {
+        self.sources
+            .iter()
+            .filter_map(|s| match s {
+                Source::PerCustomer(spec, schema) => Some((spec.name.as_str(), schema)),
+                Source::Reference(_) => None,
+            })
+            .collect()
+    }
+
+    /// The feature values (`names`, NaN for NULL) of `customer` at `as_of`,
+    /// from `rows`: source name -> JSON rows. `at` prefixes field names.
+    pub async fn features(
+        &self,
+        customer: &str,
+        rows: &serde_json::Map<String, Value>,
+        as_of: DateTime<Utc>,
+        names: &[String],
+        at: &str,
+    ) -> Result<Vec<f64>, LiveError> {
+        let known: Vec<&str> = self
+            .per_customer_sources()
+            .iter()
+            .map(|(n, _)| *n)
+            .collect();
+        if let Some(unknown) = rows.keys().find(|k| !known.contains(&k.as_str())) {
+            return Err(request(
+                format!("{at}.{unknown}"),
+                format!(
+                    "not a per-customer source of the run; it reads: {}",
+                    known.join(", ")
+                ),
+            ));
+        }
+        let failed = |e: seglake_features::FeatureError| LiveError::Failed(e.to_string());
+        let mut engine = FeatureEngine::new(&EngineOptions {
+            target_partitions: Some(1),
+            memory_limit: None,
+        })
+        .map_err(failed)?;
+        let mut registered = Vec::new();
+        for source in &self.sources {
+            match source {
+                Source::Reference(pinned) => registered.push(pinned.clone()),
+                Source::PerCustomer(spec, schema) => {
+                    let field = format!("{at}.{}", spec.name);
+                    let batch = match rows.get(&spec.name) {
+                        None => RecordBatch::new_empty(schema.clone()),
+                        Some(value) => {
+                            decode_rows(value, schema, &self.spec.key, customer, &field)?
+                        }
+                    };
+                    engine
+                        .register_source_rows(spec, schema.clone(), vec![batch])
+                        .await
+                        .map_err(failed)?;
+                }
+            }
+        }
+        engine.register_inputs(&registered).await.map_err(failed)?;
+        crate::feedback::register_empty_if_absent(&engine, &[])
+            .map_err(|e| LiveError::Failed(e.to_string()))?;
+        engine
+            .register_run_context(&RunContext {
+                as_of,
+                run_id: "serve".into(),
+                seed: self.spec.seed,
+            })
+            .map_err(failed)?;
+        // Plans only: the same SQL, without the run's scratch copies.
+        engine
+            .register_views(&self.spec, ViewMode::PlanOnly)
+            .await
+            .map_err(failed)?;
+        let table = engine.compute_features(&self.spec).await.map_err(failed)?;
+        for batch in &table.batches {
+            let keys = cast(
+                batch.column_by_name(&self.spec.key).expect("checked key"),
+                &DataType::Utf8,
+            )
+            .map_err(|e| LiveError::Failed(e.to_string()))?;
+            let keys = keys.as_any().downcast_ref::<StringArray>().expect("utf8");
+            let Some(row) =
+                (0..keys.len()).find(|&i| keys.is_valid(i) && keys.value(i) == customer)
+            else {
+                continue;
+            };
+            return names
+                .iter()
+                .map(|name| {
+                    let column = batch.column_by_name(name).ok_or_else(|| {
+                        LiveError::Failed(format!("the feature SQL gives no column `{name}`"))
+                    })?;
+                    let column = cast(&column.slice(row, 1), &DataType::Float64)
+                        .map_err(|e| LiveError::Failed(format!("`{name}`: {e}")))?;
+                    let column = column.as_any().downcast_ref::<Float64Array>().expect("f64");
+                    Ok(if column.is_null(0) {
+                        f64::NAN
+                    } else {
+                        column.value(0)
+                    })
+                })
+                .collect();
+        }
+        Err(request(
+            at,
+            format!(
+                "the run's feature SQL gives no row for this customer from these rows \
+                 (its last view `{}` needs rows for the customer, e.g. in `{}`)",
+                self.spec.views.last().expect("a view").name,
+                known.join("`, `")
+            ),
+        ))
+    }
+}
+
+/// A source's JSON rows as one batch of its schema; every row must belong
+/// to `customer`.
+fn decode_rows(
+    value: &Value,
+    schema: &SchemaRef,
+    key: &str,
+    customer: &str,
+    field: &str,
+) -> Result<RecordBatch, LiveError> {
+    let Value::Array(items) = value else {
+        return Err(request(field, "must be an array of rows (JSON objects)"));
+    };
+    for (i, item) in items.iter().enumerate() {
+        let Value::Object(row) = item else {
+            return Err(request(format!("{field}[{i}]"), "must be a JSON object"));
+        };
+        if let Some(unknown) = row.keys().find(|k| schema.field_with_name(k).is_err()) {
+            return Err(request(
+                format!("{field}[{i}].{unknown}"),
+                format!(
+                    "not a column of the source; its columns: {}",
+                    schema
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        let id = match row.get(key) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => return Err(request(format!("{field}[{i}].{key}"), "required")),
+        };
+        if id != customer {
+            return Err(request(
+                format!("{field}[{i}].{key}"),
+                "every row must belong to the customer being scored",
+            ));
+        }
+    }
+    let mut decoder = arrow::json::ReaderBuilder::new(schema.clone())
+        .build_decoder()
+        .map_err(|e| LiveError::Failed(e.to_string()))?;
+    decoder
+        .serialize(items)
+        .map_err(|e| request(field, e.to_string()))?;
+    Ok(decoder
+        .flush()
+        .map_err(|e| request(field, e.to_string()))?
+        .unwrap_or_else(|| RecordBatch::new_empty(schema.clone())))
+}
