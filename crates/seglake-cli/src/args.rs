@@ -123,7 +123,9 @@ pub enum Command {
 
 const SERVE_HELP: &str = "\
 Routes (all but /healthz need `Authorization: Bearer <token>`):
-  POST /v1/score                   {\"customer_id\": ..., \"features\": {name: number | null}}
+  POST /v1/score                   {\"customer_id\": ..., \"features\": {name: number | null}}, or
+                                   {\"customer_id\": ..., \"raw\": {source: [rows]}, \"as_of\": ...}
+                                   (the run's feature SQL over the customer's raw rows)
   POST /v1/score/batch             {\"customers\": [{\"customer_id\": ..., \"features\": {...}}, ...]}
   GET  /v1/customers/{id}/segment  ?as_of=2026-01-01 (the published assignment in force then)
   POST /v1/feedback                a survey response or an analyst disposition

@@ -141,6 +141,9 @@ impl Profiles {
             if !features.is_empty() {
                 s += &format!("{:>41}{}\n", "", features.join(", "));
             }
+            if let Some(line) = feedback_line(b, i) {
+                s += &format!("{:>41}{line}\n", "");
+            }
         }
         s += "SAR: share of the segment's customers with a SAR filed; false+: share of its cases closed as false positives.\n";
         s
@@ -166,4 +169,39 @@ fn number(v: f64) -> String {
     } else {
         format!("{v:.2}")
     }
+}
+
+/// `feedback: NPS -100 (1 response), ...` for a segment with feedback (the
+/// columns profiles have since `serve`); `None` without any.
+fn feedback_line(b: &RecordBatch, i: usize) -> Option<String> {
+    let count = |name: &str| -> Option<i64> {
+        let c = b
+            .column_by_name(name)?
+            .as_any()
+            .downcast_ref::<Int64Array>()?;
+        (!c.is_null(i)).then(|| c.value(i))
+    };
+    let value = |name: &str| -> Option<f64> {
+        let c = b
+            .column_by_name(name)?
+            .as_any()
+            .downcast_ref::<Float64Array>()?;
+        (!c.is_null(i)).then(|| c.value(i))
+    };
+    let responses = count("survey_responses")?;
+    let dispositions = count("dispositions")?;
+    if responses == 0 && dispositions == 0 {
+        return None;
+    }
+    let show =
+        |v: Option<f64>, digits: usize| v.map_or("-".to_string(), |v| format!("{v:.digits$}"));
+    Some(format!(
+        "feedback: {responses} survey response(s), NPS {}, compliance-contact NPS {}, CSAT {}; \
+         {dispositions} disposition(s), {} false positive",
+        show(value("nps"), 0),
+        show(value("compliance_contact_nps"), 0),
+        show(value("csat"), 1),
+        value("disposition_false_positive_rate")
+            .map_or("-".to_string(), |r| format!("{:.0}%", r * 100.0)),
+    ))
 }

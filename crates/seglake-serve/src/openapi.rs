@@ -9,15 +9,21 @@ pub fn document() -> Value {
     let too_large = json!({"description": "body over the size limit"});
     let score_request = json!({
         "type": "object",
-        "required": ["features"],
+        "description": "either `features`, or `raw` with `customer_id` (and optionally `as_of`)",
         "additionalProperties": false,
         "properties": {
-            "customer_id": {"type": "string", "description": "echoed back; not used for scoring"},
+            "customer_id": {"type": "string", "description": "echoed back; with `raw`, the customer whose rows they are"},
             "features": {
                 "type": "object",
                 "description": "every feature the run's models read (see a 400's message for the list), by name: a number, or null when not known (imputed as in training)",
                 "additionalProperties": {"type": ["number", "null"]}
-            }
+            },
+            "raw": {
+                "type": "object",
+                "description": "the customer's rows per source of the run that has the key column (the demo: customers, transactions, events, case_outcomes), with the source's columns; the run's feature SQL computes the features",
+                "additionalProperties": {"type": "array", "items": {"type": "object"}}
+            },
+            "as_of": {"type": "string", "description": "with `raw`: the point in time the features describe (RFC 3339 or a date); now by default"}
         }
     });
     json!({
