@@ -14,11 +14,13 @@
 //! The load generator shares the machine (and its cores) with the server.
 
 #[allow(dead_code)]
+#[path = "../tests/e2e/common.rs"]
+mod common;
+#[allow(dead_code)]
 #[path = "../tests/e2e/http.rs"]
 mod http;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -30,42 +32,10 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
-fn seglake(args: &[&str], cwd: &Path) {
-    let out = Command::new(env!("CARGO_BIN_EXE_seglake"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("seglake runs");
-    assert!(
-        out.status.success(),
-        "seglake {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Request bodies for every customer of the lake's feature table.
 fn bodies(lake: &Path) -> Vec<String> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let read = |table: &str| -> Vec<Value> {
-        let batches = rt
-            .block_on(seglake_lake::read_table(
-                table,
-                &seglake_spec::Location::Local(lake.join(table)),
-                None,
-            ))
-            .unwrap();
-        let mut w = arrow::json::ArrayWriter::new(Vec::new());
-        for b in &batches {
-            w.write(b).unwrap();
-        }
-        w.finish().unwrap();
-        serde_json::from_slice(&w.into_inner()).unwrap()
-    };
     let mut inputs: Vec<String> = Vec::new();
-    for m in read("models") {
+    for m in common::table_rows(lake, "models") {
         for f in m["features"].as_array().unwrap() {
             let f = f.as_str().unwrap().to_string();
             if f != "segment_id" && !inputs.contains(&f) {
@@ -73,7 +43,7 @@ fn bodies(lake: &Path) -> Vec<String> {
             }
         }
     }
-    read("customer_features")
+    common::table_rows(lake, "customer_features")
         .iter()
         .map(|r| {
             let features: serde_json::Map<String, Value> =
@@ -93,30 +63,18 @@ fn main() {
     let seconds: f64 = env_or("SERVE_SECONDS", 10.0);
     let connections: usize = env_or("SERVE_CONNECTIONS", 8);
     let customers: u64 = env_or("SERVE_CUSTOMERS", 5000);
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
 
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
     eprintln!("building a lake of {customers} customers and running the demo job...");
-    seglake(
-        &[
-            "generate",
-            "--out",
-            lake.join("raw").to_str().unwrap(),
-            "--customers",
-            &customers.to_string(),
-        ],
-        &repo,
-    );
-    seglake(
-        &[
-            "run",
-            "jobs/demo.toml",
-            "--var",
-            &format!("lake={}", lake.display()),
-        ],
-        &repo,
-    );
+    common::seglake_ok(&[
+        "generate",
+        "--out",
+        lake.join("raw").to_str().unwrap(),
+        "--customers",
+        &customers.to_string(),
+    ]);
+    common::run_demo_job(&lake);
     let bodies = bodies(&lake);
     let serve = http::Serve::start_logging(&lake, &dir.path().join("wal"), &[], "warn");
 

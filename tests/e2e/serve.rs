@@ -266,28 +266,41 @@ fn served_scores_equal_the_published_segments_and_requests_are_checked() {
     }
 }
 
-/// The rows of raw source `source` (a Parquet folder under `raw/`) that
-/// belong to `customer`, as JSON objects.
-fn raw_rows(lake: &Path, source: &str, customer: &str) -> Vec<Value> {
-    use arrow::array::{Array, StringArray};
-    let mut writer = arrow::json::ArrayWriter::new(Vec::new());
+/// Every batch of raw source `source` (a Parquet folder under `raw/`).
+fn raw_batches(lake: &Path, source: &str) -> Vec<arrow::array::RecordBatch> {
+    let mut out = Vec::new();
     for entry in std::fs::read_dir(lake.join("raw").join(source)).unwrap() {
         let file = std::fs::File::open(entry.unwrap().path()).unwrap();
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
             .unwrap()
             .build()
             .unwrap();
-        for batch in reader {
-            let batch = batch.unwrap();
-            let ids = batch.column_by_name("customer_id").unwrap();
-            let ids = ids.as_any().downcast_ref::<StringArray>().unwrap();
-            let keep = arrow::array::BooleanArray::from_iter(
-                (0..ids.len()).map(|i| Some(ids.value(i) == customer)),
-            );
-            writer
-                .write(&arrow::compute::filter_record_batch(&batch, &keep).unwrap())
-                .unwrap();
-        }
+        out.extend(reader.map(Result::unwrap));
+    }
+    out
+}
+
+fn customer_ids(batch: &arrow::array::RecordBatch) -> &arrow::array::StringArray {
+    batch
+        .column_by_name("customer_id")
+        .unwrap()
+        .as_any()
+        .downcast_ref()
+        .unwrap()
+}
+
+/// The rows of raw source `source` that belong to `customer`, as JSON objects.
+fn raw_rows(lake: &Path, source: &str, customer: &str) -> Vec<Value> {
+    use arrow::array::Array;
+    let mut writer = arrow::json::ArrayWriter::new(Vec::new());
+    for batch in raw_batches(lake, source) {
+        let ids = customer_ids(&batch);
+        let keep = arrow::array::BooleanArray::from_iter(
+            (0..ids.len()).map(|i| Some(ids.value(i) == customer)),
+        );
+        writer
+            .write(&arrow::compute::filter_record_batch(&batch, &keep).unwrap())
+            .unwrap();
     }
     writer.finish().unwrap();
     let bytes = writer.into_inner();
@@ -375,29 +388,20 @@ fn missing_one(row: &Value, inputs: &[String]) -> Value {
 /// Customers with a case decided before the demo's as_of (the labels the
 /// run had without feedback).
 fn customers_with_cases(lake: &Path) -> BTreeSet<String> {
-    use arrow::array::{Array, StringArray, TimestampMicrosecondArray};
+    use arrow::array::{Array, TimestampMicrosecondArray};
     // jobs/demo.toml: as_of = "2026-01-01T00:00:00Z".
     const DEMO_AS_OF_MICROS: i64 = 1_767_225_600_000_000;
     let mut out = BTreeSet::new();
-    for entry in std::fs::read_dir(lake.join("raw/case_outcomes")).unwrap() {
-        let file = std::fs::File::open(entry.unwrap().path()).unwrap();
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .unwrap()
-            .build()
+    for batch in raw_batches(lake, "case_outcomes") {
+        let ids = customer_ids(&batch);
+        let decided = batch.column_by_name("decided_at").unwrap();
+        let decided = decided
+            .as_any()
+            .downcast_ref::<TimestampMicrosecondArray>()
             .unwrap();
-        for batch in reader {
-            let batch = batch.unwrap();
-            let ids = batch.column_by_name("customer_id").unwrap();
-            let ids = ids.as_any().downcast_ref::<StringArray>().unwrap();
-            let decided = batch.column_by_name("decided_at").unwrap();
-            let decided = decided
-                .as_any()
-                .downcast_ref::<TimestampMicrosecondArray>()
-                .unwrap();
-            for i in 0..ids.len() {
-                if decided.value(i) < DEMO_AS_OF_MICROS {
-                    out.insert(ids.value(i).to_string());
-                }
+        for i in 0..ids.len() {
+            if decided.value(i) < DEMO_AS_OF_MICROS {
+                out.insert(ids.value(i).to_string());
             }
         }
     }

@@ -410,7 +410,8 @@ impl FeatureEngine {
     }
 }
 
-fn column_list(schema: &arrow::datatypes::Schema) -> String {
+/// A schema's column names, comma-separated, for messages.
+pub fn column_list(schema: &arrow::datatypes::Schema) -> String {
     schema
         .fields()
         .iter()

@@ -24,7 +24,7 @@ mod quality;
 mod sources;
 
 pub use engine::{
-    EngineOptions, FeatureEngine, FeatureTable, RunContext, ViewMode, default_memory_limit,
-    statement_kind,
+    EngineOptions, FeatureEngine, FeatureTable, RunContext, ViewMode, column_list,
+    default_memory_limit, statement_kind,
 };
 pub use error::{FeatureError, Result};

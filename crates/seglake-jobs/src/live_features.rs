@@ -226,12 +226,7 @@ fn decode_rows(
                 format!("{field}[{i}].{unknown}"),
                 format!(
                     "not a column of the source; its columns: {}",
-                    schema
-                        .fields()
-                        .iter()
-                        .map(|f| f.name().as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    seglake_features::column_list(schema)
                 ),
             ));
         }
