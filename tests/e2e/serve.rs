@@ -765,8 +765,18 @@ fn no_acknowledged_feedback_is_lost_or_doubled_when_serve_is_killed_under_load()
         assert!(this_trial > 0, "trial {trial}: nothing was acknowledged");
     }
     // A last start replays what the killed process left; a clean stop
-    // commits the rest.
-    let mut serve = Serve::start(lake.path(), &wal_dir, &[]);
+    // (SIGTERM) commits what it acknowledged since, long before its flush
+    // interval.
+    let mut serve = Serve::start(lake.path(), &wal_dir, &["--flush-every", "60m"]);
+    for i in 0..20 {
+        let r = post(
+            serve.addr,
+            "/v1/feedback",
+            &json!({"type": "survey", "customer_id": customers[i], "survey": "csat", "score": 1 + i % 5}),
+        );
+        assert_eq!(r.status, 202, "{}", r.body);
+        acked.push(r.json()["feedback_id"].as_str().unwrap().to_string());
+    }
     assert_eq!(serve.terminate(), Some(0), "{}", serve.log_text());
 
     let mut counts: HashMap<String, usize> = HashMap::new();

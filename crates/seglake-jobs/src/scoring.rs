@@ -80,11 +80,11 @@ pub struct Scorer {
     segments: SegmentModel,
     centres: Array2<f64>,
     risk: Option<RiskModel>,
-    /// Every feature a request must give, segment features first.
+    /// Every feature a request must give: the segment features (in the
+    /// segmentation's order), then the risk model's other inputs.
     inputs: Vec<String>,
-    /// Per segment feature and per risk input: its index in `inputs`
-    /// (`None` for the risk model's segment id input).
-    segment_columns: Vec<usize>,
+    /// Per risk input: its index in `inputs` (`None` for the segment id
+    /// the risk model reads).
     risk_columns: Vec<Option<usize>>,
 }
 
@@ -152,7 +152,6 @@ impl Scorer {
             }
         }
         Ok(Scorer {
-            segment_columns: (0..dim).collect(),
             segments,
             centres,
             risk,
@@ -166,15 +165,6 @@ impl Scorer {
         &self.inputs
     }
 
-    pub fn has_risk(&self) -> bool {
-        self.risk.is_some()
-    }
-
-    /// The segment labels, by segment id.
-    pub fn labels(&self) -> &[String] {
-        &self.segments.labels
-    }
-
     /// Scores `rows` (each in [`Scorer::inputs`] order).
     pub fn score(&self, rows: &[Vec<f64>]) -> Result<Vec<Score>, ModelError> {
         if let Some(bad) = rows.iter().position(|r| r.len() != self.inputs.len()) {
@@ -184,10 +174,8 @@ impl Scorer {
                 self.inputs.len()
             )));
         }
-        let columns: Vec<Vec<f64>> = self
-            .segment_columns
-            .iter()
-            .map(|&j| rows.iter().map(|r| r[j]).collect())
+        let columns: Vec<Vec<f64>> = (0..self.segments.features.len())
+            .map(|j| rows.iter().map(|r| r[j]).collect())
             .collect();
         let views: Vec<&[f64]> = columns.iter().map(Vec::as_slice).collect();
         let prepared = self
