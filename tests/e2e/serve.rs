@@ -567,6 +567,20 @@ fn feedback_reaches_the_next_run_and_a_new_run_is_picked_up_under_load() {
     );
     assert_eq!(serve.terminate(), Some(0), "{}", serve.log_text());
 
+    // A pinned run keeps scoring although a newer one is published.
+    let pinned = Serve::start(
+        lake.path(),
+        &wal.path().join("wal-pinned"),
+        &["--run", &first_run],
+    );
+    let r = post(
+        pinned.addr,
+        "/v1/score",
+        &json!({"features": features_of(&features[0], &inputs)}),
+    );
+    assert_eq!(r.json()["run_id"], first_run.as_str(), "{}", r.body);
+    drop(pinned);
+
     // The second run read the feedback table at a recorded version...
     let run = runs_rows(lake.path())
         .into_iter()
