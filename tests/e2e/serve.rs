@@ -820,3 +820,33 @@ fn no_acknowledged_feedback_is_lost_or_doubled_when_serve_is_killed_under_load()
         "log segments left after a clean stop: {segments_left:?}"
     );
 }
+
+#[test]
+fn serve_refuses_to_start_without_a_token_or_a_published_lake() {
+    let empty = tempfile::tempdir().unwrap();
+    let lake = empty.path().to_str().unwrap();
+    let no_token =
+        crate::common::seglake_env(&["serve", "--lake", lake], &[("SEGLAKE_API_TOKEN", "")]);
+    assert_eq!(no_token.status.code(), Some(1));
+    assert!(crate::common::stderr(&no_token).contains("at least 16 characters"));
+    let unset = std::process::Command::new(env!("CARGO_BIN_EXE_seglake"))
+        .args(["serve", "--lake", lake])
+        .env_remove("SEGLAKE_API_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(unset.status.code(), Some(1));
+    assert!(crate::common::stderr(&unset).contains("SEGLAKE_API_TOKEN"));
+    let no_lake =
+        crate::common::seglake_env(&["serve", "--lake", lake], &[("SEGLAKE_API_TOKEN", TOKEN)]);
+    assert_eq!(
+        no_lake.status.code(),
+        Some(1),
+        "{}",
+        crate::common::stderr(&no_lake)
+    );
+    assert!(crate::common::stderr(&no_lake).contains("no `runs` table"));
+    assert!(
+        crate::common::file_tree(empty.path()).is_empty(),
+        "something was written"
+    );
+}

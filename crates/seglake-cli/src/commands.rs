@@ -617,6 +617,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     .await
     .map_err(|e| match e {
         seglake_serve::ServeError::Config(m) => anyhow::Error::new(InvalidInput(m)),
+        // The lake's own errors say whether the user is at fault (exit 1).
+        seglake_serve::ServeError::Audit(a) => anyhow::Error::new(a),
+        seglake_serve::ServeError::Lake(l) => anyhow::Error::new(l),
         other => anyhow::Error::new(other),
     })?;
     Ok(ExitCode::SUCCESS)
