@@ -238,6 +238,20 @@ fn empty_source_is_named() {
 }
 
 #[test]
+fn an_integer_sum_that_would_wrap_is_named() {
+    let f = Fixture::new();
+    let sql = std::fs::read_to_string(f.sql_dir.join("customer_features.sql")).unwrap();
+    // Two customers' worth of 9e18 passes i64::MAX (9.22e18): DataFusion's
+    // own sum would publish a large negative number.
+    let broken = sql.replace(
+        "c.kyc_risk_rating,",
+        "c.kyc_risk_rating,\n    (SELECT SUM(CAST(9000000000000000000 AS BIGINT)) FROM customers) AS too_big,",
+    );
+    f.write_sql("customer_features", &broken);
+    f.assert_run_rejected(&["overflowed the 64-bit integer range", "customer_features"]);
+}
+
+#[test]
 fn non_finite_feature_is_named() {
     let f = Fixture::new();
     let sql = std::fs::read_to_string(f.sql_dir.join("customer_features.sql")).unwrap();

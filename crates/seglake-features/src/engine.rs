@@ -112,10 +112,12 @@ impl FeatureEngine {
                 context: "starting the query engine".to_string(),
                 source,
             })?;
-        Ok(FeatureEngine {
-            ctx: SessionContext::new_with_config_rt(config, runtime),
-            scratch: None,
-        })
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        // Integer sums that would wrap fail instead, naming the expression.
+        ctx.register_udaf(datafusion::logical_expr::AggregateUDF::new_from_impl(
+            crate::checked_sum::CheckedSum::default(),
+        ));
+        Ok(FeatureEngine { ctx, scratch: None })
     }
 
     pub fn context(&self) -> &SessionContext {

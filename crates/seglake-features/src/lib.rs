@@ -18,6 +18,7 @@
 //! computed once into a scratch folder that goes with the engine; queries
 //! hold at most [`EngineOptions::memory_limit`] before spilling to disk.
 
+mod checked_sum;
 mod engine;
 mod error;
 mod quality;
