@@ -52,6 +52,15 @@ fn main() {
         }
         let mut engine = seglake_features::FeatureEngine::new(&Default::default()).unwrap();
         engine.register_inputs(&inputs).await.unwrap();
+        // The lake's `feedback` table, which every run registers (empty
+        // here): the demo's label view reads it.
+        engine
+            .register_batches(
+                seglake_spec::FEEDBACK_SOURCE,
+                seglake_lake::feedback::schema(),
+                Vec::new(),
+            )
+            .unwrap();
         engine
             .register_run_context(&seglake_features::RunContext {
                 as_of: spec.as_of.expect("the demo job sets as_of"),
