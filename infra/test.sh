@@ -18,5 +18,7 @@ echo "== installing the Python reference readers (tests/python/requirements.txt)
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 export SEGLAKE_PYTHON="$venv/bin/python"
 
+echo "== cargo build --benches (they are run by hand, so a change that breaks one must fail here)"
+cargo build --release --workspace --locked --benches
 echo "== cargo test (release profile: DataFusion in debug mode is too slow to test with real data)"
 cargo test --release --workspace --locked "$@"
