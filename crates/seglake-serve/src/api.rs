@@ -20,7 +20,7 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
-use crate::feedback::{self, FeedbackItem, kind, object};
+use crate::feedback::{self, FeedbackItem, kind, object, only_fields};
 use crate::metrics::Metrics;
 use crate::model::{Loaded, Models};
 use crate::wal::Wal;
@@ -187,23 +187,6 @@ fn customer_of(
     }
 }
 
-fn check_only(
-    request: &serde_json::Map<String, Value>,
-    at: &str,
-    allowed: &[&str],
-) -> Result<(), ApiError> {
-    match request.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(k) => Err(ApiError::field(
-            format!("{at}{k}"),
-            format!(
-                "unknown field; a score request takes: {}",
-                allowed.join(", ")
-            ),
-        )),
-        None => Ok(()),
-    }
-}
-
 fn score_json(
     loaded: &Loaded,
     customer: Option<String>,
@@ -245,7 +228,7 @@ async fn request_row(
     loaded: &Loaded,
     at: &str,
 ) -> Result<Vec<f64>, ApiError> {
-    check_only(request, at, &["customer_id", "features", "raw", "as_of"])?;
+    only_fields(request, at, &["customer_id", "features", "raw", "as_of"])?;
     match (request.get("features"), request.get("raw")) {
         (Some(features), None) => {
             if request.contains_key("as_of") {

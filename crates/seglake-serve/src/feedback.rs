@@ -114,13 +114,23 @@ impl<'a> Fields<'a> {
     }
 
     fn only(&self, allowed: &[&str]) -> Result<(), ApiError> {
-        match self.map.keys().find(|k| !allowed.contains(&k.as_str())) {
-            Some(k) => Err(self.bad(
-                k,
-                format!("unknown field; this object takes: {}", allowed.join(", ")),
-            )),
-            None => Ok(()),
-        }
+        only_fields(self.map, self.prefix, allowed)
+    }
+}
+
+/// An error naming the first field of `map` that `allowed` does not list;
+/// `prefix` goes before field names (`customers[3].`).
+pub(crate) fn only_fields(
+    map: &Map<String, Value>,
+    prefix: &str,
+    allowed: &[&str],
+) -> Result<(), ApiError> {
+    match map.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(ApiError::field(
+            format!("{prefix}{k}"),
+            format!("unknown field; this object takes: {}", allowed.join(", ")),
+        )),
+        None => Ok(()),
     }
 }
 
