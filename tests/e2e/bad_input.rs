@@ -314,3 +314,151 @@ fn a_feature_column_named_like_a_run_column_is_named() {
     f.write_sql("customer_features", &broken);
     f.assert_run_rejected(&["column `run_id`", "rename it"]);
 }
+
+impl Fixture {
+    /// Writes a new file into raw source `source`: its first row, with the
+    /// given columns replaced by one-element arrays, in the same schema
+    /// (nullability widened where a replacement is null).
+    fn add_row_with(&self, source: &str, replace: &[(&str, arrow::array::ArrayRef)]) {
+        use arrow::datatypes::{Field, Schema};
+        let part = std::fs::read_dir(self.raw(source))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+            .min()
+            .unwrap();
+        let first = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(&part).unwrap(),
+        )
+        .unwrap()
+        .with_batch_size(1)
+        .build()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+        let mut columns = first.columns().to_vec();
+        let mut fields: Vec<Field> = first
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        for (name, value) in replace {
+            let i = first.schema().index_of(name).unwrap();
+            if value.null_count() > 0 {
+                fields[i] = fields[i].clone().with_nullable(true);
+            }
+            columns[i] = value.clone();
+        }
+        let schema = std::sync::Arc::new(Schema::new(fields));
+        let batch = arrow::array::RecordBatch::try_new(schema.clone(), columns).unwrap();
+        let path = self.raw(source).join("part-99999.parquet");
+        let mut w =
+            parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, None)
+                .unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+    }
+}
+
+fn text(value: Option<&str>) -> arrow::array::ArrayRef {
+    std::sync::Arc::new(arrow::array::StringArray::from(vec![value]))
+}
+
+#[test]
+fn truncated_or_corrupt_parquet_is_named_without_a_crash() {
+    let bytes = std::fs::read(
+        Fixture::new()
+            .raw("events")
+            .join("part-00000.parquet"),
+    )
+    .unwrap();
+    let mut bad_footer = bytes.clone();
+    let n = bad_footer.len();
+    // The footer's length field claims more metadata than the file holds.
+    bad_footer[n - 8..n - 4].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
+    let mut garbled = bytes.clone();
+    // Valid magic and footer length, garbage metadata.
+    let meta_len = u32::from_le_bytes(bytes[n - 8..n - 4].try_into().unwrap()) as usize;
+    for b in &mut garbled[n - 8 - meta_len..n - 8] {
+        *b = 0xA5;
+    }
+    for (what, content) in [
+        ("truncated", bytes[..bytes.len() / 2].to_vec()),
+        ("footer length", bad_footer),
+        ("garbled metadata", garbled),
+    ] {
+        let f = Fixture::new();
+        std::fs::write(f.raw("events").join("part-99999.parquet"), content).unwrap();
+        let out = seglake(&["run", f.job.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{what}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("part-99999.parquet") && stderr(&out).contains("events"),
+            "{what}: {}",
+            stderr(&out)
+        );
+        assert!(!stderr(&out).contains("internal error"), "{what}: a panic");
+        assert_eq!(history_json(&f.lake.path().join("customer_features")).len(), 1);
+    }
+}
+
+#[test]
+fn a_null_customer_key_is_named() {
+    let f = Fixture::new();
+    f.add_row_with("customers", &[("customer_id", text(None))]);
+    f.assert_run_rejected(&["customer_id", "null"]);
+}
+
+#[test]
+fn a_very_long_customer_key_is_named() {
+    let f = Fixture::new();
+    let long = format!("C{}", "9".repeat(100_000));
+    f.add_row_with("customers", &[("customer_id", text(Some(&long)))]);
+    f.assert_run_rejected(&["customer_id", "100001 bytes", "limit of 1024"]);
+}
+
+#[test]
+fn nan_and_infinity_in_a_numeric_input_column_are_named() {
+    for (tag, value) in [("nan", f64::NAN), ("inf", f64::INFINITY), ("-inf", f64::NEG_INFINITY)] {
+        let f = Fixture::new();
+        f.add_row_with(
+            "transactions",
+            &[
+                ("transaction_id", text(Some(&format!("T-{tag}")))),
+                (
+                    "amount_eur",
+                    std::sync::Arc::new(arrow::array::Float64Array::from(vec![value])),
+                ),
+            ],
+        );
+        f.assert_run_rejected(&["NaN or infinite", "feature view `"]);
+    }
+}
+
+#[test]
+fn names_and_uris_that_escape_the_lake_root_are_refused() {
+    let f = Fixture::new();
+    let original = std::fs::read_to_string(&f.job).unwrap();
+    for (from, to, needles) in [
+        (
+            "output_table = \"customer_features\"",
+            "output_table = \"../escape\"",
+            vec!["output_table", "../escape", "lower-case"],
+        ),
+        (
+            "[sources.customers]",
+            "[sources.\"../customers\"]",
+            vec!["sources.../customers", "lower-case"],
+        ),
+        (
+            "root = \"${lake}\"",
+            "root = \"s3://bank-lake/lake/../../other\"",
+            vec!["output.root", "`..` segment"],
+        ),
+    ] {
+        std::fs::write(&f.job, &original).unwrap();
+        f.edit_job(from, to);
+        f.assert_rejected(&needles);
+    }
+}

@@ -13,5 +13,6 @@ mod handbuilt_features;
 mod http;
 mod python_reader;
 mod risk;
+mod s3;
 mod segments;
 mod serve;

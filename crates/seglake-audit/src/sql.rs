@@ -22,7 +22,7 @@ use deltalake::datafusion::logical_expr::Expr;
 use deltalake::datafusion::prelude::SessionContext;
 use deltalake::datafusion::sql::parser::{DFParser, Statement as DfStatement};
 use deltalake::datafusion::sql::sqlparser::ast::Statement as SqlStatement;
-use deltalake::{DeltaTable, DeltaTableBuilder};
+use deltalake::DeltaTable;
 use seglake_spec::Location;
 
 use crate::error::{AuditError, Result};
@@ -107,7 +107,7 @@ async fn load(name: &str, location: &Location, version: Option<i64>) -> Result<D
         context: format!("table `{name}`"),
         source,
     };
-    let mut builder = DeltaTableBuilder::from_url(location.to_url()).map_err(delta_err)?;
+    let mut builder = seglake_lake::storage::delta_builder(location.to_url()).map_err(delta_err)?;
     if let Some(v) = version {
         builder = builder.with_version(v as u64);
     }

@@ -5,7 +5,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use deltalake::DeltaTableBuilder;
 use deltalake::operations::vacuum::VacuumMode;
 use seglake_lake::current_version_of;
 use seglake_spec::Location;
@@ -43,7 +42,7 @@ pub(crate) async fn vacuum_table(
         context: format!("vacuuming `{table}`"),
         source,
     };
-    let delta = DeltaTableBuilder::from_url(location.to_url())
+    let delta = seglake_lake::storage::delta_builder(location.to_url())
         .map_err(delta_err)?
         .load()
         .await

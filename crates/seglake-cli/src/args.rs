@@ -12,6 +12,32 @@ Exit codes:
 
 Logging: set RUST_LOG (e.g. RUST_LOG=info, RUST_LOG=seglake_jobs=debug); logs go to stderr.";
 
+/// `run --help`: where S3 settings come from (never the job file).
+const RUN_AFTER_HELP: &str = "\
+S3 (sources and output root at s3://BUCKET/PREFIX), configured from the environment only:
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, or AWS_PROFILE; AWS_REGION
+  AWS_ENDPOINT_URL, AWS_ALLOW_HTTP=true   an S3-compatible store (MinIO, Ceph, ...)
+  SEGLAKE_S3_MAX_RETRIES      retries of a failed request (5xx, reset, timeout); default 10
+  SEGLAKE_S3_RETRY_TIMEOUT    stop retrying a request after this long, e.g. 3m; default 3m
+  SEGLAKE_S3_INIT_BACKOFF     first wait between retries, e.g. 100ms; default 100ms
+  SEGLAKE_S3_MAX_BACKOFF      longest wait between retries, e.g. 15s; default 15s
+  SEGLAKE_S3_TIMEOUT          time limit of one request, e.g. 30s; default 30s
+  SEGLAKE_COMMIT_ATTEMPTS     commit attempts per table when other writers commit first; default 30
+Credentials in a job file or a URI are refused; secrets are masked in every log line.
+
+Publishing: every table's data files first, then one commit per table carrying the run id as
+its Delta transaction id, then the `runs` row. Re-running a run id after a crash or failure
+(--run-id) completes the commits that are missing and repeats none.
+
+Exit codes:
+  0  success
+  1  invalid input: the job spec, a SQL file or the data is wrong (the message names it);
+     nothing was written
+  2  any other failure (storage, I/O, internal error); a failure while publishing is recorded
+     in `runs` as `failed`
+
+Logging: set RUST_LOG (e.g. RUST_LOG=info, RUST_LOG=seglake_jobs=debug); logs go to stderr.";
+
 /// seglake: customer segments and risk scores for compliance teams, computed
 /// with SQL feature views on DataFusion and published as versioned Delta
 /// Lake tables with full lineage.
@@ -49,7 +75,7 @@ pub enum Command {
     /// Run a job: read its sources at pinned versions, compute its feature
     /// views, and publish the feature table and the run's lineage as new
     /// Delta versions.
-    #[command(after_help = AFTER_HELP)]
+    #[command(after_help = RUN_AFTER_HELP)]
     Run(RunArgs),
 
     /// Check a job without running it: the spec, every source, every SQL
@@ -400,7 +426,8 @@ pub struct RunArgs {
     pub job: JobArgs,
 
     /// Use this run id (letters, digits, '-', '_', '.') instead of a new one,
-    /// e.g. the scheduler's.
+    /// e.g. the scheduler's. Running an id again completes its publication
+    /// (after a crash) and duplicates nothing.
     #[arg(long, env = "SEGLAKE_RUN_ID")]
     pub run_id: Option<String>,
 

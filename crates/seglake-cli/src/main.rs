@@ -8,6 +8,7 @@ mod args;
 mod commands;
 mod profiles;
 mod progress;
+mod redact;
 
 use std::process::ExitCode;
 
@@ -52,7 +53,7 @@ fn main() -> ExitCode {
             } else {
                 EXIT_FAILURE
             };
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", redact::redact(&format!("{err:#}")));
             ExitCode::from(code)
         }
     }
@@ -79,7 +80,7 @@ fn init_tracing(format: LogFormat) {
         .unwrap_or_else(|_| EnvFilter::new("warn,deltalake_core::operations::vacuum=error"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(|| redact::RedactedStderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

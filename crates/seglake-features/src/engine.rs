@@ -452,6 +452,9 @@ fn key_strings(column: &ArrayRef) -> Vec<Option<String>> {
     text.iter().map(|v| v.map(str::to_string)).collect()
 }
 
+/// The longest customer key accepted, in bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+
 fn check_keys(view: &str, key: &str, table: &RecordBatch) -> Result<()> {
     let column = table
         .column_by_name(key)
@@ -465,6 +468,21 @@ fn check_keys(view: &str, key: &str, table: &RecordBatch) -> Result<()> {
     }
     // Sorted by key, so duplicates are neighbours.
     let keys = key_strings(column);
+    // Keys go into every output table, the audit path and the scoring
+    // API's URLs: an over-long one is a broken input, not a customer.
+    if let Some(long) = keys
+        .iter()
+        .flatten()
+        .find(|k| k.len() > MAX_KEY_BYTES)
+    {
+        return Err(FeatureError::KeyTooLong {
+            view: view.to_string(),
+            key: key.to_string(),
+            length: long.len(),
+            limit: MAX_KEY_BYTES,
+            start: long.chars().take(24).collect(),
+        });
+    }
     let mut repeated: HashMap<&str, usize> = HashMap::new();
     for pair in keys.windows(2) {
         if pair[0] == pair[1] {

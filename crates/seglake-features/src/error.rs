@@ -81,6 +81,18 @@ pub enum FeatureError {
     },
 
     #[error(
+        "feature view `{view}`: a `{key}` (features.key) is {length} bytes long, over the limit of \
+         {limit} (it starts `{start}`); a customer key is an identifier, not a document"
+    )]
+    KeyTooLong {
+        view: String,
+        key: String,
+        length: usize,
+        limit: usize,
+        start: String,
+    },
+
+    #[error(
         "feature view `{view}`, column `{column}`: {rows} rows are NaN or infinite (first at {key} = {example}); \
          guard divisions with NULLIF"
     )]

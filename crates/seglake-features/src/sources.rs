@@ -9,6 +9,7 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::prelude::SessionContext;
+use datafusion::execution::object_store::ObjectStoreUrl;
 use object_store::ObjectMeta;
 use object_store::path::Path as StorePath;
 use seglake_lake::PinnedInput;
@@ -85,9 +86,9 @@ async fn delta_provider(
     let version = input
         .delta_version
         .expect("pinned Delta input has a version");
-    let table = deltalake::DeltaTableBuilder::from_url(input.spec.location.to_url())
-        .and_then(|b| Ok(b.with_version(version as u64)))
+    let table = seglake_lake::storage::delta_builder(input.spec.location.to_url())
         .map_err(|e| source_err(name, e.to_string()))?
+        .with_version(version as u64)
         .load()
         .await
         .map_err(|e| source_err(name, format!("cannot open version {version}: {e}")))?;
@@ -110,6 +111,18 @@ async fn files_provider(
     extension: &str,
 ) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
     let name = &input.spec.name;
+    // DataFusion knows local files; a bucket's store (with the settings
+    // and credentials of `seglake_lake::storage`) is registered for it.
+    for url in &input.file_urls {
+        if url.scheme() != "file" {
+            let root = seglake_lake::storage::store_root(url);
+            if ctx.runtime_env().object_store(ObjectStoreUrl::parse(root.as_str()).map_err(|e| source_err(name, e.to_string()))?).is_err() {
+                let (store, _) = seglake_lake::storage::object_store_for(url)
+                    .map_err(|e| source_err(name, format!("cannot open the store: {e}")))?;
+                ctx.register_object_store(&root, store);
+            }
+        }
+    }
     let state = ctx.state();
     let mut schema: Option<(arrow::datatypes::SchemaRef, String)> = None;
     for (url, file) in input.file_urls.iter().zip(&input.files) {

@@ -31,14 +31,7 @@ pub fn feedback_source(root: &Location) -> SourceSpec {
 /// The feedback table pinned at its latest version, when the lake has one.
 pub(crate) async fn pin(root: &Location) -> Result<Option<PinnedInput>> {
     let source = feedback_source(root);
-    let exists = match &source.location {
-        Location::Local(p) => p.join("_delta_log").is_dir(),
-        // Only file URLs are accepted as output roots today.
-        Location::Url(url) => url
-            .to_file_path()
-            .is_ok_and(|p| p.join("_delta_log").is_dir()),
-    };
-    if !exists {
+    if !seglake_lake::table_exists(&source.location).await? {
         return Ok(None);
     }
     Ok(Some(resolve_input(&source).await?))

@@ -4,9 +4,11 @@
 //! pin inputs -> register sources, run_context, views (plans every SQL file)
 //!   -> compute the feature table -> quality report
 //!   -> with a [segments] section: prepare, train, assign every customer
-//!   -> publish the feature table (a new Delta version), then `models`,
-//!      `segments` and `segment_profiles`
-//!   -> publish the run's lineage row to `runs`
+//!   -> publish ([`publication`](crate::publication)): `models` first (the
+//!      other tables name its version), then the data files of the feature
+//!      table, `segments` and `segment_profiles`, then one commit each, all
+//!      carrying the run id as the Delta transaction id
+//!   -> the run's lineage row to `runs`, last
 //! ```
 //!
 //! [`scoring`] scores customers with a published run's models, through the
@@ -23,6 +25,7 @@ pub mod live_features;
 pub mod openlineage;
 mod pipeline;
 mod privacy;
+mod publication;
 mod risk;
 pub mod scoring;
 mod segments;

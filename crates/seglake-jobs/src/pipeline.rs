@@ -6,12 +6,12 @@ use arrow::array::{ArrayRef, RecordBatch, StringArray, TimestampMicrosecondArray
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::{DateTime, Utc};
 use seglake_features::{EngineOptions, FeatureEngine, FeatureTable, RunContext, ViewMode};
-use seglake_lake::runs::{self, RUNS_TABLE};
-use seglake_lake::{CommitInfo, PinnedInput, WriteMode, publish, resolve_input, table_location};
+use seglake_lake::{CommitInfo, PinnedInput, WriteMode, resolve_input};
 use seglake_spec::lineage::{OutputRecord, RunRecord, SqlFileRecord, TableCount};
 use seglake_spec::{JobSpec, RunId};
 
 use crate::error::{JobError, Result};
+use crate::publication::Publication;
 
 const SEGMENTS: &str = "segments";
 const PROFILES: &str = "segment_profiles";
@@ -265,103 +265,115 @@ pub async fn run(
         None => None,
     };
 
-    let metadata = commit_metadata(spec, &run_id);
-    step(progress, &format!("publishing `{}`", spec.output_table));
-    let with_columns =
-        with_run_columns(&features, &run_id, as_of).map_err(|source| JobError::Output {
-            table: spec.output_table.clone(),
-            source,
-        })?;
-    let features_commit = publish_under_root(
-        spec,
-        &spec.output_table,
-        identify(&spec.output_table, with_columns)?,
-        WriteMode::Snapshot,
-        &metadata,
-        Some(&spec.key),
-    )
-    .await?;
-
-    let mut commits = vec![features_commit];
+    // Publishing: data files first, then one commit per table, each
+    // carrying the run id as its transaction id, then the `runs` row.
+    let mut publication = Publication::new(spec, run_id.as_str(), commit_metadata(spec, &run_id));
     let mut rows_out = vec![TableCount {
         table: spec.output_table.clone(),
         rows: features.rows as i64,
     }];
     let mut metrics = None;
-    if let Some((trained, outcomes, risk, feedback)) = &trained {
-        let risk_with_spec = risk.as_ref().zip(spec.risk.as_ref());
+    let published: Result<()> = async {
+        step(progress, "writing the data files of every table");
+        if let Some((trained, outcomes, risk, feedback)) = &trained {
+            let risk_with_spec = risk.as_ref().zip(spec.risk.as_ref());
+            publication
+                .stage(
+                    MODELS,
+                    trained.models_table(run_id.as_str(), as_of, risk_with_spec)?,
+                    WriteMode::Append,
+                    None,
+                )
+                .await?;
+            // `segments` and `segment_profiles` name the `models` version
+            // their model is in: it is committed first, so they can.
+            step(progress, "committing `models`");
+            publication.commit_staged().await?;
+            let model_version = publication.commits.last().expect("models committed").version;
+            publication
+                .stage(
+                    SEGMENTS,
+                    identify(
+                        SEGMENTS,
+                        trained.segments_table(
+                            &spec.key,
+                            run_id.as_str(),
+                            model_version,
+                            as_of,
+                            risk.as_ref(),
+                        )?,
+                    )?,
+                    WriteMode::Snapshot,
+                    Some(&spec.key),
+                )
+                .await?;
+            publication
+                .stage(
+                    PROFILES,
+                    trained.profiles_table(
+                        outcomes.as_ref(),
+                        feedback,
+                        run_id.as_str(),
+                        model_version,
+                        as_of,
+                    )?,
+                    WriteMode::Snapshot,
+                    None,
+                )
+                .await?;
+            rows_out.push(TableCount {
+                table: SEGMENTS.into(),
+                rows: trained.keys.len() as i64,
+            });
+            rows_out.push(TableCount {
+                table: PROFILES.into(),
+                rows: trained.k() as i64,
+            });
+            rows_out.push(TableCount {
+                table: MODELS.into(),
+                rows: 1 + risk.is_some() as i64,
+            });
+            let mut m: serde_json::Value =
+                serde_json::from_str(&trained.metrics_json()).expect("own JSON");
+            if let Some(risk) = risk {
+                m["risk"] = risk.metrics.clone();
+            }
+            m["feedback_validation"] =
+                crate::feedback::validation_json(feedback, &trained.labels);
+            metrics = Some(m.to_string());
+        }
+        let with_columns =
+            with_run_columns(&features, &run_id, as_of).map_err(|source| JobError::Output {
+                table: spec.output_table.clone(),
+                source,
+            })?;
+        publication
+            .stage(
+                &spec.output_table,
+                identify(&spec.output_table, with_columns)?,
+                WriteMode::Snapshot,
+                Some(&spec.key),
+            )
+            .await?;
         step(
             progress,
-            "publishing `models`, `segments`, `segment_profiles`",
+            &format!(
+                "committing {}",
+                publication
+                    .staged_tables()
+                    .map(|t| format!("`{t}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         );
-        let model = publish_under_root(
-            spec,
-            MODELS,
-            trained.models_table(run_id.as_str(), as_of, risk_with_spec)?,
-            WriteMode::Append,
-            &metadata,
-            None,
-        )
-        .await?;
-        let segments = publish_under_root(
-            spec,
-            SEGMENTS,
-            identify(
-                SEGMENTS,
-                trained.segments_table(
-                    &spec.key,
-                    run_id.as_str(),
-                    model.version,
-                    as_of,
-                    risk.as_ref(),
-                )?,
-            )?,
-            WriteMode::Snapshot,
-            &metadata,
-            Some(&spec.key),
-        )
-        .await?;
-        let profiles = publish_under_root(
-            spec,
-            PROFILES,
-            trained.profiles_table(
-                outcomes.as_ref(),
-                feedback,
-                run_id.as_str(),
-                model.version,
-                as_of,
-            )?,
-            WriteMode::Snapshot,
-            &metadata,
-            None,
-        )
-        .await?;
-        rows_out.push(TableCount {
-            table: SEGMENTS.into(),
-            rows: trained.keys.len() as i64,
-        });
-        rows_out.push(TableCount {
-            table: PROFILES.into(),
-            rows: trained.k() as i64,
-        });
-        rows_out.push(TableCount {
-            table: MODELS.into(),
-            rows: 1 + risk.is_some() as i64,
-        });
-        commits.extend([model, segments, profiles]);
-        let mut m: serde_json::Value =
-            serde_json::from_str(&trained.metrics_json()).expect("own JSON");
-        if let Some(risk) = risk {
-            m["risk"] = risk.metrics.clone();
-        }
-        m["feedback_validation"] = crate::feedback::validation_json(feedback, &trained.labels);
-        metrics = Some(m.to_string());
+        publication.commit_staged().await
     }
+    .await;
 
-    let mut record = RunRecord {
+    let make_record = |status: &str, commits: &[CommitInfo], error: Option<String>| RunRecord {
         run_id: run_id.to_string(),
         job_name: spec.name.clone(),
-        status: "succeeded".to_string(),
+        status: status.to_string(),
         spec_path: spec.path.display().to_string(),
         spec_text: spec.text.clone(),
         spec_sha256: spec.sha256.clone(),
@@ -380,9 +392,9 @@ pub async fn run(
         seglake_version: SEGLAKE_VERSION.to_string(),
         started_at,
         finished_at: started_at + chrono::Duration::from_std(clock.elapsed()).unwrap_or_default(),
-        rows_in,
-        rows_out,
-        quality,
+        rows_in: rows_in.clone(),
+        rows_out: rows_out.clone(),
+        quality: quality.clone(),
         outputs: commits
             .iter()
             .map(|c| OutputRecord {
@@ -390,9 +402,16 @@ pub async fn run(
                 version: c.version,
             })
             .collect(),
-        metrics,
+        metrics: metrics.clone(),
         openlineage: None,
+        error,
     };
+    if let Err(error) = published {
+        let record = make_record("failed", &publication.commits, Some(error.to_string()));
+        publication.fail(&record).await;
+        return Err(error);
+    }
+    let mut record = make_record("succeeded", &publication.commits, None);
     let lineage_event = crate::openlineage::run_event(
         &record,
         &spec.output_root,
@@ -400,8 +419,27 @@ pub async fn run(
     );
     record.openlineage = Some(lineage_event.to_string());
     step(progress, "recording lineage in `runs`");
-    let runs_commit = publish_run_record(spec, &record, &metadata).await?;
-    commits.push(runs_commit);
+    if let Err(error) = publication.record(&record).await {
+        let failed = make_record("failed", &publication.commits, Some(error.to_string()));
+        publication.fail(&failed).await;
+        return Err(error);
+    }
+    let commits = publication.commits.clone();
+    if publication.already_landed == commits.len() {
+        step(
+            progress,
+            &format!("run {run_id} had already been published; nothing new was written"),
+        );
+    } else if publication.already_landed > 0 {
+        step(
+            progress,
+            &format!(
+                "completed run {run_id}: {} of its commits had landed before, {} made now",
+                publication.already_landed,
+                commits.len() - publication.already_landed
+            ),
+        );
+    }
     // Posted only once the run is published: a COMPLETE event must not
     // describe versions that do not exist.
     let lineage_posted = if options.post_lineage {
@@ -420,43 +458,6 @@ pub async fn run(
         commits,
         lineage_posted,
     })
-}
-
-/// Publishes one of the run's tables under the job's output root.
-async fn publish_under_root(
-    spec: &JobSpec,
-    table: &str,
-    (schema, batches): (SchemaRef, Vec<RecordBatch>),
-    mode: WriteMode,
-    metadata: &HashMap<String, serde_json::Value>,
-    identifier: Option<&str>,
-) -> Result<CommitInfo> {
-    let location = table_location(&spec.output_root, table);
-    Ok(publish(
-        table, &location, schema, batches, mode, metadata, identifier,
-    )
-    .await?)
-}
-
-async fn publish_run_record(
-    spec: &JobSpec,
-    record: &RunRecord,
-    metadata: &HashMap<String, serde_json::Value>,
-) -> Result<CommitInfo> {
-    let batch =
-        runs::to_batch(std::slice::from_ref(record)).map_err(|source| JobError::Lineage {
-            run_id: record.run_id.clone(),
-            source,
-        })?;
-    publish_under_root(
-        spec,
-        RUNS_TABLE,
-        (runs::schema(), vec![batch]),
-        WriteMode::Append,
-        metadata,
-        None,
-    )
-    .await
 }
 
 /// What every commit of a run says about it, readable in any Delta reader's

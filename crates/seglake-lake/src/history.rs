@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use object_store::path::Path as StorePath;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::ObjectStoreExt;
 use seglake_spec::Location;
 use serde::Serialize;
 
@@ -20,6 +20,10 @@ pub struct HistoryEntry {
     /// replaces (the same rows without the erased customers).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replaces_version: Option<i64>,
+    /// The application transaction ids (`txn.appId`) the commit carries:
+    /// a run's commits carry its run id.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub transactions: Vec<String>,
 }
 
 /// Lists every version of the Delta table at `location`, oldest first.
@@ -32,27 +36,19 @@ pub async fn history(table: &str, location: &Location) -> Result<Vec<HistoryEntr
         uri: uri.clone(),
         source,
     };
-    let (store, root): (Box<dyn ObjectStore>, StorePath) = match location {
-        Location::Local(p) => {
-            if !p.join("_delta_log").is_dir() {
-                return Err(LakeError::Table {
-                    table: table.to_string(),
-                    uri: uri.clone(),
-                    message: "no Delta table here (no _delta_log folder)".to_string(),
-                });
-            }
-            let prefix = StorePath::from_absolute_path(p).map_err(|e| LakeError::Table {
-                table: table.to_string(),
-                uri: uri.clone(),
-                message: e.to_string(),
-            })?;
-            (
-                Box::new(object_store::local::LocalFileSystem::new()),
-                prefix,
-            )
-        }
-        Location::Url(u) => object_store::parse_url(u).map_err(store_err)?,
-    };
+    if !crate::publish::table_exists(location).await? {
+        return Err(LakeError::Table {
+            table: table.to_string(),
+            uri: uri.clone(),
+            message: "no Delta table here (no _delta_log folder)".to_string(),
+        });
+    }
+    let (store, root) =
+        crate::storage::object_store_for(&location.to_url()).map_err(|e| LakeError::Table {
+            table: table.to_string(),
+            uri: uri.clone(),
+            message: e.to_string(),
+        })?;
     let log = root.clone().join("_delta_log");
     let mut commits: Vec<(i64, StorePath)> = store
         .list(Some(&log))
@@ -92,11 +88,19 @@ pub async fn history(table: &str, location: &Location) -> Result<Vec<HistoryEntr
             run_id: None,
             job: None,
             replaces_version: None,
+            transactions: Vec::new(),
         };
         for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
             let Ok(action) = serde_json::from_slice::<serde_json::Value>(line) else {
                 continue;
             };
+            if let Some(app_id) = action
+                .get("txn")
+                .and_then(|t| t.get("appId"))
+                .and_then(|a| a.as_str())
+            {
+                entry.transactions.push(app_id.to_string());
+            }
             if let Some(info) = action.get("commitInfo") {
                 entry.timestamp = info
                     .get("timestamp")
@@ -158,6 +162,7 @@ mod tests {
             run_id: None,
             job: None,
             replaces_version: replaces,
+            transactions: Vec::new(),
         }
     }
 

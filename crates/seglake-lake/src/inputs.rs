@@ -47,13 +47,14 @@ fn bad(source: &SourceSpec, message: impl Into<String>) -> LakeError {
 }
 
 async fn resolve_delta(source: &SourceSpec) -> Result<PinnedInput> {
-    if let Location::Local(p) = &source.location
-        && !p.join("_delta_log").is_dir()
+    if !crate::publish::table_exists(&source.location)
+        .await
+        .map_err(|e| bad(source, e.to_string()))?
     {
         return Err(bad(source, "not a Delta table (no _delta_log folder)"));
     }
     let url = source.location.to_url();
-    let mut table = deltalake::DeltaTableBuilder::from_url(url)
+    let mut table = crate::storage::delta_builder(url)
         .map_err(|e| bad(source, e.to_string()))?
         .build()
         .map_err(|e| bad(source, e.to_string()))?;
@@ -86,7 +87,7 @@ async fn resolve_files(source: &SourceSpec) -> Result<PinnedInput> {
         SourceFormat::Csv => "csv",
         SourceFormat::Delta => unreachable!(),
     };
-    let (store, prefix, base_url): (Box<dyn ObjectStore>, StorePath, Url) = match &source.location {
+    let (store, prefix, base_url): (std::sync::Arc<dyn ObjectStore>, StorePath, Url) = match &source.location {
         Location::Local(p) => {
             if !p.exists() {
                 return Err(bad(source, "no such file or folder"));
@@ -95,17 +96,15 @@ async fn resolve_files(source: &SourceSpec) -> Result<PinnedInput> {
             let prefix = StorePath::from_absolute_path(p)
                 .map_err(|e| bad(source, format!("not a usable path: {e}")))?;
             (
-                Box::new(store),
+                std::sync::Arc::new(store),
                 prefix,
                 Url::parse("file:///").expect("static URL"),
             )
         }
         Location::Url(u) => {
-            let (store, prefix) = object_store::parse_url(u)
+            let (store, prefix) = crate::storage::object_store_for(u)
                 .map_err(|e| bad(source, format!("cannot open the store: {e}")))?;
-            let mut base = u.clone();
-            base.set_path("/");
-            (store, prefix, base)
+            (store, prefix, crate::storage::store_root(u))
         }
     };
 
@@ -181,7 +180,7 @@ pub async fn pin_recorded(
     version_now: Option<i64>,
 ) -> Result<PinnedInput> {
     if let Some(version) = version_now.or(record.delta_version) {
-        let table = deltalake::DeltaTableBuilder::from_url(source.location.to_url())
+        let table = crate::storage::delta_builder(source.location.to_url())
             .map_err(|e| bad(source, e.to_string()))?
             .with_version(version as u64)
             .load()
@@ -228,7 +227,7 @@ pub async fn pin_recorded(
     for f in &record.files {
         let url = Url::parse(&f.path)
             .map_err(|e| bad(source, format!("bad file URL {}: {e}", f.path)))?;
-        let (store, path) = object_store::parse_url(&url)
+        let (store, path) = crate::storage::object_store_for(&url)
             .map_err(|e| bad(source, format!("cannot open the store of {}: {e}", f.path)))?;
         match store.head(&path).await {
             Err(_) => problems.push(format!("{} is gone", f.path)),

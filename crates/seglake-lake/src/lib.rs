@@ -4,8 +4,13 @@
 //!   or a Parquet/CSV folder as the exact list of files (path, size,
 //!   modification time, ETag) that the run will read, so files landing
 //!   mid-run are not half-read and lineage says precisely what went in.
-//! - [`publish`] writes a table as a new Delta version whose commit carries
-//!   the run id and job in its application metadata (`commitInfo`).
+//! - [`storage`] opens object stores (local folders, `s3://`) the standard
+//!   way, credentials from the environment only.
+//! - [`stage`] writes a table's next version as data files no reader sees;
+//!   [`commit`] makes them a Delta version in one commit carrying an
+//!   application transaction id (a run's id), retried under contention and
+//!   found again rather than repeated after a crash or a lost reply.
+//!   [`publish`] is the two in one, for writes that are not part of a run.
 //! - [`history`] lists a table's versions from its Delta log, with the run id
 //!   of each; [`read_table`] reads a version back.
 //! - [`append_once`] appends with a Delta application transaction, so a
@@ -21,12 +26,14 @@ mod history;
 mod inputs;
 mod publish;
 pub mod runs;
+pub mod storage;
 
 pub use error::{LakeError, Result};
 pub use history::{HistoryEntry, current_version_of, history, version_at};
 pub use inputs::{PinnedInput, pin_recorded, resolve_input};
 pub use publish::{
-    AppTransaction, CommitInfo, WriteMode, append_once, publish, read_table, table_location,
+    AppTransaction, COMMIT_ATTEMPTS_ENV, CommitInfo, CommitRetry, Committed, StagedTable,
+    WriteMode, append_once, commit, publish, read_table, stage, table_exists, table_location,
     transaction_version,
 };
 

@@ -1,13 +1,29 @@
+//! Publishing a table version in two steps, so that a run can write every
+//! table's data before it commits any: [`stage`] writes the data files,
+//! [`commit`] makes them the next version in one Delta commit carrying an
+//! application transaction id, retried under contention and safe to repeat
+//! after a crash.
+
 use std::collections::HashMap;
+use std::time::Duration;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
+use buoyant_kernel::table_properties::DataSkippingNumIndexedCols;
+use deltalake::DeltaTable;
 use deltalake::datafusion::prelude::SessionContext;
-use deltalake::kernel::Transaction;
-use deltalake::kernel::transaction::CommitProperties;
-use deltalake::operations::write::SchemaMode;
-use deltalake::protocol::SaveMode;
-use deltalake::{DeltaTable, DeltaTableBuilder};
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
+use deltalake::kernel::transaction::{
+    CommitBuilder, CommitProperties, TableReference, TransactionError,
+};
+use deltalake::kernel::{
+    Action, Add, MetadataExt as _, Protocol, StructType, Transaction, new_metadata,
+};
+use deltalake::operations::write::writer::{DeltaWriter, WriterConfig};
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use futures::StreamExt;
+use object_store::ObjectStoreExt as _;
+use object_store::path::Path as StorePath;
 use seglake_spec::Location;
 
 use crate::error::{LakeError, Result};
@@ -44,8 +60,11 @@ fn delta_err(
 }
 
 /// Writes `batches` as the next version of the Delta table at `location`,
-/// creating the table on first use. `metadata` goes into the commit's
-/// `commitInfo`, where every Delta reader's history shows it.
+/// creating the table on first use: [`stage`] then [`commit`], under a
+/// transaction id of its own, so a commit whose outcome was lost (a timeout
+/// after the request was sent) is found rather than repeated. `metadata`
+/// goes into the commit's `commitInfo`, where every Delta reader's history
+/// shows it.
 ///
 /// `identifier` names the column holding customer identifiers, if any. A
 /// table created here collects no column statistics for it: Delta stores
@@ -60,11 +79,18 @@ pub async fn publish(
     metadata: &HashMap<String, serde_json::Value>,
     identifier: Option<&str>,
 ) -> Result<CommitInfo> {
-    let delta = open_or_create(table, location).await?;
-    write_version(
-        table, location, delta, schema, batches, mode, metadata, identifier, None,
-    )
-    .await
+    let staged = stage(table, location, schema, batches, mode, identifier).await?;
+    let txn = AppTransaction {
+        app_id: format!("seglake-write/{}", unique_id()),
+        version: 1,
+    };
+    match commit(&staged, metadata, &txn, &CommitRetry::from_env()).await? {
+        Committed::New(info) => Ok(info),
+        Committed::Landed { version } => Ok(CommitInfo {
+            table: table.to_string(),
+            version,
+        }),
+    }
 }
 
 /// An application's transaction in a commit: Delta's own record that a
@@ -82,13 +108,10 @@ pub async fn transaction_version(
     location: &Location,
     app_id: &str,
 ) -> Result<Option<i64>> {
-    if matches!(location, Location::Local(p) if !p.join("_delta_log").is_dir()) {
-        return Ok(None);
+    match load_if_exists(table, location).await? {
+        None => Ok(None),
+        Some(delta) => transaction_version_of(table, location, &delta, app_id).await,
     }
-    let delta = DeltaTable::try_from_url(location.to_url())
-        .await
-        .map_err(delta_err(table, location))?;
-    transaction_version_of(table, location, &delta, app_id).await
 }
 
 async fn transaction_version_of(
@@ -117,111 +140,456 @@ pub async fn append_once(
     identifier: Option<&str>,
     txn: AppTransaction,
 ) -> Result<Option<CommitInfo>> {
-    let delta = open_or_create(table, location).await?;
-    if delta.version().is_some()
-        && transaction_version_of(table, location, &delta, &txn.app_id)
-            .await?
-            .is_some_and(|v| v >= txn.version)
+    if transaction_version(table, location, &txn.app_id)
+        .await?
+        .is_some_and(|v| v >= txn.version)
     {
         return Ok(None);
     }
-    write_version(
+    let staged = stage(
         table,
         location,
-        delta,
         schema,
         batches,
         WriteMode::Append,
-        metadata,
         identifier,
-        Some(txn),
     )
-    .await
-    .map(Some)
-}
-
-async fn open_or_create(table: &str, location: &Location) -> Result<DeltaTable> {
-    if let Location::Local(p) = location {
-        std::fs::create_dir_all(p).map_err(|e| LakeError::Table {
-            table: table.to_string(),
-            uri: location.to_string(),
-            message: format!("cannot create the folder: {e}"),
-        })?;
-    }
-    // A table that does not exist yet is built, not loaded: loading one
-    // makes the Delta kernel log an error for the empty log it finds.
-    let is_new = matches!(location, Location::Local(p) if !p.join("_delta_log").is_dir());
-    if is_new {
-        DeltaTableBuilder::from_url(location.to_url())
-            .and_then(|b| b.build())
-            .map_err(delta_err(table, location))
-    } else {
-        DeltaTable::try_from_url(location.to_url())
-            .await
-            .map_err(delta_err(table, location))
+    .await?;
+    match commit(&staged, metadata, &txn, &CommitRetry::from_env()).await? {
+        Committed::New(info) => Ok(Some(info)),
+        Committed::Landed { .. } => {
+            staged.discard().await;
+            Ok(None)
+        }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn write_version(
+/// A table's next version written as data files that no reader sees yet:
+/// only [`commit`] makes them part of the table. Files of a run that never
+/// commits are orphans, which `vacuum` removes.
+#[derive(Debug)]
+pub struct StagedTable {
+    pub table: String,
+    pub location: Location,
+    schema: SchemaRef,
+    adds: Vec<Add>,
+    mode: WriteMode,
+    identifier: Option<String>,
+}
+
+impl StagedTable {
+    /// Rows staged, over all files.
+    pub fn files(&self) -> usize {
+        self.adds.len()
+    }
+
+    /// Deletes the staged files, for a run that will not commit them. Best
+    /// effort: a file left behind is an orphan no reader sees.
+    pub async fn discard(&self) {
+        let Ok(log_store) = crate::storage::delta_builder(self.location.to_url())
+            .and_then(|b| b.build_storage())
+        else {
+            return;
+        };
+        let store = log_store.object_store(None);
+        for add in &self.adds {
+            if let Err(e) = store.delete(&StorePath::from(add.path.as_str())).await {
+                tracing::warn!(table = %self.table, error = %e, "a staged file was not removed");
+            }
+        }
+    }
+}
+
+/// Writes `batches` as Parquet data files under the table's folder, with
+/// the statistics Delta will record for them, and commits nothing.
+pub async fn stage(
     table: &str,
     location: &Location,
-    delta: DeltaTable,
     schema: SchemaRef,
     batches: Vec<RecordBatch>,
     mode: WriteMode,
-    metadata: &HashMap<String, serde_json::Value>,
     identifier: Option<&str>,
-    txn: Option<AppTransaction>,
-) -> Result<CommitInfo> {
-    let is_new = delta.version().is_none();
-    // An empty snapshot is still a snapshot: write a batch with no rows so
-    // the version exists and carries the schema.
-    let batches = if batches.is_empty() {
-        vec![RecordBatch::new_empty(schema.clone())]
-    } else {
-        batches
-    };
-    let save_mode = match mode {
-        WriteMode::Snapshot => SaveMode::Overwrite,
-        WriteMode::Append => SaveMode::Append,
-    };
-    let mut commit = CommitProperties::default().with_metadata(metadata.clone());
-    if let Some(txn) = txn {
-        commit = commit.with_application_transaction(Transaction::new(txn.app_id, txn.version));
-    }
-    let stats_columns = identifier.map(|id| stats_columns_without(&schema, id));
-    let mut write = delta.write(batches).with_save_mode(save_mode);
-    if let (true, Some(columns)) = (is_new, stats_columns) {
-        write = write.with_configuration([(STATS_COLUMNS, Some(columns))]);
-    }
-    if !is_new {
-        // A snapshot replaces the table, columns included (a job's feature
-        // list may change); an append may add columns (the runs table gains
-        // columns as seglake grows) but never drops any.
-        write = write.with_schema_mode(match mode {
-            WriteMode::Snapshot => SchemaMode::Overwrite,
-            WriteMode::Append => SchemaMode::Merge,
-        });
-    }
-    let written = write
-        .with_table_name(table)
-        .with_commit_properties(commit)
-        .await
+) -> Result<StagedTable> {
+    let log_store = crate::storage::delta_builder(location.to_url())
+        .and_then(|b| b.build_storage())
         .map_err(delta_err(table, location))?;
-    let version = written
-        .version()
-        .map(|v| v as i64)
+    let stats_columns = identifier.map(|id| {
+        stats_columns_without(&schema, id)
+            .split(',')
+            .filter(|c| !c.is_empty())
+            .map(String::from)
+            .collect()
+    });
+    let config = WriterConfig::new(
+        schema.clone(),
+        Vec::new(),
+        None,
+        None,
+        None,
+        DataSkippingNumIndexedCols::NumColumns(32),
+        stats_columns,
+    );
+    let mut writer = DeltaWriter::new(log_store.object_store(None), config);
+    for batch in batches.iter().filter(|b| b.num_rows() > 0) {
+        writer
+            .write(batch)
+            .await
+            .map_err(delta_err(table, location))?;
+    }
+    let adds = writer.close().await.map_err(delta_err(table, location))?;
+    Ok(StagedTable {
+        table: table.to_string(),
+        location: location.clone(),
+        schema,
+        adds,
+        mode,
+        identifier: identifier.map(String::from),
+    })
+}
+
+/// How a [`commit`] ended.
+#[derive(Debug, Clone)]
+pub enum Committed {
+    /// This call made the commit.
+    New(CommitInfo),
+    /// A commit carrying the same transaction was already in the table
+    /// (an earlier attempt of the same run, or one whose reply was lost).
+    Landed { version: i64 },
+}
+
+impl Committed {
+    pub fn version(&self) -> i64 {
+        match self {
+            Committed::New(c) => c.version,
+            Committed::Landed { version } => *version,
+        }
+    }
+}
+
+/// How often and how patiently a commit is retried when other writers
+/// commit to the same table first, or the store fails mid-commit.
+#[derive(Debug, Clone)]
+pub struct CommitRetry {
+    pub attempts: u32,
+    pub first_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for CommitRetry {
+    fn default() -> Self {
+        CommitRetry {
+            attempts: 30,
+            first_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Sets [`CommitRetry::attempts`] (at least 1).
+pub const COMMIT_ATTEMPTS_ENV: &str = "SEGLAKE_COMMIT_ATTEMPTS";
+
+impl CommitRetry {
+    /// The defaults, with the attempts from [`COMMIT_ATTEMPTS_ENV`] if set.
+    pub fn from_env() -> Self {
+        let mut retry = CommitRetry::default();
+        if let Some(n) = std::env::var(COMMIT_ATTEMPTS_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse::<u32>().ok())
+        {
+            retry.attempts = n.max(1);
+        }
+        retry
+    }
+
+    /// Exponential, capped, with jitter so that writers that collided once
+    /// do not collide again in lock step.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self
+            .first_backoff
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(self.max_backoff);
+        let jitter = jitter_fraction();
+        exp.mul_f64(0.5 + jitter)
+    }
+}
+
+/// What a single commit attempt's failure means for the next.
+enum Failure {
+    /// Another writer got there first, or the store failed (possibly after
+    /// applying the commit): reload, look for the transaction, try again.
+    Retry(String),
+    Fatal(LakeError),
+}
+
+/// Commits a staged version carrying `txn`: the data files, a new schema
+/// if it changed, and for a snapshot the removal of every file of the
+/// version it replaces. Safe to call again for the same `txn` after any
+/// failure or crash: a commit already carrying it is found (in the table's
+/// snapshot) and reported as [`Committed::Landed`], never made twice.
+///
+/// delta-rs's own retry is turned off: its conflict check cannot tell our
+/// own commit (applied, but the reply lost) from another writer's, so each
+/// retry here reloads the table and looks for the transaction first, and
+/// rebuilds a snapshot's removals against the version it now replaces.
+pub async fn commit(
+    staged: &StagedTable,
+    metadata: &HashMap<String, serde_json::Value>,
+    txn: &AppTransaction,
+    retry: &CommitRetry,
+) -> Result<Committed> {
+    let mut last = String::new();
+    for attempt in 1..=retry.attempts {
+        match try_commit(staged, metadata, txn).await {
+            Ok(done) => {
+                if let Committed::New(c) = &done {
+                    tracing::info!(table = %staged.table, version = c.version, uri = %staged.location, attempt, "published");
+                }
+                return Ok(done);
+            }
+            Err(Failure::Fatal(e)) => return Err(e),
+            Err(Failure::Retry(message)) => {
+                tracing::warn!(table = %staged.table, attempt, %message, "commit not made; retrying");
+                last = message;
+                if attempt < retry.attempts {
+                    tokio::time::sleep(retry.backoff(attempt)).await;
+                }
+            }
+        }
+    }
+    Err(LakeError::Table {
+        table: staged.table.clone(),
+        uri: staged.location.to_string(),
+        message: format!(
+            "could not commit after {} attempts (other writers kept committing first, or the \
+             store kept failing; raise {COMMIT_ATTEMPTS_ENV} to try longer): {last}",
+            retry.attempts
+        ),
+    })
+}
+
+async fn try_commit(
+    staged: &StagedTable,
+    metadata: &HashMap<String, serde_json::Value>,
+    txn: &AppTransaction,
+) -> std::result::Result<Committed, Failure> {
+    let (table, location) = (&staged.table, &staged.location);
+    let fatal = |e: deltalake::DeltaTableError| Failure::Fatal(delta_err(table, location)(e));
+    let delta = match load_if_exists(table, location).await {
+        Ok(d) => d,
+        Err(LakeError::Delta { source, .. }) if is_retryable(&source) => {
+            return Err(Failure::Retry(source.to_string()));
+        }
+        Err(e) => return Err(Failure::Fatal(e)),
+    };
+    if let Some(delta) = &delta {
+        let landed = transaction_version_of(table, location, delta, &txn.app_id)
+            .await
+            .map_err(Failure::Fatal)?;
+        if landed.is_some_and(|v| v >= txn.version) {
+            let version = version_of_transaction(table, location, &txn.app_id)
+                .await
+                .map_err(Failure::Fatal)?;
+            return Ok(Committed::Landed { version });
+        }
+    }
+    let ours: StructType = staged
+        .schema
+        .as_ref()
+        .try_into_kernel()
+        .map_err(|e| fatal(e.into()))?;
+    let mut actions: Vec<Action> = Vec::new();
+    let stats = staged
+        .identifier
+        .as_deref()
+        .map(|id| stats_columns_without(&staged.schema, id));
+    let (log_store, snapshot) = match &delta {
+        None => {
+            let protocol: Protocol = serde_json::from_value(
+                serde_json::json!({"minReaderVersion": 1, "minWriterVersion": 2}),
+            )
+            .map_err(|e| fatal(e.into()))?;
+            let configuration: Vec<(String, String)> = stats
+                .map(|s| vec![(STATS_COLUMNS.to_string(), s)])
+                .unwrap_or_default();
+            let meta = new_metadata(&ours, Vec::<String>::new(), configuration)
+                .and_then(|m| m.with_name(table.clone()))
+                .map_err(|e| fatal(e.into()))?;
+            actions.push(Action::Protocol(protocol));
+            actions.push(Action::Metadata(meta));
+            let log_store = crate::storage::delta_builder(location.to_url())
+                .and_then(|b| b.build_storage())
+                .map_err(fatal)?;
+            (log_store, None)
+        }
+        Some(delta) => {
+            let state = delta.snapshot().map_err(fatal)?;
+            let theirs = state.schema();
+            if ours != *theirs.as_ref() {
+                if staged.mode == WriteMode::Append {
+                    // An append may add columns (the runs table gains
+                    // columns as seglake grows) but never drops or retypes
+                    // one: rows already there must still read.
+                    for field in theirs.fields() {
+                        match ours.field(field.name()) {
+                            Some(f) if f.data_type() == field.data_type() => {}
+                            _ => {
+                                return Err(Failure::Fatal(LakeError::Table {
+                                    table: table.clone(),
+                                    uri: location.to_string(),
+                                    message: format!(
+                                        "column `{}` ({}) of the table is missing or has another \
+                                         type in the rows to append",
+                                        field.name(),
+                                        field.data_type()
+                                    ),
+                                }));
+                            }
+                        }
+                    }
+                }
+                // A snapshot replaces the columns too (a job's feature
+                // list may change).
+                let mut meta = state
+                    .metadata()
+                    .clone()
+                    .with_schema(&ours)
+                    .map_err(|e| fatal(e.into()))?;
+                if let Some(s) = stats {
+                    meta = meta
+                        .add_config_key(STATS_COLUMNS.to_string(), s)
+                        .map_err(|e| fatal(e.into()))?;
+                }
+                actions.push(Action::Metadata(meta));
+            }
+            if staged.mode == WriteMode::Snapshot {
+                actions.extend(
+                    state
+                        .log_data()
+                        .iter()
+                        .map(|f| Action::Remove(f.remove_action(true))),
+                );
+            }
+            (delta.log_store(), Some(state))
+        }
+    };
+    actions.extend(staged.adds.iter().cloned().map(Action::Add));
+    let operation = DeltaOperation::Write {
+        mode: match staged.mode {
+            WriteMode::Snapshot => SaveMode::Overwrite,
+            WriteMode::Append => SaveMode::Append,
+        },
+        partition_by: None,
+        predicate: None,
+    };
+    let properties = CommitProperties::default()
+        .with_metadata(metadata.clone())
+        .with_application_transaction(Transaction::new(txn.app_id.clone(), txn.version))
+        .with_max_retries(0);
+    let done = CommitBuilder::from(properties)
+        .with_actions(actions)
+        .build(
+            snapshot.map(|s| s as &dyn TableReference),
+            log_store,
+            operation,
+        )
+        .await;
+    match done {
+        Ok(done) => Ok(Committed::New(CommitInfo {
+            table: table.clone(),
+            version: done.version() as i64,
+        })),
+        Err(e) if is_retryable(&e) => Err(Failure::Retry(e.to_string())),
+        Err(e) => Err(fatal(e)),
+    }
+}
+
+/// Failures another attempt can fix: a commit conflict, or a store error
+/// (which object_store has already retried; the commit may have landed).
+fn is_retryable(e: &deltalake::DeltaTableError) -> bool {
+    use deltalake::DeltaTableError as E;
+    match e {
+        E::VersionAlreadyExists(_) | E::ObjectStore { .. } | E::Io { .. } => true,
+        E::Transaction { source } => matches!(
+            source,
+            TransactionError::CommitConflict(_)
+                | TransactionError::MaxCommitAttempts(_)
+                | TransactionError::VersionAlreadyExists(_)
+                | TransactionError::ObjectStore { .. }
+        ),
+        _ => false,
+    }
+}
+
+/// The table version whose commit carries `app_id`'s transaction.
+async fn version_of_transaction(table: &str, location: &Location, app_id: &str) -> Result<i64> {
+    crate::history::history(table, location)
+        .await?
+        .into_iter()
+        .find(|e| e.transactions.iter().any(|t| t == app_id))
+        .map(|e| e.version)
         .ok_or_else(|| LakeError::Table {
             table: table.to_string(),
             uri: location.to_string(),
-            message: "the write reported no version".to_string(),
-        })?;
-    tracing::info!(table, version, uri = %location, "published");
-    Ok(CommitInfo {
-        table: table.to_string(),
-        version,
-    })
+            message: format!(
+                "the table records transaction `{app_id}` but no commit file carries it \
+                 (the log was checkpointed and cleaned)"
+            ),
+        })
+}
+
+/// Whether a Delta table is at `location`: its log has a commit.
+pub async fn table_exists(location: &Location) -> Result<bool> {
+    match location {
+        Location::Local(p) => Ok(p.join("_delta_log").is_dir()),
+        Location::Url(u) => {
+            let log = location.join("_delta_log").to_url();
+            let (store, path) = crate::storage::object_store_for(&log).map_err(|e| {
+                LakeError::Table {
+                    table: String::new(),
+                    uri: u.to_string(),
+                    message: e.to_string(),
+                }
+            })?;
+            let mut listing = store.list(Some(&path));
+            match listing.next().await {
+                None => Ok(false),
+                Some(Ok(_)) => Ok(true),
+                Some(Err(source)) => Err(LakeError::Store {
+                    uri: u.to_string(),
+                    source,
+                }),
+            }
+        }
+    }
+}
+
+/// The table at its latest version, or `None` when there is none yet. A
+/// table that does not exist is not loaded: loading one makes the Delta
+/// kernel log an error for the empty log it finds.
+async fn load_if_exists(table: &str, location: &Location) -> Result<Option<DeltaTable>> {
+    if !table_exists(location).await? {
+        return Ok(None);
+    }
+    let delta = crate::storage::delta_builder(location.to_url())
+        .map_err(delta_err(table, location))?
+        .load()
+        .await
+        .map_err(delta_err(table, location))?;
+    Ok(Some(delta))
+}
+
+/// A random id for one write, from the OS.
+fn unique_id() -> String {
+    let mut bytes = [0u8; 12];
+    getrandom::fill(&mut bytes).expect("the OS random source");
+    hex::encode(bytes)
+}
+
+/// A number in [0, 1) that differs between processes and calls.
+fn jitter_fraction() -> f64 {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("the OS random source");
+    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// The Delta table property listing the columns that get statistics.
@@ -245,7 +613,7 @@ pub async fn read_table(
     version: Option<i64>,
 ) -> Result<Vec<RecordBatch>> {
     let mut builder =
-        DeltaTableBuilder::from_url(location.to_url()).map_err(delta_err(table, location))?;
+        crate::storage::delta_builder(location.to_url()).map_err(delta_err(table, location))?;
     if let Some(v) = version {
         builder = builder.with_version(v as u64);
     }

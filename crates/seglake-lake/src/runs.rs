@@ -126,6 +126,7 @@ pub fn schema() -> SchemaRef {
         ),
         Field::new("metrics", DataType::Utf8, true),
         Field::new("openlineage", DataType::Utf8, true),
+        Field::new("error", DataType::Utf8, true),
     ]))
 }
 
@@ -197,6 +198,7 @@ mod tests {
             }],
             metrics: Some("{\"k\": 3}".to_string()),
             openlineage: None,
+            error: None,
         };
         let batch = to_batch(&[record]).unwrap();
         assert_eq!(batch.num_rows(), 1);

@@ -199,6 +199,20 @@ impl JobSpec {
         vars: &BTreeMap<String, String>,
         recorded_sql: Option<&BTreeMap<PathBuf, String>>,
     ) -> Result<Self> {
+        // Looked for before the typed parse: its error for an unknown key
+        // quotes the line, which would print the secret.
+        if let Ok(value) = toml::from_str::<toml::Value>(&text)
+            && let Some(key) = credential_key(&value, "")
+        {
+            return Err(SpecError::InvalidValue {
+                path: path.to_path_buf(),
+                key,
+                message: "credentials never go in a job file (it is stored in lineage and \
+                          shown to every reader of `runs`): set AWS_ACCESS_KEY_ID and \
+                          AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, in the environment"
+                    .to_string(),
+            });
+        }
         let raw: RawJob = toml::from_str(&text).map_err(|e| SpecError::Toml {
             path: path.to_path_buf(),
             message: e.to_string().trim_end().to_string(),
@@ -209,6 +223,42 @@ impl JobSpec {
             recorded_sql,
         };
         v.validate(raw, text, vars)
+    }
+}
+
+/// The dotted key of the first entry whose name says it holds a
+/// credential, searching tables and arrays of tables.
+fn credential_key(value: &toml::Value, prefix: &str) -> Option<String> {
+    const MARKERS: [&str; 9] = [
+        "secret",
+        "password",
+        "passwd",
+        "token",
+        "access_key",
+        "credential",
+        "session",
+        "api_key",
+        "apikey",
+    ];
+    match value {
+        toml::Value::Table(table) => table.iter().find_map(|(k, v)| {
+            let key = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            let lower = k.to_ascii_lowercase();
+            if MARKERS.iter().any(|m| lower.contains(m)) {
+                Some(key)
+            } else {
+                credential_key(v, &key)
+            }
+        }),
+        toml::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| credential_key(v, &format!("{prefix}[{i}]"))),
+        _ => None,
     }
 }
 
@@ -667,6 +717,20 @@ root = "${lake}"
             .unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("sead") && msg.contains("job.toml"), "{msg}");
+    }
+
+    #[test]
+    fn a_credential_in_the_job_is_refused_without_echoing_it() {
+        let f = Fixture::new("credential");
+        for line in [
+            "aws_secret_access_key = \"hunter2secret\"",
+            "[sources.tx.storage]\naws_session_token = \"hunter2secret\"",
+        ] {
+            let body = GOOD.replace("format = \"parquet\"", &format!("format = \"parquet\"\n{line}"));
+            let msg = f.load(&body).unwrap_err().to_string();
+            assert!(msg.contains("sources.tx.") && msg.contains("environment"), "{msg}");
+            assert!(!msg.contains("hunter2secret"), "{msg}");
+        }
     }
 
     #[test]

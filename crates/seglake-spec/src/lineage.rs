@@ -35,6 +35,9 @@ pub struct RunRecord {
     /// backend when one is configured.
     #[serde(default)]
     pub openlineage: Option<String>,
+    /// Why a `failed` run failed.
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -15,13 +15,25 @@ pub enum Location {
 
 /// URL schemes this build can read and write. Others are refused when the
 /// spec is validated rather than failing half way through a run.
-pub const SUPPORTED_SCHEMES: &[&str] = &["file"];
+pub const SUPPORTED_SCHEMES: &[&str] = &["file", "s3"];
+
+/// Why URLs that carry credentials are refused: the message never repeats
+/// the URL, which holds the secret.
+const CREDENTIALS_IN_URL: &str = "the URL carries credentials (user:password@ or a query \
+string); credentials never go in a job file: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \
+(or AWS_PROFILE) in the environment";
 
 impl Location {
     /// Parses `text` as a URL when it has a scheme, and otherwise as a path
     /// relative to `base`.
     pub fn parse(text: &str, base: &Path) -> Result<Self, String> {
-        if let Some((scheme, _)) = text.split_once("://") {
+        if let Some((scheme, rest)) = text.split_once("://") {
+            // Checked before parsing, so that not even a parse error can
+            // echo a secret.
+            let authority = rest.split('/').next().unwrap_or_default();
+            if authority.contains('@') || text.contains('?') {
+                return Err(CREDENTIALS_IN_URL.to_string());
+            }
             let url = Url::parse(text).map_err(|e| format!("`{text}` is not a valid URL: {e}"))?;
             if !SUPPORTED_SCHEMES.contains(&scheme) {
                 return Err(format!(
@@ -34,6 +46,18 @@ impl Location {
                     .to_file_path()
                     .map_err(|_| format!("`{text}` is not a valid file URL"))?;
                 return Ok(Location::Local(normalise(&path)));
+            }
+            if url.host_str().is_none_or(str::is_empty) {
+                return Err(format!("`{text}` names no bucket (expected {scheme}://BUCKET/PREFIX)"));
+            }
+            if url
+                .path_segments()
+                .is_some_and(|mut segments| segments.any(|s| s == ".." || s == "."))
+            {
+                return Err(format!(
+                    "`{text}` has a `.` or `..` segment; object store paths are taken literally, \
+                     so write the prefix without them"
+                ));
             }
             return Ok(Location::Url(url));
         }
@@ -109,7 +133,36 @@ mod tests {
     #[test]
     fn unsupported_scheme_lists_the_supported_ones() {
         let err = Location::parse("gopher://x/y", Path::new("/")).unwrap_err();
-        assert!(err.contains("gopher") && err.contains("file"), "{err}");
+        assert!(
+            err.contains("gopher") && err.contains("file") && err.contains("s3"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn s3_urls_are_kept_as_urls() {
+        let loc = Location::parse("s3://bank-lake/prod/raw/tx", Path::new("/")).unwrap();
+        assert_eq!(loc.to_string(), "s3://bank-lake/prod/raw/tx");
+        assert_eq!(loc.join("segments").to_string(), "s3://bank-lake/prod/raw/tx/segments");
+    }
+
+    #[test]
+    fn urls_with_credentials_are_refused_without_repeating_them() {
+        for url in [
+            "s3://AKIAEXAMPLE:hunter2secret@bank-lake/raw",
+            "s3://bank-lake/raw?X-Amz-Signature=hunter2secret",
+        ] {
+            let err = Location::parse(url, Path::new("/")).unwrap_err();
+            assert!(err.contains("credentials"), "{err}");
+            assert!(!err.contains("hunter2secret"), "{err}");
+        }
+    }
+
+    #[test]
+    fn dot_dot_in_an_object_store_path_is_refused() {
+        let err = Location::parse("s3://bank-lake/lake/../other", Path::new("/")).unwrap_err();
+        assert!(err.contains(".."), "{err}");
+        assert!(Location::parse("s3:///lake", Path::new("/")).is_err());
     }
 
     #[test]
