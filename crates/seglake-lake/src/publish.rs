@@ -253,7 +253,9 @@ pub enum Committed {
     /// This call made the commit.
     New(CommitInfo),
     /// A commit carrying the same transaction was already in the table
-    /// (an earlier attempt of the same run, or one whose reply was lost).
+    /// before this call: an earlier process of the same run made it, with
+    /// files of its own (the ones staged now are not in the table). A
+    /// commit of this call whose reply was lost is [`Committed::New`].
     Landed { version: i64 },
 }
 
@@ -340,6 +342,15 @@ pub async fn commit(
     let mut last = String::new();
     for attempt in 1..=retry.attempts {
         match try_commit(staged, metadata, txn).await {
+            // Found after one of this call's own attempts failed: that
+            // attempt landed (its reply was lost), with these files.
+            Ok(Committed::Landed { version }) if attempt > 1 => {
+                tracing::info!(table = %staged.table, version, "a commit whose reply was lost had landed");
+                return Ok(Committed::New(CommitInfo {
+                    table: staged.table.clone(),
+                    version,
+                }));
+            }
             Ok(done) => {
                 if let Committed::New(c) = &done {
                     tracing::info!(table = %staged.table, version = c.version, uri = %staged.location, attempt, "published");
