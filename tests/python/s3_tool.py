@@ -7,6 +7,7 @@ endpoint and credentials from the AWS_* environment:
   s3_tool.py table s3://BUCKET/TABLE [VERSION]         rows (JSON lines, sorted) via deltalake
   s3_tool.py digest s3://BUCKET/TABLE [VERSION]        sha256 of each data file of a version
   s3_tool.py versions s3://BUCKET/TABLE                every version, each fully read: JSON
+  s3_tool.py state s3://BUCKET/LAKE TABLE...           each table read, run ids by version, runs rows
 """
 
 import hashlib
@@ -124,6 +125,25 @@ def versions(url):
     print(json.dumps(out))
 
 
+def state(lake, tables):
+    """Each table read whole at its latest version, the run id of each of
+    its versions (from the log), and the rows of `runs`: one JSON object."""
+    from deltalake import DeltaTable
+
+    out = {"tables": {}, "runs": []}
+    for name in tables:
+        dt = DeltaTable(f"{lake}/{name}", storage_options=storage_options())
+        rows = dt.to_pyarrow_table()
+        run_ids = {c["version"]: c.get("seglake.run_id") for c in dt.history()}
+        out["tables"][name] = {
+            "rows": rows.num_rows,
+            "run_ids": [run_ids.get(v) for v in range(dt.version() + 1)],
+        }
+        if name == "runs":
+            out["runs"] = json.loads(json.dumps(rows.to_pylist(), default=str))
+    print(json.dumps(out))
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "mkbucket":
@@ -138,6 +158,8 @@ def main():
         digest(args[0], int(args[1]) if len(args) > 1 else None)
     elif cmd == "versions":
         versions(args[0])
+    elif cmd == "state":
+        state(args[0], args[1:])
     else:
         raise SystemExit(f"unknown command {cmd}")
 

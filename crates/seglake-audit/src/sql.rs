@@ -14,6 +14,7 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use chrono::{DateTime, Utc};
+use deltalake::DeltaTable;
 use deltalake::datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use deltalake::datafusion::common::ScalarValue;
 use deltalake::datafusion::error::DataFusionError;
@@ -22,7 +23,6 @@ use deltalake::datafusion::logical_expr::Expr;
 use deltalake::datafusion::prelude::SessionContext;
 use deltalake::datafusion::sql::parser::{DFParser, Statement as DfStatement};
 use deltalake::datafusion::sql::sqlparser::ast::Statement as SqlStatement;
-use deltalake::DeltaTable;
 use seglake_spec::Location;
 
 use crate::error::{AuditError, Result};

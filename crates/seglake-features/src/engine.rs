@@ -470,11 +470,7 @@ fn check_keys(view: &str, key: &str, table: &RecordBatch) -> Result<()> {
     let keys = key_strings(column);
     // Keys go into every output table, the audit path and the scoring
     // API's URLs: an over-long one is a broken input, not a customer.
-    if let Some(long) = keys
-        .iter()
-        .flatten()
-        .find(|k| k.len() > MAX_KEY_BYTES)
-    {
+    if let Some(long) = keys.iter().flatten().find(|k| k.len() > MAX_KEY_BYTES) {
         return Err(FeatureError::KeyTooLong {
             view: view.to_string(),
             key: key.to_string(),

@@ -8,8 +8,9 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
-use datafusion::prelude::SessionContext;
 use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::prelude::SessionContext;
+use futures::FutureExt;
 use object_store::ObjectMeta;
 use object_store::path::Path as StorePath;
 use seglake_lake::PinnedInput;
@@ -116,7 +117,14 @@ async fn files_provider(
     for url in &input.file_urls {
         if url.scheme() != "file" {
             let root = seglake_lake::storage::store_root(url);
-            if ctx.runtime_env().object_store(ObjectStoreUrl::parse(root.as_str()).map_err(|e| source_err(name, e.to_string()))?).is_err() {
+            if ctx
+                .runtime_env()
+                .object_store(
+                    ObjectStoreUrl::parse(root.as_str())
+                        .map_err(|e| source_err(name, e.to_string()))?,
+                )
+                .is_err()
+            {
                 let (store, _) = seglake_lake::storage::object_store_for(url)
                     .map_err(|e| source_err(name, format!("cannot open the store: {e}")))?;
                 ctx.register_object_store(&root, store);
@@ -141,10 +149,25 @@ async fn files_provider(
             e_tag: file.etag.clone(),
             version: None,
         };
-        let file_schema = format
-            .infer_schema(&state, &store, &[meta])
+        // A footer that lies about its length makes the Parquet reader
+        // panic (a slice out of range) rather than fail: caught here, so
+        // the file is named and the run ends with nothing written.
+        let inferred = std::panic::AssertUnwindSafe(format.infer_schema(&state, &store, &[meta]))
+            .catch_unwind()
             .await
-            .map_err(|e| source_err(name, format!("cannot read {}: {e}", file.path)))?;
+            .map_err(|panic| {
+                let why = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                source_err(
+                    name,
+                    format!("cannot read {}: the file is corrupt ({why})", file.path),
+                )
+            })?;
+        let file_schema =
+            inferred.map_err(|e| source_err(name, format!("cannot read {}: {e}", file.path)))?;
         match &schema {
             None => schema = Some((file_schema, file.path.clone())),
             Some((first, first_file)) => {

@@ -289,7 +289,11 @@ pub async fn run(
             // their model is in: it is committed first, so they can.
             step(progress, "committing `models`");
             publication.commit_staged().await?;
-            let model_version = publication.commits.last().expect("models committed").version;
+            let model_version = publication
+                .commits
+                .last()
+                .expect("models committed")
+                .version;
             publication
                 .stage(
                     SEGMENTS,
@@ -338,8 +342,7 @@ pub async fn run(
             if let Some(risk) = risk {
                 m["risk"] = risk.metrics.clone();
             }
-            m["feedback_validation"] =
-                crate::feedback::validation_json(feedback, &trained.labels);
+            m["feedback_validation"] = crate::feedback::validation_json(feedback, &trained.labels);
             metrics = Some(m.to_string());
         }
         let with_columns =

@@ -144,8 +144,12 @@ impl<'a> Publication<'a> {
             Err(e) => Err(e),
         };
         match written {
-            Ok(c) => tracing::warn!(run_id = %record.run_id, runs_version = c.version, "the run failed; recorded in `runs`"),
-            Err(e) => tracing::error!(run_id = %record.run_id, error = %e, "the run failed and could not be recorded in `runs`"),
+            Ok(c) => {
+                tracing::warn!(run_id = %record.run_id, runs_version = c.version, "the run failed; recorded in `runs`")
+            }
+            Err(e) => {
+                tracing::error!(run_id = %record.run_id, error = %e, "the run failed and could not be recorded in `runs`")
+            }
         }
     }
 }

@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use object_store::path::Path as StorePath;
 use object_store::ObjectStoreExt;
+use object_store::path::Path as StorePath;
 use seglake_spec::Location;
 use serde::Serialize;
 

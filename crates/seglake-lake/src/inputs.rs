@@ -87,26 +87,27 @@ async fn resolve_files(source: &SourceSpec) -> Result<PinnedInput> {
         SourceFormat::Csv => "csv",
         SourceFormat::Delta => unreachable!(),
     };
-    let (store, prefix, base_url): (std::sync::Arc<dyn ObjectStore>, StorePath, Url) = match &source.location {
-        Location::Local(p) => {
-            if !p.exists() {
-                return Err(bad(source, "no such file or folder"));
+    let (store, prefix, base_url): (std::sync::Arc<dyn ObjectStore>, StorePath, Url) =
+        match &source.location {
+            Location::Local(p) => {
+                if !p.exists() {
+                    return Err(bad(source, "no such file or folder"));
+                }
+                let store = object_store::local::LocalFileSystem::new();
+                let prefix = StorePath::from_absolute_path(p)
+                    .map_err(|e| bad(source, format!("not a usable path: {e}")))?;
+                (
+                    std::sync::Arc::new(store),
+                    prefix,
+                    Url::parse("file:///").expect("static URL"),
+                )
             }
-            let store = object_store::local::LocalFileSystem::new();
-            let prefix = StorePath::from_absolute_path(p)
-                .map_err(|e| bad(source, format!("not a usable path: {e}")))?;
-            (
-                std::sync::Arc::new(store),
-                prefix,
-                Url::parse("file:///").expect("static URL"),
-            )
-        }
-        Location::Url(u) => {
-            let (store, prefix) = crate::storage::object_store_for(u)
-                .map_err(|e| bad(source, format!("cannot open the store: {e}")))?;
-            (store, prefix, crate::storage::store_root(u))
-        }
-    };
+            Location::Url(u) => {
+                let (store, prefix) = crate::storage::object_store_for(u)
+                    .map_err(|e| bad(source, format!("cannot open the store: {e}")))?;
+                (store, prefix, crate::storage::store_root(u))
+            }
+        };
 
     // A single file, or every matching file under the folder. Names that
     // start with `.` or `_` are skipped, as Spark and DataFusion do

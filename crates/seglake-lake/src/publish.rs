@@ -186,8 +186,8 @@ impl StagedTable {
     /// Deletes the staged files, for a run that will not commit them. Best
     /// effort: a file left behind is an orphan no reader sees.
     pub async fn discard(&self) {
-        let Ok(log_store) = crate::storage::delta_builder(self.location.to_url())
-            .and_then(|b| b.build_storage())
+        let Ok(log_store) =
+            crate::storage::delta_builder(self.location.to_url()).and_then(|b| b.build_storage())
         else {
             return;
         };
@@ -554,13 +554,12 @@ pub async fn table_exists(location: &Location) -> Result<bool> {
         Location::Local(p) => Ok(p.join("_delta_log").is_dir()),
         Location::Url(u) => {
             let log = location.join("_delta_log").to_url();
-            let (store, path) = crate::storage::object_store_for(&log).map_err(|e| {
-                LakeError::Table {
+            let (store, path) =
+                crate::storage::object_store_for(&log).map_err(|e| LakeError::Table {
                     table: String::new(),
                     uri: u.to_string(),
                     message: e.to_string(),
-                }
-            })?;
+                })?;
             let mut listing = store.list(Some(&path));
             match listing.next().await {
                 None => Ok(false),

@@ -726,9 +726,15 @@ root = "${lake}"
             "aws_secret_access_key = \"hunter2secret\"",
             "[sources.tx.storage]\naws_session_token = \"hunter2secret\"",
         ] {
-            let body = GOOD.replace("format = \"parquet\"", &format!("format = \"parquet\"\n{line}"));
+            let body = GOOD.replace(
+                "format = \"parquet\"",
+                &format!("format = \"parquet\"\n{line}"),
+            );
             let msg = f.load(&body).unwrap_err().to_string();
-            assert!(msg.contains("sources.tx.") && msg.contains("environment"), "{msg}");
+            assert!(
+                msg.contains("sources.tx.") && msg.contains("environment"),
+                "{msg}"
+            );
             assert!(!msg.contains("hunter2secret"), "{msg}");
         }
     }

@@ -34,6 +34,13 @@ impl Location {
             if authority.contains('@') || text.contains('?') {
                 return Err(CREDENTIALS_IN_URL.to_string());
             }
+            // Checked on the text: parsing would resolve them silently.
+            if scheme != "file" && rest.split('/').any(|s| s == ".." || s == ".") {
+                return Err(format!(
+                    "`{text}` has a `.` or `..` segment; object store paths are taken literally, \
+                     so write the prefix without them"
+                ));
+            }
             let url = Url::parse(text).map_err(|e| format!("`{text}` is not a valid URL: {e}"))?;
             if !SUPPORTED_SCHEMES.contains(&scheme) {
                 return Err(format!(
@@ -48,15 +55,8 @@ impl Location {
                 return Ok(Location::Local(normalise(&path)));
             }
             if url.host_str().is_none_or(str::is_empty) {
-                return Err(format!("`{text}` names no bucket (expected {scheme}://BUCKET/PREFIX)"));
-            }
-            if url
-                .path_segments()
-                .is_some_and(|mut segments| segments.any(|s| s == ".." || s == "."))
-            {
                 return Err(format!(
-                    "`{text}` has a `.` or `..` segment; object store paths are taken literally, \
-                     so write the prefix without them"
+                    "`{text}` names no bucket (expected {scheme}://BUCKET/PREFIX)"
                 ));
             }
             return Ok(Location::Url(url));
@@ -143,7 +143,10 @@ mod tests {
     fn s3_urls_are_kept_as_urls() {
         let loc = Location::parse("s3://bank-lake/prod/raw/tx", Path::new("/")).unwrap();
         assert_eq!(loc.to_string(), "s3://bank-lake/prod/raw/tx");
-        assert_eq!(loc.join("segments").to_string(), "s3://bank-lake/prod/raw/tx/segments");
+        assert_eq!(
+            loc.join("segments").to_string(),
+            "s3://bank-lake/prod/raw/tx/segments"
+        );
     }
 
     #[test]
