@@ -14,13 +14,13 @@ connections; stops on SIGTERM.
 """
 
 import argparse
-import os
-import signal
 import sys
 import threading
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
+
+from loopback import serve_until_terminated
 
 
 class Serialised:
@@ -46,13 +46,7 @@ def main():
 
     app = Serialised(DomainDispatcherApplication(create_backend_app))
     server = make_server("127.0.0.1", args.port, app, threaded=True)
-    port = server.socket.getsockname()[1]
-    tmp = args.port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(str(port))
-    os.replace(tmp, args.port_file)
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
-    server.serve_forever()
+    serve_until_terminated(server, server.socket.getsockname()[1], args.port_file)
     return 0
 
 
