@@ -65,9 +65,28 @@ fn two_runs_publish_versions_0_and_1_with_their_lineage() {
         assert_eq!(row["status"], "succeeded");
         assert_eq!(row["job_name"], "demo");
         assert_eq!(row["seed"], 42);
+        // In commit order: `models` first (the other tables name its
+        // version), `runs` last.
         let outputs = row["outputs"].as_array().unwrap();
-        assert_eq!(outputs[0]["table"], "customer_features");
-        assert_eq!(outputs[0]["version"], expected_version, "row {i}");
+        let tables: Vec<&str> = outputs
+            .iter()
+            .map(|o| o["table"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            tables,
+            [
+                "models",
+                "customer_features",
+                "segments",
+                "segment_profiles"
+            ],
+            "row {i}"
+        );
+        let features = outputs
+            .iter()
+            .find(|o| o["table"] == "customer_features")
+            .unwrap();
+        assert_eq!(features["version"], expected_version, "row {i}");
 
         let spec_text = std::fs::read_to_string(root.join("jobs/demo.toml")).unwrap();
         assert_eq!(row["spec_text"], spec_text.as_str());
