@@ -66,7 +66,7 @@ fn two_runs_publish_versions_0_and_1_with_their_lineage() {
         assert_eq!(row["job_name"], "demo");
         assert_eq!(row["seed"], 42);
         // In commit order: `models` first (the other tables name its
-        // version), `runs` last.
+        // version); `runs` itself is not listed.
         let outputs = row["outputs"].as_array().unwrap();
         let tables: Vec<&str> = outputs
             .iter()
@@ -76,9 +76,9 @@ fn two_runs_publish_versions_0_and_1_with_their_lineage() {
             tables,
             [
                 "models",
-                "customer_features",
                 "segments",
-                "segment_profiles"
+                "segment_profiles",
+                "customer_features"
             ],
             "row {i}"
         );
