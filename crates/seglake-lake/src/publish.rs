@@ -178,11 +178,6 @@ pub struct StagedTable {
 }
 
 impl StagedTable {
-    /// Rows staged, over all files.
-    pub fn files(&self) -> usize {
-        self.adds.len()
-    }
-
     /// Deletes the staged files, for a run that will not commit them. Best
     /// effort: a file left behind is an orphan no reader sees.
     pub async fn discard(&self) {
