@@ -5,6 +5,10 @@
 //! wall seconds and peak resident memory for pinning the inputs, planning
 //! the views and computing the (sorted, checked) feature table. Nothing is
 //! published: the comparison is the SQL work alone.
+//!
+//! `--partitions N` computes with N partitions; `--engine
+//! ballista://HOST:PORT` runs the views on a Ballista cluster of `seglake
+//! cluster` processes (`benches/cluster_compare.sh` starts one).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -19,10 +23,26 @@ fn peak_rss_mib() -> f64 {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
+    let mut args: Vec<String> = Vec::new();
+    let mut options = seglake_features::EngineOptions::default();
+    let mut engine_name = "seglake".to_string();
+    let mut given = std::env::args().skip(1);
+    while let Some(arg) = given.next() {
+        match arg.as_str() {
+            "--partitions" => {
+                options.target_partitions = given.next().and_then(|n| n.parse().ok());
+            }
+            "--engine" => {
+                let url = given.next().expect("--engine ballista://HOST:PORT");
+                let cluster = seglake_cluster::BallistaEngine::parse(&url).expect("engine");
+                options.remote = Some(std::sync::Arc::new(cluster));
+                engine_name = url;
+            }
+            // cargo's own flags (`--bench`)
+            flag if flag.starts_with("--") => {}
+            _ => args.push(arg),
+        }
+    }
     let Some(lake) = args.first() else {
         eprintln!("usage: cargo bench --bench feature_views -- LAKE_DIR");
         std::process::exit(2);
@@ -50,7 +70,7 @@ fn main() {
                     .expect("readable source"),
             );
         }
-        let mut engine = seglake_features::FeatureEngine::new(&Default::default()).unwrap();
+        let mut engine = seglake_features::FeatureEngine::new(&options).unwrap();
         engine.register_inputs(&inputs).await.unwrap();
         // The lake's `feedback` table, which every run registers (empty
         // here): the demo's label view reads it.
@@ -78,7 +98,8 @@ fn main() {
     println!(
         "{}",
         serde_json::json!({
-            "engine": "seglake",
+            "engine": engine_name,
+            "partitions": options.target_partitions,
             "seconds": seconds,
             "peak_rss_mib": peak_rss_mib(),
             "rows": rows,

@@ -5,6 +5,7 @@
 
 mod audit;
 mod bad_input;
+mod cluster;
 mod common;
 mod delta_source;
 mod demo_versions;

@@ -23,6 +23,8 @@ S3 (sources and output root at s3://BUCKET/PREFIX), configured from the environm
   SEGLAKE_S3_MAX_BACKOFF      longest wait between retries, e.g. 15s; default 15s
   SEGLAKE_S3_TIMEOUT          time limit of one request, e.g. 30s; default 30s
   SEGLAKE_COMMIT_ATTEMPTS     commit attempts per table when other writers commit first; default 30
+On a cluster (--engine ballista://HOST:PORT), every executor reads S3 with the settings of its
+own environment; no credential is sent with a job.
 Credentials in a job file or a URI are refused; secrets are masked in every log line.
 
 Publishing: every table's data files first, then one commit per table carrying the run id as
@@ -145,6 +147,13 @@ pub enum Command {
     /// the feedback it acknowledged.
     #[command(after_help = SERVE_HELP)]
     Serve(ServeArgs),
+
+    /// Run a process of a Ballista cluster for `seglake run --engine
+    /// ballista://HOST:PORT`: the scheduler or an executor, with seglake's
+    /// functions and codecs. Object stores are opened with the credentials
+    /// of the process's own environment. Stops on Ctrl-C or SIGTERM.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
 }
 
 const SERVE_HELP: &str = "\
@@ -207,7 +216,8 @@ fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
         "ms" => std::time::Duration::from_millis(n),
         "s" => std::time::Duration::from_secs(n),
         "m" => std::time::Duration::from_secs(n * 60),
-        _ => return Err(format!("`{text}`: the unit is ms, s or m")),
+        "h" => std::time::Duration::from_secs(n * 3600),
+        _ => return Err(format!("`{text}`: the unit is ms, s, m or h")),
     };
     if d.is_zero() {
         return Err("the interval must be more than zero".into());
@@ -443,6 +453,69 @@ pub struct RunArgs {
     /// Print the run's lineage record as JSON instead of the summary.
     #[arg(long)]
     pub json: bool,
+
+    /// Where the feature views and the scoring pass run: `local` (this
+    /// process) or `ballista://HOST:PORT`, a Ballista cluster of `seglake
+    /// cluster` processes. Training runs here, on the driver, either way.
+    #[arg(long, env = "SEGLAKE_ENGINE", default_value = "local")]
+    pub engine: String,
+
+    /// The longest one query may take before the run fails with nothing
+    /// published, e.g. 30m. On a cluster 1h by default (a cluster that lost
+    /// its executors must not keep the run waiting); no limit locally.
+    #[arg(long, env = "SEGLAKE_QUERY_TIMEOUT", value_parser = parse_interval)]
+    pub query_timeout: Option<std::time::Duration>,
+}
+
+/// `seglake cluster`: the processes of a Ballista cluster.
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// The scheduler: plans each query into stages and hands their tasks to
+    /// the executors. Listens on --bind only.
+    Scheduler(SchedulerArgs),
+    /// An executor: runs tasks, keeps shuffle data and serves results.
+    /// Listens on the --bind host only.
+    Executor(ExecutorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SchedulerArgs {
+    /// The address to listen on, and to give executors and clients.
+    #[arg(long, default_value = "127.0.0.1:50050")]
+    pub bind: std::net::SocketAddr,
+
+    /// Seconds without a heartbeat after which an executor is taken out of
+    /// the cluster and its tasks run elsewhere.
+    #[arg(long, default_value_t = 30)]
+    pub executor_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecutorArgs {
+    /// The scheduler, HOST:PORT.
+    #[arg(long)]
+    pub scheduler: String,
+
+    /// The address for shuffle data and results (Arrow Flight).
+    #[arg(long, default_value = "127.0.0.1:50051")]
+    pub bind: std::net::SocketAddr,
+
+    /// The port of the task service, on the --bind host; the --bind port + 1
+    /// by default.
+    #[arg(long)]
+    pub grpc_port: Option<u16>,
+
+    /// Tasks run at once; all cores by default.
+    #[arg(long, default_value_t = 0)]
+    pub concurrent_tasks: usize,
+
+    /// Folder for shuffle files; a temporary one by default.
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+
+    /// Seconds between heartbeats to the scheduler.
+    #[arg(long, default_value_t = 5)]
+    pub heartbeat: u64,
 }
 
 #[derive(Debug, Args)]

@@ -7,8 +7,8 @@ use anyhow::Context;
 use seglake_spec::{JobSpec, Location, RunId};
 
 use crate::args::{
-    AuditArgs, Command, DemoArgs, DiffArgs, EraseArgs, GenerateArgs, HistoryArgs, JobArgs,
-    ReproduceArgs, RunArgs, SegmentsArgs, ServeArgs, SqlArgs, VacuumArgs,
+    AuditArgs, ClusterCommand, Command, DemoArgs, DiffArgs, EraseArgs, GenerateArgs, HistoryArgs,
+    JobArgs, ReproduceArgs, RunArgs, SegmentsArgs, ServeArgs, SqlArgs, VacuumArgs,
 };
 use crate::progress::{Spinner, parts_bar};
 
@@ -52,6 +52,7 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Vacuum(args) => vacuum(args).await,
         Command::Erase(args) => erase(args).await,
         Command::Serve(args) => serve(args).await,
+        Command::Cluster(command) => cluster(command).await,
     }
 }
 
@@ -140,6 +141,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         partitions: None,
         memory_limit: None,
         json: false,
+        engine: "local".to_string(),
+        query_timeout: None,
     })
     .await
 }
@@ -158,10 +161,7 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             .map(RunId::parse)
             .transpose()
             .map_err(InvalidInput)?,
-        engine: seglake_jobs::EngineOptions {
-            target_partitions: args.partitions,
-            memory_limit: args.memory_limit,
-        },
+        engine: engine_options(&args)?,
         pinned_inputs: None,
         post_lineage: true,
     };
@@ -191,6 +191,68 @@ async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             text += &profiles.render(3);
         }
         print(&text)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The engine `run` computes on: in process, or a Ballista cluster.
+fn engine_options(args: &RunArgs) -> anyhow::Result<seglake_jobs::EngineOptions> {
+    let mut options = seglake_jobs::EngineOptions {
+        target_partitions: args.partitions,
+        memory_limit: args.memory_limit,
+        query_timeout: args.query_timeout,
+        ..Default::default()
+    };
+    if args.engine != "local" {
+        let cluster = seglake_cluster::BallistaEngine::parse(&args.engine)
+            .map_err(|e| InvalidInput(e.to_string()))?;
+        options.remote = Some(std::sync::Arc::new(cluster));
+        options.query_timeout = args
+            .query_timeout
+            .or(Some(std::time::Duration::from_secs(3600)));
+    }
+    Ok(options)
+}
+
+/// `seglake cluster scheduler|executor`: runs until stopped.
+async fn cluster(command: ClusterCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        ClusterCommand::Scheduler(args) => {
+            seglake_cluster::scheduler::run(seglake_cluster::scheduler::SchedulerOptions {
+                bind: args.bind,
+                executor_timeout_seconds: args.executor_timeout,
+            })
+            .await?
+        }
+        ClusterCommand::Executor(args) => {
+            let (host, port) = args
+                .scheduler
+                .rsplit_once(':')
+                .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
+                .filter(|(h, _)| !h.is_empty())
+                .ok_or_else(|| {
+                    InvalidInput(format!(
+                        "--scheduler `{}`: expected HOST:PORT, e.g. 127.0.0.1:50050",
+                        args.scheduler
+                    ))
+                })?;
+            let grpc_port = match args.grpc_port {
+                Some(p) => p,
+                None => args.bind.port().checked_add(1).ok_or_else(|| {
+                    InvalidInput("--bind port 65535 leaves no port for --grpc-port".into())
+                })?,
+            };
+            seglake_cluster::executor::run(seglake_cluster::executor::ExecutorOptions {
+                bind: args.bind,
+                grpc_port,
+                scheduler_host: host,
+                scheduler_port: port,
+                concurrent_tasks: args.concurrent_tasks,
+                work_dir: args.work_dir.map(|d| d.display().to_string()),
+                heartbeat_seconds: args.heartbeat,
+            })
+            .await?
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -260,6 +260,7 @@ mod tests {
         let engine = FeatureEngine::new(&EngineOptions {
             target_partitions: Some(2),
             memory_limit: None,
+            ..EngineOptions::default()
         })
         .unwrap();
         let schema = std::sync::Arc::new(Schema::new(vec![

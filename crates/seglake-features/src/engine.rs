@@ -38,6 +38,21 @@ pub struct FeatureTable {
     pub rows: usize,
 }
 
+/// A query engine outside this process (a Ballista cluster, built in
+/// `seglake-cluster`): it turns a session into one whose plans are sent
+/// there to run. Sources, views and functions are registered on the session
+/// as for the local engine.
+pub trait RemoteEngine: Send + Sync + std::fmt::Debug {
+    /// `state` (configuration, runtime, functions) made to plan locally and
+    /// execute remotely.
+    fn session(
+        &self,
+        state: datafusion::execution::SessionState,
+    ) -> datafusion::error::Result<SessionContext>;
+    /// The engine as the user named it, for messages: `ballista://host:port`.
+    fn describe(&self) -> String;
+}
+
 /// How the engine may use the machine.
 #[derive(Debug, Clone, Default)]
 pub struct EngineOptions {
@@ -47,6 +62,11 @@ pub struct EngineOptions {
     /// Bytes the queries may hold in memory before sorts and aggregations
     /// spill to disk; [`default_memory_limit`] when `None`.
     pub memory_limit: Option<usize>,
+    /// Run the queries on this engine instead of in process.
+    pub remote: Option<Arc<dyn RemoteEngine>>,
+    /// The longest a query may take before the run fails: a cluster that
+    /// lost its executors must not leave the run waiting for ever.
+    pub query_timeout: Option<std::time::Duration>,
 }
 
 /// 70% of the machine's memory (as DuckDB's default of 80%, with room left
@@ -76,6 +96,9 @@ pub enum ViewMode {
 /// A DataFusion session with a job's sources and views registered.
 pub struct FeatureEngine {
     ctx: SessionContext,
+    /// The remote engine's name when queries run there.
+    remote: Option<String>,
+    query_timeout: Option<std::time::Duration>,
     /// Materialised views live here for the run, and go with the engine.
     scratch: Option<tempfile::TempDir>,
 }
@@ -112,12 +135,35 @@ impl FeatureEngine {
                 context: "starting the query engine".to_string(),
                 source,
             })?;
-        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        let ctx = match &options.remote {
+            None => SessionContext::new_with_config_rt(config, runtime),
+            Some(remote) => {
+                let state = datafusion::execution::SessionStateBuilder::new()
+                    .with_default_features()
+                    .with_config(config)
+                    .with_runtime_env(runtime)
+                    .build();
+                remote
+                    .session(state)
+                    .map_err(|source| FeatureError::Execution {
+                        context: format!("connecting to {}", remote.describe()),
+                        source,
+                    })?
+            }
+        };
         // Integer sums that would wrap fail instead, naming the expression.
-        ctx.register_udaf(datafusion::logical_expr::AggregateUDF::new_from_impl(
-            crate::checked_sum::CheckedSum::default(),
-        ));
-        Ok(FeatureEngine { ctx, scratch: None })
+        ctx.register_udaf(checked_sum_udaf());
+        Ok(FeatureEngine {
+            ctx,
+            remote: options.remote.as_ref().map(|r| r.describe()),
+            query_timeout: options.query_timeout,
+            scratch: None,
+        })
+    }
+
+    /// The remote engine the queries run on, `None` for in process.
+    pub fn remote(&self) -> Option<&str> {
+        self.remote.as_deref()
     }
 
     pub fn context(&self) -> &SessionContext {
@@ -198,7 +244,11 @@ impl FeatureEngine {
     /// names are found here, before any data is read. In [`ViewMode::Run`],
     /// views marked `materialize` are computed here, once.
     pub async fn register_views(&mut self, spec: &JobSpec, mode: ViewMode) -> Result<()> {
-        if mode == ViewMode::Run {
+        // On a cluster, the run's scratch folder is on the driver, where
+        // executors cannot read it: views and deduplicated sources stay
+        // plans there, computed where they are read.
+        let materialize = mode == ViewMode::Run && self.remote.is_none();
+        if materialize {
             // Deduplicated sources are computed once: every view, the
             // duplicate count and the conflict check then read the result.
             for source in spec.sources.iter().filter(|s| !s.dedupe_on.is_empty()) {
@@ -226,7 +276,7 @@ impl FeatureEngine {
         // The label view comes last: it may read any source or feature view.
         for view in spec.sql_views() {
             let plan = self.plan_view(view).await?;
-            if view.materialize && mode == ViewMode::Run {
+            if view.materialize && materialize {
                 let what = format!("view `{}` ({})", view.name, view.path.display());
                 self.materialize(&view.name, &what, plan).await?;
                 continue;
@@ -351,6 +401,12 @@ impl FeatureEngine {
             .map_err(sql_err)
     }
 
+    /// Registers Parquet files (URLs the engine's processes can read) as
+    /// table `name`.
+    pub async fn register_parquet_files(&self, name: &str, files: &[url::Url]) -> Result<()> {
+        sources::register_parquet_files(&self.ctx, name, files).await
+    }
+
     pub async fn table_schema(&self, table: &str) -> Result<SchemaRef> {
         self.ctx
             .table_provider(table)
@@ -368,13 +424,21 @@ impl FeatureEngine {
             context: context.to_string(),
             source,
         };
-        self.ctx
-            .sql(sql)
-            .await
-            .map_err(exec)?
-            .collect()
-            .await
-            .map_err(exec)
+        let collect = async { self.ctx.sql(sql).await?.collect().await };
+        let Some(limit) = self.query_timeout else {
+            return collect.await.map_err(exec);
+        };
+        match tokio::time::timeout(limit, collect).await {
+            Ok(result) => result.map_err(exec),
+            Err(_) => Err(FeatureError::Timeout {
+                context: context.to_string(),
+                engine: self
+                    .remote
+                    .clone()
+                    .unwrap_or_else(|| "the local engine".into()),
+                limit,
+            }),
+        }
     }
 
     /// Computes the last view: sorted by key, one row per key, finite numbers.
@@ -410,6 +474,13 @@ impl FeatureEngine {
             batches: vec![table],
         })
     }
+}
+
+/// seglake's `sum`: DataFusion's, except that integer sums that would wrap
+/// fail instead, naming the expression. Registered on every session, and on
+/// every process of a cluster.
+pub fn checked_sum_udaf() -> datafusion::logical_expr::AggregateUDF {
+    datafusion::logical_expr::AggregateUDF::new_from_impl(crate::checked_sum::CheckedSum::default())
 }
 
 /// A schema's column names, comma-separated, for messages.

@@ -130,6 +130,16 @@ pub enum FeatureError {
         #[source]
         source: DataFusionError,
     },
+
+    #[error(
+        "{context}: no answer from {engine} within {limit:?} (the query was abandoned; \
+         set SEGLAKE_QUERY_TIMEOUT to allow longer)"
+    )]
+    Timeout {
+        context: String,
+        engine: String,
+        limit: std::time::Duration,
+    },
 }
 
 impl FeatureError {
@@ -138,6 +148,7 @@ impl FeatureError {
     pub fn is_invalid_input(&self) -> bool {
         match self {
             FeatureError::Execution { source, .. } => is_data_error(source),
+            FeatureError::Timeout { .. } => false,
             _ => true,
         }
     }

@@ -17,6 +17,10 @@
 //! In a run, deduplicated sources and the views marked `materialize` are
 //! computed once into a scratch folder that goes with the engine; queries
 //! hold at most [`EngineOptions::memory_limit`] before spilling to disk.
+//!
+//! With [`EngineOptions::remote`] (a Ballista cluster), the same session
+//! plans here and runs every query there; views marked `materialize` are
+//! then left as plans, because the scratch folder is on this machine.
 
 mod checked_sum;
 mod engine;
@@ -25,7 +29,7 @@ mod quality;
 mod sources;
 
 pub use engine::{
-    EngineOptions, FeatureEngine, FeatureTable, RunContext, ViewMode, column_list,
-    default_memory_limit, statement_kind,
+    EngineOptions, FeatureEngine, FeatureTable, RemoteEngine, RunContext, ViewMode,
+    checked_sum_udaf, column_list, default_memory_limit, statement_kind,
 };
 pub use error::{FeatureError, Result};

@@ -112,25 +112,7 @@ async fn files_provider(
     extension: &str,
 ) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
     let name = &input.spec.name;
-    // DataFusion knows local files; a bucket's store (with the settings
-    // and credentials of `seglake_lake::storage`) is registered for it.
-    for url in &input.file_urls {
-        if url.scheme() != "file" {
-            let root = seglake_lake::storage::store_root(url);
-            if ctx
-                .runtime_env()
-                .object_store(
-                    ObjectStoreUrl::parse(root.as_str())
-                        .map_err(|e| source_err(name, e.to_string()))?,
-                )
-                .is_err()
-            {
-                let (store, _) = seglake_lake::storage::object_store_for(url)
-                    .map_err(|e| source_err(name, format!("cannot open the store: {e}")))?;
-                ctx.register_object_store(&root, store);
-            }
-        }
-    }
+    register_stores(ctx, name, &input.file_urls)?;
     let state = ctx.state();
     let mut schema: Option<(arrow::datatypes::SchemaRef, String)> = None;
     for (url, file) in input.file_urls.iter().zip(&input.files) {
@@ -188,6 +170,57 @@ async fn files_provider(
         .with_schema(schema);
     let table = ListingTable::try_new(config).map_err(|e| source_err(name, e.to_string()))?;
     Ok(Arc::new(table))
+}
+
+/// DataFusion knows local files; a bucket's store (with the settings and
+/// credentials of `seglake_lake::storage`) is registered for it.
+fn register_stores(ctx: &SessionContext, name: &str, urls: &[url::Url]) -> Result<()> {
+    for url in urls {
+        if url.scheme() != "file" {
+            let root = seglake_lake::storage::store_root(url);
+            if ctx
+                .runtime_env()
+                .object_store(
+                    ObjectStoreUrl::parse(root.as_str())
+                        .map_err(|e| source_err(name, e.to_string()))?,
+                )
+                .is_err()
+            {
+                let (store, _) = seglake_lake::storage::object_store_for(url)
+                    .map_err(|e| source_err(name, format!("cannot open the store: {e}")))?;
+                ctx.register_object_store(&root, store);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Registers Parquet files written by this run (the staged feature table)
+/// as table `name`.
+pub(crate) async fn register_parquet_files(
+    ctx: &SessionContext,
+    name: &str,
+    files: &[url::Url],
+) -> Result<()> {
+    register_stores(ctx, name, files)?;
+    let urls = files
+        .iter()
+        .map(|u| ListingTableUrl::parse(u.as_str()))
+        .collect::<datafusion::error::Result<Vec<_>>>()
+        .map_err(|e| source_err(name, e.to_string()))?;
+    let options = ListingOptions::new(Arc::new(
+        datafusion::datasource::file_format::parquet::ParquetFormat::default(),
+    ))
+    .with_file_extension(".parquet");
+    let config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(options)
+        .infer_schema(&ctx.state())
+        .await
+        .map_err(|e| source_err(name, e.to_string()))?;
+    let table = ListingTable::try_new(config).map_err(|e| source_err(name, e.to_string()))?;
+    ctx.register_table(name, Arc::new(table))
+        .map_err(|e| source_err(name, e.to_string()))?;
+    Ok(())
 }
 
 fn check_same_schema(

@@ -37,6 +37,8 @@ pub enum JobError {
         table: String,
         source: arrow::error::ArrowError,
     },
+    #[error("the scoring pass on the cluster: {message}")]
+    ClusterScoring { message: String },
 }
 
 impl JobError {
@@ -55,7 +57,9 @@ impl JobError {
             | JobError::Reproduce { .. } => true,
             JobError::Lake(e) => e.is_invalid_input(),
             JobError::Features(e) => e.is_invalid_input(),
-            JobError::Lineage { .. } | JobError::Output { .. } => false,
+            JobError::Lineage { .. }
+            | JobError::Output { .. }
+            | JobError::ClusterScoring { .. } => false,
         }
     }
 }

@@ -19,6 +19,7 @@
 //! before the first byte is written, so a bad run leaves the lake as it was.
 //! [`validate`] runs the same checks without reading data or writing.
 
+pub mod cluster_scoring;
 mod error;
 pub mod feedback;
 pub mod live_features;

@@ -59,6 +59,7 @@ impl LiveFeatures {
         let engine = FeatureEngine::new(&EngineOptions {
             target_partitions: Some(1),
             memory_limit: None,
+            ..EngineOptions::default()
         })
         .map_err(|e| failed(e.to_string()))?;
         let mut sources = Vec::new();
@@ -127,6 +128,7 @@ impl LiveFeatures {
         let mut engine = FeatureEngine::new(&EngineOptions {
             target_partitions: Some(1),
             memory_limit: None,
+            ..EngineOptions::default()
         })
         .map_err(failed)?;
         let mut registered = Vec::new();

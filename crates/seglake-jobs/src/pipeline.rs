@@ -275,6 +275,44 @@ pub async fn run(
     let mut metrics = None;
     let published: Result<()> = async {
         step(progress, "writing the data files of every table");
+        let feature_data = identify(
+            &spec.output_table,
+            with_run_columns(&features, &run_id, as_of).map_err(|source| JobError::Output {
+                table: spec.output_table.clone(),
+                source,
+            })?,
+        )?;
+        // On a cluster, the scoring pass reads the feature table's data
+        // files: they are written first, and committed in their usual place.
+        let mut feature_data = Some(feature_data);
+        let mut cluster_scores = None;
+        if let (Some((trained, _, risk, _)), Some(remote)) = (&trained, engine.remote()) {
+            let data = feature_data.take().expect("not staged yet");
+            let keys = key_column(&data, &spec.key)?;
+            let files = publication
+                .stage_deferred(
+                    &spec.output_table,
+                    data,
+                    WriteMode::Snapshot,
+                    Some(&spec.key),
+                )
+                .await?;
+            step(
+                progress,
+                &format!("scoring every customer on {remote} (segment and risk)"),
+            );
+            let models = crate::cluster_scoring::ModelTexts {
+                segments: trained.model_json(),
+                risk: risk
+                    .as_ref()
+                    .zip(spec.risk.as_ref())
+                    .map(|(r, s)| r.model_json(s)),
+            };
+            let scoring =
+                crate::cluster_scoring::score_files(&engine, &files, &spec.key, &keys, models)
+                    .await?;
+            cluster_scores = Some((keys, scoring));
+        }
         if let Some((trained, outcomes, risk, feedback)) = &trained {
             let risk_with_spec = risk.as_ref().zip(spec.risk.as_ref());
             publication
@@ -294,22 +332,30 @@ pub async fn run(
                 .last()
                 .expect("models committed")
                 .version;
-            publication
-                .stage(
+            let segments = match cluster_scores.take() {
+                // The keys are the published feature table's: already
+                // pseudonymised when the job pseudonymises.
+                Some((keys, scoring)) => crate::segments::segments_table(
+                    &spec.key,
+                    keys,
+                    scoring,
+                    run_id.as_str(),
+                    model_version,
+                    as_of,
+                )?,
+                None => identify(
                     SEGMENTS,
-                    identify(
-                        SEGMENTS,
-                        trained.segments_table(
-                            &spec.key,
-                            run_id.as_str(),
-                            model_version,
-                            as_of,
-                            risk.as_ref(),
-                        )?,
+                    trained.segments_table(
+                        &spec.key,
+                        run_id.as_str(),
+                        model_version,
+                        as_of,
+                        risk.as_ref(),
                     )?,
-                    WriteMode::Snapshot,
-                    Some(&spec.key),
-                )
+                )?,
+            };
+            publication
+                .stage(SEGMENTS, segments, WriteMode::Snapshot, Some(&spec.key))
                 .await?;
             publication
                 .stage(
@@ -345,19 +391,19 @@ pub async fn run(
             m["feedback_validation"] = crate::feedback::validation_json(feedback, &trained.labels);
             metrics = Some(m.to_string());
         }
-        let with_columns =
-            with_run_columns(&features, &run_id, as_of).map_err(|source| JobError::Output {
-                table: spec.output_table.clone(),
-                source,
-            })?;
-        publication
-            .stage(
-                &spec.output_table,
-                identify(&spec.output_table, with_columns)?,
-                WriteMode::Snapshot,
-                Some(&spec.key),
-            )
-            .await?;
+        match feature_data {
+            Some(data) => {
+                publication
+                    .stage(
+                        &spec.output_table,
+                        data,
+                        WriteMode::Snapshot,
+                        Some(&spec.key),
+                    )
+                    .await?
+            }
+            None => publication.release_deferred(),
+        }
         step(
             progress,
             &format!(
@@ -461,6 +507,23 @@ pub async fn run(
         commits,
         lineage_posted,
     })
+}
+
+/// The key column of a table about to be published, as text (the form the
+/// `segments` table keys customers by).
+fn key_column(data: &(SchemaRef, Vec<RecordBatch>), key: &str) -> Result<ArrayRef> {
+    let output = |source| JobError::Output {
+        table: key.to_string(),
+        source,
+    };
+    let columns: Vec<ArrayRef> = data
+        .1
+        .iter()
+        .map(|b| b.column_by_name(key).expect("the key is checked").clone())
+        .collect();
+    let refs: Vec<&dyn arrow::array::Array> = columns.iter().map(|c| c.as_ref()).collect();
+    let all = arrow::compute::concat(&refs).map_err(output)?;
+    arrow::compute::cast(&all, &DataType::Utf8).map_err(output)
 }
 
 /// What every commit of a run says about it, readable in any Delta reader's

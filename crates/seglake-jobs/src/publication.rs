@@ -33,6 +33,9 @@ pub(crate) struct Publication<'a> {
     txn: AppTransaction,
     retry: CommitRetry,
     staged: Vec<StagedTable>,
+    /// Staged early (for a reader that needs the files) and committed after
+    /// the tables staged later: see [`Publication::stage_deferred`].
+    deferred: Vec<StagedTable>,
     /// Every commit of this run so far, in order.
     pub commits: Vec<CommitInfo>,
     /// How many of them an earlier attempt of the same run had made.
@@ -54,6 +57,7 @@ impl<'a> Publication<'a> {
             },
             retry: CommitRetry::from_env(),
             staged: Vec::new(),
+            deferred: Vec::new(),
             commits: Vec::new(),
             already_landed: 0,
         }
@@ -72,6 +76,28 @@ impl<'a> Publication<'a> {
         let staged = stage(table, &location, schema, batches, mode, identifier).await?;
         self.staged.push(staged);
         Ok(())
+    }
+
+    /// Writes `table`'s data files now and returns their URLs; the table is
+    /// committed in the commit order it would have had if staged last (see
+    /// [`Publication::release_deferred`]).
+    pub async fn stage_deferred(
+        &mut self,
+        table: &str,
+        (schema, batches): (SchemaRef, Vec<RecordBatch>),
+        mode: WriteMode,
+        identifier: Option<&str>,
+    ) -> Result<Vec<url::Url>> {
+        let location = table_location(&self.spec.output_root, table);
+        let staged = stage(table, &location, schema, batches, mode, identifier).await?;
+        let files = staged.file_urls();
+        self.deferred.push(staged);
+        Ok(files?)
+    }
+
+    /// Queues the deferred tables for the next [`Publication::commit_staged`].
+    pub fn release_deferred(&mut self) {
+        self.staged.append(&mut self.deferred);
     }
 
     /// The tables staged and not yet committed.
@@ -125,6 +151,7 @@ impl<'a> Publication<'a> {
     /// same id can still commit its own row; if even that write fails, the
     /// log says so and the run's error is what the caller reports.
     pub async fn fail(mut self, record: &RunRecord) {
+        self.release_deferred();
         for staged in std::mem::take(&mut self.staged) {
             staged.discard().await;
         }

@@ -4,14 +4,10 @@
 //! reasons), and sets the risk bands' thresholds, globally or per segment.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use arrow::array::{
-    Array, ArrayRef, Float64Array, Float64Builder, ListBuilder, StringArray, StringBuilder,
-    StructBuilder,
-};
+use arrow::array::{Array, ArrayRef, Float64Array, StringArray};
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Field, Fields};
+use arrow::datatypes::{DataType, Field};
 use ndarray::Array2;
 use seglake_features::{FeatureEngine, FeatureTable};
 use seglake_ml::gbdt::{self, ClassWeight};
@@ -434,50 +430,24 @@ pub(crate) fn train(
 impl Risk {
     /// `risk_score`, `risk_band` and `reasons` for the `segments` table.
     pub fn columns(&self) -> (Vec<Field>, Vec<ArrayRef>) {
-        let reason_fields = Fields::from(vec![
-            Field::new("feature", DataType::Utf8, false),
-            Field::new("value", DataType::Float64, true),
-            Field::new("contribution", DataType::Float64, false),
-        ]);
-        let mut reasons = ListBuilder::new(StructBuilder::from_fields(reason_fields.clone(), 0))
-            .with_field(Arc::new(Field::new(
-                "item",
-                DataType::Struct(reason_fields.clone()),
-                false,
-            )));
-        for row in &self.reasons {
-            let s = reasons.values();
-            for r in row {
-                s.field_builder::<StringBuilder>(0)
-                    .expect("feature")
-                    .append_value(&self.features[r.feature]);
-                let value = s.field_builder::<Float64Builder>(1).expect("value");
-                if r.value.is_nan() {
-                    value.append_null();
-                } else {
-                    value.append_value(r.value);
-                }
-                s.field_builder::<Float64Builder>(2)
-                    .expect("contribution")
-                    .append_value(r.contribution);
-                s.append(true);
-            }
-            reasons.append(true);
-        }
-        let reasons = reasons.finish();
-        let fields = vec![
-            Field::new("risk_score", DataType::Float64, false),
-            Field::new("risk_band", DataType::Utf8, false),
-            Field::new("reasons", reasons.data_type().clone(), false),
-        ];
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(Float64Array::from(self.scores.clone())),
-            Arc::new(StringArray::from_iter_values(
-                self.bands.iter().map(|&b| &self.band_names[b]),
-            )),
-            Arc::new(reasons),
-        ];
-        (fields, columns)
+        let named: Vec<Vec<crate::scoring::NamedReason>> = self
+            .reasons
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .map(|r| crate::scoring::NamedReason {
+                        feature: self.features[r.feature].clone(),
+                        value: (!r.value.is_nan()).then_some(r.value),
+                        contribution: r.contribution,
+                    })
+                    .collect()
+            })
+            .collect();
+        crate::scoring::risk_columns(
+            self.scores.clone(),
+            self.bands.iter().map(|&b| self.band_names[b].as_str()),
+            named.iter().map(Vec::as_slice),
+        )
     }
 
     /// The serialised model: features, booster with its bins and

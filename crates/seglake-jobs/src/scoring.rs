@@ -9,6 +9,13 @@
 //! [`top_reasons`]. So a customer scored here gets the segment and score
 //! the run published for the same feature values, to the bit.
 
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, Float64Array, Float64Builder, Int32Array, ListArray, ListBuilder, StringArray,
+    StringBuilder, StructBuilder,
+};
+use arrow::datatypes::{DataType, Field, Fields};
 use ndarray::Array2;
 use seglake_ml::{Gbdt, Preparation};
 use serde::{Deserialize, Serialize};
@@ -160,6 +167,47 @@ impl Scorer {
         })
     }
 
+    /// Whether scores carry a risk score, band and reasons.
+    pub fn has_risk(&self) -> bool {
+        self.risk.is_some()
+    }
+
+    /// The scoring columns of the `segments` table (`segment_id`,
+    /// `segment_label`, `distance`, then with a risk model `risk_score`,
+    /// `risk_band`, `reasons`) for `scores`, in order.
+    pub fn columns(&self, scores: &[Score]) -> (Vec<Field>, Vec<ArrayRef>) {
+        let mut fields = vec![
+            Field::new("segment_id", DataType::Int32, false),
+            Field::new("segment_label", DataType::Utf8, false),
+            Field::new("distance", DataType::Float64, false),
+        ];
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(Int32Array::from_iter_values(
+                scores.iter().map(|s| s.segment_id),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                scores.iter().map(|s| &s.segment_label),
+            )),
+            Arc::new(Float64Array::from_iter_values(
+                scores.iter().map(|s| s.distance),
+            )),
+        ];
+        if self.risk.is_some() {
+            let risk: Vec<&RiskScore> = scores
+                .iter()
+                .map(|s| s.risk.as_ref().expect("a risk model scores every row"))
+                .collect();
+            let (risk_fields, risk_columns) = risk_columns(
+                risk.iter().map(|r| r.score).collect(),
+                risk.iter().map(|r| r.band.as_str()),
+                risk.iter().map(|r| r.reasons.as_slice()),
+            );
+            fields.extend(risk_fields);
+            columns.extend(risk_columns);
+        }
+        (fields, columns)
+    }
+
     /// The features a request gives, by name (NaN = missing).
     pub fn inputs(&self) -> &[String] {
         &self.inputs
@@ -227,4 +275,57 @@ impl Scorer {
                 .collect(),
         }
     }
+}
+
+/// `risk_score`, `risk_band` and `reasons` for the `segments` table: the
+/// batch run and the cluster's scoring pass build them here, so both
+/// publish the same types.
+pub(crate) fn risk_columns<'a>(
+    scores: Vec<f64>,
+    bands: impl Iterator<Item = &'a str>,
+    reasons: impl Iterator<Item = &'a [NamedReason]>,
+) -> (Vec<Field>, Vec<ArrayRef>) {
+    let reasons = reasons_array(reasons);
+    let fields = vec![
+        Field::new("risk_score", DataType::Float64, false),
+        Field::new("risk_band", DataType::Utf8, false),
+        Field::new("reasons", reasons.data_type().clone(), false),
+    ];
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Float64Array::from(scores)),
+        Arc::new(StringArray::from_iter_values(bands)),
+        Arc::new(reasons),
+    ];
+    (fields, columns)
+}
+
+/// A list of `{feature, value, contribution}` per customer (`value` null
+/// for a missing value).
+fn reasons_array<'a>(rows: impl Iterator<Item = &'a [NamedReason]>) -> ListArray {
+    let reason_fields = Fields::from(vec![
+        Field::new("feature", DataType::Utf8, false),
+        Field::new("value", DataType::Float64, true),
+        Field::new("contribution", DataType::Float64, false),
+    ]);
+    let mut reasons =
+        ListBuilder::new(StructBuilder::from_fields(reason_fields.clone(), 0)).with_field(
+            Arc::new(Field::new("item", DataType::Struct(reason_fields), false)),
+        );
+    for row in rows {
+        let s = reasons.values();
+        for r in row {
+            s.field_builder::<StringBuilder>(0)
+                .expect("feature")
+                .append_value(&r.feature);
+            s.field_builder::<Float64Builder>(1)
+                .expect("value")
+                .append_option(r.value);
+            s.field_builder::<Float64Builder>(2)
+                .expect("contribution")
+                .append_value(r.contribution);
+            s.append(true);
+        }
+        reasons.append(true);
+    }
+    reasons.finish()
 }

@@ -393,29 +393,18 @@ impl Trained {
         as_of: DateTime<Utc>,
         risk: Option<&crate::risk::Risk>,
     ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-        let (risk_fields, risk_columns) = risk.map(|r| r.columns()).unwrap_or_default();
-        let mut fields = vec![
-            Field::new(key, DataType::Utf8, false),
-            Field::new("segment_id", DataType::Int32, false),
-            Field::new("segment_label", DataType::Utf8, false),
-            Field::new("distance", DataType::Float64, false),
-        ];
-        fields.extend(risk_fields);
-        fields.extend([
-            Field::new("run_id", DataType::Utf8, false),
-            Field::new("model_version", DataType::Int64, false),
-            Field::new("as_of", ts_type(), false),
-        ]);
-        let schema = Arc::new(Schema::new(fields));
         let assignment = &self.segmentation.assignment;
-        let n = self.keys.len();
         let ids: Vec<i32> = assignment
             .labels
             .iter()
             .map(|&c| self.order[c as usize] as i32)
             .collect();
+        let mut fields = vec![
+            Field::new("segment_id", DataType::Int32, false),
+            Field::new("segment_label", DataType::Utf8, false),
+            Field::new("distance", DataType::Float64, false),
+        ];
         let mut columns: Vec<ArrayRef> = vec![
-            Arc::new(StringArray::from_iter_values(&self.keys)),
             Arc::new(Int32Array::from(ids.clone())),
             Arc::new(StringArray::from_iter_values(
                 ids.iter().map(|&i| &self.labels[i as usize]),
@@ -424,15 +413,17 @@ impl Trained {
                 assignment.distances.iter().copied(),
             )),
         ];
+        let (risk_fields, risk_columns) = risk.map(|r| r.columns()).unwrap_or_default();
+        fields.extend(risk_fields);
         columns.extend(risk_columns);
-        columns.extend::<[ArrayRef; 3]>([
-            Arc::new(StringArray::from(vec![run_id; n])),
-            Arc::new(Int64Array::from(vec![model_version; n])),
-            ts_column(as_of, n),
-        ]);
-        let batch =
-            RecordBatch::try_new(schema.clone(), columns).map_err(|e| arrow_err("segments", e))?;
-        Ok((schema, vec![batch]))
+        segments_table(
+            key,
+            Arc::new(StringArray::from_iter_values(&self.keys)),
+            (fields, columns),
+            run_id,
+            model_version,
+            as_of,
+        )
     }
 
     /// The `segment_profiles` table: one row per segment, by segment id.
@@ -748,4 +739,36 @@ pub(crate) async fn outcomes(
         }
     }
     Ok(out)
+}
+
+/// The `segments` table from its key column and scoring columns (segment,
+/// distance, risk), both in key order: the batch run's and the cluster's
+/// scoring pass publish through here.
+pub(crate) fn segments_table(
+    key: &str,
+    keys: ArrayRef,
+    (scoring_fields, scoring_columns): (Vec<Field>, Vec<ArrayRef>),
+    run_id: &str,
+    model_version: i64,
+    as_of: DateTime<Utc>,
+) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+    let n = keys.len();
+    let mut fields = vec![Field::new(key, DataType::Utf8, false)];
+    fields.extend(scoring_fields);
+    fields.extend([
+        Field::new("run_id", DataType::Utf8, false),
+        Field::new("model_version", DataType::Int64, false),
+        Field::new("as_of", ts_type(), false),
+    ]);
+    let schema = Arc::new(Schema::new(fields));
+    let mut columns = vec![keys];
+    columns.extend(scoring_columns);
+    columns.extend::<[ArrayRef; 3]>([
+        Arc::new(StringArray::from(vec![run_id; n])),
+        Arc::new(Int64Array::from(vec![model_version; n])),
+        ts_column(as_of, n),
+    ]);
+    let batch =
+        RecordBatch::try_new(schema.clone(), columns).map_err(|e| arrow_err("segments", e))?;
+    Ok((schema, vec![batch]))
 }

@@ -178,6 +178,25 @@ pub struct StagedTable {
 }
 
 impl StagedTable {
+    /// The URLs of the staged data files, for a reader that must see them
+    /// before they are committed (the cluster's scoring pass).
+    pub fn file_urls(&self) -> Result<Vec<url::Url>> {
+        let mut root = self.location.to_url();
+        if !root.path().ends_with('/') {
+            root.set_path(&format!("{}/", root.path()));
+        }
+        self.adds
+            .iter()
+            .map(|add| {
+                root.join(&add.path).map_err(|e| LakeError::Table {
+                    table: self.table.clone(),
+                    uri: self.location.to_string(),
+                    message: format!("staged file `{}`: {e}", add.path),
+                })
+            })
+            .collect()
+    }
+
     /// Deletes the staged files, for a run that will not commit them. Best
     /// effort: a file left behind is an orphan no reader sees.
     pub async fn discard(&self) {

@@ -1,0 +1,142 @@
+//! The driver's side: sessions whose queries run on a Ballista cluster.
+
+use std::sync::Arc;
+
+use ballista_core::extension::{SessionConfigExt, SessionStateExt};
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::session_state::SessionState;
+use datafusion::prelude::SessionContext;
+
+use crate::ClusterError;
+use crate::codec::{SeglakeLogicalCodec, SeglakePhysicalCodec};
+
+/// A Ballista scheduler, named `ballista://HOST:PORT`.
+#[derive(Debug, Clone)]
+pub struct BallistaEngine {
+    /// As the user gave it, for messages.
+    engine: String,
+    /// The scheduler's gRPC endpoint, `http://HOST:PORT`.
+    scheduler: String,
+}
+
+impl BallistaEngine {
+    /// Parses `ballista://HOST:PORT` (the port is required: a wrong
+    /// default would send the job to another cluster).
+    pub fn parse(engine: &str) -> Result<Self, ClusterError> {
+        let bad = |message: &str| ClusterError::Address {
+            engine: engine.to_string(),
+            message: message.to_string(),
+        };
+        let rest = engine
+            .strip_prefix("ballista://")
+            .ok_or_else(|| bad("expected `local` or `ballista://HOST:PORT`"))?;
+        let url = url::Url::parse(&format!("http://{rest}")).map_err(|e| bad(&e.to_string()))?;
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| bad("no host"))?;
+        let port = url
+            .port()
+            .ok_or_else(|| bad("no port (the scheduler's, e.g. 50050)"))?;
+        if url.path() != "/" || url.query().is_some() || !url.username().is_empty() {
+            return Err(bad("only HOST:PORT may follow ballista://"));
+        }
+        Ok(BallistaEngine {
+            engine: format!("ballista://{host}:{port}"),
+            scheduler: format!("http://{host}:{port}"),
+        })
+    }
+}
+
+impl seglake_features::RemoteEngine for BallistaEngine {
+    fn session(&self, state: SessionState) -> datafusion::error::Result<SessionContext> {
+        // Only these settings are shipped with every job (and shown in the
+        // cluster's information_schema): DataFusion's and Ballista's own,
+        // never a credential. Stores are opened by each process itself.
+        let config = state
+            .config()
+            .clone()
+            .with_ballista_logical_extension_codec(Arc::new(SeglakeLogicalCodec::default()))
+            .with_ballista_physical_extension_codec(Arc::new(SeglakePhysicalCodec::default()))
+            .with_ballista_job_name("seglake");
+        let state = SessionStateBuilder::new_from_existing(state)
+            .with_config(config)
+            .build()
+            .upgrade_for_ballista(self.scheduler.clone())?;
+        Ok(SessionContext::new_with_state(state))
+    }
+
+    fn describe(&self) -> String {
+        self.engine.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ballista_core::extension::SessionConfigHelperExt;
+
+    #[test]
+    fn parses_host_and_port_only() {
+        let e = BallistaEngine::parse("ballista://127.0.0.1:50050").unwrap();
+        assert_eq!(e.scheduler, "http://127.0.0.1:50050");
+        for bad in [
+            "ballista://127.0.0.1",
+            "df://127.0.0.1:50050",
+            "ballista://user:pw@host:1",
+            "ballista://host:1/path",
+            "ballista://:50050",
+        ] {
+            assert!(BallistaEngine::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// The settings a job ships to the scheduler and executors (and that
+    /// `information_schema.df_settings` shows there) hold no credential,
+    /// even with every kind of S3 secret in the driver's environment and
+    /// DataFusion settings taken from it.
+    #[test]
+    fn no_secret_is_in_the_settings_a_job_ships() {
+        let secrets = [
+            ("AWS_SECRET_ACCESS_KEY", "secret-MARKER-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIAMARKER2"),
+            ("AWS_SESSION_TOKEN", "token-MARKER-3"),
+        ];
+        // SAFETY: this test binary sets these variables in this test only,
+        // and no other test reads them.
+        unsafe {
+            for (k, v) in secrets {
+                std::env::set_var(k, v);
+            }
+            std::env::set_var("DATAFUSION_EXECUTION_BATCH_SIZE", "4096");
+        }
+        let engine = BallistaEngine::parse("ballista://127.0.0.1:1").unwrap();
+        let features = seglake_features::FeatureEngine::new(&seglake_features::EngineOptions {
+            remote: Some(Arc::new(engine)),
+            ..Default::default()
+        })
+        .unwrap();
+        let shipped = features.context().state().config().to_key_value_pairs();
+        assert!(
+            shipped
+                .iter()
+                .any(|kv| kv.key == "datafusion.execution.batch_size"
+                    && kv.value.as_deref() == Some("4096")),
+            "the settings from the environment are shipped"
+        );
+        for kv in &shipped {
+            let value = kv.value.clone().unwrap_or_default();
+            for (_, secret) in secrets {
+                assert!(!value.contains(secret), "{} = {value}", kv.key);
+            }
+            let key = kv.key.to_lowercase();
+            assert!(
+                !["secret", "access_key", "session_token", "password"]
+                    .iter()
+                    .any(|w| key.contains(w)),
+                "a credential-like setting is shipped: {}",
+                kv.key
+            );
+        }
+    }
+}

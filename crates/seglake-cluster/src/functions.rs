@@ -1,0 +1,56 @@
+//! The functions and session every cluster process builds its plans with.
+
+use std::sync::Arc;
+
+use ballista_core::registry::BallistaFunctionRegistry;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::execution::session_state::SessionState;
+use datafusion::logical_expr::AggregateUDF;
+use datafusion::prelude::SessionConfig;
+
+use crate::stores::EnvObjectStores;
+
+/// Ballista's aggregate functions with seglake's checked `sum` in place of
+/// DataFusion's (same name: plans refer to functions by name).
+fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
+    let checked = Arc::new(seglake_features::checked_sum_udaf());
+    let mut functions: Vec<Arc<AggregateUDF>> =
+        ballista_core::extension::ballista_aggregate_functions()
+            .into_iter()
+            .filter(|f| f.name() != checked.name())
+            .collect();
+    functions.push(checked);
+    functions
+}
+
+/// What an executor resolves function names against.
+pub(crate) fn executor_registry() -> BallistaFunctionRegistry {
+    let mut registry = BallistaFunctionRegistry::default();
+    for f in aggregate_functions() {
+        registry.aggregate_functions.insert(f.name().to_string(), f);
+    }
+    registry
+}
+
+/// A runtime whose object stores are opened from this process's
+/// environment.
+pub(crate) fn runtime() -> datafusion::error::Result<Arc<RuntimeEnv>> {
+    RuntimeEnvBuilder::new()
+        .with_object_store_registry(Arc::new(EnvObjectStores::default()))
+        .build_arc()
+}
+
+/// The scheduler's session for a job: Ballista's defaults, seglake's
+/// functions, stores from the environment.
+pub(crate) fn scheduler_session(config: SessionConfig) -> datafusion::error::Result<SessionState> {
+    Ok(SessionStateBuilder::new()
+        .with_default_features()
+        .with_config(config)
+        .with_runtime_env(runtime()?)
+        .with_optimizer_rules(ballista_core::optimizer::ballista_default_optimizer_rules())
+        .with_scalar_functions(ballista_core::extension::ballista_scalar_functions())
+        .with_aggregate_functions(aggregate_functions())
+        .with_window_functions(ballista_core::extension::ballista_window_functions())
+        .build())
+}
