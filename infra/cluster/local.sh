@@ -19,6 +19,8 @@ action="${1:-}"
 dir="${2:-.seglake-cluster}"
 port="${SEGLAKE_SCHEDULER_PORT:-50050}"
 host=127.0.0.1
+# The cluster's processes log what they do (executors joining, jobs, tasks).
+export RUST_LOG="${RUST_LOG:-info}"
 
 start() {
     local bin="${SEGLAKE_BIN:-${CARGO_TARGET_DIR:-target}/release/seglake}"

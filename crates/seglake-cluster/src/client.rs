@@ -58,7 +58,17 @@ impl seglake_features::RemoteEngine for BallistaEngine {
             .clone()
             .with_ballista_logical_extension_codec(Arc::new(SeglakeLogicalCodec::default()))
             .with_ballista_physical_extension_codec(Arc::new(SeglakePhysicalCodec::default()))
-            .with_ballista_job_name("seglake");
+            .with_ballista_job_name("seglake")
+            // The scheduler turns it off for every job (and warns each
+            // time): off here already.
+            .set_bool("datafusion.optimizer.enable_round_robin_repartition", false)
+            // Ballista 55 re-runs join selection on stages after DataFusion
+            // built a hash join's dynamic filter, which fails the stage
+            // ("Cannot swap HashJoinExec inputs after dynamic filters have
+            // been constructed") and leaves the job waiting: no dynamic
+            // filters on a cluster.
+            .set_bool("datafusion.optimizer.enable_dynamic_filter_pushdown", false)
+            .set_bool("datafusion.optimizer.enable_join_dynamic_filter_pushdown", false);
         let state = SessionStateBuilder::new_from_existing(state)
             .with_config(config)
             .build()
