@@ -68,7 +68,10 @@ impl seglake_features::RemoteEngine for BallistaEngine {
             // been constructed") and leaves the job waiting: no dynamic
             // filters on a cluster.
             .set_bool("datafusion.optimizer.enable_dynamic_filter_pushdown", false)
-            .set_bool("datafusion.optimizer.enable_join_dynamic_filter_pushdown", false);
+            .set_bool(
+                "datafusion.optimizer.enable_join_dynamic_filter_pushdown",
+                false,
+            );
         let state = SessionStateBuilder::new_from_existing(state)
             .with_config(config)
             .build()
