@@ -17,8 +17,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use arrow::array::{Array, AsArray, Float64Array, RecordBatch};
-use arrow::datatypes::{DataType, Field, Int32Type, Schema};
+use arrow::array::{Array, AsArray, Float64Array, Int64Array, RecordBatch};
+use arrow::datatypes::{DataType, Field, Int32Type, Int64Type, Schema};
 use datafusion::datasource::MemTable;
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -70,12 +70,11 @@ fn main() {
         "labels": (0..K).map(|i| format!("segment {i}")).collect::<Vec<_>>(),
     });
 
-    let schema = Arc::new(Schema::new(
-        names
-            .iter()
-            .map(|n| Field::new(n, DataType::Float64, true))
-            .collect::<Vec<_>>(),
-    ));
+    // `row` identifies each row: the two queries need not return rows in
+    // the same order.
+    let mut fields = vec![Field::new("row", DataType::Int64, false)];
+    fields.extend(names.iter().map(|n| Field::new(n, DataType::Float64, true)));
+    let schema = Arc::new(Schema::new(fields));
     let partitions: Vec<Vec<RecordBatch>> = (0..2)
         .map(|p| {
             let (from, to) = (p * rows / 2, (p + 1) * rows / 2);
@@ -83,14 +82,14 @@ fn main() {
                 .step_by(8192)
                 .map(|start| {
                     let end = (start + 8192).min(to);
-                    let arrays = columns
-                        .iter()
-                        .map(|c| {
-                            Arc::new(Float64Array::from_iter(
-                                c[start..end].iter().map(|v| (!v.is_nan()).then_some(*v)),
-                            )) as Arc<dyn Array>
-                        })
-                        .collect();
+                    let mut arrays: Vec<Arc<dyn Array>> = vec![Arc::new(
+                        Int64Array::from_iter_values(start as i64..end as i64),
+                    )];
+                    arrays.extend(columns.iter().map(|c| {
+                        Arc::new(Float64Array::from_iter(
+                            c[start..end].iter().map(|v| (!v.is_nan()).then_some(*v)),
+                        )) as Arc<dyn Array>
+                    }));
                     RecordBatch::try_new(schema.clone(), arrays).unwrap()
                 })
                 .collect()
@@ -110,7 +109,7 @@ fn main() {
     ctx.register_udf(ScalarUDF::new_from_impl(udf));
 
     let args = names.join(", ");
-    let udf_sql = format!("SELECT seglake_score({args})['segment_id'] AS s FROM t");
+    let udf_sql = format!("SELECT row, seglake_score({args})['segment_id'] AS s FROM t");
     let sql_sql = inlined_sql(&preparation, &centres);
 
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -125,10 +124,14 @@ fn main() {
                 let started = Instant::now();
                 let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
                 best = best.min(started.elapsed().as_secs_f64());
-                out = batches
-                    .iter()
-                    .flat_map(|b| b.column(0).as_primitive::<Int32Type>().values().to_vec())
-                    .collect();
+                out = vec![-1; rows];
+                for b in &batches {
+                    let ids = b.column(0).as_primitive::<Int64Type>().values();
+                    let segments = b.column(1).as_primitive::<Int32Type>().values();
+                    for (&row, &segment) in ids.iter().zip(segments.iter()) {
+                        out[row as usize] = segment;
+                    }
+                }
             }
             (best, out)
         })
@@ -200,7 +203,7 @@ fn inlined_sql(preparation: &Preparation, centres: &[Vec<f64>]) -> String {
         })
         .collect();
     format!(
-        "SELECT CAST(CASE {} END AS INT) AS s FROM (SELECT {} FROM (SELECT {} FROM t))",
+        "SELECT row, CAST(CASE {} END AS INT) AS s FROM (SELECT row, {} FROM (SELECT row, {} FROM t))",
         argmin.join(" "),
         distances.join(", "),
         prepared.join(", ")

@@ -251,9 +251,13 @@ fn local_rows(table: &Path) -> Vec<String> {
     let out = Command::new(python())
         .arg("-c")
         .arg(
-            "import json,sys\nfrom deltalake import DeltaTable\n\
+            // The deltalake wheel can abort at interpreter exit after a
+            // read ("terminate called without an active exception"):
+            // flush, then leave without running its teardown.
+            "import json,os,sys\nfrom deltalake import DeltaTable\n\
              rows=DeltaTable(sys.argv[1]).to_pyarrow_table().to_pylist()\n\
-             print('\\n'.join(sorted(json.dumps(r,sort_keys=True,default=str) for r in rows)))",
+             print('\\n'.join(sorted(json.dumps(r,sort_keys=True,default=str) for r in rows)))\n\
+             sys.stdout.flush()\nos._exit(0)",
         )
         .arg(table)
         .output()
