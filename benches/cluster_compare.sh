@@ -18,12 +18,14 @@ target="${CARGO_TARGET_DIR:-target}"
 results="benches/results/cluster-$(date -u +%Y%m%dT%H%M%SZ).jsonl"
 mkdir -p benches/results
 
-cargo build --release --locked -p seglake-cli --bin seglake --bench feature_views
+# --workspace: the features every other build of the workspace uses (a
+# build of one package alone would rebuild DataFusion with other features).
+cargo build --release --locked --workspace --benches
 bin="$target/release/seglake"
 if [ ! -d "$lake/raw" ]; then
     "$bin" generate --out "$lake/raw" --customers "$customers" --seed 42
 fi
-bench() { cargo bench --quiet --locked -p seglake-cli --bench feature_views -- "$lake" "$@"; }
+bench() { cargo bench --quiet --locked --workspace --bench feature_views -- "$lake" "$@"; }
 
 echo "== local engine, 1 partition" >&2
 bench --partitions 1 | tee -a "$results"
@@ -44,4 +46,12 @@ print(f"customers: {local['rows']}")
 print(f"local, 1 partition:     {one['seconds']:8.1f} s")
 print(f"local, all cores:       {local['seconds']:8.1f} s")
 print(f"Ballista, 2 executors:  {cluster['seconds']:8.1f} s  ({cluster['seconds'] / local['seconds']:.2f}x the local engine)")
+# The estimate: one partition's throughput is the work per core; the
+# cluster's extra time over the local engine on the same 2 cores is the
+# cost of distribution (taken as fixed).
+per_core = local['rows'] / one['seconds']
+overhead = max(cluster['seconds'] - local['seconds'], 0.0)
+print(f"per-partition throughput: {per_core:,.0f} customers/s; distribution overhead {overhead:.1f} s")
+for n in (2, 4, 8, 16):
+    print(f"  estimate, {n:2d} executors x 8 cores: {overhead + one['seconds'] / (8 * n):7.1f} s")
 PY
