@@ -217,6 +217,85 @@ fn an_executor_killed_mid_job_ends_in_a_run_or_a_clean_failure() {
     }
 }
 
+#[test]
+fn a_delta_source_on_a_cluster_gives_the_local_rows_and_a_partitioned_one_is_refused() {
+    let cluster = Cluster::start(41_370);
+    let engine = cluster.engine();
+    let lake = generated_lake(1_000);
+    run_demo_job(lake.path());
+    let features = lake.path().join("customer_features");
+
+    // The demo's feature table read as a Delta source, at version 0, by
+    // both engines with the same run id: the same data files.
+    let run = |dir: &Path, extra: &[&str]| {
+        let job = crate::delta_source::delta_job(dir, &features, Some(0));
+        let mut args = vec!["run", job.to_str().unwrap(), "--run-id", "cluster-delta"];
+        args.extend(extra);
+        seglake_ok(&args);
+        data_files(&dir.join("out"), "risky_customers")
+    };
+    let (local, remote) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let local_files = run(local.path(), &[]);
+    assert!(!local_files.is_empty());
+    assert!(
+        local_files == run(remote.path(), &["--engine", &engine]),
+        "the cluster's rows from a Delta source differ from the local engine's"
+    );
+
+    // A partitioned Delta table keeps partition values in its log, not in
+    // the files the cluster reads: refused, naming the source, nothing
+    // written.
+    let partitioned = tempfile::tempdir().unwrap();
+    let table = partitioned.path().join("features");
+    let script = "import sys, pyarrow as pa\n\
+                  from deltalake import write_deltalake\n\
+                  write_deltalake(sys.argv[1], pa.table({'customer_id': ['c1', 'c2'], \
+                  'txn_count': [3, 4], 'high_risk_txn_share': [0.5, 0.25], \
+                  'high_risk_txn_count': [1, 1], 'run_id': ['r1', 'r2']}), \
+                  partition_by=['run_id'])\n";
+    let made = Command::new(python())
+        .args(["-c", script, table.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", stderr(&made));
+    let dir = tempfile::tempdir().unwrap();
+    let job = crate::delta_source::delta_job(dir.path(), &table, None);
+    let out = seglake(&["run", job.to_str().unwrap(), "--engine", &engine]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("customer_features") && err.contains("partitioned by run_id"),
+        "{err}"
+    );
+    assert!(!dir.path().join("out").exists(), "nothing may be written");
+}
+
+#[test]
+fn a_query_past_the_client_timeout_is_cancelled_on_the_cluster() {
+    let cluster = Cluster::start(41_380);
+    let lake = generated_lake(20_000);
+    let engine = cluster.engine();
+    let out = seglake(
+        &demo_args(lake.path(), &["--engine", &engine, "--query-timeout", "1s"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("no answer from {engine}")), "{err}");
+    for table in PUBLISHED {
+        assert_unpublished(lake.path(), table);
+    }
+    // The client did not just stop waiting: it asked the scheduler to
+    // cancel the job it gave up on.
+    let logs = cluster.logs();
+    assert!(
+        logs.contains("Received cancellation request for job"),
+        "the timed-out job was not cancelled:\n{logs}"
+    );
+}
+
 /// `table` has no version: it was never created, or has an empty history.
 fn assert_unpublished(lake: &Path, table: &str) {
     if lake.join(table).join("_delta_log").exists() {

@@ -3,7 +3,7 @@
 
 use crate::common::*;
 
-fn delta_job(
+pub(crate) fn delta_job(
     dir: &std::path::Path,
     features: &std::path::Path,
     version: Option<i64>,

@@ -2,10 +2,18 @@
 
 use std::sync::Arc;
 
+use ballista_core::config::BALLISTA_CLIENT_PULL;
+use ballista_core::execution_plans::DistributedQueryExec;
 use ballista_core::extension::{SessionConfigExt, SessionStateExt};
+use ballista_core::serde::protobuf::CancelJobParams;
+use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
+use ballista_core::utils::{GrpcClientConfig, create_grpc_client_connection};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::session_state::SessionState;
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
+use datafusion_proto::protobuf::LogicalPlanNode;
+use futures::future::BoxFuture;
 
 use crate::ClusterError;
 use crate::codec::{SeglakeLogicalCodec, SeglakePhysicalCodec};
@@ -59,6 +67,11 @@ impl seglake_features::RemoteEngine for BallistaEngine {
             .with_ballista_logical_extension_codec(Arc::new(SeglakeLogicalCodec::default()))
             .with_ballista_physical_extension_codec(Arc::new(SeglakePhysicalCodec::default()))
             .with_ballista_job_name("seglake")
+            // Pull mode learns a job's id when the scheduler accepts it
+            // (push mode only with the first status change, which can be
+            // the end), so a query past the client's timeout can be
+            // cancelled; the cost is a status poll every 50 ms.
+            .set_bool(BALLISTA_CLIENT_PULL, true)
             // The scheduler turns it off for every job (and warns each
             // time): off here already.
             .set_bool("datafusion.optimizer.enable_round_robin_repartition", false)
@@ -82,6 +95,47 @@ impl seglake_features::RemoteEngine for BallistaEngine {
     fn describe(&self) -> String {
         self.engine.clone()
     }
+
+    fn cancel(&self, plan: Arc<dyn ExecutionPlan>) -> BoxFuture<'static, ()> {
+        let scheduler = self.scheduler.clone();
+        Box::pin(async move {
+            let Some(job_id) = submitted_job(&plan) else {
+                tracing::warn!(
+                    "the timed-out query had no Ballista job id yet; nothing to cancel on the cluster"
+                );
+                return;
+            };
+            if let Err(e) = cancel_job(&scheduler, &job_id).await {
+                tracing::warn!("could not cancel Ballista job {job_id}: {e}");
+            } else {
+                tracing::info!("cancelled Ballista job {job_id}");
+            }
+        })
+    }
+}
+
+/// The Ballista job `plan` submitted, if it got as far: Ballista plans a
+/// query as one `DistributedQueryExec`, which learns the job id from the
+/// scheduler.
+fn submitted_job(plan: &Arc<dyn ExecutionPlan>) -> Option<String> {
+    if let Some(query) = plan.downcast_ref::<DistributedQueryExec<LogicalPlanNode>>() {
+        return query.job_id().map(|id| id.to_string());
+    }
+    plan.children().into_iter().find_map(submitted_job)
+}
+
+async fn cancel_job(scheduler: &str, job_id: &str) -> Result<(), String> {
+    let channel =
+        create_grpc_client_connection(scheduler.to_string(), &GrpcClientConfig::default())
+            .await
+            .map_err(|e| e.to_string())?;
+    SchedulerGrpcClient::new(channel)
+        .cancel_job(CancelJobParams {
+            job_id: job_id.to_string(),
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 #[cfg(test)]

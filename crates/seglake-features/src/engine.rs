@@ -51,6 +51,14 @@ pub trait RemoteEngine: Send + Sync + std::fmt::Debug {
     ) -> datafusion::error::Result<SessionContext>;
     /// The engine as the user named it, for messages: `ballista://host:port`.
     fn describe(&self) -> String;
+    /// Cancels what `plan` (a query the run gave up on: past its timeout)
+    /// still has running on the engine, so the cluster does not go on
+    /// computing a result nobody will read. Best effort: a failure is
+    /// logged, since the run is already failing.
+    fn cancel(
+        &self,
+        plan: Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+    ) -> futures::future::BoxFuture<'static, ()>;
 }
 
 /// How the engine may use the machine.
@@ -96,8 +104,8 @@ pub enum ViewMode {
 /// A DataFusion session with a job's sources and views registered.
 pub struct FeatureEngine {
     ctx: SessionContext,
-    /// The remote engine's name when queries run there.
-    remote: Option<String>,
+    /// The engine the queries run on when not in process.
+    remote: Option<Arc<dyn RemoteEngine>>,
     query_timeout: Option<std::time::Duration>,
     /// Materialised views live here for the run, and go with the engine.
     scratch: Option<tempfile::TempDir>,
@@ -155,15 +163,16 @@ impl FeatureEngine {
         ctx.register_udaf(checked_sum_udaf());
         Ok(FeatureEngine {
             ctx,
-            remote: options.remote.as_ref().map(|r| r.describe()),
+            remote: options.remote.clone(),
             query_timeout: options.query_timeout,
             scratch: None,
         })
     }
 
-    /// The remote engine the queries run on, `None` for in process.
-    pub fn remote(&self) -> Option<&str> {
-        self.remote.as_deref()
+    /// The remote engine the queries run on (as the user named it), `None`
+    /// for in process.
+    pub fn remote(&self) -> Option<String> {
+        self.remote.as_ref().map(|r| r.describe())
     }
 
     pub fn context(&self) -> &SessionContext {
@@ -173,7 +182,7 @@ impl FeatureEngine {
     /// Registers every pinned input under its source name.
     pub async fn register_inputs(&self, inputs: &[PinnedInput]) -> Result<()> {
         for input in inputs {
-            sources::register(&self.ctx, input).await?;
+            sources::register(&self.ctx, input, self.remote.is_some()).await?;
         }
         Ok(())
     }
@@ -424,20 +433,35 @@ impl FeatureEngine {
             context: context.to_string(),
             source,
         };
-        let collect = async { self.ctx.sql(sql).await?.collect().await };
+        let plan = self
+            .ctx
+            .sql(sql)
+            .await
+            .map_err(exec)?
+            .create_physical_plan()
+            .await
+            .map_err(exec)?;
+        let collect = datafusion::physical_plan::collect(plan.clone(), self.ctx.task_ctx());
         let Some(limit) = self.query_timeout else {
             return collect.await.map_err(exec);
         };
         match tokio::time::timeout(limit, collect).await {
             Ok(result) => result.map_err(exec),
-            Err(_) => Err(FeatureError::Timeout {
-                context: context.to_string(),
-                engine: self
-                    .remote
-                    .clone()
-                    .unwrap_or_else(|| "the local engine".into()),
-                limit,
-            }),
+            Err(_) => {
+                let outcome = match &self.remote {
+                    Some(remote) => {
+                        remote.cancel(plan).await;
+                        "the client asked the cluster to cancel the query's job"
+                    }
+                    None => "the query was stopped",
+                };
+                Err(FeatureError::Timeout {
+                    context: context.to_string(),
+                    engine: self.remote().unwrap_or_else(|| "the local engine".into()),
+                    limit,
+                    outcome,
+                })
+            }
         }
     }
 

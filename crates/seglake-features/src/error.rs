@@ -132,13 +132,15 @@ pub enum FeatureError {
     },
 
     #[error(
-        "{context}: no answer from {engine} within {limit:?} (the query was abandoned; \
-         set SEGLAKE_QUERY_TIMEOUT to allow longer)"
+        "{context}: no answer from {engine} within {limit:?} ({outcome}; set --query-timeout \
+         or SEGLAKE_QUERY_TIMEOUT to allow longer)"
     )]
     Timeout {
         context: String,
         engine: String,
         limit: std::time::Duration,
+        /// What became of the query: stopped here, or its job cancelled.
+        outcome: &'static str,
     },
 }
 

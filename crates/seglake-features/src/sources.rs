@@ -24,7 +24,10 @@ pub fn raw_name(source: &str) -> String {
     format!("{source}__raw")
 }
 
-pub async fn register(ctx: &SessionContext, input: &PinnedInput) -> Result<()> {
+/// Registers `input` under its source name. `remote`: the queries run on a
+/// cluster, so a Delta source is read as its version's Parquet files
+/// ([`delta_files_provider`]).
+pub async fn register(ctx: &SessionContext, input: &PinnedInput, remote: bool) -> Result<()> {
     let name = &input.spec.name;
     let table_name = if input.spec.dedupe_on.is_empty() {
         name.clone()
@@ -32,6 +35,7 @@ pub async fn register(ctx: &SessionContext, input: &PinnedInput) -> Result<()> {
         raw_name(name)
     };
     let provider: Arc<dyn datafusion::catalog::TableProvider> = match input.spec.format {
+        SourceFormat::Delta if remote => delta_files_provider(ctx, input).await?,
         SourceFormat::Delta => delta_provider(ctx, input).await?,
         SourceFormat::Parquet => {
             files_provider(ctx, input, Arc::new(ParquetFormat::default()), ".parquet").await?
@@ -102,6 +106,63 @@ async fn delta_provider(
         .map_err(|e| source_err(name, e.to_string()))
 }
 
+/// A Delta source on a cluster: a listing table over the data files of the
+/// pinned version, with the table's schema. delta-rs's own scan cannot be
+/// shipped to executors (it has no physical codec); tables whose files do
+/// not hold their rows as they are (deletion vectors, column mapping,
+/// partition columns) are refused by [`seglake_lake::delta_data_files`].
+async fn delta_files_provider(
+    ctx: &SessionContext,
+    input: &PinnedInput,
+) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+    let name = &input.spec.name;
+    // The schema delta-rs's scan gives (strings as views, ...), so both
+    // engines compute with the same types.
+    let schema = delta_provider(ctx, input).await?.schema();
+    let files = seglake_lake::delta_data_files(input)
+        .await
+        .map_err(|e| match e {
+            seglake_lake::LakeError::BadSource { message, .. } => source_err(name, message),
+            other => source_err(name, other.to_string()),
+        })?;
+    if files.is_empty() {
+        // A version without data files (a created, never written table):
+        // DataFusion's listing table needs at least one path.
+        let empty = datafusion::datasource::MemTable::try_new(schema, vec![vec![]])
+            .map_err(|e| source_err(name, e.to_string()))?;
+        return Ok(Arc::new(empty));
+    }
+    register_stores(ctx, name, &files)?;
+    listing_table(
+        name,
+        &files,
+        Arc::new(ParquetFormat::default()),
+        ".parquet",
+        schema,
+    )
+}
+
+/// A listing table over exactly `urls`, read with `schema`.
+fn listing_table(
+    name: &str,
+    urls: &[url::Url],
+    format: Arc<dyn FileFormat>,
+    extension: &str,
+    schema: arrow::datatypes::SchemaRef,
+) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+    let urls = urls
+        .iter()
+        .map(|u| ListingTableUrl::parse(u.as_str()))
+        .collect::<datafusion::error::Result<Vec<_>>>()
+        .map_err(|e| source_err(name, e.to_string()))?;
+    let options = ListingOptions::new(format).with_file_extension(extension);
+    let config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(options)
+        .with_schema(schema);
+    let table = ListingTable::try_new(config).map_err(|e| source_err(name, e.to_string()))?;
+    Ok(Arc::new(table))
+}
+
 /// A listing table over exactly the files pinned at run start. Every file's
 /// schema is read and compared, so a file whose column changed type is
 /// named instead of failing (or silently casting) mid-query.
@@ -158,18 +219,7 @@ async fn files_provider(
         }
     }
     let (schema, _) = schema.expect("a pinned file input has at least one file");
-    let urls = input
-        .file_urls
-        .iter()
-        .map(|u| ListingTableUrl::parse(u.as_str()))
-        .collect::<datafusion::error::Result<Vec<_>>>()
-        .map_err(|e| source_err(name, e.to_string()))?;
-    let options = ListingOptions::new(format).with_file_extension(extension);
-    let config = ListingTableConfig::new_with_multi_paths(urls)
-        .with_listing_options(options)
-        .with_schema(schema);
-    let table = ListingTable::try_new(config).map_err(|e| source_err(name, e.to_string()))?;
-    Ok(Arc::new(table))
+    listing_table(name, &input.file_urls, format, extension, schema)
 }
 
 /// DataFusion knows local files; a bucket's store (with the settings and

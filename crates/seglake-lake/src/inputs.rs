@@ -274,3 +274,67 @@ fn table_relative(table: &deltalake::DeltaTable, absolute: &StorePath) -> StoreP
         None => absolute.clone(),
     }
 }
+
+/// The data files of `input`'s pinned Delta version, as URLs, for an engine
+/// that reads Parquet files rather than through delta-rs's scan (delta-rs
+/// has no codec for its scan's physical plan, so a Ballista cluster cannot
+/// ship it to executors). Tables whose rows the
+/// files alone do not give are refused, naming the source and why: deletion
+/// vectors (rows deleted without rewriting a file), column mapping (files
+/// name columns by id) and partition columns (values kept in the log, not
+/// in the files).
+pub async fn delta_data_files(input: &PinnedInput) -> Result<Vec<Url>> {
+    let source = &input.spec;
+    let version = input
+        .delta_version
+        .ok_or_else(|| bad(source, "not a pinned Delta input"))?;
+    let table = crate::storage::delta_builder(source.location.to_url())
+        .map_err(|e| bad(source, e.to_string()))?
+        .with_version(version as u64)
+        .load()
+        .await
+        .map_err(|e| bad(source, format!("cannot open version {version}: {e}")))?;
+    let state = table.snapshot().map_err(|e| bad(source, e.to_string()))?;
+    let unsupported = |what: &str| {
+        bad(
+            source,
+            format!(
+                "version {version} {what}; the cluster engine reads a Delta source's \
+                 Parquet files directly and cannot apply that: run it on the local engine"
+            ),
+        )
+    };
+    let partitions = state.metadata().partition_columns();
+    if !partitions.is_empty() {
+        return Err(unsupported(&format!(
+            "is partitioned by {}",
+            partitions.join(", ")
+        )));
+    }
+    if state
+        .table_config()
+        .column_mapping_mode
+        .is_some_and(|m| m != buoyant_kernel::table_features::ColumnMappingMode::None)
+    {
+        return Err(unsupported("uses column mapping"));
+    }
+    let mut root = table.log_store().root_url().clone();
+    if !root.path().ends_with('/') {
+        root.set_path(&format!("{}/", root.path()));
+    }
+    let mut file_urls = Vec::new();
+    for file in state.log_data().iter() {
+        if file.deletion_vector_descriptor().is_some() {
+            return Err(unsupported(&format!(
+                "has deletion vectors (file {})",
+                file.path()
+            )));
+        }
+        let path = file.object_store_path();
+        let url = root
+            .join(path.as_ref())
+            .map_err(|e| bad(source, format!("data file {path}: {e}")))?;
+        file_urls.push(url);
+    }
+    Ok(file_urls)
+}

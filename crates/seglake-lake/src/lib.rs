@@ -30,7 +30,7 @@ pub mod storage;
 
 pub use error::{LakeError, Result};
 pub use history::{HistoryEntry, current_version_of, history, version_at};
-pub use inputs::{PinnedInput, pin_recorded, resolve_input};
+pub use inputs::{PinnedInput, delta_data_files, pin_recorded, resolve_input};
 pub use publish::{
     AppTransaction, COMMIT_ATTEMPTS_ENV, CommitInfo, CommitRetry, Committed, StagedTable,
     WriteMode, append_once, commit, publish, read_table, stage, table_exists, table_location,
