@@ -71,6 +71,12 @@ fn main() {
             );
         }
         let mut engine = seglake_features::FeatureEngine::new(&options).unwrap();
+        if options.remote.is_some() {
+            // As a run on a cluster: materialised views under the lake.
+            engine
+                .share_scratch_under(&spec.output_root.to_url(), "bench")
+                .unwrap();
+        }
         engine.register_inputs(&inputs).await.unwrap();
         // The lake's `feedback` table, which every run registers (empty
         // here): the demo's label view reads it.

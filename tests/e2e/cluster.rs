@@ -142,6 +142,14 @@ fn the_demo_on_a_cluster_publishes_the_local_segments_bit_for_bit() {
         "the secret reached the cluster's logs"
     );
     assert!(!stderr(&out).contains(secret));
+    // The materialised views were written by the executors under the lake,
+    // and went with the run.
+    assert!(
+        stderr(&out).contains("_seglake_scratch/cluster-test-"),
+        "the views were not materialised under the lake:\n{}",
+        stderr(&out)
+    );
+    assert_no_scratch(remote.path());
 }
 
 #[test]
@@ -192,6 +200,7 @@ fn an_executor_killed_mid_job_ends_in_a_run_or_a_clean_failure() {
         std::thread::sleep(Duration::from_millis(200));
     };
     let out = child.wait_with_output().unwrap();
+    assert_no_scratch(lake.path());
     if status.success() {
         // Completed on the surviving executor: the same segments as a local run.
         let local = generated_lake(20_000);
@@ -287,12 +296,25 @@ fn a_query_past_the_client_timeout_is_cancelled_on_the_cluster() {
     for table in PUBLISHED {
         assert_unpublished(lake.path(), table);
     }
+    assert_no_scratch(lake.path());
     // The client did not just stop waiting: it asked the scheduler to
     // cancel the job it gave up on.
     let logs = cluster.logs();
     assert!(
         logs.contains("Received cancellation request for job"),
         "the timed-out job was not cancelled:\n{logs}"
+    );
+}
+
+/// No run left its scratch folder (materialised views) in the lake.
+fn assert_no_scratch(lake: &Path) {
+    let scratch = lake.join("_seglake_scratch");
+    let left: Vec<_> = std::fs::read_dir(&scratch)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(
+        left.is_empty(),
+        "scratch folders left in the lake: {left:?}"
     );
 }
 

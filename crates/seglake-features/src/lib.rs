@@ -20,12 +20,15 @@
 //!
 //! With [`EngineOptions::remote`] (a Ballista cluster), the same session
 //! plans here and runs every query there; views marked `materialize` are
-//! then left as plans, because the scratch folder is on this machine.
+//! then written by the executors to a folder under the lake that they all
+//! read ([`FeatureEngine::share_scratch_under`]), or, without one, left as
+//! plans computed where they are read.
 
 mod checked_sum;
 mod engine;
 mod error;
 mod quality;
+mod scratch;
 mod sources;
 
 pub use engine::{
@@ -33,3 +36,4 @@ pub use engine::{
     checked_sum_udaf, column_list, default_memory_limit, statement_kind,
 };
 pub use error::{FeatureError, Result};
+pub use scratch::SHARED_SCRATCH_DIR;

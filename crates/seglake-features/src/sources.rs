@@ -224,7 +224,7 @@ async fn files_provider(
 
 /// DataFusion knows local files; a bucket's store (with the settings and
 /// credentials of `seglake_lake::storage`) is registered for it.
-fn register_stores(ctx: &SessionContext, name: &str, urls: &[url::Url]) -> Result<()> {
+pub(crate) fn register_stores(ctx: &SessionContext, name: &str, urls: &[url::Url]) -> Result<()> {
     for url in urls {
         if url.scheme() != "file" {
             let root = seglake_lake::storage::store_root(url);

@@ -99,6 +99,11 @@ async fn prepare(
         },
     );
     let mut engine = FeatureEngine::new(&options.engine)?;
+    if mode == ViewMode::Run && options.engine.remote.is_some() {
+        // Executors write and read the run's materialised views under the
+        // lake, which they all see; the folder goes with the engine.
+        engine.share_scratch_under(&spec.output_root.to_url(), &run.run_id)?;
+    }
     engine.register_inputs(&inputs).await?;
     crate::feedback::register_empty_if_absent(&engine, &inputs)?;
     engine.register_run_context(run)?;
