@@ -51,15 +51,27 @@ start() {
     echo "cluster up: ballista://$host:$port (pids and logs in $dir)"
 }
 
-# Waits until something listens on 127.0.0.1:$1 (or gives up after 60 s).
+# Waits until something listens on 127.0.0.1:$1, giving up when the process
+# started last has exited or after SEGLAKE_CLUSTER_START_TIMEOUT seconds
+# (default 120: a loaded machine can take a while to load the binary).
 wait_for_port() {
-    for _ in $(seq 1 600); do
+    local limit="${SEGLAKE_CLUSTER_START_TIMEOUT:-120}"
+    local started=$SECONDS
+    local pid
+    pid="$(tail -n 1 "$dir/pids" | cut -d' ' -f1)"
+    while (( SECONDS - started < limit )); do
         if (exec 3<>"/dev/tcp/$host/$1") 2>/dev/null; then
             return 0
         fi
+        if ! kill -0 "$pid" 2>/dev/null && [[ "$2" == *scheduler.log ]]; then
+            echo "the scheduler exited before listening on $host:$1; see $2:" >&2
+            tail -n 20 "$2" >&2
+            stop
+            exit 2
+        fi
         sleep 0.1
     done
-    echo "nothing listens on $host:$1 after 60 s; see $2:" >&2
+    echo "nothing listens on $host:$1 after $limit s; see $2:" >&2
     tail -n 20 "$2" >&2
     stop
     exit 2

@@ -8,30 +8,52 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 
+/// One cluster at a time: each has three processes, and several at once on
+/// a small CI machine (beside the other tests) start too slowly.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A running local cluster; stopped on drop.
 struct Cluster {
     dir: tempfile::TempDir,
     port: u16,
+    /// Held while the cluster runs; released after it is stopped.
+    _turn: std::sync::MutexGuard<'static, ()>,
 }
 
 impl Cluster {
     /// Ports `port`..`port + 4` must be free; each test uses its own range.
     fn start(port: u16) -> Cluster {
+        Cluster::start_with_env(port, &[])
+    }
+
+    /// With `env` in every process's environment (as an executor's own
+    /// credentials would be).
+    fn start_with_env(port: u16, env: &[(&str, String)]) -> Cluster {
+        // A test that failed while holding the lock poisons it; the next
+        // cluster is still independent of it.
+        let turn = ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let dir = tempfile::tempdir().unwrap();
-        let out = Cluster::script("start", dir.path(), port);
+        let out = Cluster::script("start", dir.path(), port, env);
         assert!(
             out.status.success(),
             "the cluster did not start:\n{}{}",
             stdout(&out),
             stderr(&out)
         );
-        Cluster { dir, port }
+        Cluster {
+            dir,
+            port,
+            _turn: turn,
+        }
     }
 
-    fn script(action: &str, dir: &Path, port: u16) -> Output {
+    fn script(action: &str, dir: &Path, port: u16, env: &[(&str, String)]) -> Output {
         Command::new("bash")
             .arg(repo_root().join("infra/cluster/local.sh"))
             .args([action, dir.to_str().unwrap()])
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .env("SEGLAKE_BIN", env!("CARGO_BIN_EXE_seglake"))
             .env("SEGLAKE_SCHEDULER_PORT", port.to_string())
             .env("SEGLAKE_EXECUTOR_TIMEOUT", "10")
@@ -65,7 +87,7 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        Cluster::script("stop", self.dir.path(), self.port);
+        Cluster::script("stop", self.dir.path(), self.port, &[]);
     }
 }
 
@@ -327,4 +349,62 @@ fn assert_unpublished(lake: &Path, table: &str) {
             "{table} was published by a failed run: {versions:?}"
         );
     }
+}
+
+#[test]
+fn the_demo_on_a_cluster_reads_and_publishes_on_s3_with_the_executors_own_credentials() {
+    use crate::s3::{BUCKET, S3, SECRET, local_rows};
+    let s3 = S3::start();
+    let endpoint = s3.server.endpoint();
+    // The executors (and the scheduler, which plans file scans) have the
+    // credentials in their own environment, as on Kubernetes from a Secret.
+    let cluster = Cluster::start_with_env(41_400, &S3::env(&endpoint));
+    let local = s3.upload_bank(300, "bank");
+    let lake = format!("s3://{BUCKET}/bank");
+    let engine = cluster.engine();
+    let mut env = S3::env(&endpoint);
+    env.push(("RUST_LOG", "debug".to_string()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let run = |lake: &str, extra: &[&str], env: &[(&str, &str)]| {
+        let mut args = vec!["run", "jobs/demo.toml", "--var"];
+        let var = format!("lake={lake}");
+        args.push(&var);
+        args.extend(["--run-id", "cluster-s3"]);
+        args.extend(extra);
+        seglake_env(&args, env)
+    };
+    let out = run(&lake, &["--engine", &engine], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out_local = run(&local.path().display().to_string(), &[], &[]);
+    assert!(out_local.status.success(), "{}", stderr(&out_local));
+    for table in PUBLISHED {
+        let on_s3 = s3.rows(&format!("{lake}/{table}"), None);
+        assert!(!on_s3.is_empty(), "{table}: no rows on S3");
+        assert_eq!(
+            on_s3,
+            local_rows(&local.path().join(table)),
+            "{table}: the cluster's rows on S3 differ from the local run's"
+        );
+    }
+    // The views were materialised in the bucket by the executors, and the
+    // folder went with the run.
+    assert!(
+        stderr(&out).contains(&format!("{lake}/_seglake_scratch/cluster-s3-")),
+        "the views were not materialised under the lake:\n{}",
+        stderr(&out)
+    );
+    let left = s3.tool(&["keys", &format!("{lake}/_seglake_scratch/")], &endpoint);
+    assert!(
+        left.trim().is_empty(),
+        "scratch left in the bucket:\n{left}"
+    );
+    // No process printed the secret, though every one of them held it.
+    assert!(
+        !stderr(&out).contains(SECRET),
+        "the secret is in the driver's log"
+    );
+    assert!(
+        !cluster.logs().contains(SECRET),
+        "the secret is in the cluster's logs"
+    );
 }

@@ -13,8 +13,8 @@ use crate::common::*;
 
 /// Test credentials for the local server. The secret is distinctive so a
 /// test can look for it in everything seglake prints and writes.
-const KEY_ID: &str = "AKIASEGLAKETESTKEY01";
-const SECRET: &str = "s3cr3t-seglake-test-d0-not-print";
+pub const KEY_ID: &str = "AKIASEGLAKETESTKEY01";
+pub const SECRET: &str = "s3cr3t-seglake-test-d0-not-print";
 pub const BUCKET: &str = "bank-lake";
 
 /// A Python helper process (moto or the fault proxy) on a loopback port,
@@ -247,7 +247,7 @@ fn the_demo_job_reads_and_publishes_on_s3_as_it_does_locally() {
 }
 
 /// Rows of a local table through the same Python reader, for comparison.
-fn local_rows(table: &Path) -> Vec<String> {
+pub fn local_rows(table: &Path) -> Vec<String> {
     let out = Command::new(python())
         .arg("-c")
         .arg(

@@ -56,6 +56,15 @@ def upload(local, url):
             s3.upload_file(path, bucket, key)
 
 
+def keys(url):
+    """Every key under `url`, one per line."""
+    bucket, prefix = split(url)
+    pages = client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    for page in pages:
+        for obj in page.get("Contents", []):
+            print(obj["Key"])
+
+
 def race(bucket, writers, rounds):
     """For each round, `writers` threads create the same new key with
     If-None-Match: *. Prints how many succeeded in each round."""
@@ -150,6 +159,8 @@ def main():
         client().create_bucket(Bucket=args[0])
     elif cmd == "upload":
         upload(args[0], args[1])
+    elif cmd == "keys":
+        keys(args[0])
     elif cmd == "race":
         race(args[0], int(args[1]), int(args[2]))
     elif cmd == "table":

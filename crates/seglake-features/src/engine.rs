@@ -363,6 +363,11 @@ impl FeatureEngine {
         // Row groups are buffered in memory until written and cannot spill:
         // keep them small so a tight memory limit still leaves room.
         options.global.max_row_group_size = 128 * 1024;
+        let plan = if self.remote.is_some() {
+            without_view_types(plan).map_err(exec)?
+        } else {
+            plan
+        };
         DataFrame::new(self.ctx.state(), plan)
             .write_parquet(&url, DataFrameWriteOptions::new(), Some(options))
             .await
@@ -528,6 +533,32 @@ impl FeatureEngine {
 /// every process of a cluster.
 pub fn checked_sum_udaf() -> datafusion::logical_expr::AggregateUDF {
     datafusion::logical_expr::AggregateUDF::new_from_impl(crate::checked_sum::CheckedSum::default())
+}
+
+/// `plan` with its `Utf8View` and `BinaryView` columns cast to `Utf8` and
+/// `Binary`. On a cluster, the stage under a Parquet sink ends in a
+/// single-partition exchange whose writer (Ballista 55's
+/// `write_stream_to_disk`) serialises each sliced view batch with every data
+/// buffer it shares: 5M transactions became 8 GB of shuffle files. Plain
+/// strings are written compactly; read back, the files give views again,
+/// as on the local engine, so the results do not change.
+fn without_view_types(
+    plan: datafusion::logical_expr::LogicalPlan,
+) -> datafusion::error::Result<datafusion::logical_expr::LogicalPlan> {
+    use datafusion::logical_expr::{Expr, LogicalPlanBuilder, cast};
+    let columns: Vec<Expr> = plan
+        .schema()
+        .iter()
+        .map(|(qualifier, field)| {
+            let column = Expr::Column(datafusion::common::Column::from((qualifier, field)));
+            match field.data_type() {
+                DataType::Utf8View => cast(column, DataType::Utf8).alias(field.name()),
+                DataType::BinaryView => cast(column, DataType::Binary).alias(field.name()),
+                _ => column,
+            }
+        })
+        .collect();
+    LogicalPlanBuilder::from(plan).project(columns)?.build()
 }
 
 /// A schema's column names, comma-separated, for messages.
