@@ -344,7 +344,7 @@ impl FeatureEngine {
             context: format!("materialising {what}"),
             source,
         };
-        let url = match (&self.shared_scratch, &self.scratch) {
+        let url = match (&mut self.shared_scratch, &self.scratch) {
             (Some(shared), _) => shared.table_url(name),
             (None, Some(scratch)) => scratch.table_url(name),
             (None, None) => {

@@ -31,10 +31,14 @@ impl LocalScratch {
     }
 }
 
-/// A run's scratch folder under the lake, removed on drop.
+/// A run's scratch folder under the lake, removed on drop if anything was
+/// written to it.
 pub(crate) struct SharedScratch {
     /// Ends in `/`.
     url: Url,
+    /// A table folder was handed out: a job that materialises nothing
+    /// costs no clean-up (on S3, a listing).
+    used: bool,
 }
 
 impl SharedScratch {
@@ -47,14 +51,10 @@ impl SharedScratch {
             .map(|d| d.as_nanos())
             .unwrap_or_default()
             ^ u128::from(std::process::id());
-        let mut lake = lake.clone();
-        if !lake.path().ends_with('/') {
-            lake.set_path(&format!("{}/", lake.path()));
-        }
-        let url = lake
+        let url = seglake_lake::storage::folder_url(lake)
             .join(&format!("{SHARED_SCRATCH_DIR}/{run_id}-{nonce:x}/"))
             .map_err(|e| DataFusionError::Configuration(format!("scratch folder: {e}")))?;
-        Ok(SharedScratch { url })
+        Ok(SharedScratch { url, used: false })
     }
 
     pub(crate) fn url(&self) -> &Url {
@@ -62,13 +62,17 @@ impl SharedScratch {
     }
 
     /// The folder for table `name`, ending in `/`.
-    pub(crate) fn table_url(&self, name: &str) -> String {
+    pub(crate) fn table_url(&mut self, name: &str) -> String {
+        self.used = true;
         format!("{}{name}/", self.url)
     }
 }
 
 impl Drop for SharedScratch {
     fn drop(&mut self) {
+        if !self.used {
+            return;
+        }
         let url = self.url.clone();
         // Drop cannot await, and may run inside or outside a Tokio runtime
         // (of either flavour): the objects are deleted on a thread with a
@@ -131,8 +135,13 @@ mod tests {
     fn a_shared_scratch_folder_is_under_the_lake_and_goes_on_drop() {
         let lake = tempfile::tempdir().unwrap();
         let lake_url = Url::from_directory_path(lake.path()).unwrap();
-        let scratch = SharedScratch::new(&lake_url, "run-1").unwrap();
+        let mut scratch = SharedScratch::new(&lake_url, "run-1").unwrap();
         let folder = scratch.url().to_file_path().unwrap();
+        let view = Url::parse(&scratch.table_url("view"))
+            .unwrap()
+            .to_file_path()
+            .unwrap();
+        assert_eq!(view, folder.join("view"));
         assert!(folder.starts_with(lake.path().join(SHARED_SCRATCH_DIR)));
         assert!(
             folder
@@ -141,8 +150,8 @@ mod tests {
                 .to_string_lossy()
                 .starts_with("run-1-")
         );
-        std::fs::create_dir_all(folder.join("view")).unwrap();
-        std::fs::write(folder.join("view/part-0.parquet"), b"x").unwrap();
+        std::fs::create_dir_all(&view).unwrap();
+        std::fs::write(view.join("part-0.parquet"), b"x").unwrap();
         drop(scratch);
         assert!(!folder.exists());
         assert!(!lake.path().join(SHARED_SCRATCH_DIR).exists());

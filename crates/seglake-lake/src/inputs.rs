@@ -318,10 +318,7 @@ pub async fn delta_data_files(input: &PinnedInput) -> Result<Vec<Url>> {
     {
         return Err(unsupported("uses column mapping"));
     }
-    let mut root = table.log_store().root_url().clone();
-    if !root.path().ends_with('/') {
-        root.set_path(&format!("{}/", root.path()));
-    }
+    let root = crate::storage::folder_url(table.log_store().root_url());
     let mut file_urls = Vec::new();
     for file in state.log_data().iter() {
         if file.deletion_vector_descriptor().is_some() {

@@ -181,10 +181,7 @@ impl StagedTable {
     /// The URLs of the staged data files, for a reader that must see them
     /// before they are committed (the cluster's scoring pass).
     pub fn file_urls(&self) -> Result<Vec<url::Url>> {
-        let mut root = self.location.to_url();
-        if !root.path().ends_with('/') {
-            root.set_path(&format!("{}/", root.path()));
-        }
+        let root = crate::storage::folder_url(&self.location.to_url());
         self.adds
             .iter()
             .map(|add| {

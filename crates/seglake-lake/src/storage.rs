@@ -80,6 +80,16 @@ pub fn object_store_for(url: &Url) -> deltalake::DeltaResult<(Arc<dyn ObjectStor
     Ok((store, path))
 }
 
+/// `url` as a folder (its path ending in `/`), so that `Url::join` adds to
+/// it instead of replacing its last segment.
+pub fn folder_url(url: &Url) -> Url {
+    let mut folder = url.clone();
+    if !folder.path().ends_with('/') {
+        folder.set_path(&format!("{}/", folder.path()));
+    }
+    folder
+}
+
 /// The URL of the store `url` is in: `s3://bucket/`, or `file:///`.
 pub fn store_root(url: &Url) -> Url {
     let mut root = url.clone();
@@ -92,6 +102,17 @@ pub fn store_root(url: &Url) -> Url {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_folder_url_keeps_its_last_segment_when_joined() {
+        for given in ["s3://bank-lake/prod/segments", "s3://bank-lake/prod/segments/"] {
+            let folder = folder_url(&Url::parse(given).unwrap());
+            assert_eq!(
+                folder.join("part-0.parquet").unwrap().as_str(),
+                "s3://bank-lake/prod/segments/part-0.parquet"
+            );
+        }
+    }
 
     #[test]
     fn the_store_root_is_the_bucket() {
