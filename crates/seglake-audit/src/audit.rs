@@ -53,7 +53,7 @@ pub struct CustomerAudit {
 pub struct RunSummary {
     pub run_id: String,
     pub job_name: String,
-    pub status: String,
+    pub status: seglake_spec::lineage::RunStatus,
     pub as_of: DateTime<Utc>,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
@@ -85,7 +85,7 @@ impl RunSummary {
         RunSummary {
             run_id: r.run_id.clone(),
             job_name: r.job_name.clone(),
-            status: r.status.clone(),
+            status: r.status,
             as_of: r.as_of,
             started_at: r.started_at,
             finished_at: r.finished_at,

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use seglake_lake::runs::RUNS_TABLE;
 use seglake_lake::{HistoryEntry, current_version_of, history, read_table};
 use seglake_spec::Location;
-use seglake_spec::lineage::RunRecord;
+use seglake_spec::lineage::{RunRecord, RunStatus};
 
 use crate::error::{AuditError, Result};
 
@@ -124,7 +124,7 @@ impl Lake {
             .runs()
             .await?
             .into_iter()
-            .filter(|r| r.status == "succeeded" && r.outputs.iter().any(|o| o.table == SEGMENTS))
+            .filter(|r| r.status == RunStatus::Succeeded && r.outputs.iter().any(|o| o.table == SEGMENTS))
             .collect();
         let first = runs.first().map(|r| r.finished_at);
         runs.into_iter()

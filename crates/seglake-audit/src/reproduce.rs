@@ -11,6 +11,7 @@ use arrow::datatypes::DataType;
 use arrow::row::{RowConverter, Rows, SortField};
 use seglake_jobs::{Progress, RunOptions};
 use seglake_lake::{current_version_of, pin_recorded, read_table};
+use seglake_spec::lineage::RunStatus;
 use seglake_spec::{FEEDBACK_SOURCE, JobSpec, Location, RunId, SourceFormat};
 use serde::Serialize;
 
@@ -62,7 +63,7 @@ pub async fn reproduce(
     progress: &dyn Progress,
 ) -> Result<ReproduceReport> {
     let run = lake.run(run_id).await?;
-    if run.status != "succeeded" {
+    if run.status != RunStatus::Succeeded {
         return Err(AuditError::Invalid(format!(
             "run {run_id} did not succeed ({}); only published runs can be reproduced",
             run.status

@@ -7,7 +7,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::{DateTime, Utc};
 use seglake_features::{EngineOptions, FeatureEngine, FeatureTable, RunContext, ViewMode};
 use seglake_lake::{CommitInfo, PinnedInput, WriteMode, resolve_input};
-use seglake_spec::lineage::{OutputRecord, RunRecord, SqlFileRecord, TableCount};
+use seglake_spec::lineage::{OutputRecord, RunRecord, RunStatus, SqlFileRecord, TableCount};
 use seglake_spec::{JobSpec, RunId};
 
 use crate::error::{JobError, Result};
@@ -424,10 +424,10 @@ pub async fn run(
     }
     .await;
 
-    let make_record = |status: &str, commits: &[CommitInfo], error: Option<String>| RunRecord {
+    let make_record = |status: RunStatus, commits: &[CommitInfo], error: Option<String>| RunRecord {
         run_id: run_id.to_string(),
         job_name: spec.name.clone(),
-        status: status.to_string(),
+        status,
         spec_path: spec.path.display().to_string(),
         spec_text: spec.text.clone(),
         spec_sha256: spec.sha256.clone(),
@@ -461,11 +461,11 @@ pub async fn run(
         error,
     };
     if let Err(error) = published {
-        let record = make_record("failed", &publication.commits, Some(error.to_string()));
+        let record = make_record(RunStatus::Failed, &publication.commits, Some(error.to_string()));
         publication.fail(&record).await;
         return Err(error);
     }
-    let mut record = make_record("succeeded", &publication.commits, None);
+    let mut record = make_record(RunStatus::Succeeded, &publication.commits, None);
     let lineage_event = crate::openlineage::run_event(
         &record,
         &spec.output_root,
@@ -474,7 +474,7 @@ pub async fn run(
     record.openlineage = Some(lineage_event.to_string());
     step(progress, "recording lineage in `runs`");
     if let Err(error) = publication.record(&record).await {
-        let failed = make_record("failed", &publication.commits, Some(error.to_string()));
+        let failed = make_record(RunStatus::Failed, &publication.commits, Some(error.to_string()));
         publication.fail(&failed).await;
         return Err(error);
     }

@@ -151,7 +151,7 @@ mod tests {
         let record = RunRecord {
             run_id: "run-1".into(),
             job_name: "demo".into(),
-            status: "succeeded".into(),
+            status: RunStatus::Succeeded,
             spec_path: "/jobs/demo.toml".into(),
             spec_text: "[job]".into(),
             spec_sha256: "ab".into(),

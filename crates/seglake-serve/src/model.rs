@@ -9,7 +9,7 @@ use seglake_audit::{Lake, SEGMENTS, decode_rows};
 use seglake_jobs::live_features::LiveFeatures;
 use seglake_jobs::scoring::Scorer;
 use seglake_lake::runs::RUNS_TABLE;
-use seglake_spec::lineage::RunRecord;
+use seglake_spec::lineage::{RunRecord, RunStatus};
 use serde::Deserialize;
 
 use crate::error::ServeError;
@@ -48,7 +48,7 @@ async fn wanted_run(lake: &Lake, pinned: Option<&str>) -> Result<RunRecord, Serv
         .await?
         .into_iter()
         .rev()
-        .find(|r| r.status == "succeeded" && r.outputs.iter().any(|o| o.table == SEGMENTS))
+        .find(|r| r.status == RunStatus::Succeeded && r.outputs.iter().any(|o| o.table == SEGMENTS))
         .ok_or_else(|| {
             ServeError::Config(format!(
                 "no run in {} has published segments yet: run a job with a [segments] section first",

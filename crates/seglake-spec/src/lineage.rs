@@ -6,12 +6,36 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// How a run ended, as the `runs` table's `status` column spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Every table was committed and the lineage row written.
+    Succeeded,
+    /// The run stopped; `error` says why and `outputs` what had landed.
+    Failed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RunRecord {
     pub run_id: String,
     pub job_name: String,
-    /// `succeeded` or `failed`.
-    pub status: String,
+    pub status: RunStatus,
     pub spec_path: String,
     pub spec_text: String,
     pub spec_sha256: String,
