@@ -12,7 +12,7 @@
 //! two assign differently (the function computes in f32 like the batch
 //! run; SQL in f64).
 //!
-//! cargo bench -p seglake-jobs --bench cluster_assign [-- ROWS]
+//! cargo bench -p seglake-model --bench cluster_assign [-- ROWS]
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -23,7 +23,7 @@ use datafusion::datasource::MemTable;
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use rand::{Rng, SeedableRng};
-use seglake_jobs::cluster_scoring::{ModelTexts, ScoreUdf};
+use seglake_model::{ModelTexts, ScoreUdf};
 use seglake_ml::{Preparation, PrepareOptions};
 
 const FEATURES: usize = 10;

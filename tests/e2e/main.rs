@@ -12,6 +12,7 @@ mod demo_versions;
 mod determinism;
 mod handbuilt_features;
 mod http;
+mod model_format;
 mod python_reader;
 mod risk;
 mod s3;

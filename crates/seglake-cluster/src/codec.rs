@@ -28,7 +28,7 @@ use datafusion::logical_expr::{Extension, LogicalPlan, ScalarUDF};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
-use seglake_jobs::cluster_scoring::{SCORE_FUNCTION, ScoreUdf};
+use seglake_model::{SCORE_FUNCTION, ScoreUdf};
 
 const BALLISTA_TABLE: u8 = 0;
 const MEMORY_TABLE: u8 = 1;

@@ -23,10 +23,14 @@
 //! then written by the executors to a folder under the lake that they all
 //! read ([`FeatureEngine::share_scratch_under`]), or, without one, left as
 //! plans computed where they are read.
+//!
+//! [`live`] runs a published run's feature SQL over one customer's raw rows
+//! (what `seglake serve` does for a request that posts raw data).
 
 mod checked_sum;
 mod engine;
 mod error;
+pub mod live;
 mod quality;
 mod scratch;
 mod sources;

@@ -1,5 +1,12 @@
+use arrow::error::ArrowError;
+use seglake_ml::MlError;
+use seglake_model::ModelError;
+
 pub type Result<T, E = JobError> = std::result::Result<T, E>;
 
+/// Everything a run can fail on after its spec was validated. Each variant
+/// names the table, view, column or key at fault and keeps the error that
+/// caused it as its source.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
     #[error(transparent)]
@@ -8,37 +15,85 @@ pub enum JobError {
     Lake(#[from] seglake_lake::LakeError),
     #[error(transparent)]
     Features(#[from] seglake_features::FeatureError),
-    #[error("encoding the lineage row of run {run_id}: {source}")]
+    #[error("encoding the lineage row of run {run_id}")]
     Lineage {
         run_id: String,
-        source: arrow::error::ArrowError,
+        #[source]
+        source: ArrowError,
     },
     #[error(
         "the feature table `{table}` has a column `{column}`, which seglake adds to every row itself; \
          rename it in the last feature view"
     )]
     ReservedColumn { table: String, column: String },
+    /// A column of the feature table that a model reads has the wrong type.
+    #[error("column `{column}` of the feature table `{table}` cannot be read as {wanted}")]
+    Column {
+        table: String,
+        column: String,
+        wanted: &'static str,
+        #[source]
+        source: ArrowError,
+    },
+    /// The `[segments]` section names columns the feature table does not
+    /// have (or not as numbers).
     #[error("segmenting the feature table `{table}`: {message}")]
     Segments { table: String, message: String },
-    #[error("invalid [segments] parameters: {0}")]
-    SegmentParams(String),
+    #[error("segmenting the feature table `{table}`")]
+    Segmentation {
+        table: String,
+        #[source]
+        source: MlError,
+    },
+    /// The `[risk]` section names columns the feature table does not
+    /// have, or an input seglake adds itself.
     #[error("scoring risk on the feature table `{table}`: {message}")]
     Risk { table: String, message: String },
+    #[error("scoring risk on the feature table `{table}`")]
+    RiskScoring {
+        table: String,
+        #[source]
+        source: MlError,
+    },
     #[error("label view `{view}`: {message}")]
     Labels { view: String, message: String },
-    #[error("invalid [risk] parameters: {0}")]
-    RiskParams(String),
+    #[error("label view `{view}`")]
+    LabelTraining {
+        view: String,
+        #[source]
+        source: MlError,
+    },
+    #[error("label view `{view}`: column `{column}` cannot be read")]
+    LabelColumn {
+        view: String,
+        column: String,
+        #[source]
+        source: ArrowError,
+    },
+    #[error("case outcomes from source `{source_name}`: column `{column}` cannot be read")]
+    OutcomeColumn {
+        source_name: String,
+        column: String,
+        #[source]
+        source: ArrowError,
+    },
     #[error("[privacy]: {0}")]
     Privacy(String),
-    #[error("reproducing run {run_id}: {message}")]
-    Reproduce { run_id: String, message: String },
-    #[error("adding the run columns to `{table}`: {source}")]
+    #[error("building the `{table}` table")]
     Output {
         table: String,
-        source: arrow::error::ArrowError,
+        #[source]
+        source: ArrowError,
     },
     #[error("the scoring pass on the cluster: {message}")]
     ClusterScoring { message: String },
+    #[error("the scoring pass on the cluster")]
+    ClusterModel(#[source] ModelError),
+    #[error("the scoring pass on the cluster: reading its result")]
+    ClusterResult {
+        #[source]
+        source: ArrowError,
+    },
 }
 
 impl JobError {
@@ -48,18 +103,23 @@ impl JobError {
         match self {
             JobError::Spec(_)
             | JobError::ReservedColumn { .. }
+            | JobError::Column { .. }
             | JobError::Segments { .. }
-            | JobError::SegmentParams(_)
+            | JobError::Segmentation { .. }
             | JobError::Risk { .. }
+            | JobError::RiskScoring { .. }
             | JobError::Labels { .. }
-            | JobError::RiskParams(_)
-            | JobError::Privacy(_)
-            | JobError::Reproduce { .. } => true,
+            | JobError::LabelTraining { .. }
+            | JobError::LabelColumn { .. }
+            | JobError::OutcomeColumn { .. }
+            | JobError::Privacy(_) => true,
             JobError::Lake(e) => e.is_invalid_input(),
             JobError::Features(e) => e.is_invalid_input(),
             JobError::Lineage { .. }
             | JobError::Output { .. }
-            | JobError::ClusterScoring { .. } => false,
+            | JobError::ClusterScoring { .. }
+            | JobError::ClusterModel(_)
+            | JobError::ClusterResult { .. } => false,
         }
     }
 }

@@ -1,38 +1,68 @@
-//! The seglake pipeline, one job run end to end on the local engine:
+//! The seglake pipeline: one job run end to end, as typed stages.
 //!
 //! ```text
-//! pin inputs -> register sources, run_context, views (plans every SQL file)
-//!   -> compute the feature table -> quality report
-//!   -> with a [segments] section: prepare, train, assign every customer
-//!   -> publish ([`publication`](crate::publication)): `models` first (the
-//!      other tables name its version), then the data files of the feature
-//!      table, `segments` and `segment_profiles`, then one commit each, all
-//!      carrying the run id as the Delta transaction id
-//!   -> the run's lineage row to `runs`, last
+//! prepare   pin inputs; register sources, run_context, views (plans every SQL file)
+//!    |
+//! compute   the feature table, input row counts, the quality report
+//!    |
+//! train     with [segments]: preparation + segmentation, case outcomes and
+//!    |      feedback per segment; with [risk]: the label view, the booster,
+//!    |      every customer's score, band and reasons
+//!    |
+//! score     every customer's segment and risk columns: in process, or on the
+//!    |      cluster with seglake-model's scoring function
+//!    |
+//! publish   `models` first (the other tables name its version), then
+//!    |      `segments`, `segment_profiles` and the feature table, one commit
+//!    |      each, all carrying the run id as the Delta transaction id
+//!    |
+//! record    the run's lineage row to `runs`, last
 //! ```
 //!
-//! [`scoring`] scores customers with a published run's models, through the
-//! functions the batch run used; [`feedback`] brings the lake's `feedback`
-//! table into every run (profiles, validation metrics, SQL labels).
+//! Each stage is a module with one entry function ([`prepare`],
+//! [`compute`], [`train`], [`score`], [`publish`], [`record`]);
+//! [`pipeline`] chains them and owns the one failure path. The trained
+//! models are written in seglake-model's format, which batch scoring, the
+//! cluster and `seglake serve` read back. [`feedback`] brings the lake's
+//! `feedback` table into every run (profiles, validation metrics, SQL
+//! labels).
 //!
 //! Everything that can be wrong with the input (spec, SQL, data) is found
 //! before the first byte is written, so a bad run leaves the lake as it was.
 //! [`validate`] runs the same checks without reading data or writing.
 
-pub mod cluster_scoring;
-mod error;
-pub mod feedback;
-pub mod live_features;
-pub mod openlineage;
+// The stages, in the order a run takes them.
+mod prepare;
+mod compute;
+mod train;
+mod score;
+mod publish;
+mod record;
 mod pipeline;
+
+// What the stages are made of.
+mod bands;
+mod cluster_scoring;
+mod columns;
+mod error;
+mod explain;
+pub mod feedback;
+pub mod openlineage;
+mod outcomes;
 mod privacy;
+mod progress;
 mod publication;
 mod risk;
-pub mod scoring;
-mod segments;
+mod risk_labels;
+mod risk_metrics;
+mod run_columns;
+mod run_metrics;
+mod segment_labels;
+mod segmentation;
+mod tables;
 
 pub use error::{JobError, Result};
-pub use pipeline::{
-    Progress, RunOptions, RunSummary, SEGLAKE_VERSION, ValidationReport, run, validate,
-};
+pub use pipeline::{RunOptions, RunSummary, ValidationReport, run, validate};
+pub use progress::Progress;
+pub use record::SEGLAKE_VERSION;
 pub use seglake_features::EngineOptions;

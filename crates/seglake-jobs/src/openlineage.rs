@@ -82,62 +82,11 @@ fn facet(schema_url: &str, fields: Value) -> Value {
 /// The `COMPLETE` event of a published run. `output_root` is where the
 /// run's tables live; `runs` itself is not an output (it is the lineage).
 pub fn run_event(record: &RunRecord, output_root: &Location, namespace: &str) -> Value {
-    let inputs: Vec<Value> = record
-        .inputs
-        .iter()
-        .map(|input| {
-            let base = std::env::current_dir().unwrap_or_default();
-            let (ns, name) = Location::parse(&input.uri, &base)
-                .map(|l| dataset_name(&l))
-                .unwrap_or_else(|_| ("file".to_string(), input.uri.clone()));
-            // A Delta input's version is its table version; a file input's
-            // is the hash of the exact file list it was read as.
-            let version = match input.delta_version {
-                Some(v) => v.to_string(),
-                None => {
-                    let mut h = Sha256::new();
-                    for f in &input.files {
-                        h.update(format!(
-                            "{}\t{}\t{}\n",
-                            f.path,
-                            f.size,
-                            f.etag.as_deref().unwrap_or("")
-                        ));
-                    }
-                    format!("sha256:{}", hex::encode(h.finalize()))
-                }
-            };
-            json!({
-                "namespace": ns,
-                "name": name,
-                "facets": { "version": facet(VERSION_FACET, json!({ "datasetVersion": version })) },
-            })
-        })
-        .collect();
+    let inputs: Vec<Value> = record.inputs.iter().map(input_dataset).collect();
     let outputs: Vec<Value> = record
         .outputs
         .iter()
-        .map(|output| {
-            let (ns, name) = dataset_name(&output_root.join(&output.table));
-            let rows = record
-                .rows_out
-                .iter()
-                .find(|r| r.table == output.table)
-                .map(|r| r.rows);
-            let mut dataset = json!({
-                "namespace": ns,
-                "name": name,
-                "facets": {
-                    "version": facet(VERSION_FACET, json!({ "datasetVersion": output.version.to_string() })),
-                },
-            });
-            if let Some(rows) = rows {
-                dataset["outputFacets"] = json!({
-                    "outputStatistics": facet(OUTPUT_STATS_FACET, json!({ "rowCount": rows })),
-                });
-            }
-            dataset
-        })
+        .map(|output| output_dataset(record, output, output_root))
         .collect();
     let query = record
         .sql_files
@@ -182,6 +131,62 @@ pub fn run_event(record: &RunRecord, output_root: &Location, namespace: &str) ->
         "inputs": inputs,
         "outputs": outputs,
     })
+}
+
+/// An input as an OpenLineage dataset. A Delta input's version is its table
+/// version; a file input's is the hash of the exact file list it was read as.
+fn input_dataset(input: &seglake_spec::lineage::InputRecord) -> Value {
+    let base = std::env::current_dir().unwrap_or_default();
+    let (ns, name) = Location::parse(&input.uri, &base)
+        .map(|l| dataset_name(&l))
+        .unwrap_or_else(|_| ("file".to_string(), input.uri.clone()));
+    let version = match input.delta_version {
+        Some(v) => v.to_string(),
+        None => {
+            let mut h = Sha256::new();
+            for f in &input.files {
+                h.update(format!(
+                    "{}\t{}\t{}\n",
+                    f.path,
+                    f.size,
+                    f.etag.as_deref().unwrap_or("")
+                ));
+            }
+            format!("sha256:{}", hex::encode(h.finalize()))
+        }
+    };
+    json!({
+        "namespace": ns,
+        "name": name,
+        "facets": { "version": facet(VERSION_FACET, json!({ "datasetVersion": version })) },
+    })
+}
+
+/// A published table as an OpenLineage dataset, with its row count.
+fn output_dataset(
+    record: &RunRecord,
+    output: &seglake_spec::lineage::OutputRecord,
+    output_root: &Location,
+) -> Value {
+    let (ns, name) = dataset_name(&output_root.join(&output.table));
+    let rows = record
+        .rows_out
+        .iter()
+        .find(|r| r.table == output.table)
+        .map(|r| r.rows);
+    let mut dataset = json!({
+        "namespace": ns,
+        "name": name,
+        "facets": {
+            "version": facet(VERSION_FACET, json!({ "datasetVersion": output.version.to_string() })),
+        },
+    });
+    if let Some(rows) = rows {
+        dataset["outputFacets"] = json!({
+            "outputStatistics": facet(OUTPUT_STATS_FACET, json!({ "rowCount": rows })),
+        });
+    }
+    dataset
 }
 
 /// The namespace from `OPENLINEAGE_NAMESPACE`, or [`DEFAULT_NAMESPACE`].

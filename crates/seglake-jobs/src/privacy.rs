@@ -13,7 +13,7 @@ use seglake_spec::PseudonymKey;
 
 /// `(schema, batches)` with `key` replaced by its pseudonym, as one batch
 /// sorted by pseudonym.
-pub fn pseudonymise(
+fn pseudonymise(
     (schema, batches): (SchemaRef, Vec<RecordBatch>),
     key: &str,
     hmac: &PseudonymKey,
@@ -43,6 +43,47 @@ pub fn pseudonymise(
     order.sort_by(|a, b| pseudonyms[*a as usize].cmp(&pseudonyms[*b as usize]));
     let sorted = take_record_batch(&replaced, &UInt32Array::from(order))?;
     Ok((new_schema, vec![sorted]))
+}
+
+/// How customer ids leave the job: as they are, or pseudonymised under the
+/// job's key. The feature table and `segments` are published through here.
+pub(crate) struct CustomerIds<'a> {
+    key: &'a str,
+    pseudonym_key: Option<PseudonymKey>,
+}
+
+impl<'a> CustomerIds<'a> {
+    /// Reads the `[privacy]` key first: a job that must pseudonymise and
+    /// cannot does no work at all.
+    pub fn for_job(spec: &'a seglake_spec::JobSpec) -> crate::Result<Self> {
+        let pseudonym_key = match &spec.privacy.pseudonymise {
+            Some(source) => {
+                Some(PseudonymKey::load(source).map_err(crate::JobError::Privacy)?)
+            }
+            None => None,
+        };
+        Ok(CustomerIds {
+            key: &spec.key,
+            pseudonym_key,
+        })
+    }
+
+    /// `data` (the table `table`) as it may be published.
+    pub fn publishable(
+        &self,
+        table: &str,
+        data: (SchemaRef, Vec<RecordBatch>),
+    ) -> crate::Result<(SchemaRef, Vec<RecordBatch>)> {
+        match &self.pseudonym_key {
+            Some(hmac) => pseudonymise(data, self.key, hmac).map_err(|source| {
+                crate::JobError::Output {
+                    table: table.to_string(),
+                    source,
+                }
+            }),
+            None => Ok(data),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -40,8 +40,8 @@ pub enum MlError {
     Eps(f64),
     #[error("min_points must be at least 1, got 0")]
     MinPoints,
-    #[error("sample size must be at least 2, got {0}")]
-    SampleSize(usize),
+    #[error("{name} must be at least 2, got {got}")]
+    SampleSize { name: &'static str, got: usize },
     #[error("the feature matrix is empty: no rows to cluster")]
     Empty,
     #[error("the feature matrix has {got} columns, the model expects {expected}")]
@@ -70,4 +70,26 @@ pub enum MlError {
     OneClass { positives: usize, negatives: usize },
     #[error("{got} labels for {rows} feature rows")]
     LabelLength { rows: usize, got: usize },
+}
+
+impl MlError {
+    /// The parameter a parameter error is about, as a job spells it
+    /// (`None` for errors about the data).
+    pub fn parameter(&self) -> Option<&'static str> {
+        Some(match self {
+            MlError::KTooSmall(_) => "k",
+            MlError::KRange { .. } => "k_range",
+            MlError::BatchSize => "batch_size",
+            MlError::ChunkRows => "chunk_rows",
+            MlError::NInit => "n_init",
+            MlError::Tolerance(_) => "tol",
+            MlError::InitSample { .. } => "init_sample",
+            MlError::NoTraining => "max_epochs",
+            MlError::ClipBounds { .. } => "clip",
+            MlError::Eps(_) => "eps",
+            MlError::MinPoints => "min_points",
+            MlError::SampleSize { name, .. } | MlError::Param { name, .. } => name,
+            _ => return None,
+        })
+    }
 }

@@ -20,7 +20,13 @@ use crate::kernel::{CentreTable, Partial, assign_all, batch_pass, full_pass};
 use crate::seeds::{Stream, rng, sample_rows};
 
 /// Builder for [`KMeansValidParams`]; see each setter for the default.
+///
+/// A job's `[segments]` section deserialises into this struct directly
+/// (every field optional, defaults from [`KMeansParams::new`]): adding a
+/// k-means parameter is adding a field here. `k` and `seed` come from the
+/// section's `k` and the job's seed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct KMeansParams {
     pub k: usize,
     pub seed: u64,
@@ -32,6 +38,13 @@ pub struct KMeansParams {
     pub n_init: usize,
     pub init_sample: usize,
     pub chunk_rows: usize,
+}
+
+impl Default for KMeansParams {
+    /// The defaults of [`KMeansParams::new`], with k = 2.
+    fn default() -> Self {
+        KMeansParams::new(2)
+    }
 }
 
 impl KMeansParams {
@@ -104,32 +117,42 @@ impl KMeansParams {
         self
     }
 
+    /// Names the first parameter that is out of range.
     pub fn check(self) -> Result<KMeansValidParams> {
+        match self.problems().into_iter().next() {
+            Some(problem) => Err(problem),
+            None => Ok(KMeansValidParams(self)),
+        }
+    }
+
+    /// Every parameter that is out of range.
+    pub fn problems(&self) -> Vec<MlError> {
+        let mut out = Vec::new();
         if self.k < 2 {
-            return Err(MlError::KTooSmall(self.k));
+            out.push(MlError::KTooSmall(self.k));
         }
         if self.batch_size == 0 {
-            return Err(MlError::BatchSize);
+            out.push(MlError::BatchSize);
         }
         if self.chunk_rows == 0 {
-            return Err(MlError::ChunkRows);
+            out.push(MlError::ChunkRows);
         }
         if self.n_init == 0 {
-            return Err(MlError::NInit);
+            out.push(MlError::NInit);
         }
         if !(self.tol.is_finite() && self.tol >= 0.0) {
-            return Err(MlError::Tolerance(self.tol));
+            out.push(MlError::Tolerance(self.tol));
         }
         if self.init_sample < self.k {
-            return Err(MlError::InitSample {
+            out.push(MlError::InitSample {
                 k: self.k,
                 got: self.init_sample,
             });
         }
         if self.max_epochs == 0 && self.lloyd_passes == 0 {
-            return Err(MlError::NoTraining);
+            out.push(MlError::NoTraining);
         }
-        Ok(KMeansValidParams(self))
+        out
     }
 }
 

@@ -60,41 +60,54 @@ pub struct SegmentParams {
 }
 
 impl SegmentParams {
+    /// Names the first parameter that is out of range.
     pub fn check(&self) -> Result<()> {
-        match self.k {
-            KChoice::Fixed(k) => {
-                KMeansParams {
-                    k,
-                    ..self.kmeans.clone()
-                }
-                .check()?;
-            }
+        match self.problems().into_iter().next() {
+            Some(problem) => Err(problem),
+            None => Ok(()),
+        }
+    }
+
+    /// Every parameter that is out of range.
+    pub fn problems(&self) -> Vec<MlError> {
+        let mut out = Vec::new();
+        let smallest_k = match self.k {
+            KChoice::Fixed(k) => k,
             KChoice::Auto { min, max } => {
                 if min < 2 || max < min {
-                    return Err(MlError::KRange { min, max });
+                    out.push(MlError::KRange { min, max });
                 }
-                KMeansParams {
-                    k: min,
-                    ..self.kmeans.clone()
-                }
-                .check()?;
+                min
             }
-        }
-        if self.metric_sample < 2 {
-            return Err(MlError::SampleSize(self.metric_sample));
-        }
-        if self.cluster_sample < 2 {
-            return Err(MlError::SampleSize(self.cluster_sample));
+        };
+        let kmeans = KMeansParams {
+            k: smallest_k,
+            ..self.kmeans.clone()
+        };
+        out.extend(
+            kmeans
+                .problems()
+                .into_iter()
+                // A bad range is reported once, as a range.
+                .filter(|p| !(matches!(self.k, KChoice::Auto { .. }) && matches!(p, MlError::KTooSmall(_)))),
+        );
+        for (name, got) in [
+            ("silhouette_sample", self.metric_sample),
+            ("cluster_sample", self.cluster_sample),
+        ] {
+            if got < 2 {
+                out.push(MlError::SampleSize { name, got });
+            }
         }
         if let Algorithm::Dbscan { eps, min_points } = self.algorithm {
             if !(eps.is_finite() && eps > 0.0) {
-                return Err(MlError::Eps(eps));
+                out.push(MlError::Eps(eps));
             }
             if min_points == 0 {
-                return Err(MlError::MinPoints);
+                out.push(MlError::MinPoints);
             }
         }
-        Ok(())
+        out
     }
 }
 

@@ -24,7 +24,7 @@ use crate::feedback::{self, FeedbackItem, kind, object, only_fields};
 use crate::metrics::Metrics;
 use crate::model::{Loaded, Models};
 use crate::wal::Wal;
-use seglake_jobs::live_features::LiveError;
+use seglake_features::live::LiveError;
 
 /// At most this many customers in one `/v1/score/batch` request.
 pub const MAX_BATCH: usize = 10_000;
@@ -190,7 +190,7 @@ fn customer_of(
 fn score_json(
     loaded: &Loaded,
     customer: Option<String>,
-    score: seglake_jobs::scoring::Score,
+    score: seglake_model::Score,
 ) -> Value {
     let mut out = json!({
         "segment_id": score.segment_id,
@@ -213,7 +213,7 @@ fn score_json(
 fn score_rows(
     loaded: &Loaded,
     rows: Vec<Vec<f64>>,
-) -> Result<Vec<seglake_jobs::scoring::Score>, ApiError> {
+) -> Result<Vec<seglake_model::Score>, ApiError> {
     loaded
         .scorer
         .score(&rows)

@@ -8,6 +8,13 @@ use serde_json::json;
 pub enum ServeError {
     #[error("{0}")]
     Config(String),
+    /// A run's models cannot be read (another format version, say).
+    #[error("run {run_id}")]
+    Model {
+        run_id: String,
+        #[source]
+        source: seglake_model::ModelError,
+    },
     #[error(transparent)]
     Audit(#[from] seglake_audit::AuditError),
     #[error(transparent)]

@@ -2,7 +2,7 @@
 //!
 //! - scoring ([`api`]): a customer's segment, risk score, band and reasons
 //!   from their feature values, with the published run's models
-//!   ([`seglake_jobs::scoring::Scorer`], the batch run's own functions), and
+//!   ([`seglake_model::Scorer`], the batch run's own functions), and
 //!   a newly published run picked up without a restart ([`model`]);
 //! - the published segmentation in force at a time (the auditor's lookup);
 //! - feedback ([`feedback`]): survey responses and analyst dispositions,

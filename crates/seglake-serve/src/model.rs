@@ -6,8 +6,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use seglake_audit::{Lake, SEGMENTS, decode_rows};
-use seglake_jobs::live_features::LiveFeatures;
-use seglake_jobs::scoring::Scorer;
+use seglake_features::live::LiveFeatures;
+use seglake_model::{ModelKind, Scorer};
 use seglake_lake::runs::RUNS_TABLE;
 use seglake_spec::lineage::{RunRecord, RunStatus};
 use serde::Deserialize;
@@ -67,14 +67,18 @@ async fn load_run(lake: &Lake, run: &RunRecord) -> Result<Loaded, ServeError> {
             .find(|r| r.run_id == run.run_id && r.kind == kind)
             .map(|r| r.model.as_str())
     };
-    let segments = model_of("segments").ok_or_else(|| {
+    let segments = model_of(ModelKind::Segments.as_str()).ok_or_else(|| {
         ServeError::Config(format!(
             "run {} has no segmentation model in `models` version {now}",
             run.run_id
         ))
     })?;
-    let scorer = Scorer::from_models(segments, model_of("risk"))
-        .map_err(|e| ServeError::Config(format!("run {}: {e}", run.run_id)))?;
+    let scorer = Scorer::from_models(segments, model_of(ModelKind::Risk.as_str())).map_err(|source| {
+        ServeError::Model {
+            run_id: run.run_id.clone(),
+            source,
+        }
+    })?;
     let spec = seglake_spec::JobSpec::from_run_record(run).map_err(|e| {
         ServeError::Config(format!("the spec recorded for run {}: {e}", run.run_id))
     })?;

@@ -26,6 +26,11 @@ pub enum SpecError {
         message: String,
     },
 
+    /// Every bad value of the model sections at once, so one `validate`
+    /// shows them all.
+    #[error("invalid job file {path}: {problems}")]
+    InvalidValues { path: PathBuf, problems: Problems },
+
     #[error(
         "invalid job file {path}: key `{key}` names SQL file {file}, which does not exist; \
          files in {dir}: {available}"
@@ -45,4 +50,65 @@ pub enum SpecError {
         file: PathBuf,
         source: std::io::Error,
     },
+}
+
+/// One bad value: its dotted key and what is wrong with it (the value and
+/// the valid range).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub key: String,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Problem {
+        Problem {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A seglake-ml parameter error of the job section `section`, keyed by
+    /// the parameter it names.
+    pub(crate) fn of_param(section: &str, error: &seglake_ml::MlError) -> Problem {
+        let key = match error.parameter() {
+            Some(name) => format!("{section}.{name}"),
+            None => section.to_string(),
+        };
+        Problem::new(key, error.to_string())
+    }
+}
+
+/// Several [`Problem`]s; one reads as `key `k`: message`, several as a
+/// count and one per line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problems(pub Vec<Problem>);
+
+impl std::fmt::Display for Problems {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.as_slice() {
+            [one] => write!(f, "key `{}`: {}", one.key, one.message),
+            all => {
+                write!(f, "{} invalid values:", all.len())?;
+                for p in all {
+                    write!(f, "\n  key `{}`: {}", p.key, p.message)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// `error: cause: cause`: an error with its whole chain of sources, for
+/// text that outlives the error value (the `runs` table's `error` column, a
+/// message that crosses to another process).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
 }

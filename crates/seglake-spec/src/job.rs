@@ -4,9 +4,10 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::error::{Result, SpecError};
+use crate::error::{Problem, Problems, Result, SpecError};
 use crate::location::Location;
 use crate::raw::{RawFormat, RawJob, RawOutlierRule};
+use crate::view::ViewSpec;
 
 /// Tables every run may publish under the output root.
 pub const RESERVED_TABLES: [&str; 7] = [
@@ -87,18 +88,6 @@ pub struct SourceSpec {
     /// Delta only: the pinned version; the latest at run start when absent.
     pub version: Option<i64>,
     pub dedupe_on: Vec<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct ViewSpec {
-    /// The view name: the SQL file name without `.sql`.
-    pub name: String,
-    pub path: PathBuf,
-    pub sql: String,
-    pub sha256: String,
-    /// Computed once per run and stored, instead of re-evaluated by each
-    /// view that reads it.
-    pub materialize: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -278,6 +267,13 @@ impl Validator<'_> {
         }
     }
 
+    fn invalid_all(&self, problems: Vec<Problem>) -> SpecError {
+        SpecError::InvalidValues {
+            path: self.path.to_path_buf(),
+            problems: Problems(problems),
+        }
+    }
+
     fn validate(
         &self,
         raw: RawJob,
@@ -392,17 +388,17 @@ impl Validator<'_> {
             .map(|(i, r)| self.outlier_rule(i, r, &tables))
             .collect::<Result<Vec<_>>>()?;
 
+        // The model sections: every bad parameter of both is reported.
+        let mut problems = Vec::new();
         let segments = match &raw.segments {
             None => None,
             Some(r) => {
                 let names: Vec<&str> = raw.sources.keys().map(String::as_str).collect();
-                Some(
-                    crate::segments::validate(r, &names)
-                        .map_err(|(key, message)| self.invalid(key, message))?,
-                )
+                crate::segments::validate(r, &names, raw.job.seed)
+                    .map_err(|p| problems.extend(p))
+                    .ok()
             }
         };
-
         let risk = match &raw.risk {
             None => None,
             Some(r) => {
@@ -414,12 +410,14 @@ impl Validator<'_> {
                         format!("`{}` is already a source or feature view", labels.name),
                     ));
                 }
-                Some(
-                    crate::risk::validate(r, labels, segments.is_some())
-                        .map_err(|(key, message)| self.invalid(key, message))?,
-                )
+                crate::risk::validate(r, labels, raw.segments.is_some(), raw.job.seed)
+                    .map_err(|p| problems.extend(p))
+                    .ok()
             }
         };
+        if !problems.is_empty() {
+            return Err(self.invalid_all(problems));
+        }
 
         let privacy = crate::privacy::validate(raw.privacy.as_ref(), self.base)
             .map_err(|(key, message)| self.invalid(key, message))?;
@@ -841,5 +839,67 @@ root = "${lake}"
             spec.output_root,
             Location::Local(PathBuf::from("/elsewhere"))
         );
+    }
+
+    /// `GOOD` with `[segments]` and `[risk]` sections (a label view `l`).
+    fn with_models(f: &Fixture, segments: &str, risk: &str) -> Result<JobSpec> {
+        std::fs::write(f.dir.join("sql/l.sql"), "SELECT 1 AS customer_id, 1 AS label").unwrap();
+        f.load(&format!(
+            "{GOOD}\n[segments]\nk = 4\n{segments}\n\n[risk]\nlabels = \"l\"\n{risk}\n"
+        ))
+    }
+
+    #[test]
+    fn model_parameters_land_in_seglake_ml_params_with_the_job_seed() {
+        let f = Fixture::new("params");
+        let spec = with_models(&f, "batch_size = 512\ntol = 0", "num_trees = 7\nclass_weight = 2").unwrap();
+        let segments = spec.segments.unwrap();
+        assert_eq!(segments.params.kmeans.batch_size, 512);
+        assert_eq!(segments.params.kmeans.tol, 0.0);
+        assert_eq!(segments.params.kmeans.seed, 1);
+        assert_eq!(segments.params.kmeans.max_epochs, seglake_ml::KMeansParams::new(4).max_epochs);
+        let risk = spec.risk.unwrap();
+        assert_eq!(risk.booster.num_trees, 7);
+        assert_eq!(risk.booster.seed, 1);
+        assert_eq!(risk.booster.class_weight, seglake_ml::ClassWeight::Positive(2.0));
+        assert_eq!(risk.booster.num_leaves, seglake_ml::GbdtParams::default().num_leaves);
+    }
+
+    #[test]
+    fn risk_num_leaves_below_two_is_refused_naming_the_key_value_and_range() {
+        let f = Fixture::new("num-leaves");
+        let msg = with_models(&f, "", "num_leaves = 1").unwrap_err().to_string();
+        assert!(
+            msg.contains("key `risk.num_leaves`: num_leaves must be at least 2, got 1"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn every_parameter_error_of_every_section_is_reported_at_once() {
+        let f = Fixture::new("all-errors");
+        let msg = with_models(&f, "batch_size = 0\nn_init = 0", "num_leaves = 1\nlearning_rate = -1")
+            .unwrap_err()
+            .to_string();
+        for wanted in [
+            "4 invalid values",
+            "key `segments.batch_size`: batch_size must be at least 1, got 0",
+            "key `segments.n_init`: n_init must be at least 1, got 0",
+            "key `risk.num_leaves`: num_leaves must be at least 2, got 1",
+            "key `risk.learning_rate`: learning_rate must be a finite number > 0, got -1",
+        ] {
+            assert!(msg.contains(wanted), "`{wanted}` not in: {msg}");
+        }
+    }
+
+    #[test]
+    fn unknown_model_keys_and_a_model_seed_are_refused() {
+        let f = Fixture::new("model-keys");
+        let msg = with_models(&f, "", "num_leafs = 8").unwrap_err().to_string();
+        assert!(msg.contains("num_leafs"), "{msg}");
+        let msg = with_models(&f, "seed = 3", "").unwrap_err().to_string();
+        assert!(msg.contains("segments.seed") && msg.contains("job.seed"), "{msg}");
+        let msg = with_models(&f, "", "class_weight = \"heavy\"").unwrap_err().to_string();
+        assert!(msg.contains("`heavy` is neither \"balanced\" nor a number"), "{msg}");
     }
 }

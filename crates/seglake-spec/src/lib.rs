@@ -45,14 +45,16 @@ pub mod raw;
 pub mod risk;
 mod run_id;
 pub mod segments;
+mod view;
 
-pub use error::{Result, SpecError};
+pub use error::{Problem, Problems, Result, SpecError, error_chain};
 pub use job::{
     FEEDBACK_SOURCE, JobSpec, OutlierRule, QualitySpec, RESERVED_TABLES, SourceFormat, SourceSpec,
-    ViewSpec, sha256_hex,
+    sha256_hex,
 };
 pub use location::Location;
 pub use privacy::{KeySource, PrivacySpec, PseudonymKey};
-pub use risk::{BandSpec, BandTarget, ClassWeightSpec, RiskSpec};
+pub use risk::{BandSpec, BandTarget, RiskSpec};
 pub use run_id::RunId;
-pub use segments::{KSpec, PrepareSpec, SegmentAlgorithm, SegmentsSpec};
+pub use segments::SegmentsSpec;
+pub use view::ViewSpec;

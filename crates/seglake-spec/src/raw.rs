@@ -139,15 +139,9 @@ pub struct RawSegments {
     pub features: Option<Vec<String>>,
     #[serde(default)]
     pub exclude: Vec<String>,
-    pub batch_size: Option<usize>,
-    pub max_epochs: Option<usize>,
-    pub lloyd_passes: Option<usize>,
-    pub tol: Option<f64>,
-    pub patience: Option<usize>,
-    pub n_init: Option<usize>,
-    pub init_sample: Option<usize>,
-    pub chunk_rows: Option<usize>,
+    /// Rows the silhouette is computed on.
     pub silhouette_sample: Option<usize>,
+    /// Rows DBSCAN and hierarchical clustering run on.
     pub cluster_sample: Option<usize>,
     pub eps: Option<f64>,
     pub min_points: Option<usize>,
@@ -157,6 +151,13 @@ pub struct RawSegments {
     pub outcomes: Option<String>,
     #[serde(default)]
     pub prepare: RawPrepare,
+    /// Never accepted: the job's seed (`job.seed`) seeds every model.
+    #[serde(default)]
+    pub seed: Option<toml::Value>,
+    /// Mini-batch k-means settings (`batch_size`, `max_epochs`, ...):
+    /// seglake-ml's own parameters, read straight from this section.
+    #[serde(flatten)]
+    pub kmeans: seglake_ml::KMeansParams,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -213,31 +214,17 @@ pub struct RawRisk {
     pub exclude: Vec<String>,
     pub segment_feature: Option<bool>,
     pub reasons: Option<usize>,
-    pub num_trees: Option<usize>,
-    pub learning_rate: Option<f64>,
-    pub num_leaves: Option<usize>,
-    pub max_depth: Option<usize>,
-    pub min_data_in_leaf: Option<usize>,
-    pub min_sum_hessian: Option<f64>,
-    pub lambda_l2: Option<f64>,
-    pub min_split_gain: Option<f64>,
-    pub max_bins: Option<usize>,
-    pub row_subsample: Option<f64>,
-    pub feature_subsample: Option<f64>,
-    pub class_weight: Option<RawClassWeight>,
-    pub validation_fraction: Option<f64>,
-    pub early_stopping_rounds: Option<usize>,
     pub per_segment: Option<bool>,
     pub default_band: Option<String>,
     #[serde(default)]
     pub bands: Vec<RawBand>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum RawClassWeight {
-    Number(f64),
-    Text(String),
+    /// Never accepted: the job's seed (`job.seed`) seeds every model.
+    #[serde(default)]
+    pub seed: Option<toml::Value>,
+    /// The booster's settings (`num_trees`, `num_leaves`, ...): seglake-ml's
+    /// own parameters, read straight from this section.
+    #[serde(flatten)]
+    pub booster: seglake_ml::GbdtParams,
 }
 
 #[derive(Debug, Deserialize)]

@@ -38,8 +38,45 @@ pub enum ClassWeight {
     Positive(f64),
 }
 
+impl ClassWeight {
+    /// Reads a job's `class_weight`: `"balanced"` or a number (the weight of
+    /// a positive); also the stored form (`"Balanced"`, `"Unweighted"`,
+    /// `{"Positive": w}`), so stored parameters read back.
+    fn deserialize_from_job<'de, D>(deserializer: D) -> std::result::Result<ClassWeight, D::Error>
+    where
+        D: serde::Deserializer<'de>,
+    {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Number(f64),
+            Text(String),
+            Stored(StoredClassWeight),
+        }
+        #[derive(Deserialize)]
+        enum StoredClassWeight {
+            Positive(f64),
+        }
+        match Written::deserialize(deserializer)? {
+            Written::Number(w) => Ok(ClassWeight::Positive(w)),
+            Written::Stored(StoredClassWeight::Positive(w)) => Ok(ClassWeight::Positive(w)),
+            Written::Text(t) if t == "balanced" || t == "Balanced" => Ok(ClassWeight::Balanced),
+            Written::Text(t) if t == "Unweighted" => Ok(ClassWeight::Unweighted),
+            Written::Text(t) => Err(serde::de::Error::custom(format!(
+                "`{t}` is neither \"balanced\" nor a number (the weight of a positive)"
+            ))),
+        }
+    }
+}
+
 /// Builder for [`GbdtValidParams`]; defaults are LightGBM's where it has one.
+///
+/// A job's `[risk]` section deserialises into this struct directly (every
+/// field optional, defaults from [`GbdtParams::default`]): adding a booster
+/// parameter is adding a field here, with its range in
+/// [`GbdtParams::problems`]. The seed is the job's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct GbdtParams {
     pub num_trees: usize,
     pub learning_rate: f64,
@@ -53,6 +90,8 @@ pub struct GbdtParams {
     pub bin_sample: usize,
     pub row_subsample: f64,
     pub feature_subsample: f64,
+    /// In a job: `"balanced"` or the weight of a positive (a number).
+    #[serde(deserialize_with = "ClassWeight::deserialize_from_job")]
     pub class_weight: ClassWeight,
     pub validation_fraction: f64,
     pub early_stopping_rounds: usize,
@@ -110,75 +149,84 @@ fn fraction_ok(v: f64) -> bool {
 impl GbdtParams {
     /// Names the first parameter that is out of range.
     pub fn check(self) -> Result<GbdtValidParams> {
-        let p = &self;
+        match self.problems().into_iter().next() {
+            Some(problem) => Err(problem),
+            None => Ok(GbdtValidParams(self)),
+        }
+    }
+
+    /// Every parameter that is out of range, in field order.
+    pub fn problems(&self) -> Vec<MlError> {
+        let p = self;
+        let mut out = Vec::new();
         if p.num_trees == 0 {
-            return Err(param("num_trees", "at least 1", 0));
+            out.push(param("num_trees", "at least 1", 0));
         }
         if !(p.learning_rate > 0.0 && p.learning_rate.is_finite()) {
-            return Err(param(
+            out.push(param(
                 "learning_rate",
                 "a finite number > 0",
                 p.learning_rate,
             ));
         }
         if p.num_leaves < 2 {
-            return Err(param("num_leaves", "at least 2", p.num_leaves));
+            out.push(param("num_leaves", "at least 2", p.num_leaves));
         }
         if p.max_depth == Some(0) {
-            return Err(param("max_depth", "at least 1 (or absent)", 0));
+            out.push(param("max_depth", "at least 1 (or absent)", 0));
         }
         if p.min_data_in_leaf == 0 {
-            return Err(param("min_data_in_leaf", "at least 1", 0));
+            out.push(param("min_data_in_leaf", "at least 1", 0));
         }
         if !(p.min_sum_hessian >= 0.0 && p.min_sum_hessian.is_finite()) {
-            return Err(param(
+            out.push(param(
                 "min_sum_hessian",
                 "a finite number >= 0",
                 p.min_sum_hessian,
             ));
         }
         if !(p.lambda_l2 >= 0.0 && p.lambda_l2.is_finite()) {
-            return Err(param("lambda_l2", "a finite number >= 0", p.lambda_l2));
+            out.push(param("lambda_l2", "a finite number >= 0", p.lambda_l2));
         }
         if !(p.min_split_gain >= 0.0 && p.min_split_gain.is_finite()) {
-            return Err(param(
+            out.push(param(
                 "min_split_gain",
                 "a finite number >= 0",
                 p.min_split_gain,
             ));
         }
         if !(2..=255).contains(&p.max_bins) {
-            return Err(param("max_bins", "between 2 and 255", p.max_bins));
+            out.push(param("max_bins", "between 2 and 255", p.max_bins));
         }
         if p.bin_sample < 2 {
-            return Err(param("bin_sample", "at least 2", p.bin_sample));
+            out.push(param("bin_sample", "at least 2", p.bin_sample));
         }
         if !fraction_ok(p.row_subsample) {
-            return Err(param("row_subsample", "in (0, 1]", p.row_subsample));
+            out.push(param("row_subsample", "in (0, 1]", p.row_subsample));
         }
         if !fraction_ok(p.feature_subsample) {
-            return Err(param("feature_subsample", "in (0, 1]", p.feature_subsample));
+            out.push(param("feature_subsample", "in (0, 1]", p.feature_subsample));
         }
         if let ClassWeight::Positive(w) = p.class_weight
             && !(w > 0.0 && w.is_finite())
         {
-            return Err(param(
+            out.push(param(
                 "class_weight",
                 "\"balanced\" or a finite number > 0",
                 w,
             ));
         }
         if !(0.0..0.9).contains(&p.validation_fraction) {
-            return Err(param(
+            out.push(param(
                 "validation_fraction",
                 "in [0, 0.9)",
                 p.validation_fraction,
             ));
         }
         if p.chunk_rows == 0 {
-            return Err(param("chunk_rows", "at least 1", 0));
+            out.push(param("chunk_rows", "at least 1", 0));
         }
-        Ok(GbdtValidParams(self))
+        out
     }
 }
 

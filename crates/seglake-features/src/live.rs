@@ -13,7 +13,7 @@ use arrow::array::{Array, Float64Array, RecordBatch, StringArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, SchemaRef};
 use chrono::{DateTime, Utc};
-use seglake_features::{EngineOptions, FeatureEngine, RunContext, ViewMode};
+use crate::{EngineOptions, FeatureEngine, RunContext, ViewMode};
 use seglake_lake::{PinnedInput, pin_recorded};
 use seglake_spec::lineage::RunRecord;
 use seglake_spec::{JobSpec, SourceSpec};
@@ -124,7 +124,7 @@ impl LiveFeatures {
                 ),
             ));
         }
-        let failed = |e: seglake_features::FeatureError| LiveError::Failed(e.to_string());
+        let failed = |e: crate::FeatureError| LiveError::Failed(e.to_string());
         let mut engine = FeatureEngine::new(&EngineOptions {
             target_partitions: Some(1),
             memory_limit: None,
@@ -151,8 +151,15 @@ impl LiveFeatures {
             }
         }
         engine.register_inputs(&registered).await.map_err(failed)?;
-        crate::feedback::register_empty_if_absent(&engine, &[])
-            .map_err(|e| LiveError::Failed(e.to_string()))?;
+        // The run's SQL may name the lake's `feedback` table; a live
+        // request reads none of it.
+        engine
+            .register_batches(
+                seglake_spec::FEEDBACK_SOURCE,
+                seglake_lake::feedback::schema(),
+                Vec::new(),
+            )
+            .map_err(failed)?;
         engine
             .register_run_context(&RunContext {
                 as_of,
@@ -228,7 +235,7 @@ fn decode_rows(
                 format!("{field}[{i}].{unknown}"),
                 format!(
                     "not a column of the source; its columns: {}",
-                    seglake_features::column_list(schema)
+                    crate::column_list(schema)
                 ),
             ));
         }

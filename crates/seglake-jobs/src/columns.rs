@@ -1,0 +1,114 @@
+//! Reading the feature table's columns for the models: which numeric
+//! columns a section trains on, a column as `f64`, the key as text.
+
+use arrow::array::{Array, Float64Array, StringArray};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Schema};
+use seglake_features::FeatureTable;
+
+use crate::error::{JobError, Result};
+
+fn is_numeric(t: &DataType) -> bool {
+    t.is_integer()
+        || t.is_floating()
+        || matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..))
+}
+
+/// The numeric columns a model reads: `features` (every numeric column but
+/// the key when absent) without `exclude`; `section` names the job section
+/// in the message of an error.
+pub(crate) fn numeric_columns(
+    schema: &Schema,
+    key: &str,
+    section: &str,
+    features: Option<&[String]>,
+    exclude: &[String],
+) -> std::result::Result<Vec<String>, String> {
+    let numeric: Vec<String> = schema
+        .fields()
+        .iter()
+        .filter(|f| f.name() != key && is_numeric(f.data_type()))
+        .map(|f| f.name().clone())
+        .collect();
+    let check = |key_name: &str, column: &str| -> std::result::Result<(), String> {
+        match schema.field_with_name(column) {
+            Ok(f) if is_numeric(f.data_type()) && column != key => Ok(()),
+            Ok(f) => Err(format!(
+                "{key_name}: column `{column}` is {}, not a numeric feature; numeric columns: {}",
+                f.data_type(),
+                numeric.join(", ")
+            )),
+            Err(_) => Err(format!(
+                "{key_name}: no column `{column}`; numeric columns: {}",
+                numeric.join(", ")
+            )),
+        }
+    };
+    for column in exclude {
+        check(&format!("{section}.exclude"), column)?;
+    }
+    let chosen: Vec<String> = match features {
+        Some(list) => {
+            for column in list {
+                check(&format!("{section}.features"), column)?;
+            }
+            list.to_vec()
+        }
+        None => numeric.clone(),
+    };
+    let chosen: Vec<String> = chosen
+        .into_iter()
+        .filter(|c| !exclude.contains(c))
+        .collect();
+    if chosen.is_empty() {
+        return Err(format!(
+            "no numeric feature left ({section}.features / {section}.exclude)"
+        ));
+    }
+    Ok(chosen)
+}
+
+/// One column of the feature table `table` as f64, nulls as NaN.
+pub(crate) fn column_f64(features: &FeatureTable, table: &str, name: &str) -> Result<Vec<f64>> {
+    let mut out = Vec::with_capacity(features.rows);
+    for batch in &features.batches {
+        let column = batch
+            .column_by_name(name)
+            .expect("checked against the schema");
+        let column = cast(column, &DataType::Float64).map_err(|source| JobError::Column {
+            table: table.to_string(),
+            column: name.to_string(),
+            wanted: "numbers",
+            source,
+        })?;
+        let column = column
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .expect("cast to f64");
+        out.extend(column.iter().map(|v| v.unwrap_or(f64::NAN)));
+    }
+    Ok(out)
+}
+
+/// The key column of the feature table `table` as text, in row order.
+pub(crate) fn key_strings(features: &FeatureTable, table: &str, key: &str) -> Result<Vec<String>> {
+    let mut out = Vec::with_capacity(features.rows);
+    for batch in &features.batches {
+        let column = cast(
+            batch.column_by_name(key).expect("key checked"),
+            &DataType::Utf8,
+        )
+        .map_err(|source| JobError::Column {
+            table: table.to_string(),
+            column: key.to_string(),
+            wanted: "text",
+            source,
+        })?;
+        let column = column
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("cast to utf8");
+        out.extend(column.iter().map(|v| v.unwrap_or_default().to_string()));
+    }
+    Ok(out)
+}

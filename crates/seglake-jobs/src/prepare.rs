@@ -1,0 +1,62 @@
+//! Stage 1, prepare: pins the inputs and registers sources, `run_context`
+//! and every view. The checks `validate` runs, and the start of every run.
+
+use seglake_features::{FeatureEngine, RunContext, ViewMode};
+use seglake_lake::{PinnedInput, resolve_input};
+use seglake_spec::JobSpec;
+
+use crate::error::Result;
+use crate::progress::{Progress, step};
+use crate::RunOptions;
+
+/// An engine with every table of the run registered, and the inputs it
+/// reads at their pinned versions.
+pub(crate) struct Prepared {
+    pub engine: FeatureEngine,
+    pub inputs: Vec<PinnedInput>,
+}
+
+pub(crate) async fn prepare(
+    spec: &JobSpec,
+    run: &RunContext,
+    options: &RunOptions,
+    mode: ViewMode,
+    progress: &dyn Progress,
+) -> Result<Prepared> {
+    let inputs = match &options.pinned_inputs {
+        Some(pinned) => pinned.clone(),
+        None => pin_inputs(spec, progress).await?,
+    };
+    step(
+        progress,
+        if mode == ViewMode::Run && spec.views.iter().any(|v| v.materialize) {
+            "registering sources, materialising views"
+        } else {
+            "registering sources and feature views"
+        },
+    );
+    let mut engine = FeatureEngine::new(&options.engine)?;
+    if mode == ViewMode::Run && options.engine.remote.is_some() {
+        // Executors write and read the run's materialised views under the
+        // lake, which they all see; the folder goes with the engine.
+        engine.share_scratch_under(&spec.output_root.to_url(), &run.run_id)?;
+    }
+    engine.register_inputs(&inputs).await?;
+    crate::feedback::register_empty_if_absent(&engine, &inputs)?;
+    engine.register_run_context(run)?;
+    engine.register_views(spec, mode).await?;
+    engine.check_rules(spec).await?;
+    Ok(Prepared { engine, inputs })
+}
+
+/// Every source at its current version, and the lake's `feedback` table
+/// when it has one.
+async fn pin_inputs(spec: &JobSpec, progress: &dyn Progress) -> Result<Vec<PinnedInput>> {
+    step(progress, "pinning input versions");
+    let mut inputs = Vec::new();
+    for source in &spec.sources {
+        inputs.push(resolve_input(source).await?);
+    }
+    inputs.extend(crate::feedback::pin(&spec.output_root).await?);
+    Ok(inputs)
+}
