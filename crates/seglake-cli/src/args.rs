@@ -1,44 +1,20 @@
-use std::path::PathBuf;
+//! The command line as clap parses it: the commands, their arguments, and
+//! the groups of arguments several commands share (flattened into each,
+//! under their own heading in `--help`).
+
+mod after_help;
+mod values;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-const AFTER_HELP: &str = "\
-Exit codes:
-  0  success
-  1  invalid input: the job spec, a SQL file or the data is wrong (the message names it);
-     nothing was written
-  2  any other failure (storage, I/O, internal error)
-  3  `reproduce` only: the run did not reproduce bit for bit
-
-Logging: set RUST_LOG (e.g. RUST_LOG=info, RUST_LOG=seglake_jobs=debug); logs go to stderr.";
-
-/// `run --help`: where S3 settings come from (never the job file).
-const RUN_AFTER_HELP: &str = "\
-S3 (sources and output root at s3://BUCKET/PREFIX), configured from the environment only:
-  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, or AWS_PROFILE; AWS_REGION
-  AWS_ENDPOINT_URL, AWS_ALLOW_HTTP=true   an S3-compatible store (MinIO, Ceph, ...)
-  SEGLAKE_S3_MAX_RETRIES      retries of a failed request (5xx, reset, timeout); default 10
-  SEGLAKE_S3_RETRY_TIMEOUT    stop retrying a request after this long, e.g. 3m; default 3m
-  SEGLAKE_S3_INIT_BACKOFF     first wait between retries, e.g. 100ms; default 100ms
-  SEGLAKE_S3_MAX_BACKOFF      longest wait between retries, e.g. 15s; default 15s
-  SEGLAKE_S3_TIMEOUT          time limit of one request, e.g. 30s; default 30s
-  SEGLAKE_COMMIT_ATTEMPTS     commit attempts per table when other writers commit first; default 30
-On a cluster (--engine ballista://HOST:PORT), every executor reads S3 with the settings of its
-own environment; no credential is sent with a job.
-Credentials in a job file or a URI are refused; secrets are masked in every log line.
-
-Publishing: every table's data files first, then one commit per table carrying the run id as
-its Delta transaction id, then the `runs` row. Re-running a run id after a crash or failure
-(--run-id) completes the commits that are missing and repeats none.
-
-Exit codes:
-  0  success
-  1  invalid input: the job spec, a SQL file or the data is wrong (the message names it);
-     nothing was written
-  2  any other failure (storage, I/O, internal error); a failure while publishing is recorded
-     in `runs` as `failed`
-
-Logging: set RUST_LOG (e.g. RUST_LOG=info, RUST_LOG=seglake_jobs=debug); logs go to stderr.";
+pub use self::after_help::AFTER_HELP;
+use self::after_help::{RUN_AFTER_HELP, SERVE_AFTER_HELP};
+use self::values::{parse_bytes, parse_interval, parse_period, parse_time, parse_var};
+use crate::exit::InvalidInput;
 
 /// seglake: customer segments and risk scores for compliance teams, computed
 /// with SQL feature views on DataFusion and published as versioned Delta
@@ -145,7 +121,7 @@ pub enum Command {
     /// responses, analyst dispositions) into the lake's `feedback` table,
     /// which the next run reads. Stops on Ctrl-C or SIGTERM after committing
     /// the feedback it acknowledged.
-    #[command(after_help = SERVE_HELP)]
+    #[command(after_help = SERVE_AFTER_HELP)]
     Serve(ServeArgs),
 
     /// Run a process of a Ballista cluster for `seglake run --engine
@@ -156,29 +132,112 @@ pub enum Command {
     Cluster(ClusterCommand),
 }
 
-const SERVE_HELP: &str = "\
-Routes (all but /healthz need `Authorization: Bearer <token>`):
-  POST /v1/score                   {\"customer_id\": ..., \"features\": {name: number | null}}, or
-                                   {\"customer_id\": ..., \"raw\": {source: [rows]}, \"as_of\": ...}
-                                   (the run's feature SQL over the customer's raw rows)
-  POST /v1/score/batch             {\"customers\": [{\"customer_id\": ..., \"features\": {...}}, ...]}
-  GET  /v1/customers/{id}/segment  ?as_of=2026-01-01 (the published assignment in force then)
-  POST /v1/feedback                a survey response or an analyst disposition
-  POST /v1/feedback/webhook        a survey platform's response webhook
-  GET  /healthz  /metrics  /openapi.json
+// The shared groups. They have no doc comments because clap would make a
+// group's doc comment the description of every command it is flattened
+// into; each flag has its own `help_heading`, because a group-wide
+// `next_help_heading` would carry over to the flags declared after it.
+// A command says more about a shared flag with `mut_arg(.., help(..))`.
 
-Feedback is acknowledged (202) only once it is fsynced to the write-ahead log
-in --wal-dir; it is committed to <lake>/feedback every --flush-every, and a log
-left by a killed process is committed when the service starts again.
+// `--lake`: the lake a command reads or writes.
+#[derive(Debug, Args)]
+pub struct LakeArgs {
+    /// The lake (output root).
+    #[arg(long, default_value = "lake", help_heading = "Lake")]
+    lake: PathBuf,
+}
 
-Exit codes: 0 stopped cleanly; 1 invalid input (no token, no published run);
-2 any other failure.";
+impl LakeArgs {
+    pub fn path(&self) -> &Path {
+        &self.lake
+    }
+}
+
+// `--json`: JSON on stdout instead of the text view.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// JSON instead of the text view.
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
+}
+
+// How and where `run` computes.
+#[derive(Debug, Args)]
+pub struct EngineArgs {
+    /// Where the feature views and the scoring pass run: `local` (this
+    /// process) or `ballista://HOST:PORT`, a Ballista cluster of `seglake
+    /// cluster` processes. Training runs here, on the driver, either way.
+    #[arg(
+        long,
+        env = "SEGLAKE_ENGINE",
+        default_value = "local",
+        help_heading = "Engine"
+    )]
+    pub engine: Engine,
+
+    /// DataFusion partitions to compute with; all cores by default.
+    #[arg(long, help_heading = "Engine")]
+    pub partitions: Option<usize>,
+
+    /// Memory the queries may hold before sorts and aggregations spill to
+    /// disk, e.g. 8G or 512M; 70% of the machine's memory by default.
+    #[arg(long, env = "SEGLAKE_MEMORY_LIMIT", value_parser = parse_bytes, help_heading = "Engine")]
+    pub memory_limit: Option<usize>,
+
+    /// The longest one query may take before the run fails with nothing
+    /// published, e.g. 30m. On a cluster 1h by default (a cluster that lost
+    /// its executors must not keep the run waiting); no limit locally.
+    #[arg(long, env = "SEGLAKE_QUERY_TIMEOUT", value_parser = parse_interval, help_heading = "Engine")]
+    pub query_timeout: Option<Duration>,
+}
+
+impl EngineArgs {
+    /// This process, with the engine's own defaults.
+    pub fn local() -> EngineArgs {
+        EngineArgs {
+            engine: Engine::Local,
+            partitions: None,
+            memory_limit: None,
+            query_timeout: None,
+        }
+    }
+}
+
+/// The value of `--engine`.
+#[derive(Debug, Clone)]
+pub enum Engine {
+    /// `local`: in this process.
+    Local,
+    /// `ballista://HOST:PORT`: on a Ballista cluster.
+    Ballista(seglake_cluster::BallistaEngine),
+}
+
+impl FromStr for Engine {
+    /// [`InvalidInput`], so that a bad engine exits with 1 (see
+    /// `Exit::for_usage`); clap names the flag, the message the valid forms.
+    type Err = InvalidInput;
+
+    fn from_str(text: &str) -> Result<Engine, InvalidInput> {
+        if text == "local" {
+            return Ok(Engine::Local);
+        }
+        seglake_cluster::BallistaEngine::parse(text)
+            .map(Engine::Ballista)
+            .map_err(|e| InvalidInput(e.to_string()))
+    }
+}
+
+/// Rewords a shared flag's help for one command:
+/// `#[command(mut_arg("lake", help("...")))]`. Without a full stop, as
+/// clap shows the first line of a doc comment.
+fn help(text: &'static str) -> impl FnOnce(clap::Arg) -> clap::Arg {
+    move |arg| arg.help(text)
+}
 
 #[derive(Debug, Args)]
+#[command(mut_arg("lake", help("The lake (output root) whose runs score requests")))]
 pub struct ServeArgs {
-    /// The lake (output root) whose runs score requests.
-    #[arg(long, default_value = "lake")]
-    pub lake: PathBuf,
+    #[command(flatten)]
+    pub lake: LakeArgs,
 
     /// The address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -199,34 +258,16 @@ pub struct ServeArgs {
 
     /// How often to look for a newly published run (e.g. 10s, 1m).
     #[arg(long, default_value = "10s", value_parser = parse_interval)]
-    pub reload_every: std::time::Duration,
+    pub reload_every: Duration,
 
     /// How often acknowledged feedback is committed to the feedback table.
     #[arg(long, default_value = "2s", value_parser = parse_interval)]
-    pub flush_every: std::time::Duration,
-}
-
-fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
-    let t = text.trim();
-    let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("`{text}` is not an interval such as 500ms, 10s or 1m"))?;
-    let d = match unit {
-        "ms" => std::time::Duration::from_millis(n),
-        "s" => std::time::Duration::from_secs(n),
-        "m" => std::time::Duration::from_secs(n * 60),
-        "h" => std::time::Duration::from_secs(n * 3600),
-        _ => return Err(format!("`{text}`: the unit is ms, s, m or h")),
-    };
-    if d.is_zero() {
-        return Err("the interval must be more than zero".into());
-    }
-    Ok(d)
+    pub flush_every: Duration,
 }
 
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("which").required(true).args(["as_of", "run"])))]
+#[command(mut_arg("json", help("One JSON object instead of the text report")))]
 pub struct AuditArgs {
     /// The customer id, as the source data has it (pseudonymised lakes are
     /// looked up with the key from the job's [privacy] key source).
@@ -243,23 +284,25 @@ pub struct AuditArgs {
     #[arg(long)]
     pub run: Option<String>,
 
-    /// The lake (output root).
-    #[arg(long, default_value = "lake")]
-    pub lake: PathBuf,
+    #[command(flatten)]
+    pub lake: LakeArgs,
 
-    /// One JSON object instead of the text report.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("lake", help("The lake the run published to")))]
+#[command(mut_arg(
+    "json",
+    help("One JSON object (every differing key) instead of the text report")
+))]
 pub struct ReproduceArgs {
     /// The run to reproduce (see `seglake history runs` or the `runs` table).
     pub run_id: String,
 
-    /// The lake the run published to.
-    #[arg(long, default_value = "lake")]
-    pub lake: PathBuf,
+    #[command(flatten)]
+    pub lake: LakeArgs,
 
     /// Publish the reproduction here and keep it (default: a temporary
     /// folder, removed afterwards). Must not hold tables yet.
@@ -270,12 +313,15 @@ pub struct ReproduceArgs {
     #[arg(long, default_value_t = 20)]
     pub list: usize,
 
-    /// One JSON object (every differing key) instead of the text report.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg(
+    "json",
+    help("One JSON object (every customer id) instead of the text view")
+))]
 pub struct DiffArgs {
     /// The earlier segmentation: a run id, a `segments` version (v3), or a
     /// time (RFC 3339: the segmentation in force then).
@@ -286,9 +332,8 @@ pub struct DiffArgs {
     #[arg(long)]
     pub to: String,
 
-    /// The lake (output root).
-    #[arg(long, default_value = "lake")]
-    pub lake: PathBuf,
+    #[command(flatten)]
+    pub lake: LakeArgs,
 
     /// The risk band counted as high risk.
     #[arg(long, default_value = "high")]
@@ -303,30 +348,29 @@ pub struct DiffArgs {
     #[arg(long, default_value_t = 20)]
     pub list: usize,
 
-    /// One JSON object (every customer id) instead of the text view.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("lake", help("The lake (output root) whose tables the query reads")))]
+#[command(mut_arg("json", help("One JSON object per row instead of a table")))]
 pub struct SqlArgs {
     /// One SELECT, e.g. "SELECT segment_id, count(*) FROM table_at('segments', 0) GROUP BY 1".
     pub query: String,
 
-    /// The lake (output root) whose tables the query reads.
-    #[arg(long, default_value = "lake")]
-    pub lake: PathBuf,
+    #[command(flatten)]
+    pub lake: LakeArgs,
 
-    /// One JSON object per row instead of a table.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("json", help("One JSON object instead of the text report")))]
 pub struct VacuumArgs {
-    /// The lake (output root).
-    #[arg(long, default_value = "lake")]
-    pub lake: PathBuf,
+    #[command(flatten)]
+    pub lake: LakeArgs,
 
     /// Keep the versions of every run started within this period, e.g.
     /// 1825d (five years, the default: FATF's record-keeping period), 12w,
@@ -338,47 +382,26 @@ pub struct VacuumArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// One JSON object instead of the text report.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("json", help("One JSON object instead of the text report")))]
 pub struct EraseArgs {
     /// The customer id, as the source data has it.
     #[arg(long)]
     pub customer: String,
 
-    /// The lake (output root).
-    #[arg(long, default_value = "lake")]
-    pub lake: PathBuf,
+    #[command(flatten)]
+    pub lake: LakeArgs,
 
     /// Also erase the customer from the Delta sources the runs read.
     #[arg(long)]
     pub sources: bool,
 
-    /// One JSON object instead of the text report.
-    #[arg(long)]
-    pub json: bool,
-}
-
-fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
-    seglake_audit::parse_point_in_time(text)
-}
-
-fn parse_period(text: &str) -> Result<chrono::Duration, String> {
-    let t = text.trim();
-    let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let n: i64 = digits
-        .parse()
-        .map_err(|_| format!("`{text}` is not a period such as 1825d, 12w or 36h"))?;
-    match unit {
-        "h" => Ok(chrono::Duration::hours(n)),
-        "d" => Ok(chrono::Duration::days(n)),
-        "w" => Ok(chrono::Duration::weeks(n)),
-        "s" => Ok(chrono::Duration::seconds(n)),
-        _ => Err(format!("`{text}`: unknown unit `{unit}`; use s, h, d or w")),
-    }
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -401,10 +424,13 @@ pub struct GenerateArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg(
+    "lake",
+    help("The local lake: raw data goes to LAKE/raw, published tables to LAKE")
+))]
 pub struct DemoArgs {
-    /// The local lake: raw data goes to LAKE/raw, published tables to LAKE.
-    #[arg(long, default_value = "lake")]
-    pub lake: PathBuf,
+    #[command(flatten)]
+    pub lake: LakeArgs,
 
     /// The demo job.
     #[arg(long, default_value = "jobs/demo.toml")]
@@ -431,6 +457,10 @@ pub struct JobArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg(
+    "json",
+    help("Print the run's lineage record as JSON instead of the summary")
+))]
 pub struct RunArgs {
     #[command(flatten)]
     pub job: JobArgs,
@@ -441,30 +471,11 @@ pub struct RunArgs {
     #[arg(long, env = "SEGLAKE_RUN_ID")]
     pub run_id: Option<String>,
 
-    /// DataFusion partitions to compute with; all cores by default.
-    #[arg(long)]
-    pub partitions: Option<usize>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 
-    /// Memory the queries may hold before sorts and aggregations spill to
-    /// disk, e.g. 8G or 512M; 70% of the machine's memory by default.
-    #[arg(long, env = "SEGLAKE_MEMORY_LIMIT", value_parser = parse_bytes)]
-    pub memory_limit: Option<usize>,
-
-    /// Print the run's lineage record as JSON instead of the summary.
-    #[arg(long)]
-    pub json: bool,
-
-    /// Where the feature views and the scoring pass run: `local` (this
-    /// process) or `ballista://HOST:PORT`, a Ballista cluster of `seglake
-    /// cluster` processes. Training runs here, on the driver, either way.
-    #[arg(long, env = "SEGLAKE_ENGINE", default_value = "local")]
-    pub engine: String,
-
-    /// The longest one query may take before the run fails with nothing
-    /// published, e.g. 30m. On a cluster 1h by default (a cluster that lost
-    /// its executors must not keep the run waiting); no limit locally.
-    #[arg(long, env = "SEGLAKE_QUERY_TIMEOUT", value_parser = parse_interval)]
-    pub query_timeout: Option<std::time::Duration>,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// `seglake cluster`: the processes of a Ballista cluster.
@@ -519,28 +530,32 @@ pub struct ExecutorArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("lake", help("The lake (output root) holding the table")))]
+#[command(mut_arg("json", help("One JSON object per version instead of a table")))]
 pub struct HistoryArgs {
     /// A table name under the lake (customer_features, runs), or a table's path.
     pub table: String,
 
-    /// The lake (output root) holding the table.
-    #[arg(long, default_value = "lake")]
-    pub lake: PathBuf,
+    #[command(flatten)]
+    pub lake: LakeArgs,
 
-    /// One JSON object per version instead of a table.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("lake", help("The lake (output root) holding the table")))]
+#[command(mut_arg(
+    "json",
+    help("One JSON object per segment (every column) instead of the text view")
+))]
 pub struct SegmentsArgs {
     /// The segment_profiles table: a name under --lake, or a table's path.
     #[arg(default_value = "segment_profiles")]
     pub table: String,
 
-    /// The lake (output root) holding the table.
-    #[arg(long, default_value = "lake")]
-    pub lake: PathBuf,
+    #[command(flatten)]
+    pub lake: LakeArgs,
 
     /// Table version to show (time travel); the latest when absent.
     #[arg(long)]
@@ -550,36 +565,92 @@ pub struct SegmentsArgs {
     #[arg(long, default_value_t = 4)]
     pub top: usize,
 
-    /// One JSON object per segment (every column) instead of the text view.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
-fn parse_bytes(text: &str) -> Result<usize, String> {
-    let t = text.trim();
-    let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let n: usize = digits
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size such as 8G, 512M or 1073741824"))?;
-    let scale = match unit
-        .to_ascii_uppercase()
-        .trim_end_matches("IB")
-        .trim_end_matches('B')
-    {
-        "" => 1,
-        "K" => 1 << 10,
-        "M" => 1 << 20,
-        "G" => 1 << 30,
-        "T" => 1 << 40,
-        _ => return Err(format!("`{text}`: unknown unit `{unit}`; use K, M, G or T")),
-    };
-    n.checked_mul(scale)
-        .ok_or_else(|| format!("`{text}` is too large"))
-}
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
 
-fn parse_var(text: &str) -> Result<(String, String), String> {
-    match text.split_once('=') {
-        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-        _ => Err(format!("`{text}` is not NAME=VALUE")),
+    use super::*;
+    use crate::exit::Exit;
+
+    fn run_args(extra: &[&str]) -> Result<RunArgs, clap::Error> {
+        let mut argv = vec!["seglake", "run", "jobs/demo.toml"];
+        argv.extend(extra);
+        match Cli::try_parse_from(argv)?.command {
+            Command::Run(args) => Ok(args),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn engine_is_local_or_a_ballista_address() {
+        assert!(matches!(
+            run_args(&["--engine", "local"]).unwrap().engine.engine,
+            Engine::Local
+        ));
+        assert!(matches!(
+            run_args(&["--engine", "ballista://127.0.0.1:50050"])
+                .unwrap()
+                .engine
+                .engine,
+            Engine::Ballista(_)
+        ));
+    }
+
+    /// The message names the flag and the forms it takes, and a bad
+    /// engine is invalid input (exit 1), as before clap parsed it.
+    #[test]
+    fn a_bad_engine_names_the_flag_and_the_valid_forms() {
+        let err = run_args(&["--engine", "spark://host:7077"]).unwrap_err();
+        let message = err.render().to_string();
+        assert!(message.contains("--engine"), "{message}");
+        assert!(
+            message.contains("`local` or `ballista://HOST:PORT`"),
+            "{message}"
+        );
+        assert_eq!(Exit::for_usage(&err), Exit::InvalidInput);
+        let err = run_args(&["--engine", "ballista://127.0.0.1"]).unwrap_err();
+        assert!(err.render().to_string().contains("no port"));
+    }
+
+    #[test]
+    fn other_usage_errors_keep_code_2_and_help_is_a_success() {
+        let err = run_args(&["--memory-limit", "lots"]).unwrap_err();
+        assert_eq!(Exit::for_usage(&err), Exit::Failure);
+        let err = Cli::try_parse_from(["seglake", "run", "--help"]).unwrap_err();
+        assert_eq!(Exit::for_usage(&err), Exit::Success);
+    }
+
+    #[test]
+    fn a_command_rewords_a_shared_flag() {
+        let command = Cli::command();
+        let help_of = |sub: &str, flag: &str| {
+            let sub = command.find_subcommand(sub).unwrap();
+            let arg = sub.get_arguments().find(|a| a.get_id() == flag).unwrap();
+            (arg.get_help().unwrap().to_string(), arg.get_help_heading())
+        };
+        assert_eq!(
+            help_of("reproduce", "lake"),
+            ("The lake the run published to".to_string(), Some("Lake"))
+        );
+        assert_eq!(
+            help_of("audit", "lake"),
+            ("The lake (output root)".to_string(), Some("Lake"))
+        );
+        assert_eq!(
+            help_of("sql", "json"),
+            (
+                "One JSON object per row instead of a table".to_string(),
+                Some("Output")
+            )
+        );
     }
 }

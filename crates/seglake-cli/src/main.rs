@@ -2,61 +2,59 @@
 //!
 //! The only crate with `anyhow`, a tracing subscriber and exit codes: the
 //! libraries return typed errors, and this binary decides how they look
-//! and which code the process exits with.
+//! and which code the process exits with ([`exit::Exit`]).
 
 mod args;
 mod commands;
+mod exit;
 mod profiles;
 mod progress;
 mod redact;
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Parser;
 
-use crate::args::{Cli, LogFormat};
-
-/// Exit codes, as documented in `--help` and the README.
-pub const EXIT_INVALID_INPUT: u8 = 1;
-pub const EXIT_FAILURE: u8 = 2;
+use crate::args::{Cli, Command, LogFormat};
+use crate::exit::Exit;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_tracing(cli.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(EXIT_FAILURE);
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(usage) => {
+            // Help, the version or a usage error; a closed pipe is not an error.
+            let _ = usage.print();
+            return Exit::for_usage(&usage).into();
         }
     };
+    init_tracing(cli.log_format);
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {}", redact::redact(&format!("{err:#}")));
+            Exit::for_error(&err).into()
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     // The command runs as a task so that a panic (in seglake or in a
     // dependency) comes back as an error with exit code 2 instead of tearing
     // the process down; the lake is unaffected because publishing happens
     // last and each table commit is atomic.
-    let outcome = runtime.block_on(async { tokio::spawn(commands::dispatch(cli.command)).await });
-    let result = match outcome {
-        Ok(result) => result,
-        Err(join) => Err(anyhow::anyhow!(
+    let outcome = runtime.block_on(async { tokio::spawn(commands::dispatch(command)).await });
+    let exit = outcome.map_err(|join| {
+        anyhow::anyhow!(
             "internal error: {} (please report this as a bug, with the command and RUST_LOG=debug output)",
             panic_message(join)
-        )),
-    };
-    match result {
-        Ok(code) => code,
-        Err(err) => {
-            let code = if commands::is_invalid_input(&err) {
-                EXIT_INVALID_INPUT
-            } else {
-                EXIT_FAILURE
-            };
-            eprintln!("error: {}", redact::redact(&format!("{err:#}")));
-            ExitCode::from(code)
-        }
-    }
+        )
+    })??;
+    Ok(exit.into())
 }
 
 fn panic_message(join: tokio::task::JoinError) -> String {

@@ -1,0 +1,59 @@
+//! The text `--help` prints after the flags: exit codes (the numbers are
+//! [`crate::exit::Exit`]'s), logging, and what a command's flags cannot say.
+
+pub const AFTER_HELP: &str = "\
+Exit codes:
+  0  success
+  1  invalid input: the job spec, a SQL file or the data is wrong (the message names it);
+     nothing was written
+  2  any other failure (storage, I/O, internal error)
+  3  `reproduce` only: the run did not reproduce bit for bit
+
+Logging: set RUST_LOG (e.g. RUST_LOG=info, RUST_LOG=seglake_jobs=debug); logs go to stderr.";
+
+/// `run --help`: where S3 settings come from (never the job file).
+pub const RUN_AFTER_HELP: &str = "\
+S3 (sources and output root at s3://BUCKET/PREFIX), configured from the environment only:
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, or AWS_PROFILE; AWS_REGION
+  AWS_ENDPOINT_URL, AWS_ALLOW_HTTP=true   an S3-compatible store (MinIO, Ceph, ...)
+  SEGLAKE_S3_MAX_RETRIES      retries of a failed request (5xx, reset, timeout); default 10
+  SEGLAKE_S3_RETRY_TIMEOUT    stop retrying a request after this long, e.g. 3m; default 3m
+  SEGLAKE_S3_INIT_BACKOFF     first wait between retries, e.g. 100ms; default 100ms
+  SEGLAKE_S3_MAX_BACKOFF      longest wait between retries, e.g. 15s; default 15s
+  SEGLAKE_S3_TIMEOUT          time limit of one request, e.g. 30s; default 30s
+  SEGLAKE_COMMIT_ATTEMPTS     commit attempts per table when other writers commit first; default 30
+On a cluster (--engine ballista://HOST:PORT), every executor reads S3 with the settings of its
+own environment; no credential is sent with a job.
+Credentials in a job file or a URI are refused; secrets are masked in every log line.
+
+Publishing: every table's data files first, then one commit per table carrying the run id as
+its Delta transaction id, then the `runs` row. Re-running a run id after a crash or failure
+(--run-id) completes the commits that are missing and repeats none.
+
+Exit codes:
+  0  success
+  1  invalid input: the job spec, a SQL file or the data is wrong (the message names it);
+     nothing was written
+  2  any other failure (storage, I/O, internal error); a failure while publishing is recorded
+     in `runs` as `failed`
+
+Logging: set RUST_LOG (e.g. RUST_LOG=info, RUST_LOG=seglake_jobs=debug); logs go to stderr.";
+
+/// `serve --help`: the routes, and when feedback is safe.
+pub const SERVE_AFTER_HELP: &str = "\
+Routes (all but /healthz need `Authorization: Bearer <token>`):
+  POST /v1/score                   {\"customer_id\": ..., \"features\": {name: number | null}}, or
+                                   {\"customer_id\": ..., \"raw\": {source: [rows]}, \"as_of\": ...}
+                                   (the run's feature SQL over the customer's raw rows)
+  POST /v1/score/batch             {\"customers\": [{\"customer_id\": ..., \"features\": {...}}, ...]}
+  GET  /v1/customers/{id}/segment  ?as_of=2026-01-01 (the published assignment in force then)
+  POST /v1/feedback                a survey response or an analyst disposition
+  POST /v1/feedback/webhook        a survey platform's response webhook
+  GET  /healthz  /metrics  /openapi.json
+
+Feedback is acknowledged (202) only once it is fsynced to the write-ahead log
+in --wal-dir; it is committed to <lake>/feedback every --flush-every, and a log
+left by a killed process is committed when the service starts again.
+
+Exit codes: 0 stopped cleanly; 1 invalid input (no token, no published run);
+2 any other failure.";

@@ -1,0 +1,124 @@
+//! Value parsers for flags whose values have units or structure. Each
+//! message quotes the bad value and shows the forms that work; clap adds
+//! the flag's name.
+
+use std::time::Duration;
+
+/// An interval: 500ms, 10s, 1m, 2h; more than zero.
+pub fn parse_interval(text: &str) -> Result<Duration, String> {
+    let (n, unit) = split_number(text);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("`{text}` is not an interval such as 500ms, 10s or 1m"))?;
+    let interval = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        "h" => Duration::from_secs(n * 3600),
+        _ => return Err(format!("`{text}`: the unit is ms, s, m or h")),
+    };
+    if interval.is_zero() {
+        return Err("the interval must be more than zero".into());
+    }
+    Ok(interval)
+}
+
+/// A retention period: 36h, 1825d, 12w (or seconds, 0s).
+pub fn parse_period(text: &str) -> Result<chrono::Duration, String> {
+    let (n, unit) = split_number(text);
+    let n: i64 = n
+        .parse()
+        .map_err(|_| format!("`{text}` is not a period such as 1825d, 12w or 36h"))?;
+    match unit {
+        "h" => Ok(chrono::Duration::hours(n)),
+        "d" => Ok(chrono::Duration::days(n)),
+        "w" => Ok(chrono::Duration::weeks(n)),
+        "s" => Ok(chrono::Duration::seconds(n)),
+        _ => Err(format!("`{text}`: unknown unit `{unit}`; use s, h, d or w")),
+    }
+}
+
+/// A size in bytes: 1073741824, 512M, 8G, 8GiB, 8GB (all powers of 1024).
+pub fn parse_bytes(text: &str) -> Result<usize, String> {
+    let (n, unit) = split_number(text);
+    let n: usize = n
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size such as 8G, 512M or 1073741824"))?;
+    let scale = match unit
+        .to_ascii_uppercase()
+        .trim_end_matches("IB")
+        .trim_end_matches('B')
+    {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        "T" => 1 << 40,
+        _ => return Err(format!("`{text}`: unknown unit `{unit}`; use K, M, G or T")),
+    };
+    n.checked_mul(scale)
+        .ok_or_else(|| format!("`{text}` is too large"))
+}
+
+/// `--var NAME=VALUE`; the value may be empty or hold `=`.
+pub fn parse_var(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("`{text}` is not NAME=VALUE")),
+    }
+}
+
+/// An RFC 3339 time or a date, as the audit crate reads them.
+pub fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    seglake_audit::parse_point_in_time(text)
+}
+
+/// `"  12w "` -> `("12", "w")`: the leading digits and the unit after them.
+fn split_number(text: &str) -> (&str, &str) {
+    let t = text.trim();
+    t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_scale_the_number() {
+        assert_eq!(parse_interval("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_interval(" 2h "), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_period("12w"), Ok(chrono::Duration::weeks(12)));
+        assert_eq!(parse_bytes("8GiB"), Ok(8 << 30));
+        assert_eq!(parse_bytes("512m"), Ok(512 << 20));
+        assert_eq!(parse_bytes("1024"), Ok(1024));
+    }
+
+    #[test]
+    fn a_zero_interval_is_refused() {
+        assert!(parse_interval("0s").unwrap_err().contains("more than zero"));
+    }
+
+    #[test]
+    fn an_unknown_unit_names_the_valid_ones() {
+        assert_eq!(
+            parse_period("3y").unwrap_err(),
+            "`3y`: unknown unit `y`; use s, h, d or w"
+        );
+        assert_eq!(
+            parse_bytes("3P").unwrap_err(),
+            "`3P`: unknown unit `P`; use K, M, G or T"
+        );
+        assert_eq!(
+            parse_interval("3d").unwrap_err(),
+            "`3d`: the unit is ms, s, m or h"
+        );
+    }
+
+    #[test]
+    fn a_var_needs_a_name() {
+        assert_eq!(parse_var("a=b=c"), Ok(("a".into(), "b=c".into())));
+        assert_eq!(parse_var("lake="), Ok(("lake".into(), String::new())));
+        assert!(parse_var("=x").is_err());
+        assert!(parse_var("lake").is_err());
+    }
+}

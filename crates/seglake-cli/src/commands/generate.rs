@@ -1,0 +1,94 @@
+//! `seglake generate` (a synthetic bank) and `seglake demo` (one into a
+//! local lake, then the demo job on it).
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use super::print;
+use crate::args::{DemoArgs, EngineArgs, GenerateArgs, JobArgs, OutputArgs, RunArgs};
+use crate::exit::{Exit, InvalidInput};
+use crate::progress::parts_bar;
+
+pub async fn generate(args: GenerateArgs) -> anyhow::Result<Exit> {
+    let summary = generate_into(&args.out, args.customers, args.seed, args.overwrite).await?;
+    print(&format!(
+        "generated {} customers, {} transactions, {} events, {} case outcomes into {}\n",
+        summary.customers,
+        summary.transactions,
+        summary.events,
+        summary.cases,
+        args.out.display()
+    ))?;
+    Ok(Exit::Success)
+}
+
+/// Runs the demo job as `seglake run JOB --var lake=LAKE` would, on the
+/// local engine with its defaults: `demo` takes none of `run`'s other
+/// flags, nor their environment variables (SEGLAKE_RUN_ID, SEGLAKE_ENGINE,
+/// SEGLAKE_MEMORY_LIMIT, ...).
+pub async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
+    if !args.job.is_file() {
+        return Err(InvalidInput(format!(
+            "demo job {} not found: run `seglake demo` from the seglake repository, or pass --job",
+            args.job.display()
+        ))
+        .into());
+    }
+    let lake = std::path::absolute(args.lake.path()).context("resolving --lake")?;
+    let raw = lake.join("raw");
+    if raw.join("transactions").is_dir() {
+        eprintln!("using the synthetic data already in {}", raw.display());
+    } else {
+        eprintln!(
+            "generating {} synthetic customers into {}",
+            args.customers,
+            raw.display()
+        );
+        generate_into(&raw, args.customers, args.seed, false).await?;
+    }
+    let job = JobArgs {
+        job: args.job,
+        vars: vec![("lake".to_string(), lake.display().to_string())],
+    };
+    super::job::run(RunArgs {
+        job,
+        run_id: None,
+        engine: EngineArgs::local(),
+        output: OutputArgs { json: false },
+    })
+    .await
+}
+
+async fn generate_into(
+    out: &Path,
+    customers: u64,
+    seed: u64,
+    overwrite: bool,
+) -> anyhow::Result<seglake_datagen::GenerateSummary> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let options = seglake_datagen::GenerateOptions {
+        out: out.to_path_buf(),
+        customers,
+        seed,
+        overwrite,
+    };
+    // The generator is CPU-bound rayon work: keep it off the async threads.
+    tokio::task::spawn_blocking(move || {
+        let bar = parts_bar();
+        let summary = seglake_datagen::generate(&options, &|done, total| {
+            if let Some(bar) = &bar {
+                bar.set_length(total);
+                bar.set_position(done);
+            }
+            tracing::info!(done, total, "generated part");
+        });
+        if let Some(bar) = &bar {
+            bar.finish_and_clear();
+        }
+        summary
+    })
+    .await
+    .context("the generator stopped unexpectedly")?
+    .with_context(|| format!("generating into {}", out.display()))
+}

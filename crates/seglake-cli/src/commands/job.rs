@@ -1,0 +1,302 @@
+//! `seglake run` and `seglake validate`: a job, what it did, or what it
+//! would do.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::Context;
+use seglake_jobs::{EngineOptions, RunSummary, ValidationReport};
+use seglake_spec::{JobSpec, RunId};
+
+use super::{print, print_line};
+use crate::args::{Engine, EngineArgs, JobArgs, RunArgs};
+use crate::exit::{Exit, InvalidInput};
+use crate::profiles::Profiles;
+use crate::progress::Spinner;
+
+/// How long one query may take on a cluster unless `--query-timeout` says
+/// otherwise: a cluster that lost its executors must not keep the run
+/// waiting. Locally there is no limit.
+const CLUSTER_QUERY_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// Features shown per segment under the run summary (`seglake segments
+/// --top` shows more).
+const SUMMARY_SEGMENT_FEATURES: usize = 3;
+
+pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
+    let spec = load_spec(&args.job)?;
+    let options = seglake_jobs::RunOptions {
+        run_id: args
+            .run_id
+            .as_deref()
+            .map(RunId::parse)
+            .transpose()
+            .map_err(InvalidInput)?,
+        engine: engine_options(&args.engine),
+        pinned_inputs: None,
+        post_lineage: true,
+    };
+    let spinner = Spinner::new();
+    let result = seglake_jobs::run(&spec, &options, &spinner).await;
+    spinner.finish();
+    let summary =
+        result.with_context(|| format!("job `{}` ({}) failed", spec.name, spec.path.display()))?;
+    if args.output.json {
+        print_line(&serde_json::to_string_pretty(&summary.record)?)?;
+    } else {
+        let mut text = render_summary(&spec, &summary);
+        if let Some(profiles) = published_profiles(&spec, &summary).await? {
+            text += "\n";
+            text += &profiles.render(SUMMARY_SEGMENT_FEATURES);
+        }
+        print(&text)?;
+    }
+    Ok(Exit::Success)
+}
+
+pub async fn validate(args: JobArgs) -> anyhow::Result<Exit> {
+    let spec = load_spec(&args)?;
+    let spinner = Spinner::new();
+    let result = seglake_jobs::validate(&spec, &spinner).await;
+    spinner.finish();
+    let report = result
+        .with_context(|| format!("job `{}` ({}) is invalid", spec.name, spec.path.display()))?;
+    print(&render_validation(&spec, &report))?;
+    Ok(Exit::Success)
+}
+
+/// The job spec, with `--var` overriding its `[vars]`.
+fn load_spec(args: &JobArgs) -> anyhow::Result<JobSpec> {
+    let vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
+    Ok(JobSpec::load(&args.job, &vars)?)
+}
+
+/// The engine `run` computes on: in process, or a Ballista cluster.
+fn engine_options(args: &EngineArgs) -> EngineOptions {
+    let mut options = EngineOptions {
+        target_partitions: args.partitions,
+        memory_limit: args.memory_limit,
+        query_timeout: args.query_timeout,
+        ..Default::default()
+    };
+    if let Engine::Ballista(cluster) = &args.engine {
+        options.remote = Some(std::sync::Arc::new(cluster.clone()));
+        options.query_timeout = args.query_timeout.or(Some(CLUSTER_QUERY_TIMEOUT));
+    }
+    options
+}
+
+/// The segment profiles the run published, if it segmented.
+async fn published_profiles(
+    spec: &JobSpec,
+    summary: &RunSummary,
+) -> anyhow::Result<Option<Profiles>> {
+    let Some(commit) = summary
+        .commits
+        .iter()
+        .find(|c| c.table == "segment_profiles")
+    else {
+        return Ok(None);
+    };
+    let location = seglake_lake::table_location(&spec.output_root, &commit.table);
+    let batches = seglake_lake::read_table(&commit.table, &location, Some(commit.version)).await?;
+    let profiles = Profiles::from_batches(&commit.table, &batches).map_err(InvalidInput)?;
+    Ok(Some(profiles))
+}
+
+/// The text summary of a run: its inputs, what cleaning did, what it
+/// published, and where.
+fn render_summary(spec: &JobSpec, summary: &RunSummary) -> String {
+    let r = &summary.record;
+    let seconds = (r.finished_at - r.started_at).num_milliseconds() as f64 / 1000.0;
+    let mut s = format!(
+        "run {}  job {}  {} in {seconds:.1}s\n",
+        r.run_id, r.job_name, r.status
+    );
+    s += &render_inputs(summary);
+    s += &render_cleaning(spec, summary);
+    s += &render_published(summary);
+    s += &format!("lake {}\n", spec.output_root);
+    match &summary.lineage_posted {
+        Some(Ok(url)) => s += &format!("OpenLineage event posted to {url}\n"),
+        Some(Err(message)) => {
+            s += &format!("OpenLineage event NOT posted ({message}); it is stored in `runs`\n")
+        }
+        None => {}
+    }
+    s
+}
+
+fn render_inputs(summary: &RunSummary) -> String {
+    let r = &summary.record;
+    let mut s = "inputs (pinned at run start)\n".to_string();
+    for (input, count) in r.inputs.iter().zip(&r.rows_in) {
+        let version = match input.delta_version {
+            Some(v) => format!("Delta version {v}"),
+            None => format!("{} {} file(s)", input.format, input.files.len()),
+        };
+        s += &format!(
+            "  {:<22} {:>12} rows  {version}\n",
+            input.name,
+            group(count.rows)
+        );
+    }
+    s
+}
+
+/// Duplicates removed, the three columns with the most missing values
+/// (the feature table's own are the features' business, not cleaning's),
+/// and outliers flagged.
+fn render_cleaning(spec: &JobSpec, summary: &RunSummary) -> String {
+    let quality = &summary.record.quality;
+    let mut s = "cleaning\n".to_string();
+    for d in &quality.duplicates_removed {
+        s += &format!(
+            "  {:<22} {:>12} duplicate rows removed (key {})\n",
+            d.table,
+            group(d.rows),
+            d.key.join(", ")
+        );
+    }
+    let mut missing: Vec<_> = quality
+        .missing_values
+        .iter()
+        .filter(|m| m.table != spec.output_table && m.rows > 0)
+        .collect();
+    missing.sort_by_key(|m| std::cmp::Reverse(m.rows));
+    for m in missing.iter().take(3) {
+        s += &format!(
+            "  {:<22} {:>12} missing values in `{}`\n",
+            m.table,
+            group(m.rows),
+            m.column
+        );
+    }
+    if missing.len() > 3 {
+        s += &format!(
+            "  {:<22} {:>12} more columns with missing values (all counts are in `runs`)\n",
+            "",
+            missing.len() - 3
+        );
+    }
+    for o in &quality.outliers {
+        s += &format!(
+            "  {:<22} {:>12} rows flagged by outlier rule `{}` ({})\n",
+            o.table,
+            group(o.rows),
+            o.rule,
+            o.condition
+        );
+    }
+    s
+}
+
+fn render_published(summary: &RunSummary) -> String {
+    let mut s = "published\n".to_string();
+    for c in &summary.commits {
+        let rows = summary
+            .record
+            .rows_out
+            .iter()
+            .find(|o| o.table == c.table)
+            .map(|o| format!("{} rows", group(o.rows)));
+        s += &format!(
+            "  {:<22} version {:<5} {}\n",
+            c.table,
+            c.version,
+            rows.unwrap_or_default()
+        );
+    }
+    s
+}
+
+/// What `validate` found: the sources, the views in order, the feature
+/// table's columns and the segmentation's features.
+fn render_validation(spec: &JobSpec, report: &ValidationReport) -> String {
+    let mut s = format!("job `{}` ({}) is valid\n", spec.name, spec.path.display());
+    s += "sources\n";
+    for i in &report.inputs {
+        let what = match i.delta_version {
+            Some(v) => format!("Delta version {v}"),
+            None => format!("{} file(s)", i.files.len()),
+        };
+        s += &format!(
+            "  {:<22} {:<8} {what:<18} {}\n",
+            i.spec.name,
+            i.spec.format.as_str(),
+            i.spec.location
+        );
+    }
+    s += &format!(
+        "views, in order: {}\n",
+        spec.views
+            .iter()
+            .map(|v| v.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" -> ")
+    );
+    s += &format!(
+        "feature table `{}`, key `{}`, {} columns:\n",
+        spec.output_table,
+        spec.key,
+        report.columns.len()
+    );
+    for (name, ty) in &report.columns {
+        s += &format!("  {name:<32} {ty}\n");
+    }
+    if let Some(features) = &report.segment_features {
+        s += &format!(
+            "segments on {} features: {}\n",
+            features.len(),
+            features.join(", ")
+        );
+    }
+    s += &format!("output root {}\n", spec.output_root);
+    s
+}
+
+/// 1234567 -> "1,234,567".
+fn group(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_puts_commas_between_thousands() {
+        assert_eq!(group(0), "0");
+        assert_eq!(group(999), "999");
+        assert_eq!(group(1_000), "1,000");
+        assert_eq!(group(1_234_567), "1,234,567");
+        assert_eq!(group(-1_234), "-1,234");
+    }
+
+    #[test]
+    fn a_cluster_query_times_out_after_an_hour_unless_told() {
+        let cluster = "ballista://127.0.0.1:50050".parse::<Engine>().unwrap();
+        let on = |engine: Engine, timeout: Option<Duration>| {
+            engine_options(&EngineArgs {
+                engine,
+                query_timeout: timeout,
+                ..EngineArgs::local()
+            })
+        };
+        let local = on(Engine::Local, None);
+        assert!(local.remote.is_none() && local.query_timeout.is_none());
+        let remote = on(cluster.clone(), None);
+        assert!(remote.remote.is_some());
+        assert_eq!(remote.query_timeout, Some(CLUSTER_QUERY_TIMEOUT));
+        let told = on(cluster, Some(Duration::from_secs(60)));
+        assert_eq!(told.query_timeout, Some(Duration::from_secs(60)));
+    }
+}

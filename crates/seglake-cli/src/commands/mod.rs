@@ -1,0 +1,56 @@
+//! One module per command or family of commands, each with its rendering;
+//! here, what they share: dispatch, stdout, and finding the lake and its
+//! tables.
+
+mod audit;
+mod cluster;
+mod generate;
+mod job;
+mod retention;
+mod serve;
+mod tables;
+
+use std::io::Write;
+
+use anyhow::Context;
+
+use crate::args::{Command, LakeArgs};
+use crate::exit::Exit;
+
+pub async fn dispatch(command: Command) -> anyhow::Result<Exit> {
+    match command {
+        Command::Generate(args) => generate::generate(args).await,
+        Command::Demo(args) => generate::demo(args).await,
+        Command::Run(args) => job::run(args).await,
+        Command::Validate(args) => job::validate(args).await,
+        Command::History(args) => tables::history(args).await,
+        Command::Segments(args) => tables::segments(args).await,
+        Command::Sql(args) => tables::sql(args).await,
+        Command::Audit(args) => audit::audit(args).await,
+        Command::Reproduce(args) => audit::reproduce(args).await,
+        Command::Diff(args) => audit::diff(args).await,
+        Command::Vacuum(args) => retention::vacuum(args).await,
+        Command::Erase(args) => retention::erase(args).await,
+        Command::Serve(args) => serve::serve(args).await,
+        Command::Cluster(command) => cluster::cluster(command).await,
+    }
+}
+
+/// Prints to stdout; a closed pipe (`seglake history | head`) is not an error.
+fn print(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("writing to stdout"),
+    }
+}
+
+/// Prints `line` and a newline (`serde_json` output has none).
+fn print_line(line: &str) -> anyhow::Result<()> {
+    print(&format!("{line}\n"))
+}
+
+/// The lake behind `--lake`, for the commands that read its runs.
+fn open_lake(lake: &LakeArgs) -> anyhow::Result<seglake_audit::Lake> {
+    Ok(seglake_audit::Lake::open(lake.path())?)
+}
