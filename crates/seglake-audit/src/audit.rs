@@ -108,8 +108,9 @@ pub async fn select_run(lake: &Lake, selector: &Selector) -> Result<RunRecord> {
 /// How `run` stored customer ids: the HMAC key when it pseudonymised them
 /// (read from the environment or file its job names), `None` otherwise.
 pub fn pseudonym_key(run: &RunRecord) -> Result<Option<PseudonymKey>> {
-    let spec = JobSpec::from_run_record(run).map_err(|e| {
-        AuditError::Invalid(format!("the spec recorded for run {}: {e}", run.run_id))
+    let spec = JobSpec::from_run_record(run).map_err(|source| AuditError::RecordedSpec {
+        run_id: run.run_id.clone(),
+        source,
     })?;
     match &spec.privacy.pseudonymise {
         None => Ok(None),
@@ -129,9 +130,9 @@ pub fn rows_with_key(batches: &[RecordBatch], id: &str) -> Result<Vec<RecordBatc
         if batch.num_columns() == 0 {
             continue;
         }
-        let keys = cast(batch.column(0), &DataType::Utf8).map_err(|source| AuditError::Arrow {
+        let keys = cast(batch.column(0), &DataType::Utf8).map_err(|error| AuditError::Arrow {
             context: "reading customer ids".into(),
-            source,
+            error,
         })?;
         let keys = keys
             .as_any()

@@ -119,9 +119,9 @@ fn strings(batch: &RecordBatch, name: &str) -> Result<Option<Vec<Option<String>>
     let Some(column) = batch.column_by_name(name) else {
         return Ok(None);
     };
-    let text = cast(column, &DataType::Utf8).map_err(|source| AuditError::Arrow {
+    let text = cast(column, &DataType::Utf8).map_err(|error| AuditError::Arrow {
         context: format!("reading `{name}`"),
-        source,
+        error,
     })?;
     let text = text.as_any().downcast_ref::<StringArray>().expect("Utf8");
     Ok(Some(text.iter().map(|v| v.map(String::from)).collect()))
@@ -315,9 +315,9 @@ impl Migration {
         ];
         let schema = migrations_schema();
         let batch =
-            RecordBatch::try_new(schema.clone(), columns).map_err(|source| AuditError::Arrow {
+            RecordBatch::try_new(schema.clone(), columns).map_err(|error| AuditError::Arrow {
                 context: format!("building `{MIGRATIONS}`"),
-                source,
+                error,
             })?;
         let metadata: HashMap<String, serde_json::Value> = HashMap::from([(
             "seglake.operation".to_string(),

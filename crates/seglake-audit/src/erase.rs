@@ -83,18 +83,18 @@ fn without(batch: &RecordBatch, column: &str, ids: &[String]) -> Result<(RecordB
     let Some(values) = batch.column_by_name(column) else {
         return Ok((batch.clone(), 0));
     };
-    let text = cast(values, &DataType::Utf8).map_err(|source| AuditError::Arrow {
+    let text = cast(values, &DataType::Utf8).map_err(|error| AuditError::Arrow {
         context: format!("reading `{column}`"),
-        source,
+        error,
     })?;
     let text = text.as_any().downcast_ref::<StringArray>().expect("Utf8");
     let keep: BooleanArray = (0..text.len())
         .map(|i| Some(!(text.is_valid(i) && ids.iter().any(|id| id == text.value(i)))))
         .collect();
     let removed = keep.iter().filter(|k| *k == Some(false)).count() as i64;
-    let kept = filter_record_batch(batch, &keep).map_err(|source| AuditError::Arrow {
+    let kept = filter_record_batch(batch, &keep).map_err(|error| AuditError::Arrow {
         context: format!("removing rows by `{column}`"),
-        source,
+        error,
     })?;
     Ok((kept, removed))
 }
@@ -102,13 +102,11 @@ fn without(batch: &RecordBatch, column: &str, ids: &[String]) -> Result<(RecordB
 async fn read_at(lake: &Lake, t: &Target, version: i64) -> Result<Vec<RecordBatch>> {
     seglake_lake::read_table(&t.name, &t.location, Some(version))
         .await
-        .map_err(|e| {
-            AuditError::NotFound(format!(
-                "table `{}` version {version} cannot be read ({e}); run `seglake vacuum` \
-                 first if its files were removed, in {}",
-                t.name,
-                lake.root.display()
-            ))
+        .map_err(|source| AuditError::Unreadable {
+            table: t.name.clone(),
+            version,
+            lake: lake.root.clone(),
+            source,
         })
 }
 
@@ -122,8 +120,9 @@ pub async fn erase(lake: &Lake, customer: &str, sources: bool) -> Result<Erasure
             lake.root.display()
         ))
     })?;
-    let spec = JobSpec::from_run_record(latest).map_err(|e| {
-        AuditError::Invalid(format!("the spec recorded for run {}: {e}", latest.run_id))
+    let spec = JobSpec::from_run_record(latest).map_err(|source| AuditError::RecordedSpec {
+        run_id: latest.run_id.clone(),
+        source,
     })?;
     let key_column = spec.key.clone();
     // The person may be stored raw (before pseudonymisation was turned on)
@@ -357,9 +356,9 @@ fn rewrite_fields() -> Fields {
 }
 
 async fn record(lake: &Lake, r: &ErasureReport) -> Result<()> {
-    let arrow_err = |source| AuditError::Arrow {
+    let arrow_err = |error| AuditError::Arrow {
         context: format!("building `{ERASURES}`"),
-        source,
+        error,
     };
     let w = &r.rewrites;
     let rewrites = StructArray::try_new(

@@ -1,5 +1,12 @@
+use std::path::PathBuf;
+
 pub type Result<T, E = AuditError> = std::result::Result<T, E>;
 
+/// An error a variant wraps is either its `source()`, left out of its own
+/// message (print the chain, `{:#}` with anyhow, to see it), or, where the
+/// message has always shown it (`Query`, `Arrow`, `Delta`), a field named
+/// `error` that is not also a `source()`, so that a printed chain shows it
+/// once.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
     /// What was asked for does not exist or cannot be answered from the
@@ -18,43 +25,132 @@ pub enum AuditError {
     #[error(transparent)]
     Job(#[from] seglake_jobs::JobError),
 
-    #[error("{context}: {source}")]
-    Query {
-        context: String,
+    /// The lake's root folder cannot be made an absolute path.
+    #[error("{}", .path.display())]
+    LakeRoot {
+        path: PathBuf,
         #[source]
-        source: deltalake::datafusion::error::DataFusionError,
+        source: std::io::Error,
     },
 
-    #[error("{context}: {source}")]
-    Arrow {
-        context: String,
+    /// A run recorded a job spec that no longer parses or validates.
+    #[error("the spec recorded for run {run_id}")]
+    RecordedSpec {
+        run_id: String,
         #[source]
-        source: arrow::error::ArrowError,
+        source: seglake_spec::SpecError,
     },
 
-    #[error("{context}: {source}")]
-    Delta {
-        context: String,
+    /// Rows (of a table, or a query's result: `what`) do not decode into
+    /// the record they should hold.
+    #[error("{what} does not have the expected columns")]
+    Decode {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// A table at a version (its latest when `None`) cannot be opened.
+    #[error("table `{table}`{}", .version.map(|v| format!(" version {v}")).unwrap_or_default())]
+    TableVersion {
+        table: String,
+        version: Option<i64>,
         #[source]
         source: deltalake::DeltaTableError,
+    },
+
+    /// A version an erasure must rewrite cannot be read back.
+    #[error(
+        "table `{table}` version {version} cannot be read; run `seglake vacuum` first if its \
+         files were removed, in {}",
+        .lake.display()
+    )]
+    Unreadable {
+        table: String,
+        version: i64,
+        lake: PathBuf,
+        #[source]
+        source: seglake_lake::LakeError,
+    },
+
+    #[error("{context}: {error}")]
+    Query {
+        context: String,
+        error: deltalake::datafusion::error::DataFusionError,
+    },
+
+    #[error("{context}: {error}")]
+    Arrow {
+        context: String,
+        error: arrow::error::ArrowError,
+    },
+
+    #[error("{context}: {error}")]
+    Delta {
+        context: String,
+        error: deltalake::DeltaTableError,
     },
 }
 
 impl AuditError {
     pub fn is_invalid_input(&self) -> bool {
         match self {
-            AuditError::NotFound(_) | AuditError::Invalid(_) => true,
+            AuditError::NotFound(_)
+            | AuditError::Invalid(_)
+            | AuditError::LakeRoot { .. }
+            | AuditError::RecordedSpec { .. }
+            | AuditError::Decode { .. }
+            | AuditError::TableVersion { .. }
+            | AuditError::Unreadable { .. } => true,
             AuditError::Lake(e) => e.is_invalid_input(),
             AuditError::Job(e) => e.is_invalid_input(),
             // DataFusion's plan and SQL errors are the query's fault.
-            AuditError::Query { source, .. } => matches!(
-                source.find_root(),
+            AuditError::Query { error, .. } => matches!(
+                error.find_root(),
                 deltalake::datafusion::error::DataFusionError::Plan(_)
                     | deltalake::datafusion::error::DataFusionError::SQL(..)
                     | deltalake::datafusion::error::DataFusionError::SchemaError(..)
                     | deltalake::datafusion::error::DataFusionError::NotImplemented(_)
             ),
-            _ => false,
+            AuditError::Arrow { .. } | AuditError::Delta { .. } => false,
         }
+    }
+}
+
+/// `error: cause: cause`: an error with the errors under it, for a message
+/// that must be one string (a DataFusion plan error, a sentence that goes
+/// on after the cause). A cause the text already ends with is not added
+/// again: many errors print their own source.
+pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        let more = e.to_string();
+        if !text.ends_with(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = e.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_are_added_once() {
+        let error = AuditError::LakeRoot {
+            path: PathBuf::from("/lake"),
+            source: std::io::Error::other("disk gone"),
+        };
+        assert_eq!(with_causes(&error), "/lake: disk gone");
+
+        #[derive(Debug, thiserror::Error)]
+        #[error("reading the log: {0}")]
+        struct ShowsItsSource(#[source] std::io::Error);
+        let shows = ShowsItsSource(std::io::Error::other("disk gone"));
+        assert_eq!(with_causes(&shows), "reading the log: disk gone");
     }
 }

@@ -11,7 +11,7 @@ use seglake_lake::{HistoryEntry, current_version_of, history, read_table};
 use seglake_spec::Location;
 use seglake_spec::lineage::{RunRecord, RunStatus};
 
-use crate::error::{AuditError, Result};
+use crate::error::{AuditError, Result, with_causes};
 
 /// The segmentation table every audit reads.
 pub const SEGMENTS: &str = "segments";
@@ -25,8 +25,10 @@ pub struct Lake {
 impl Lake {
     /// Opens the lake at `root`; it must hold a `runs` table.
     pub fn open(root: &Path) -> Result<Self> {
-        let root = std::path::absolute(root)
-            .map_err(|e| AuditError::Invalid(format!("{}: {e}", root.display())))?;
+        let root = std::path::absolute(root).map_err(|source| AuditError::LakeRoot {
+            path: root.to_path_buf(),
+            source,
+        })?;
         let lake = Lake { root };
         if !lake.has_table(RUNS_TABLE) {
             return Err(AuditError::NotFound(format!(
@@ -80,11 +82,15 @@ impl Lake {
     /// Reads `table` at `version` (the latest when `None`).
     pub async fn read(&self, table: &str, version: Option<i64>) -> Result<Vec<RecordBatch>> {
         let location = self.table(table)?;
+        // Not a variant of its own with the error as its source: `serve`
+        // answers 404 for `NotFound`, and a version whose files were
+        // vacuumed is not found.
         read_table(table, &location, version).await.map_err(|e| {
             AuditError::NotFound(format!(
-                "table `{table}` at version {}: cannot be read ({e}); its files may have \
+                "table `{table}` at version {}: cannot be read ({}); its files may have \
                  been removed by `seglake vacuum` or `seglake erase`",
-                version.map_or("latest".to_string(), |v| v.to_string())
+                version.map_or("latest".to_string(), |v| v.to_string()),
+                with_causes(&e)
             ))
         })
     }
@@ -188,9 +194,9 @@ pub fn decode_rows<T: serde::de::DeserializeOwned>(
     batches: &[RecordBatch],
     what: &str,
 ) -> Result<Vec<T>> {
-    let arrow_err = |source| AuditError::Arrow {
+    let arrow_err = |error| AuditError::Arrow {
         context: format!("reading {what}"),
-        source,
+        error,
     };
     let mut writer = arrow::json::ArrayWriter::new(Vec::new());
     for batch in batches {
@@ -201,8 +207,10 @@ pub fn decode_rows<T: serde::de::DeserializeOwned>(
     if bytes.is_empty() {
         return Ok(Vec::new());
     }
-    serde_json::from_slice(&bytes)
-        .map_err(|e| AuditError::Invalid(format!("{what} does not have the expected columns: {e}")))
+    serde_json::from_slice(&bytes).map_err(|source| AuditError::Decode {
+        what: what.to_string(),
+        source,
+    })
 }
 
 /// Rows as JSON objects (column name -> value), through Arrow's JSON writer.

@@ -69,8 +69,10 @@ pub async fn reproduce(
             run.status
         )));
     }
-    let mut spec = JobSpec::from_run_record(&run)
-        .map_err(|e| AuditError::Invalid(format!("the spec recorded for run {run_id}: {e}")))?;
+    let mut spec = JobSpec::from_run_record(&run).map_err(|source| AuditError::RecordedSpec {
+        run_id: run_id.to_string(),
+        source,
+    })?;
     spec.as_of = Some(run.as_of);
     spec.output_root = Location::Local(scratch.to_path_buf());
     let base = std::env::current_dir().unwrap_or_default();
@@ -140,9 +142,9 @@ pub async fn reproduce(
 }
 
 fn arrow_err(context: &str) -> impl Fn(arrow::error::ArrowError) -> AuditError + '_ {
-    move |source| AuditError::Arrow {
+    move |error| AuditError::Arrow {
         context: context.to_string(),
-        source,
+        error,
     }
 }
 

@@ -25,7 +25,7 @@ use deltalake::datafusion::sql::parser::{DFParser, Statement as DfStatement};
 use deltalake::datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use seglake_spec::Location;
 
-use crate::error::{AuditError, Result};
+use crate::error::{AuditError, Result, with_causes};
 use crate::lake::Lake;
 
 /// The time-travel table function's name.
@@ -45,9 +45,9 @@ impl LakeSql {
             let delta = load(&name, &location, None).await?;
             let provider = provider(&name, &delta, &ctx.state()).await?;
             ctx.register_table(name.as_str(), provider)
-                .map_err(|source| AuditError::Query {
+                .map_err(|error| AuditError::Query {
                     context: format!("registering table `{name}`"),
-                    source,
+                    error,
                 })?;
         }
         ctx.register_udtf(TABLE_AT, Arc::new(TableAt { lake: lake.clone() }));
@@ -62,9 +62,9 @@ impl LakeSql {
             .with_allow_ddl(false)
             .with_allow_dml(false)
             .with_allow_statements(false);
-        let query_err = |source| AuditError::Query {
+        let query_err = |error| AuditError::Query {
             context: "the query".to_string(),
-            source,
+            error,
         };
         let df = self
             .ctx
@@ -81,7 +81,7 @@ impl LakeSql {
 pub fn check_read_only(sql: &str) -> Result<()> {
     let mut statements = DFParser::parse_sql(sql).map_err(|e| AuditError::Query {
         context: "the query does not parse".to_string(),
-        source: e.into(),
+        error: e.into(),
     })?;
     if statements.len() != 1 {
         return Err(AuditError::Invalid(format!(
@@ -103,20 +103,22 @@ pub fn check_read_only(sql: &str) -> Result<()> {
 }
 
 async fn load(name: &str, location: &Location, version: Option<i64>) -> Result<DeltaTable> {
-    let delta_err = |source| AuditError::Delta {
+    let delta_err = |error| AuditError::Delta {
         context: format!("table `{name}`"),
-        source,
+        error,
     };
     let mut builder = seglake_lake::storage::delta_builder(location.to_url()).map_err(delta_err)?;
     if let Some(v) = version {
         builder = builder.with_version(v as u64);
     }
-    builder.load().await.map_err(|e| {
-        AuditError::NotFound(format!(
-            "table `{name}`{}: {e}",
-            version.map(|v| format!(" version {v}")).unwrap_or_default()
-        ))
-    })
+    builder
+        .load()
+        .await
+        .map_err(|source| AuditError::TableVersion {
+            table: name.to_string(),
+            version,
+            source,
+        })
 }
 
 async fn provider(
@@ -126,16 +128,16 @@ async fn provider(
 ) -> Result<Arc<dyn TableProvider>> {
     delta
         .update_datafusion_session(session)
-        .map_err(|source| AuditError::Delta {
+        .map_err(|error| AuditError::Delta {
             context: format!("table `{name}`"),
-            source,
+            error,
         })?;
     let provider = delta
         .table_provider()
         .await
-        .map_err(|source| AuditError::Query {
+        .map_err(|error| AuditError::Query {
             context: format!("table `{name}`"),
-            source,
+            error,
         })?;
     Ok(provider)
 }
@@ -227,14 +229,14 @@ impl TableFunctionImpl for TableAt {
         // CLI's runtime is multi-threaded, which `block_in_place` needs.
         tokio::task::block_in_place(|| {
             tokio::runtime::Handle::current().block_on(async {
-                let location = lake.table(&name).map_err(|e| plan_err(e.to_string()))?;
+                let location = lake.table(&name).map_err(|e| plan_err(with_causes(&e)))?;
                 let version = match at {
                     At::Version(v) => v,
                     At::Time(t) => {
                         let history = lake
                             .history(&name)
                             .await
-                            .map_err(|e| plan_err(e.to_string()))?;
+                            .map_err(|e| plan_err(with_causes(&e)))?;
                         seglake_lake::version_at(&history, t).ok_or_else(|| {
                             plan_err(format!(
                                 "table `{name}` did not exist yet at {}",
@@ -245,10 +247,10 @@ impl TableFunctionImpl for TableAt {
                 };
                 let delta = load(&name, &location, Some(version))
                     .await
-                    .map_err(|e| plan_err(e.to_string()))?;
+                    .map_err(|e| plan_err(with_causes(&e)))?;
                 provider(&name, &delta, session)
                     .await
-                    .map_err(|e| plan_err(e.to_string()))
+                    .map_err(|e| plan_err(with_causes(&e)))
             })
         })
     }

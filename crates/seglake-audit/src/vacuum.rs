@@ -38,9 +38,9 @@ pub(crate) async fn vacuum_table(
     keep: &BTreeSet<i64>,
     dry_run: bool,
 ) -> Result<Vec<String>> {
-    let delta_err = |source| AuditError::Delta {
+    let delta_err = |error| AuditError::Delta {
         context: format!("vacuuming `{table}`"),
-        source,
+        error,
     };
     let delta = seglake_lake::storage::delta_builder(location.to_url())
         .map_err(delta_err)?

@@ -120,9 +120,9 @@ impl FeatureEngine {
         // DataFusion's own settings can be tuned from the environment
         // (DATAFUSION_EXECUTION_BATCH_SIZE=32768, ...), as in its CLI.
         let mut config = SessionConfig::from_env()
-            .map_err(|source| FeatureError::Execution {
+            .map_err(|error| FeatureError::Execution {
                 context: "reading DATAFUSION_* settings from the environment".to_string(),
-                source,
+                error,
             })?
             .with_information_schema(false)
             .with_default_catalog_and_schema("seglake", "lake");
@@ -143,9 +143,9 @@ impl FeatureEngine {
         }
         let runtime = runtime
             .build_arc()
-            .map_err(|source| FeatureError::Execution {
+            .map_err(|error| FeatureError::Execution {
                 context: "starting the query engine".to_string(),
-                source,
+                error,
             })?;
         let ctx = match &options.remote {
             None => SessionContext::new_with_config_rt(config, runtime),
@@ -157,9 +157,9 @@ impl FeatureEngine {
                     .build();
                 remote
                     .session(state)
-                    .map_err(|source| FeatureError::Execution {
+                    .map_err(|error| FeatureError::Execution {
                         context: format!("connecting to {}", remote.describe()),
-                        source,
+                        error,
                     })?
             }
         };
@@ -211,9 +211,9 @@ impl FeatureEngine {
         schema: arrow::datatypes::SchemaRef,
         batches: Vec<RecordBatch>,
     ) -> Result<()> {
-        let exec = |source| FeatureError::Execution {
+        let exec = |error| FeatureError::Execution {
             context: format!("registering `{name}`"),
-            source,
+            error,
         };
         let table = MemTable::try_new(schema, vec![batches]).map_err(exec)?;
         self.ctx
@@ -248,7 +248,7 @@ impl FeatureEngine {
             .register_table("run_context", Arc::new(table))
             .map_err(|e| FeatureError::Execution {
                 context: "registering run_context".to_string(),
-                source: e,
+                error: e,
             })?;
         Ok(())
     }
@@ -270,7 +270,7 @@ impl FeatureEngine {
             for source in spec.sources.iter().filter(|s| !s.dedupe_on.is_empty()) {
                 let exec = |e| FeatureError::Execution {
                     context: format!("deduplicating source `{}`", source.name),
-                    source: e,
+                    error: e,
                 };
                 let plan = self
                     .ctx
@@ -300,10 +300,10 @@ impl FeatureEngine {
             let table = ViewTable::new(plan, Some(view.sql.clone()));
             self.ctx
                 .register_table(view.name.as_str(), Arc::new(table))
-                .map_err(|source| FeatureError::ViewSql {
+                .map_err(|error| FeatureError::ViewSql {
                     view: view.name.clone(),
                     path: view.path.clone(),
-                    source,
+                    error,
                 })?;
         }
         let last = spec.views.last().expect("validated: at least one view");
@@ -340,9 +340,9 @@ impl FeatureEngine {
         what: &str,
         plan: datafusion::logical_expr::LogicalPlan,
     ) -> Result<()> {
-        let exec = |source| FeatureError::Execution {
+        let exec = |error| FeatureError::Execution {
             context: format!("materialising {what}"),
-            source,
+            error,
         };
         let url = match (&mut self.shared_scratch, &self.scratch) {
             (Some(shared), _) => shared.table_url(name),
@@ -384,8 +384,8 @@ impl FeatureEngine {
     /// removed with the engine. Call before [`FeatureEngine::register_views`].
     pub fn share_scratch_under(&mut self, lake: &url::Url, run_id: &str) -> Result<()> {
         let shared =
-            SharedScratch::new(lake, run_id).map_err(|source| FeatureError::Execution {
-                context: format!("the run's scratch folder under {lake}"),
+            SharedScratch::new(lake, run_id).map_err(|source| FeatureError::ScratchFolder {
+                lake: lake.to_string(),
                 source,
             })?;
         if lake.scheme() != "file" {
@@ -400,10 +400,10 @@ impl FeatureEngine {
     }
 
     async fn plan_view(&self, view: &ViewSpec) -> Result<datafusion::logical_expr::LogicalPlan> {
-        let sql_err = |source| FeatureError::ViewSql {
+        let sql_err = |error| FeatureError::ViewSql {
             view: view.name.clone(),
             path: view.path.clone(),
-            source,
+            error,
         };
         let mut statements = DFParser::parse_sql(&view.sql).map_err(sql_err)?;
         let statement = match (statements.pop_front(), statements.is_empty()) {
@@ -449,17 +449,17 @@ impl FeatureEngine {
             .table_provider(table)
             .await
             .map(|p| p.schema())
-            .map_err(|source| FeatureError::Execution {
+            .map_err(|error| FeatureError::Execution {
                 context: format!("table `{table}`"),
-                source,
+                error,
             })
     }
 
     /// Runs a query and collects its rows.
     pub async fn query(&self, context: &str, sql: &str) -> Result<Vec<RecordBatch>> {
-        let exec = |source| FeatureError::Execution {
+        let exec = |error| FeatureError::Execution {
             context: context.to_string(),
-            source,
+            error,
         };
         let plan = self
             .ctx
@@ -511,7 +511,7 @@ impl FeatureEngine {
         };
         let table = concat_batches(&schema, &batches).map_err(|e| FeatureError::Execution {
             context: format!("feature view `{}`", view.name),
-            source: e.into(),
+            error: e.into(),
         })?;
         if table.num_rows() == 0 {
             return Err(FeatureError::Empty {

@@ -5,12 +5,76 @@ use datafusion::error::DataFusionError;
 pub type Result<T, E = FeatureError> = std::result::Result<T, E>;
 
 /// Feature errors name the source, view (and its SQL file), column or key.
+///
+/// An error a variant wraps is either its `source()`, left out of its own
+/// message (print the chain, `{:#}` with anyhow, to see it), or, where the
+/// message has always shown it (`ViewSql`, `Rule`, `Execution`), a field
+/// named `error` that is not also a `source()`, so that a printed chain
+/// shows it once.
 #[derive(Debug, thiserror::Error)]
 pub enum FeatureError {
-    #[error("source `{source_name}`: {message}")]
-    Source {
+    /// Pinning or reading a source in the lake failed (a Delta source's
+    /// data files, for a cluster).
+    #[error(transparent)]
+    Lake(#[from] seglake_lake::LakeError),
+
+    /// A source's rows cannot be made a table of the session.
+    #[error("source `{source_name}`")]
+    SourceTable {
         source_name: String,
-        message: String,
+        #[source]
+        source: DataFusionError,
+    },
+
+    /// A Delta source cannot be opened at its pinned version.
+    #[error("source `{source_name}`: cannot open version {version}")]
+    SourceVersion {
+        source_name: String,
+        version: i64,
+        #[source]
+        source: deltalake::DeltaTableError,
+    },
+
+    /// The object store holding a source's files cannot be opened.
+    #[error("source `{source_name}`: cannot open the store of {url}")]
+    SourceStore {
+        source_name: String,
+        url: String,
+        #[source]
+        source: deltalake::DeltaTableError,
+    },
+
+    /// One of a source's files cannot be read (malformed Parquet or CSV, a
+    /// path the store cannot use).
+    #[error("source `{source_name}`: cannot read {file}")]
+    SourceFile {
+        source_name: String,
+        file: String,
+        #[source]
+        source: DataFusionError,
+    },
+
+    /// Reading the file made the Parquet reader panic (a footer that lies
+    /// about its length): `why` is the panic's message.
+    #[error("source `{source_name}`: cannot read {file}: the file is corrupt ({why})")]
+    CorruptFile {
+        source_name: String,
+        file: String,
+        why: String,
+    },
+
+    #[error("source `{source_name}`: dedupe_on names unknown column `{column}`; columns: {columns}")]
+    UnknownDedupeColumn {
+        source_name: String,
+        column: String,
+        columns: String,
+    },
+
+    #[error("source `{source_name}`: cannot deduplicate")]
+    Deduplicate {
+        source_name: String,
+        #[source]
+        source: DataFusionError,
     },
 
     #[error(
@@ -35,12 +99,11 @@ pub enum FeatureError {
         found: String,
     },
 
-    #[error("feature view `{view}` ({path}): {source}")]
+    #[error("feature view `{view}` ({path}): {error}")]
     ViewSql {
         view: String,
         path: PathBuf,
-        #[source]
-        source: DataFusionError,
+        error: DataFusionError,
     },
 
     #[error(
@@ -116,19 +179,26 @@ pub enum FeatureError {
     #[error("feature view `{view}` produced no rows: check the sources and the job's as_of")]
     Empty { view: String },
 
-    #[error("quality rule `{rule}` on `{table}`: {source}")]
+    #[error("quality rule `{rule}` on `{table}`: {error}")]
     Rule {
         rule: String,
         table: String,
-        #[source]
-        source: DataFusionError,
+        error: DataFusionError,
     },
 
-    #[error("{context}: {source}")]
+    /// The folder under the lake where a cluster run's views go cannot be
+    /// named.
+    #[error("the run's scratch folder under {lake}")]
+    ScratchFolder {
+        lake: String,
+        #[source]
+        source: url::ParseError,
+    },
+
+    #[error("{context}: {error}")]
     Execution {
         context: String,
-        #[source]
-        source: DataFusionError,
+        error: DataFusionError,
     },
 
     #[error(
@@ -149,8 +219,9 @@ impl FeatureError {
     /// fix it; false for failures of the machine, the store or seglake.
     pub fn is_invalid_input(&self) -> bool {
         match self {
-            FeatureError::Execution { source, .. } => is_data_error(source),
-            FeatureError::Timeout { .. } => false,
+            FeatureError::Lake(e) => e.is_invalid_input(),
+            FeatureError::Execution { error, .. } => is_data_error(error),
+            FeatureError::Timeout { .. } | FeatureError::ScratchFolder { .. } => false,
             _ => true,
         }
     }

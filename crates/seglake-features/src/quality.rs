@@ -103,9 +103,9 @@ impl FeatureEngine {
                 .await?
                 .collect()
                 .await
-                .map_err(|source| FeatureError::Execution {
+                .map_err(|error| FeatureError::Execution {
                     context: format!("quality rule `{}`", rule.name),
-                    source,
+                    error,
                 })?;
             report.outliers.push(OutlierCount {
                 rule: rule.name.clone(),
@@ -184,10 +184,10 @@ impl FeatureEngine {
         self.context()
             .sql(&sql)
             .await
-            .map_err(|source| FeatureError::Rule {
+            .map_err(|error| FeatureError::Rule {
                 rule: rule.name.clone(),
                 table: rule.table.clone(),
-                source,
+                error,
             })
     }
 }

@@ -45,15 +45,14 @@ impl SharedScratch {
     /// A new folder for run `run_id` under `lake` (the job's output root).
     /// The nonce keeps a retried run (same run id) from reading or
     /// removing the files of an attempt still running elsewhere.
-    pub(crate) fn new(lake: &Url, run_id: &str) -> Result<SharedScratch, DataFusionError> {
+    pub(crate) fn new(lake: &Url, run_id: &str) -> Result<SharedScratch, url::ParseError> {
         let nonce = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or_default()
             ^ u128::from(std::process::id());
         let url = seglake_lake::storage::folder_url(lake)
-            .join(&format!("{SHARED_SCRATCH_DIR}/{run_id}-{nonce:x}/"))
-            .map_err(|e| DataFusionError::Configuration(format!("scratch folder: {e}")))?;
+            .join(&format!("{SHARED_SCRATCH_DIR}/{run_id}-{nonce:x}/"))?;
         Ok(SharedScratch { url, used: false })
     }
 

@@ -8,6 +8,7 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+use datafusion::error::DataFusionError;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::prelude::SessionContext;
 use futures::FutureExt;
@@ -46,7 +47,7 @@ pub async fn register(ctx: &SessionContext, input: &PinnedInput, remote: bool) -
         }
     };
     ctx.register_table(table_name.as_str(), provider)
-        .map_err(|e| source_err(name, e.to_string()))?;
+        .map_err(table_err(name))?;
     if !input.spec.dedupe_on.is_empty() {
         register_deduplicated(ctx, &input.spec, &table_name).await?;
     }
@@ -67,19 +68,29 @@ pub async fn register_rows(
         raw_name(&spec.name)
     };
     let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])
-        .map_err(|e| source_err(&spec.name, e.to_string()))?;
+        .map_err(table_err(&spec.name))?;
     ctx.register_table(table_name.as_str(), Arc::new(table))
-        .map_err(|e| source_err(&spec.name, e.to_string()))?;
+        .map_err(table_err(&spec.name))?;
     if !spec.dedupe_on.is_empty() {
         register_deduplicated(ctx, spec, &table_name).await?;
     }
     Ok(())
 }
 
-fn source_err(name: &str, message: String) -> FeatureError {
-    FeatureError::Source {
+/// Source `name` cannot be made a table of the session.
+fn table_err(name: &str) -> impl Fn(DataFusionError) -> FeatureError + '_ {
+    move |source| FeatureError::SourceTable {
         source_name: name.to_string(),
-        message,
+        source,
+    }
+}
+
+/// A file of source `name` cannot be read.
+fn file_err<'a>(name: &'a str, file: &'a str) -> impl Fn(DataFusionError) -> FeatureError + 'a {
+    move |source| FeatureError::SourceFile {
+        source_name: name.to_string(),
+        file: file.to_string(),
+        source,
     }
 }
 
@@ -91,19 +102,21 @@ async fn delta_provider(
     let version = input
         .delta_version
         .expect("pinned Delta input has a version");
+    let unopenable = |source| FeatureError::SourceVersion {
+        source_name: name.clone(),
+        version,
+        source,
+    };
     let table = seglake_lake::storage::delta_builder(input.spec.location.to_url())
-        .map_err(|e| source_err(name, e.to_string()))?
+        .map_err(unopenable)?
         .with_version(version as u64)
         .load()
         .await
-        .map_err(|e| source_err(name, format!("cannot open version {version}: {e}")))?;
+        .map_err(unopenable)?;
     table
         .update_datafusion_session(&ctx.state())
-        .map_err(|e| source_err(name, e.to_string()))?;
-    table
-        .table_provider()
-        .await
-        .map_err(|e| source_err(name, e.to_string()))
+        .map_err(unopenable)?;
+    table.table_provider().await.map_err(table_err(name))
 }
 
 /// A Delta source on a cluster: a listing table over the data files of the
@@ -119,17 +132,12 @@ async fn delta_files_provider(
     // The schema delta-rs's scan gives (strings as views, ...), so both
     // engines compute with the same types.
     let schema = delta_provider(ctx, input).await?.schema();
-    let files = seglake_lake::delta_data_files(input)
-        .await
-        .map_err(|e| match e {
-            seglake_lake::LakeError::BadSource { message, .. } => source_err(name, message),
-            other => source_err(name, other.to_string()),
-        })?;
+    let files = seglake_lake::delta_data_files(input).await?;
     if files.is_empty() {
         // A version without data files (a created, never written table):
         // DataFusion's listing table needs at least one path.
         let empty = datafusion::datasource::MemTable::try_new(schema, vec![vec![]])
-            .map_err(|e| source_err(name, e.to_string()))?;
+            .map_err(table_err(name))?;
         return Ok(Arc::new(empty));
     }
     register_stores(ctx, name, &files)?;
@@ -154,12 +162,12 @@ fn listing_table(
         .iter()
         .map(|u| ListingTableUrl::parse(u.as_str()))
         .collect::<datafusion::error::Result<Vec<_>>>()
-        .map_err(|e| source_err(name, e.to_string()))?;
+        .map_err(table_err(name))?;
     let options = ListingOptions::new(format).with_file_extension(extension);
     let config = ListingTableConfig::new_with_multi_paths(urls)
         .with_listing_options(options)
         .with_schema(schema);
-    let table = ListingTable::try_new(config).map_err(|e| source_err(name, e.to_string()))?;
+    let table = ListingTable::try_new(config).map_err(table_err(name))?;
     Ok(Arc::new(table))
 }
 
@@ -177,16 +185,14 @@ async fn files_provider(
     let state = ctx.state();
     let mut schema: Option<(arrow::datatypes::SchemaRef, String)> = None;
     for (url, file) in input.file_urls.iter().zip(&input.files) {
+        let file_err = file_err(name, &file.path);
         let store = ctx
             .runtime_env()
-            .object_store(
-                ListingTableUrl::parse(url.as_str())
-                    .map_err(|e| source_err(name, e.to_string()))?,
-            )
-            .map_err(|e| source_err(name, e.to_string()))?;
+            .object_store(ListingTableUrl::parse(url.as_str()).map_err(&file_err)?)
+            .map_err(&file_err)?;
         let meta = ObjectMeta {
             location: StorePath::from_url_path(url.path())
-                .map_err(|e| source_err(name, e.to_string()))?,
+                .map_err(|e| file_err(object_store::Error::from(e).into()))?,
             last_modified: file.last_modified,
             size: file.size as u64,
             e_tag: file.etag.clone(),
@@ -204,13 +210,13 @@ async fn files_provider(
                     .map(|s| s.to_string())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_default();
-                source_err(
-                    name,
-                    format!("cannot read {}: the file is corrupt ({why})", file.path),
-                )
+                FeatureError::CorruptFile {
+                    source_name: name.clone(),
+                    file: file.path.clone(),
+                    why,
+                }
             })?;
-        let file_schema =
-            inferred.map_err(|e| source_err(name, format!("cannot read {}: {e}", file.path)))?;
+        let file_schema = inferred.map_err(&file_err)?;
         match &schema {
             None => schema = Some((file_schema, file.path.clone())),
             Some((first, first_file)) => {
@@ -230,14 +236,16 @@ pub(crate) fn register_stores(ctx: &SessionContext, name: &str, urls: &[url::Url
             let root = seglake_lake::storage::store_root(url);
             if ctx
                 .runtime_env()
-                .object_store(
-                    ObjectStoreUrl::parse(root.as_str())
-                        .map_err(|e| source_err(name, e.to_string()))?,
-                )
+                .object_store(ObjectStoreUrl::parse(root.as_str()).map_err(table_err(name))?)
                 .is_err()
             {
-                let (store, _) = seglake_lake::storage::object_store_for(url)
-                    .map_err(|e| source_err(name, format!("cannot open the store: {e}")))?;
+                let (store, _) = seglake_lake::storage::object_store_for(url).map_err(|source| {
+                    FeatureError::SourceStore {
+                        source_name: name.to_string(),
+                        url: url.to_string(),
+                        source,
+                    }
+                })?;
                 ctx.register_object_store(&root, store);
             }
         }
@@ -257,7 +265,7 @@ pub(crate) async fn register_parquet_files(
         .iter()
         .map(|u| ListingTableUrl::parse(u.as_str()))
         .collect::<datafusion::error::Result<Vec<_>>>()
-        .map_err(|e| source_err(name, e.to_string()))?;
+        .map_err(table_err(name))?;
     let options = ListingOptions::new(Arc::new(
         datafusion::datasource::file_format::parquet::ParquetFormat::default(),
     ))
@@ -266,10 +274,10 @@ pub(crate) async fn register_parquet_files(
         .with_listing_options(options)
         .infer_schema(&ctx.state())
         .await
-        .map_err(|e| source_err(name, e.to_string()))?;
-    let table = ListingTable::try_new(config).map_err(|e| source_err(name, e.to_string()))?;
+        .map_err(table_err(name))?;
+    let table = ListingTable::try_new(config).map_err(table_err(name))?;
     ctx.register_table(name, Arc::new(table))
-        .map_err(|e| source_err(name, e.to_string()))?;
+        .map_err(table_err(name))?;
     Ok(())
 }
 
@@ -343,25 +351,25 @@ async fn register_deduplicated(
     let schema = ctx
         .table_provider(raw)
         .await
-        .map_err(|e| source_err(name, e.to_string()))?
+        .map_err(table_err(name))?
         .schema();
     for k in &spec.dedupe_on {
         if schema.field_with_name(k).is_err() {
-            let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-            return Err(source_err(
-                name,
-                format!(
-                    "dedupe_on names unknown column `{k}`; columns: {}",
-                    columns.join(", ")
-                ),
-            ));
+            return Err(FeatureError::UnknownDedupeColumn {
+                source_name: name.clone(),
+                column: k.clone(),
+                columns: crate::engine::column_list(&schema),
+            });
         }
     }
     let df = ctx
         .sql(&format!("SELECT DISTINCT * FROM \"{raw}\""))
         .await
-        .map_err(|e| source_err(name, format!("cannot deduplicate: {e}")))?;
+        .map_err(|source| FeatureError::Deduplicate {
+            source_name: name.clone(),
+            source,
+        })?;
     ctx.register_table(name.as_str(), df.into_view())
-        .map_err(|e| source_err(name, e.to_string()))?;
+        .map_err(table_err(name))?;
     Ok(())
 }

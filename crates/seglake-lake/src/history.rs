@@ -6,7 +6,7 @@ use seglake_spec::Location;
 use serde::Serialize;
 
 use crate::error::{LakeError, Result};
-use crate::{META_JOB, META_REPLACES_VERSION, META_RUN_ID};
+use crate::metadata::{META_JOB, META_REPLACES_VERSION, META_RUN_ID};
 
 /// One version of a table, from its commit in the Delta log.
 #[derive(Debug, Clone, Serialize)]
@@ -32,22 +32,21 @@ pub struct HistoryEntry {
 /// version number of each entry is exact (it is the commit file's name).
 pub async fn history(table: &str, location: &Location) -> Result<Vec<HistoryEntry>> {
     let uri = location.to_string();
-    let store_err = |source| LakeError::Store {
+    let store_err = |error| LakeError::Store {
         uri: uri.clone(),
-        source,
+        error,
     };
-    if !crate::publish::table_exists(location).await? {
-        return Err(LakeError::Table {
+    if !crate::table::table_exists(location).await? {
+        return Err(LakeError::NotATable {
             table: table.to_string(),
             uri: uri.clone(),
-            message: "no Delta table here (no _delta_log folder)".to_string(),
         });
     }
     let (store, root) =
-        crate::storage::object_store_for(&location.to_url()).map_err(|e| LakeError::Table {
+        crate::storage::object_store_for(&location.to_url()).map_err(|error| LakeError::Delta {
             table: table.to_string(),
             uri: uri.clone(),
-            message: e.to_string(),
+            error,
         })?;
     let log = root.clone().join("_delta_log");
     let mut commits: Vec<(i64, StorePath)> = store
@@ -65,10 +64,9 @@ pub async fn history(table: &str, location: &Location) -> Result<Vec<HistoryEntr
         })
         .collect();
     if commits.is_empty() {
-        return Err(LakeError::Table {
+        return Err(LakeError::NoCommits {
             table: table.to_string(),
             uri: uri.clone(),
-            message: "the Delta log has no commits".to_string(),
         });
     }
     commits.sort();

@@ -46,22 +46,83 @@ fn bad(source: &SourceSpec, message: impl Into<String>) -> LakeError {
     }
 }
 
+/// The source's Delta table cannot be opened, at `version` or its latest.
+fn unopenable(
+    source: &SourceSpec,
+    version: Option<i64>,
+) -> impl FnOnce(deltalake::DeltaTableError) -> LakeError {
+    let (source_name, uri) = (source.name.clone(), source.location.to_string());
+    move |e| LakeError::SourceTable {
+        source_name,
+        uri,
+        version,
+        source: e,
+    }
+}
+
+/// The store holding `url` (the source's, or one of its files') cannot be
+/// opened.
+fn no_store(source: &SourceSpec, url: &str) -> impl FnOnce(deltalake::DeltaTableError) -> LakeError {
+    let (source_name, uri, store_of) = (
+        source.name.clone(),
+        source.location.to_string(),
+        url.to_string(),
+    );
+    move |e| LakeError::SourceStore {
+        source_name,
+        uri,
+        store_of,
+        source: e,
+    }
+}
+
+fn bad_url(source: &SourceSpec, url: &str) -> impl FnOnce(url::ParseError) -> LakeError {
+    let (source_name, uri, url) = (
+        source.name.clone(),
+        source.location.to_string(),
+        url.to_string(),
+    );
+    move |e| LakeError::SourceUrl {
+        source_name,
+        uri,
+        url,
+        source: e,
+    }
+}
+
+fn bad_path(
+    source: &SourceSpec,
+    path: &str,
+) -> impl FnOnce(object_store::path::Error) -> LakeError {
+    let (source_name, uri, path) = (
+        source.name.clone(),
+        source.location.to_string(),
+        path.to_string(),
+    );
+    move |e| LakeError::SourcePath {
+        source_name,
+        uri,
+        path,
+        source: e,
+    }
+}
+
 async fn resolve_delta(source: &SourceSpec) -> Result<PinnedInput> {
-    if !crate::publish::table_exists(&source.location)
+    if !crate::table::table_exists(&source.location)
         .await
-        .map_err(|e| bad(source, e.to_string()))?
+        .map_err(|e| LakeError::SourceUnreadable {
+            source_name: source.name.clone(),
+            uri: source.location.to_string(),
+            source: Box::new(e),
+        })?
     {
         return Err(bad(source, "not a Delta table (no _delta_log folder)"));
     }
     let url = source.location.to_url();
     let mut table = crate::storage::delta_builder(url)
-        .map_err(|e| bad(source, e.to_string()))?
-        .build()
-        .map_err(|e| bad(source, e.to_string()))?;
-    table
-        .load()
-        .await
-        .map_err(|e| bad(source, format!("cannot open the Delta table: {e}")))?;
+        .and_then(|b| b.build())
+        .map_err(unopenable(source, None))?;
+    table.load().await.map_err(unopenable(source, None))?;
     let latest = table.version().map_or(-1, |v| v as i64);
     let version = match source.version {
         None => latest,
@@ -95,7 +156,7 @@ async fn resolve_files(source: &SourceSpec) -> Result<PinnedInput> {
                 }
                 let store = object_store::local::LocalFileSystem::new();
                 let prefix = StorePath::from_absolute_path(p)
-                    .map_err(|e| bad(source, format!("not a usable path: {e}")))?;
+                    .map_err(bad_path(source, &p.display().to_string()))?;
                 (
                     std::sync::Arc::new(store),
                     prefix,
@@ -103,8 +164,8 @@ async fn resolve_files(source: &SourceSpec) -> Result<PinnedInput> {
                 )
             }
             Location::Url(u) => {
-                let (store, prefix) = crate::storage::object_store_for(u)
-                    .map_err(|e| bad(source, format!("cannot open the store: {e}")))?;
+                let (store, prefix) =
+                    crate::storage::object_store_for(u).map_err(no_store(source, u.as_str()))?;
                 (store, prefix, crate::storage::store_root(u))
             }
         };
@@ -123,7 +184,11 @@ async fn resolve_files(source: &SourceSpec) -> Result<PinnedInput> {
             .list(Some(&prefix))
             .try_collect::<Vec<_>>()
             .await
-            .map_err(|e| bad(source, format!("cannot list files: {e}")))?
+            .map_err(|e| LakeError::SourceListing {
+                source_name: source.name.clone(),
+                uri: source.location.to_string(),
+                source: e,
+            })?
             .into_iter()
             .filter(|m| {
                 let rel = m
@@ -153,7 +218,7 @@ async fn resolve_files(source: &SourceSpec) -> Result<PinnedInput> {
         }
         let url = base_url
             .join(m.location.as_ref())
-            .map_err(|e| bad(source, format!("bad file path {}: {e}", m.location)))?;
+            .map_err(bad_url(source, m.location.as_ref()))?;
         files.push(FileRecord {
             path: url.to_string(),
             size: m.size as i64,
@@ -182,24 +247,23 @@ pub async fn pin_recorded(
 ) -> Result<PinnedInput> {
     if let Some(version) = version_now.or(record.delta_version) {
         let table = crate::storage::delta_builder(source.location.to_url())
-            .map_err(|e| bad(source, e.to_string()))?
+            .map_err(unopenable(source, Some(version)))?
             .with_version(version as u64)
             .load()
             .await
-            .map_err(|e| bad(source, format!("version {version} cannot be loaded: {e}")))?;
+            .map_err(unopenable(source, Some(version)))?;
         // The log may outlive the data: check that every file is there.
         let store = table.object_store();
         let uris: Vec<String> = table
             .get_file_uris()
-            .map_err(|e| bad(source, e.to_string()))?
+            .map_err(unopenable(source, Some(version)))?
             .collect();
         let mut missing = Vec::new();
         for uri in &uris {
             let url = Url::parse(uri)
                 .or_else(|_| Url::from_file_path(uri).map_err(|_| url::ParseError::EmptyHost))
-                .map_err(|e| bad(source, format!("bad file URI {uri}: {e}")))?;
-            let path = StorePath::from_url_path(url.path())
-                .map_err(|e| bad(source, format!("bad file path {uri}: {e}")))?;
+                .map_err(bad_url(source, uri))?;
+            let path = StorePath::from_url_path(url.path()).map_err(bad_path(source, uri))?;
             let relative = table_relative(&table, &path);
             if store.head(&relative).await.is_err() {
                 missing.push(uri.clone());
@@ -226,10 +290,9 @@ pub async fn pin_recorded(
     let mut file_urls = Vec::new();
     let mut problems = Vec::new();
     for f in &record.files {
-        let url = Url::parse(&f.path)
-            .map_err(|e| bad(source, format!("bad file URL {}: {e}", f.path)))?;
-        let (store, path) = crate::storage::object_store_for(&url)
-            .map_err(|e| bad(source, format!("cannot open the store of {}: {e}", f.path)))?;
+        let url = Url::parse(&f.path).map_err(bad_url(source, &f.path))?;
+        let (store, path) =
+            crate::storage::object_store_for(&url).map_err(no_store(source, &f.path))?;
         match store.head(&path).await {
             Err(_) => problems.push(format!("{} is gone", f.path)),
             Ok(meta) => {
@@ -289,12 +352,14 @@ pub async fn delta_data_files(input: &PinnedInput) -> Result<Vec<Url>> {
         .delta_version
         .ok_or_else(|| bad(source, "not a pinned Delta input"))?;
     let table = crate::storage::delta_builder(source.location.to_url())
-        .map_err(|e| bad(source, e.to_string()))?
+        .map_err(unopenable(source, Some(version)))?
         .with_version(version as u64)
         .load()
         .await
-        .map_err(|e| bad(source, format!("cannot open version {version}: {e}")))?;
-    let state = table.snapshot().map_err(|e| bad(source, e.to_string()))?;
+        .map_err(unopenable(source, Some(version)))?;
+    let state = table
+        .snapshot()
+        .map_err(unopenable(source, Some(version)))?;
     let unsupported = |what: &str| {
         bad(
             source,
@@ -328,9 +393,7 @@ pub async fn delta_data_files(input: &PinnedInput) -> Result<Vec<Url>> {
             )));
         }
         let path = file.object_store_path();
-        let url = root
-            .join(path.as_ref())
-            .map_err(|e| bad(source, format!("data file {path}: {e}")))?;
+        let url = root.join(path.as_ref()).map_err(bad_url(source, path.as_ref()))?;
         file_urls.push(url);
     }
     Ok(file_urls)

@@ -24,25 +24,20 @@ mod error;
 pub mod feedback;
 mod history;
 mod inputs;
+mod metadata;
 mod publish;
 pub mod runs;
 pub mod storage;
+mod table;
 
 pub use error::{LakeError, Result};
 pub use history::{HistoryEntry, current_version_of, history, version_at};
 pub use inputs::{PinnedInput, delta_data_files, pin_recorded, resolve_input};
+pub use metadata::{
+    META_ERASURE_ID, META_JOB, META_REPLACES_VERSION, META_RUN_ID, META_VERSION,
+};
 pub use publish::{
     AppTransaction, COMMIT_ATTEMPTS_ENV, CommitInfo, CommitRetry, Committed, StagedTable,
-    WriteMode, append_once, commit, publish, read_table, stage, table_exists, table_location,
-    transaction_version,
+    WriteMode, append_once, commit, publish, read_table, stage, transaction_version,
 };
-
-/// Commit metadata keys seglake writes into every Delta commit it makes.
-pub const META_RUN_ID: &str = "seglake.run_id";
-pub const META_JOB: &str = "seglake.job";
-pub const META_VERSION: &str = "seglake.version";
-/// On versions written by `seglake erase`: the version this one replaces.
-pub const META_REPLACES_VERSION: &str = "seglake.replaces_version";
-/// On versions written by `seglake erase`: the erasure's id (never the
-/// customer's).
-pub const META_ERASURE_ID: &str = "seglake.erasure_id";
+pub use table::{table_exists, table_location};

@@ -21,7 +21,6 @@ use deltalake::kernel::{
 };
 use deltalake::operations::write::writer::{DeltaWriter, WriterConfig};
 use deltalake::protocol::{DeltaOperation, SaveMode};
-use futures::StreamExt;
 use object_store::ObjectStoreExt as _;
 use object_store::path::Path as StorePath;
 use seglake_spec::Location;
@@ -45,18 +44,13 @@ pub struct CommitInfo {
     pub version: i64,
 }
 
-/// Where table `name` lives under an output root.
-pub fn table_location(root: &Location, name: &str) -> Location {
-    root.join(name)
-}
-
 fn delta_err(
     table: &str,
     location: &Location,
 ) -> impl FnOnce(deltalake::DeltaTableError) -> LakeError {
     let table = table.to_string();
     let uri = location.to_string();
-    move |source| LakeError::Delta { table, uri, source }
+    move |error| LakeError::Delta { table, uri, error }
 }
 
 /// Writes `batches` as the next version of the Delta table at `location`,
@@ -185,10 +179,11 @@ impl StagedTable {
         self.adds
             .iter()
             .map(|add| {
-                root.join(&add.path).map_err(|e| LakeError::Table {
+                root.join(&add.path).map_err(|source| LakeError::StagedFile {
                     table: self.table.clone(),
                     uri: self.location.to_string(),
-                    message: format!("staged file `{}`: {e}", add.path),
+                    path: add.path.clone(),
+                    source,
                 })
             })
             .collect()
@@ -398,8 +393,8 @@ async fn try_commit(
     let fatal = |e: deltalake::DeltaTableError| Failure::Fatal(delta_err(table, location)(e));
     let delta = match load_if_exists(table, location).await {
         Ok(d) => d,
-        Err(LakeError::Delta { source, .. }) if is_retryable(&source) => {
-            return Err(Failure::Retry(source.to_string()));
+        Err(LakeError::Delta { error, .. }) if is_retryable(&error) => {
+            return Err(Failure::Retry(error.to_string()));
         }
         Err(e) => return Err(Failure::Fatal(e)),
     };
@@ -455,15 +450,11 @@ async fn try_commit(
                         match ours.field(field.name()) {
                             Some(f) if f.data_type() == field.data_type() => {}
                             _ => {
-                                return Err(Failure::Fatal(LakeError::Table {
+                                return Err(Failure::Fatal(LakeError::ColumnMismatch {
                                     table: table.clone(),
                                     uri: location.to_string(),
-                                    message: format!(
-                                        "column `{}` ({}) of the table is missing or has another \
-                                         type in the rows to append",
-                                        field.name(),
-                                        field.data_type()
-                                    ),
+                                    column: field.name().to_string(),
+                                    data_type: field.data_type().to_string(),
                                 }));
                             }
                         }
@@ -549,46 +540,18 @@ async fn version_of_transaction(table: &str, location: &Location, app_id: &str) 
         .into_iter()
         .find(|e| e.transactions.iter().any(|t| t == app_id))
         .map(|e| e.version)
-        .ok_or_else(|| LakeError::Table {
+        .ok_or_else(|| LakeError::TransactionNotFound {
             table: table.to_string(),
             uri: location.to_string(),
-            message: format!(
-                "the table records transaction `{app_id}` but no commit file carries it \
-                 (the log was checkpointed and cleaned)"
-            ),
+            app_id: app_id.to_string(),
         })
-}
-
-/// Whether a Delta table is at `location`: its log has a commit.
-pub async fn table_exists(location: &Location) -> Result<bool> {
-    match location {
-        Location::Local(p) => Ok(p.join("_delta_log").is_dir()),
-        Location::Url(u) => {
-            let log = location.join("_delta_log").to_url();
-            let (store, path) =
-                crate::storage::object_store_for(&log).map_err(|e| LakeError::Table {
-                    table: String::new(),
-                    uri: u.to_string(),
-                    message: e.to_string(),
-                })?;
-            let mut listing = store.list(Some(&path));
-            match listing.next().await {
-                None => Ok(false),
-                Some(Ok(_)) => Ok(true),
-                Some(Err(source)) => Err(LakeError::Store {
-                    uri: u.to_string(),
-                    source,
-                }),
-            }
-        }
-    }
 }
 
 /// The table at its latest version, or `None` when there is none yet. A
 /// table that does not exist is not loaded: loading one makes the Delta
 /// kernel log an error for the empty log it finds.
 async fn load_if_exists(table: &str, location: &Location) -> Result<Option<DeltaTable>> {
-    if !table_exists(location).await? {
+    if !crate::table::table_exists(location).await? {
         return Ok(None);
     }
     let delta = crate::storage::delta_builder(location.to_url())
@@ -643,19 +606,12 @@ pub async fn read_table(
     delta
         .update_datafusion_session(&ctx.state())
         .map_err(delta_err(table, location))?;
-    let provider = delta.table_provider().await.map_err(|e| LakeError::Table {
+    let read_err = |source| LakeError::Read {
         table: table.to_string(),
         uri: location.to_string(),
-        message: e.to_string(),
-    })?;
-    let df = ctx.read_table(provider).map_err(|e| LakeError::Table {
-        table: table.to_string(),
-        uri: location.to_string(),
-        message: e.to_string(),
-    })?;
-    df.collect().await.map_err(|e| LakeError::Table {
-        table: table.to_string(),
-        uri: location.to_string(),
-        message: e.to_string(),
-    })
+        source,
+    };
+    let provider = delta.table_provider().await.map_err(read_err)?;
+    let df = ctx.read_table(provider).map_err(read_err)?;
+    df.collect().await.map_err(read_err)
 }
