@@ -18,7 +18,7 @@ use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use seglake_lake::PinnedInput;
 use seglake_spec::{JobSpec, ViewSpec};
 
-use crate::error::{FeatureError, Result};
+use crate::error::{FeatureError, Result, column_list};
 use crate::scratch::{LocalScratch, SharedScratch};
 use crate::sources;
 
@@ -559,16 +559,6 @@ fn without_view_types(
         })
         .collect();
     LogicalPlanBuilder::from(plan).project(columns)?.build()
-}
-
-/// A schema's column names, comma-separated, for messages.
-pub fn column_list(schema: &arrow::datatypes::Schema) -> String {
-    schema
-        .fields()
-        .iter()
-        .map(|f| f.name().as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// What a statement is, in the words its author wrote (`DROP TABLE`,

@@ -247,3 +247,13 @@ fn is_data_error(e: &DataFusionError) -> bool {
         _ => false,
     }
 }
+
+/// A schema's column names, comma-separated, for messages.
+pub fn column_list(schema: &arrow::datatypes::Schema) -> String {
+    schema
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}

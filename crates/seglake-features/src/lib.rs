@@ -37,7 +37,7 @@ mod sources;
 
 pub use engine::{
     EngineOptions, FeatureEngine, FeatureTable, RemoteEngine, RunContext, ViewMode,
-    checked_sum_udaf, column_list, default_memory_limit, statement_kind,
+    checked_sum_udaf, default_memory_limit, statement_kind,
 };
-pub use error::{FeatureError, Result};
+pub use error::{FeatureError, Result, column_list};
 pub use scratch::SHARED_SCRATCH_DIR;

@@ -358,7 +358,7 @@ async fn register_deduplicated(
             return Err(FeatureError::UnknownDedupeColumn {
                 source_name: name.clone(),
                 column: k.clone(),
-                columns: crate::engine::column_list(&schema),
+                columns: crate::error::column_list(&schema),
             });
         }
     }
