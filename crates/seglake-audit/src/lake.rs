@@ -130,7 +130,9 @@ impl Lake {
             .runs()
             .await?
             .into_iter()
-            .filter(|r| r.status == RunStatus::Succeeded && r.outputs.iter().any(|o| o.table == SEGMENTS))
+            .filter(|r| {
+                r.status == RunStatus::Succeeded && r.outputs.iter().any(|o| o.table == SEGMENTS)
+            })
             .collect();
         let first = runs.first().map(|r| r.finished_at);
         runs.into_iter()

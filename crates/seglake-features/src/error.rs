@@ -63,7 +63,9 @@ pub enum FeatureError {
         why: String,
     },
 
-    #[error("source `{source_name}`: dedupe_on names unknown column `{column}`; columns: {columns}")]
+    #[error(
+        "source `{source_name}`: dedupe_on names unknown column `{column}`; columns: {columns}"
+    )]
     UnknownDedupeColumn {
         source_name: String,
         column: String,

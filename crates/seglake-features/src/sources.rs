@@ -239,13 +239,14 @@ pub(crate) fn register_stores(ctx: &SessionContext, name: &str, urls: &[url::Url
                 .object_store(ObjectStoreUrl::parse(root.as_str()).map_err(table_err(name))?)
                 .is_err()
             {
-                let (store, _) = seglake_lake::storage::object_store_for(url).map_err(|source| {
-                    FeatureError::SourceStore {
-                        source_name: name.to_string(),
-                        url: url.to_string(),
-                        source,
-                    }
-                })?;
+                let (store, _) =
+                    seglake_lake::storage::object_store_for(url).map_err(|source| {
+                        FeatureError::SourceStore {
+                            source_name: name.to_string(),
+                            url: url.to_string(),
+                            source,
+                        }
+                    })?;
                 ctx.register_object_store(&root, store);
             }
         }

@@ -62,7 +62,10 @@ fn unopenable(
 
 /// The store holding `url` (the source's, or one of its files') cannot be
 /// opened.
-fn no_store(source: &SourceSpec, url: &str) -> impl FnOnce(deltalake::DeltaTableError) -> LakeError {
+fn no_store(
+    source: &SourceSpec,
+    url: &str,
+) -> impl FnOnce(deltalake::DeltaTableError) -> LakeError {
     let (source_name, uri, store_of) = (
         source.name.clone(),
         source.location.to_string(),
@@ -393,7 +396,9 @@ pub async fn delta_data_files(input: &PinnedInput) -> Result<Vec<Url>> {
             )));
         }
         let path = file.object_store_path();
-        let url = root.join(path.as_ref()).map_err(bad_url(source, path.as_ref()))?;
+        let url = root
+            .join(path.as_ref())
+            .map_err(bad_url(source, path.as_ref()))?;
         file_urls.push(url);
     }
     Ok(file_urls)

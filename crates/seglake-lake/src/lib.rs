@@ -33,9 +33,7 @@ mod table;
 pub use error::{LakeError, Result};
 pub use history::{HistoryEntry, current_version_of, history, version_at};
 pub use inputs::{PinnedInput, delta_data_files, pin_recorded, resolve_input};
-pub use metadata::{
-    META_ERASURE_ID, META_JOB, META_REPLACES_VERSION, META_RUN_ID, META_VERSION,
-};
+pub use metadata::{META_ERASURE_ID, META_JOB, META_REPLACES_VERSION, META_RUN_ID, META_VERSION};
 pub use publish::{
     AppTransaction, COMMIT_ATTEMPTS_ENV, CommitInfo, CommitRetry, Committed, StagedTable,
     WriteMode, append_once, commit, publish, read_table, stage, transaction_version,

@@ -179,12 +179,13 @@ impl StagedTable {
         self.adds
             .iter()
             .map(|add| {
-                root.join(&add.path).map_err(|source| LakeError::StagedFile {
-                    table: self.table.clone(),
-                    uri: self.location.to_string(),
-                    path: add.path.clone(),
-                    source,
-                })
+                root.join(&add.path)
+                    .map_err(|source| LakeError::StagedFile {
+                        table: self.table.clone(),
+                        uri: self.location.to_string(),
+                        path: add.path.clone(),
+                        source,
+                    })
             })
             .collect()
     }

@@ -105,7 +105,10 @@ mod tests {
 
     #[test]
     fn a_folder_url_keeps_its_last_segment_when_joined() {
-        for given in ["s3://bank-lake/prod/segments", "s3://bank-lake/prod/segments/"] {
+        for given in [
+            "s3://bank-lake/prod/segments",
+            "s3://bank-lake/prod/segments/",
+        ] {
             let folder = folder_url(&Url::parse(given).unwrap());
             assert_eq!(
                 folder.join("part-0.parquet").unwrap().as_str(),
