@@ -9,14 +9,14 @@
 //! recorded SQL texts, planned over those tables with `run_context` at the
 //! requested time, and the last view's row for the customer is the result.
 
+use crate::{EngineOptions, FeatureEngine, RunContext, ViewMode};
 use arrow::array::{Array, Float64Array, RecordBatch, StringArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, SchemaRef};
 use chrono::{DateTime, Utc};
-use crate::{EngineOptions, FeatureEngine, RunContext, ViewMode};
 use seglake_lake::{PinnedInput, pin_recorded};
 use seglake_spec::lineage::RunRecord;
-use seglake_spec::{JobSpec, SourceSpec};
+use seglake_spec::{JobSpec, SourceSpec, error_chain};
 use serde_json::Value;
 
 /// Why features could not be computed from raw rows.
@@ -55,13 +55,14 @@ impl LiveFeatures {
     /// sources are reference data) from the inputs the run recorded.
     pub async fn from_run(run: &RunRecord) -> Result<LiveFeatures, LiveError> {
         let failed = |m: String| LiveError::Failed(format!("run {}: {m}", run.run_id));
-        let spec = JobSpec::from_run_record(run).map_err(|e| failed(e.to_string()))?;
+        // The errors keep their causes as sources: the text takes them all.
+        let spec = JobSpec::from_run_record(run).map_err(|e| failed(error_chain(&e)))?;
         let engine = FeatureEngine::new(&EngineOptions {
             target_partitions: Some(1),
             memory_limit: None,
             ..EngineOptions::default()
         })
-        .map_err(|e| failed(e.to_string()))?;
+        .map_err(|e| failed(error_chain(&e)))?;
         let mut sources = Vec::new();
         for source in &spec.sources {
             let record = run
@@ -71,15 +72,15 @@ impl LiveFeatures {
                 .ok_or_else(|| failed(format!("no recorded input `{}`", source.name)))?;
             let pinned = pin_recorded(source, record, None)
                 .await
-                .map_err(|e| failed(e.to_string()))?;
+                .map_err(|e| failed(error_chain(&e)))?;
             engine
                 .register_inputs(std::slice::from_ref(&pinned))
                 .await
-                .map_err(|e| failed(e.to_string()))?;
+                .map_err(|e| failed(error_chain(&e)))?;
             let schema = engine
                 .table_schema(&source.name)
                 .await
-                .map_err(|e| failed(e.to_string()))?;
+                .map_err(|e| failed(error_chain(&e)))?;
             sources.push(if schema.field_with_name(&spec.key).is_ok() {
                 Source::PerCustomer(source.clone(), schema)
             } else {
@@ -124,7 +125,7 @@ impl LiveFeatures {
                 ),
             ));
         }
-        let failed = |e: crate::FeatureError| LiveError::Failed(e.to_string());
+        let failed = |e: crate::FeatureError| LiveError::Failed(error_chain(&e));
         let mut engine = FeatureEngine::new(&EngineOptions {
             target_partitions: Some(1),
             memory_limit: None,
