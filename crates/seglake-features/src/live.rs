@@ -9,7 +9,8 @@
 //! recorded SQL texts, planned over those tables with `run_context` at the
 //! requested time, and the last view's row for the customer is the result.
 
-use crate::{EngineOptions, FeatureEngine, RunContext, ViewMode};
+use crate::engine::{EngineOptions, FeatureEngine, RunContext, ViewMode};
+use crate::error::{FeatureError, column_list};
 use arrow::array::{Array, Float64Array, RecordBatch, StringArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, SchemaRef};
@@ -125,7 +126,7 @@ impl LiveFeatures {
                 ),
             ));
         }
-        let failed = |e: crate::FeatureError| LiveError::Failed(error_chain(&e));
+        let failed = |e: FeatureError| LiveError::Failed(error_chain(&e));
         let mut engine = FeatureEngine::new(&EngineOptions {
             target_partitions: Some(1),
             memory_limit: None,
@@ -236,7 +237,7 @@ fn decode_rows(
                 format!("{field}[{i}].{unknown}"),
                 format!(
                     "not a column of the source; its columns: {}",
-                    crate::column_list(schema)
+                    column_list(schema)
                 ),
             ));
         }
