@@ -23,8 +23,8 @@ use datafusion::datasource::MemTable;
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use rand::{Rng, SeedableRng};
-use seglake_model::{ModelTexts, ScoreUdf};
 use seglake_ml::{Preparation, PrepareOptions};
+use seglake_model::{ModelTexts, ScoreUdf};
 
 const FEATURES: usize = 10;
 const K: usize = 8;

@@ -13,7 +13,11 @@ fn table_hashes(lake: &Path, table: &str) -> String {
     let mut hashes: Vec<String> = file_tree(&lake.join(table))
         .into_iter()
         .filter(|f| f.ends_with(".parquet") && !f.starts_with("_delta_log"))
-        .map(|f| hex::encode(Sha256::digest(std::fs::read(lake.join(table).join(f)).unwrap())))
+        .map(|f| {
+            hex::encode(Sha256::digest(
+                std::fs::read(lake.join(table).join(f)).unwrap(),
+            ))
+        })
         .collect();
     hashes.sort();
     format!("{table} {}", hashes.join(","))
@@ -25,7 +29,15 @@ fn demo_outputs_are_byte_identical_to_the_fixture() {
     // the commit before the model format moved to its own crate.
     let lake = tempfile::tempdir().unwrap();
     let raw = lake.path().join("raw");
-    seglake_ok(&["generate", "--out", raw.to_str().unwrap(), "--customers", "1000", "--seed", "7"]);
+    seglake_ok(&[
+        "generate",
+        "--out",
+        raw.to_str().unwrap(),
+        "--customers",
+        "1000",
+        "--seed",
+        "7",
+    ]);
     seglake_ok(&[
         "run",
         "jobs/demo.toml",
@@ -66,7 +78,10 @@ fn validate_refuses_risk_num_leaves_1_before_reading_any_source() {
         "{}",
         stderr(&out)
     );
-    assert!(file_tree(lake.path()).is_empty(), "validate wrote something");
+    assert!(
+        file_tree(lake.path()).is_empty(),
+        "validate wrote something"
+    );
 }
 
 #[test]
@@ -76,10 +91,19 @@ fn validate_reports_every_parameter_error_of_every_section() {
     let text = std::fs::read_to_string(repo_root().join("jobs/demo.toml"))
         .unwrap()
         .replacen("k_range = [4, 10]", "k_range = [4, 10]\nbatch_size = 0", 1)
-        .replacen("class_weight = \"balanced\"", "class_weight = \"balanced\"\nnum_leaves = 1\nmax_bins = 300", 1);
+        .replacen(
+            "class_weight = \"balanced\"",
+            "class_weight = \"balanced\"\nnum_leaves = 1\nmax_bins = 300",
+            1,
+        );
     let job = JobVariant::new("all-params", "", "");
     std::fs::write(&job.0, text).unwrap();
-    let out = seglake(&["validate", job.0.to_str().unwrap(), "--var", &format!("lake={}", lake.path().display())]);
+    let out = seglake(&[
+        "validate",
+        job.0.to_str().unwrap(),
+        "--var",
+        &format!("lake={}", lake.path().display()),
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     for wanted in [

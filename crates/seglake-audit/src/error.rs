@@ -117,40 +117,16 @@ impl AuditError {
     }
 }
 
-/// `error: cause: cause`: an error with the errors under it, for a message
-/// that must be one string (a DataFusion plan error, a sentence that goes
-/// on after the cause). A cause the text already ends with is not added
-/// again: many errors print their own source.
-pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(e) = cause {
-        let more = e.to_string();
-        if !text.ends_with(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        cause = e.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn causes_are_added_once() {
+    fn a_lake_root_error_names_the_path_then_the_cause() {
         let error = AuditError::LakeRoot {
             path: PathBuf::from("/lake"),
             source: std::io::Error::other("disk gone"),
         };
-        assert_eq!(with_causes(&error), "/lake: disk gone");
-
-        #[derive(Debug, thiserror::Error)]
-        #[error("reading the log: {0}")]
-        struct ShowsItsSource(#[source] std::io::Error);
-        let shows = ShowsItsSource(std::io::Error::other("disk gone"));
-        assert_eq!(with_causes(&shows), "reading the log: disk gone");
+        assert_eq!(seglake_spec::error_chain(&error), "/lake: disk gone");
     }
 }

@@ -11,7 +11,8 @@ use seglake_lake::{HistoryEntry, current_version_of, history, read_table};
 use seglake_spec::Location;
 use seglake_spec::lineage::{RunRecord, RunStatus};
 
-use crate::error::{AuditError, Result, with_causes};
+use crate::error::{AuditError, Result};
+use seglake_spec::error_chain;
 
 /// The segmentation table every audit reads.
 pub const SEGMENTS: &str = "segments";
@@ -90,7 +91,7 @@ impl Lake {
                 "table `{table}` at version {}: cannot be read ({}); its files may have \
                  been removed by `seglake vacuum` or `seglake erase`",
                 version.map_or("latest".to_string(), |v| v.to_string()),
-                with_causes(&e)
+                error_chain(&e)
             ))
         })
     }

@@ -25,8 +25,9 @@ use deltalake::datafusion::sql::parser::{DFParser, Statement as DfStatement};
 use deltalake::datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use seglake_spec::Location;
 
-use crate::error::{AuditError, Result, with_causes};
+use crate::error::{AuditError, Result};
 use crate::lake::Lake;
+use seglake_spec::error_chain;
 
 /// The time-travel table function's name.
 pub const TABLE_AT: &str = "table_at";
@@ -229,14 +230,14 @@ impl TableFunctionImpl for TableAt {
         // CLI's runtime is multi-threaded, which `block_in_place` needs.
         tokio::task::block_in_place(|| {
             tokio::runtime::Handle::current().block_on(async {
-                let location = lake.table(&name).map_err(|e| plan_err(with_causes(&e)))?;
+                let location = lake.table(&name).map_err(|e| plan_err(error_chain(&e)))?;
                 let version = match at {
                     At::Version(v) => v,
                     At::Time(t) => {
                         let history = lake
                             .history(&name)
                             .await
-                            .map_err(|e| plan_err(with_causes(&e)))?;
+                            .map_err(|e| plan_err(error_chain(&e)))?;
                         seglake_lake::version_at(&history, t).ok_or_else(|| {
                             plan_err(format!(
                                 "table `{name}` did not exist yet at {}",
@@ -247,10 +248,10 @@ impl TableFunctionImpl for TableAt {
                 };
                 let delta = load(&name, &location, Some(version))
                     .await
-                    .map_err(|e| plan_err(with_causes(&e)))?;
+                    .map_err(|e| plan_err(error_chain(&e)))?;
                 provider(&name, &delta, session)
                     .await
-                    .map_err(|e| plan_err(with_causes(&e)))
+                    .map_err(|e| plan_err(error_chain(&e)))
             })
         })
     }

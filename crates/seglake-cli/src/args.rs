@@ -653,4 +653,19 @@ mod tests {
             )
         );
     }
+
+    /// The codes `--help` documents are the ones the process exits with.
+    #[test]
+    fn help_lists_every_code() {
+        let help = AFTER_HELP;
+        for (exit, meaning) in [
+            (Exit::Success, "success"),
+            (Exit::InvalidInput, "invalid input"),
+            (Exit::Failure, "any other failure"),
+            (Exit::NotReproduced, "`reproduce` only"),
+        ] {
+            let line = format!("  {}  {meaning}", exit as u8);
+            assert!(help.contains(&line), "`{line}` missing from:\n{help}");
+        }
+    }
 }

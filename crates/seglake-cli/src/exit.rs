@@ -96,19 +96,4 @@ mod tests {
             .unwrap_err();
         assert_eq!(Exit::for_error(&err), Exit::Failure);
     }
-
-    /// The codes `--help` documents are the ones the process exits with.
-    #[test]
-    fn help_lists_every_code() {
-        let help = crate::args::AFTER_HELP;
-        for (exit, meaning) in [
-            (Exit::Success, "success"),
-            (Exit::InvalidInput, "invalid input"),
-            (Exit::Failure, "any other failure"),
-            (Exit::NotReproduced, "`reproduce` only"),
-        ] {
-            let line = format!("  {}  {meaning}", exit as u8);
-            assert!(help.contains(&line), "`{line}` missing from:\n{help}");
-        }
-    }
 }

@@ -32,7 +32,11 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {}", redact::redact(&format!("{err:#}")));
+            // Every cause once: many library errors print their own source.
+            eprintln!(
+                "error: {}",
+                redact::redact(&seglake_spec::error_chain(&*err))
+            );
             Exit::for_error(&err).into()
         }
     }

@@ -16,7 +16,12 @@ pub(crate) struct Explained {
     pub importance: Vec<f64>,
 }
 
-pub(crate) fn explain(model: &Gbdt, values: &Array2<f64>, reasons: usize, table: &str) -> Result<Explained> {
+pub(crate) fn explain(
+    model: &Gbdt,
+    values: &Array2<f64>,
+    reasons: usize,
+    table: &str,
+) -> Result<Explained> {
     let scoring = |source| JobError::RiskScoring {
         table: table.to_string(),
         source,
@@ -46,4 +51,3 @@ pub(crate) fn explain(model: &Gbdt, values: &Array2<f64>, reasons: usize, table:
         importance,
     })
 }
-

@@ -32,13 +32,13 @@
 //! [`validate`] runs the same checks without reading data or writing.
 
 // The stages, in the order a run takes them.
-mod prepare;
 mod compute;
-mod train;
-mod score;
+mod pipeline;
+mod prepare;
 mod publish;
 mod record;
-mod pipeline;
+mod score;
+mod train;
 
 // What the stages are made of.
 mod bands;

@@ -22,7 +22,11 @@ pub(crate) struct CaseCounts {
 /// Per customer key.
 pub(crate) type Outcomes = HashMap<String, CaseCounts>;
 
-pub(crate) async fn case_outcomes(engine: &FeatureEngine, source: &str, key: &str) -> Result<Outcomes> {
+pub(crate) async fn case_outcomes(
+    engine: &FeatureEngine,
+    source: &str,
+    key: &str,
+) -> Result<Outcomes> {
     let sql = format!(
         "SELECT CAST(\"{key}\" AS VARCHAR) AS k, COUNT(*) AS cases, \
          SUM(CASE WHEN outcome = 'sar_filed' THEN 1 ELSE 0 END) AS sar, \

@@ -127,8 +127,11 @@ pub async fn run(
     let computed = compute(spec, &prepared, progress).await?;
     let trained = train(spec, &prepared.engine, &computed.features, progress).await?;
 
-    let mut publication =
-        Publication::new(spec, run_id.as_str(), commit_metadata(spec, run_id.as_str()));
+    let mut publication = Publication::new(
+        spec,
+        run_id.as_str(),
+        commit_metadata(spec, run_id.as_str()),
+    );
     let mut published = Published::default();
     let cx = PublishContext {
         spec,
@@ -138,7 +141,14 @@ pub async fn run(
         engine: &prepared.engine,
         progress,
     };
-    let outcome = publish(&cx, &computed, trained.as_ref(), &mut publication, &mut published).await;
+    let outcome = publish(
+        &cx,
+        &computed,
+        trained.as_ref(),
+        &mut publication,
+        &mut published,
+    )
+    .await;
     let finished = Finished {
         identity: &identity,
         inputs: &prepared.inputs,

@@ -5,9 +5,9 @@ use seglake_features::{FeatureEngine, RunContext, ViewMode};
 use seglake_lake::{PinnedInput, resolve_input};
 use seglake_spec::JobSpec;
 
+use crate::RunOptions;
 use crate::error::Result;
 use crate::progress::{Progress, step};
-use crate::RunOptions;
 
 /// An engine with every table of the run registered, and the inputs it
 /// reads at their pinned versions.

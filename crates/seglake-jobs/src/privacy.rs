@@ -57,9 +57,7 @@ impl<'a> CustomerIds<'a> {
     /// cannot does no work at all.
     pub fn for_job(spec: &'a seglake_spec::JobSpec) -> crate::Result<Self> {
         let pseudonym_key = match &spec.privacy.pseudonymise {
-            Some(source) => {
-                Some(PseudonymKey::load(source).map_err(crate::JobError::Privacy)?)
-            }
+            Some(source) => Some(PseudonymKey::load(source).map_err(crate::JobError::Privacy)?),
             None => None,
         };
         Ok(CustomerIds {
@@ -75,12 +73,12 @@ impl<'a> CustomerIds<'a> {
         data: (SchemaRef, Vec<RecordBatch>),
     ) -> crate::Result<(SchemaRef, Vec<RecordBatch>)> {
         match &self.pseudonym_key {
-            Some(hmac) => pseudonymise(data, self.key, hmac).map_err(|source| {
-                crate::JobError::Output {
+            Some(hmac) => {
+                pseudonymise(data, self.key, hmac).map_err(|source| crate::JobError::Output {
                     table: table.to_string(),
                     source,
-                }
-            }),
+                })
+            }
             None => Ok(data),
         }
     }

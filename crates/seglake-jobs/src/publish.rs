@@ -7,6 +7,7 @@ use seglake_lake::WriteMode;
 use seglake_spec::JobSpec;
 use seglake_spec::lineage::TableCount;
 
+use crate::compute::Computed;
 use crate::error::Result;
 use crate::privacy::CustomerIds;
 use crate::progress::{Progress, step};
@@ -16,7 +17,6 @@ use crate::run_metrics::RunMetrics;
 use crate::score::{Scored, ScoredKeys, Scoring, score};
 use crate::tables::{MODELS, PROFILES, RunStamp, SEGMENTS, TableData};
 use crate::train::Trained;
-use crate::compute::Computed;
 
 /// What a run needs to know to publish.
 pub(crate) struct PublishContext<'a> {
@@ -51,7 +51,8 @@ pub(crate) async fn publish(
         rows: computed.features.rows as i64,
     });
     step(cx.progress, "writing the data files of every table");
-    let with_columns = with_run_columns(&computed.features, cx.run_id, cx.as_of, &spec.output_table)?;
+    let with_columns =
+        with_run_columns(&computed.features, cx.run_id, cx.as_of, &spec.output_table)?;
     let mut feature_data = Some(cx.ids.publishable(&spec.output_table, with_columns)?);
     if let Some(trained) = trained {
         let scoring = Scoring::of(cx.engine);
@@ -70,7 +71,12 @@ pub(crate) async fn publish(
     match feature_data {
         Some(data) => {
             publication
-                .stage(&spec.output_table, data, WriteMode::Snapshot, Some(&spec.key))
+                .stage(
+                    &spec.output_table,
+                    data,
+                    WriteMode::Snapshot,
+                    Some(&spec.key),
+                )
                 .await?
         }
         None => publication.release_deferred(),
@@ -102,17 +108,28 @@ async fn publish_models(
     let segments = &trained.segments;
     let risk_with_spec = trained.risk.as_ref().zip(spec.risk.as_ref());
     let models = crate::tables::models_table(segments, risk_with_spec, cx.run_id, cx.as_of)?;
-    publication.stage(MODELS, models, WriteMode::Append, None).await?;
+    publication
+        .stage(MODELS, models, WriteMode::Append, None)
+        .await?;
     step(cx.progress, "committing `models`");
     publication.commit_staged().await?;
     let stamp = RunStamp {
         run_id: cx.run_id,
-        model_version: publication.commits.last().expect("models committed").version,
+        model_version: publication
+            .commits
+            .last()
+            .expect("models committed")
+            .version,
         as_of: cx.as_of,
     };
     let segments_data = segments_data(cx, scored, stamp)?;
     publication
-        .stage(SEGMENTS, segments_data, WriteMode::Snapshot, Some(&spec.key))
+        .stage(
+            SEGMENTS,
+            segments_data,
+            WriteMode::Snapshot,
+            Some(&spec.key),
+        )
         .await?;
     let profiles = crate::tables::profiles_table(
         segments,
@@ -120,7 +137,9 @@ async fn publish_models(
         &trained.feedback,
         stamp,
     )?;
-    publication.stage(PROFILES, profiles, WriteMode::Snapshot, None).await?;
+    publication
+        .stage(PROFILES, profiles, WriteMode::Snapshot, None)
+        .await?;
     published.rows_out.extend([
         TableCount {
             table: SEGMENTS.into(),

@@ -53,22 +53,32 @@ pub(crate) fn train(spec: &RiskSpec, inputs: &RiskInputs) -> Result<TrainedRisk>
             ),
         });
     }
-    let y: Vec<bool> = labelled.iter().map(|&i| inputs.labels[&inputs.keys[i]]).collect();
+    let y: Vec<bool> = labelled
+        .iter()
+        .map(|&i| inputs.labels[&inputs.keys[i]])
+        .collect();
     let x = values.select(ndarray::Axis(0), &labelled);
-    let fitted = gbdt::fit(x.view(), &y, &spec.booster).map_err(|source| {
-        JobError::LabelTraining {
+    let fitted =
+        gbdt::fit(x.view(), &y, &spec.booster).map_err(|source| JobError::LabelTraining {
             view: spec.labels.name.clone(),
             source,
-        }
-    })?;
+        })?;
     drop(x);
     let booster = fitted.model;
     let explained = explain(&booster, &values, spec.reasons, inputs.table)?;
     // Held-out customers (indices into the feature table); all labelled
     // ones when there is no validation split.
-    let held: Vec<usize> = fitted.validation_rows.iter().map(|&r| labelled[r]).collect();
+    let held: Vec<usize> = fitted
+        .validation_rows
+        .iter()
+        .map(|&r| labelled[r])
+        .collect();
     let evaluation = Evaluation {
-        rows: if held.is_empty() { labelled.clone() } else { held.clone() },
+        rows: if held.is_empty() {
+            labelled.clone()
+        } else {
+            held.clone()
+        },
         held_out: !held.is_empty(),
         keys: inputs.keys,
         labels: inputs.labels,

@@ -15,7 +15,11 @@ use crate::error::{JobError, Result};
 pub(crate) type Labels = HashMap<String, bool>;
 
 /// Runs the label view and checks every row.
-pub(crate) async fn read_labels(engine: &FeatureEngine, spec: &RiskSpec, key: &str) -> Result<Labels> {
+pub(crate) async fn read_labels(
+    engine: &FeatureEngine,
+    spec: &RiskSpec,
+    key: &str,
+) -> Result<Labels> {
     let view = &spec.labels.name;
     let sql = format!(
         "SELECT CAST(\"{key}\" AS VARCHAR) AS k, CAST(label AS DOUBLE) AS label FROM \"{view}\""
@@ -40,12 +44,12 @@ pub(crate) async fn read_labels(engine: &FeatureEngine, spec: &RiskSpec, key: &s
             .downcast_ref::<Float64Array>()
             .expect("cast to double in SQL");
         for i in 0..b.num_rows() {
-            if let Some((customer, label)) = label_of_row(k, l, i, key).map_err(|message| {
-                JobError::Labels {
+            if let Some((customer, label)) =
+                label_of_row(k, l, i, key).map_err(|message| JobError::Labels {
                     view: view.clone(),
                     message,
-                }
-            })? && out.insert(customer.to_string(), label).is_some()
+                })?
+                && out.insert(customer.to_string(), label).is_some()
             {
                 return Err(JobError::Labels {
                     view: view.clone(),

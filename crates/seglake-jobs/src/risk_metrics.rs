@@ -22,8 +22,16 @@ pub(crate) fn risk_metrics(
 ) -> Value {
     let labelled = labels.len();
     let positives = labels.iter().filter(|&&v| v).count();
-    let eval_y: Vec<bool> = evaluation.rows.iter().map(|&i| evaluation.label(i)).collect();
-    let eval_p: Vec<f64> = evaluation.rows.iter().map(|&i| explained.scores[i]).collect();
+    let eval_y: Vec<bool> = evaluation
+        .rows
+        .iter()
+        .map(|&i| evaluation.label(i))
+        .collect();
+    let eval_p: Vec<f64> = evaluation
+        .rows
+        .iter()
+        .map(|&i| explained.scores[i])
+        .collect();
     let importance = &explained.importance;
     let mut ranked: Vec<usize> = (0..importance.len()).collect();
     ranked.sort_by(|&a, &b| importance[b].total_cmp(&importance[a]).then(a.cmp(&b)));
@@ -46,7 +54,12 @@ pub(crate) fn risk_metrics(
 
 /// Per band: the held-out customers alerted at that band or higher,
 /// against their labels.
-fn confusion(spec: &RiskSpec, evaluation: &Evaluation, eval_y: &[bool], bands: &[usize]) -> Vec<Value> {
+fn confusion(
+    spec: &RiskSpec,
+    evaluation: &Evaluation,
+    eval_y: &[bool],
+    bands: &[usize],
+) -> Vec<Value> {
     spec.bands
         .iter()
         .enumerate()

@@ -55,4 +55,3 @@ pub(crate) fn with_run_columns(
         })?;
     Ok((schema, batches))
 }
-

@@ -35,4 +35,3 @@ impl<'a> RunMetrics<'a> {
             .to_string()
     }
 }
-

@@ -66,10 +66,17 @@ pub(crate) async fn score(
             columns: local_scoring_columns(&trained.segments, trained.risk.as_ref()),
         });
     };
-    let data = feature_data.take().expect("the feature table is not staged yet");
+    let data = feature_data
+        .take()
+        .expect("the feature table is not staged yet");
     let keys = key_column(&data, &spec.output_table, &spec.key)?;
     let files = publication
-        .stage_deferred(&spec.output_table, data, WriteMode::Snapshot, Some(&spec.key))
+        .stage_deferred(
+            &spec.output_table,
+            data,
+            WriteMode::Snapshot,
+            Some(&spec.key),
+        )
         .await?;
     step(
         progress,

@@ -12,7 +12,11 @@ const TYPICAL_Z: f64 = 0.25;
 /// One label per centre, naming its `wanted` most distinctive features. A
 /// label that two segments would share takes more features until it is
 /// unique (and, failing that, the segment's index).
-pub(crate) fn segment_labels(centres: &Array2<f64>, names: &[String], wanted: usize) -> Vec<String> {
+pub(crate) fn segment_labels(
+    centres: &Array2<f64>,
+    names: &[String],
+    wanted: usize,
+) -> Vec<String> {
     let k = centres.nrows();
     let ranked: Vec<Vec<usize>> = (0..k).map(|c| by_distinctiveness(centres, c)).collect();
     let phrase = |c: usize, n: usize| -> String {

@@ -96,7 +96,10 @@ pub(crate) fn local_scoring_columns(
     risk: Option<&TrainedRisk>,
 ) -> (Vec<Field>, Vec<ArrayRef>) {
     let ids = trained.segment_ids();
-    let labels: Vec<&str> = ids.iter().map(|&i| trained.labels[i as usize].as_str()).collect();
+    let labels: Vec<&str> = ids
+        .iter()
+        .map(|&i| trained.labels[i as usize].as_str())
+        .collect();
     let (mut fields, mut columns) = seglake_model::segment_columns(
         ids,
         labels.into_iter(),
@@ -115,7 +118,11 @@ pub(crate) fn local_scoring_columns(
 fn outcomes_per_segment(trained: &TrainedSegments, outcomes: &Outcomes) -> [Vec<u64>; 3] {
     let k = trained.k();
     let (mut cases, mut sar_customers, mut false_positives) = (vec![0; k], vec![0; k], vec![0; k]);
-    for (customer, &c) in trained.keys.iter().zip(&trained.segmentation.assignment.labels) {
+    for (customer, &c) in trained
+        .keys
+        .iter()
+        .zip(&trained.segmentation.assignment.labels)
+    {
         if let Some(o) = outcomes.get(customer) {
             let id = trained.order[c as usize];
             cases[id] += o.cases;
@@ -205,7 +212,11 @@ fn centre_columns(trained: &TrainedSegments) -> (Vec<Field>, Vec<ArrayRef>) {
         )));
     }
     for (j, s) in stats.iter().enumerate() {
-        fields.push(Field::new(format!("z_{}", s.name), DataType::Float64, false));
+        fields.push(Field::new(
+            format!("z_{}", s.name),
+            DataType::Float64,
+            false,
+        ));
         columns.push(Arc::new(Float64Array::from_iter_values(
             model_index.iter().map(|&c| centres[[c, j]]),
         )));
@@ -232,7 +243,9 @@ pub(crate) fn profiles_table(
     let mut columns: Vec<ArrayRef> = vec![
         Arc::new(Int32Array::from_iter_values(0..k as i32)),
         Arc::new(StringArray::from_iter_values(&trained.labels)),
-        Arc::new(Int64Array::from_iter_values(sizes.iter().map(|&s| s as i64))),
+        Arc::new(Int64Array::from_iter_values(
+            sizes.iter().map(|&s| s as i64),
+        )),
         Arc::new(Float64Array::from_iter_values(
             sizes.iter().map(|&s| s as f64 / total),
         )),

@@ -89,7 +89,9 @@ impl SegmentParams {
                 .problems()
                 .into_iter()
                 // A bad range is reported once, as a range.
-                .filter(|p| !(matches!(self.k, KChoice::Auto { .. }) && matches!(p, MlError::KTooSmall(_)))),
+                .filter(|p| {
+                    !(matches!(self.k, KChoice::Auto { .. }) && matches!(p, MlError::KTooSmall(_)))
+                }),
         );
         for (name, got) in [
             ("silhouette_sample", self.metric_sample),

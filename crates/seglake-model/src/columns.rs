@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, Float64Array, Float64Builder, Int32Array, ListArray, ListBuilder,
-    StringArray, StringBuilder, StructBuilder,
+    Array, ArrayRef, Float64Array, Float64Builder, Int32Array, ListArray, ListBuilder, StringArray,
+    StringBuilder, StructBuilder,
 };
 use arrow::datatypes::{DataType, Field, Fields};
 

@@ -31,7 +31,9 @@ mod udf;
 
 pub use columns::{risk_columns, segment_columns};
 pub use error::{ModelError, ModelKind, Result};
-pub use risk::{NamedReason, RISK_FORMAT, Reason, RiskModel, SEGMENT_FEATURE, Thresholds, top_reasons};
+pub use risk::{
+    NamedReason, RISK_FORMAT, Reason, RiskModel, SEGMENT_FEATURE, Thresholds, top_reasons,
+};
 pub use scorer::{RiskScore, Score, Scorer};
 pub use segments::{SEGMENTS_FORMAT, SegmentModel};
 pub use udf::{ModelTexts, SCORE_FUNCTION, ScoreUdf};

@@ -52,8 +52,8 @@ impl RiskModel {
     pub fn from_json(text: &str) -> Result<RiskModel> {
         let kind = ModelKind::Risk;
         check_format(text, kind, RISK_FORMAT)?;
-        let model: RiskModel = serde_json::from_str(text)
-            .map_err(|source| ModelError::Unreadable { kind, source })?;
+        let model: RiskModel =
+            serde_json::from_str(text).map_err(|source| ModelError::Unreadable { kind, source })?;
         if model.booster.features() != model.features.len()
             || model.bands.len() != model.thresholds.global.len() + 1
         {

@@ -139,8 +139,7 @@ impl Scorer {
             .collect();
         let views: Vec<&[f64]> = columns.iter().map(Vec::as_slice).collect();
         let prepared = self.segments.preparation.transform(&views)?;
-        let assignment =
-            seglake_ml::assign_to(&self.centres, prepared.view(), ASSIGN_CHUNK_ROWS)?;
+        let assignment = seglake_ml::assign_to(&self.centres, prepared.view(), ASSIGN_CHUNK_ROWS)?;
         Ok(rows
             .iter()
             .enumerate()

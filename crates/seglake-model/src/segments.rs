@@ -56,8 +56,8 @@ impl SegmentModel {
         // The version is read first, so a model of a newer format is named
         // as such rather than as unreadable.
         check_format(text, kind, SEGMENTS_FORMAT)?;
-        let model: SegmentModel = serde_json::from_str(text)
-            .map_err(|source| ModelError::Unreadable { kind, source })?;
+        let model: SegmentModel =
+            serde_json::from_str(text).map_err(|source| ModelError::Unreadable { kind, source })?;
         model.check()?;
         Ok(model)
     }

@@ -92,7 +92,10 @@ impl ScoreUdf {
             DataFusionError::Internal(format!("{SCORE_FUNCTION}: unreadable models: {e}"))
         })?;
         ScoreUdf::new(models).map_err(|e| {
-            DataFusionError::Internal(format!("{SCORE_FUNCTION}: {}", seglake_spec::error_chain(&e)))
+            DataFusionError::Internal(format!(
+                "{SCORE_FUNCTION}: {}",
+                seglake_spec::error_chain(&e)
+            ))
         })
     }
 
@@ -141,12 +144,12 @@ impl ScalarUDFImpl for ScoreUdf {
                     .collect()
             })
             .collect();
-        let scores = self
-            .scorer
-            .score(&rows)
-            .map_err(|e| {
-                DataFusionError::Execution(format!("{SCORE_FUNCTION}: {}", seglake_spec::error_chain(&e)))
-            })?;
+        let scores = self.scorer.score(&rows).map_err(|e| {
+            DataFusionError::Execution(format!(
+                "{SCORE_FUNCTION}: {}",
+                seglake_spec::error_chain(&e)
+            ))
+        })?;
         let (fields, columns) = self.scorer.columns(&scores);
         let array = StructArray::try_new(Fields::from(fields), columns, None)?;
         Ok(ColumnarValue::Array(Arc::new(array)))

@@ -187,11 +187,7 @@ fn customer_of(
     }
 }
 
-fn score_json(
-    loaded: &Loaded,
-    customer: Option<String>,
-    score: seglake_model::Score,
-) -> Value {
+fn score_json(loaded: &Loaded, customer: Option<String>, score: seglake_model::Score) -> Value {
     let mut out = json!({
         "segment_id": score.segment_id,
         "segment_label": score.segment_label,
@@ -210,10 +206,7 @@ fn score_json(
     out
 }
 
-fn score_rows(
-    loaded: &Loaded,
-    rows: Vec<Vec<f64>>,
-) -> Result<Vec<seglake_model::Score>, ApiError> {
+fn score_rows(loaded: &Loaded, rows: Vec<Vec<f64>>) -> Result<Vec<seglake_model::Score>, ApiError> {
     loaded
         .scorer
         .score(&rows)

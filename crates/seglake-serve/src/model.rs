@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use seglake_audit::{Lake, SEGMENTS, decode_rows};
 use seglake_features::live::LiveFeatures;
-use seglake_model::{ModelKind, Scorer};
 use seglake_lake::runs::RUNS_TABLE;
+use seglake_model::{ModelKind, Scorer};
 use seglake_spec::lineage::{RunRecord, RunStatus};
 use serde::Deserialize;
 
@@ -73,12 +73,13 @@ async fn load_run(lake: &Lake, run: &RunRecord) -> Result<Loaded, ServeError> {
             run.run_id
         ))
     })?;
-    let scorer = Scorer::from_models(segments, model_of(ModelKind::Risk.as_str())).map_err(|source| {
-        ServeError::Model {
-            run_id: run.run_id.clone(),
-            source,
-        }
-    })?;
+    let scorer =
+        Scorer::from_models(segments, model_of(ModelKind::Risk.as_str())).map_err(|source| {
+            ServeError::Model {
+                run_id: run.run_id.clone(),
+                source,
+            }
+        })?;
     let spec = seglake_spec::JobSpec::from_run_record(run).map_err(|e| {
         ServeError::Config(format!("the spec recorded for run {}: {e}", run.run_id))
     })?;

@@ -100,15 +100,41 @@ impl std::fmt::Display for Problems {
 }
 
 /// `error: cause: cause`: an error with its whole chain of sources, for
-/// text that outlives the error value (the `runs` table's `error` column, a
-/// message that crosses to another process).
+/// text that outlives the error value (the CLI's message, the `runs`
+/// table's `error` column, a message that crosses to another process). A
+/// cause the text already ends with is not added again: many errors
+/// (DataFusion's, delta-rs's, Parquet's) print their own source.
 pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut cause = error.source();
     while let Some(e) = cause {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
+        let more = e.to_string();
+        if !text.ends_with(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
         cause = e.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("reading the log")]
+    struct Wraps(#[source] std::io::Error);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("reading the log: {0}")]
+    struct ShowsItsSource(#[source] std::io::Error);
+
+    #[test]
+    fn every_cause_is_added_once() {
+        let wraps = Wraps(std::io::Error::other("disk gone"));
+        assert_eq!(error_chain(&wraps), "reading the log: disk gone");
+        let shows = ShowsItsSource(std::io::Error::other("disk gone"));
+        assert_eq!(error_chain(&shows), "reading the log: disk gone");
+    }
 }

@@ -7,6 +7,8 @@ use sha2::{Digest, Sha256};
 use crate::error::{Problem, Problems, Result, SpecError};
 use crate::location::Location;
 use crate::raw::{RawFormat, RawJob, RawOutlierRule};
+use crate::risk::RiskSpec;
+use crate::segments::SegmentsSpec;
 use crate::view::ViewSpec;
 
 /// Tables every run may publish under the output root.
@@ -282,70 +284,123 @@ impl Validator<'_> {
     ) -> Result<JobSpec> {
         let mut vars = raw.vars.clone();
         vars.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
-
         self.check_name("job.name", &raw.job.name)?;
-        let as_of = match &raw.job.as_of {
-            None => None,
-            Some(s) => Some(
-                DateTime::parse_from_rfc3339(s)
-                    .map_err(|e| {
-                        self.invalid(
-                            "job.as_of",
-                            format!(
-                                "`{s}` is not an RFC 3339 time such as 2026-01-01T00:00:00Z: {e}"
-                            ),
-                        )
-                    })?
-                    .with_timezone(&Utc),
-            ),
-        };
+        let as_of = self.as_of(raw.job.as_of.as_deref())?;
+        let sources = self.sources(&raw, &vars)?;
+        let views = self.views(&raw)?;
+        let tables: Vec<&str> = raw
+            .sources
+            .keys()
+            .map(String::as_str)
+            .chain(views.iter().map(|v| v.name.as_str()))
+            .collect();
+        let outliers = raw
+            .quality
+            .outliers
+            .iter()
+            .enumerate()
+            .map(|(i, r)| self.outlier_rule(i, r, &tables))
+            .collect::<Result<Vec<_>>>()?;
+        let (segments, risk) = self.models(&raw, &tables)?;
+        let privacy = crate::privacy::validate(raw.privacy.as_ref(), self.base)
+            .map_err(|(key, message)| self.invalid(key, message))?;
+        let root = self.substitute("output.root", &raw.output.root, &vars)?;
+        let output_root =
+            Location::parse(&root, self.base).map_err(|m| self.invalid("output.root", m))?;
+        Ok(JobSpec {
+            path: self.path.to_path_buf(),
+            sha256: sha256_hex(text.as_bytes()),
+            text,
+            name: raw.job.name,
+            description: raw.job.description,
+            seed: raw.job.seed,
+            as_of,
+            sources,
+            views,
+            key: raw.features.key,
+            output_table: raw.features.output_table,
+            quality: QualitySpec { outliers },
+            segments,
+            risk,
+            privacy,
+            output_root,
+        })
+    }
 
+    /// `job.as_of`, an RFC 3339 time, when the job fixes one.
+    fn as_of(&self, text: Option<&str>) -> Result<Option<DateTime<Utc>>> {
+        let Some(s) = text else {
+            return Ok(None);
+        };
+        let time = DateTime::parse_from_rfc3339(s).map_err(|e| {
+            self.invalid(
+                "job.as_of",
+                format!("`{s}` is not an RFC 3339 time such as 2026-01-01T00:00:00Z: {e}"),
+            )
+        })?;
+        Ok(Some(time.with_timezone(&Utc)))
+    }
+
+    /// Every `[sources.NAME]`, in name order.
+    fn sources(&self, raw: &RawJob, vars: &BTreeMap<String, String>) -> Result<Vec<SourceSpec>> {
         if raw.sources.is_empty() {
             return Err(self.invalid("sources", "a job needs at least one source"));
         }
-        let mut sources = Vec::new();
-        for (name, s) in &raw.sources {
-            let key = format!("sources.{name}");
-            self.check_name(&key, name)?;
-            if name == FEEDBACK_SOURCE {
+        raw.sources
+            .iter()
+            .map(|(name, s)| self.source(name, s, vars))
+            .collect()
+    }
+
+    fn source(
+        &self,
+        name: &str,
+        s: &crate::raw::RawSource,
+        vars: &BTreeMap<String, String>,
+    ) -> Result<SourceSpec> {
+        let key = format!("sources.{name}");
+        self.check_name(&key, name)?;
+        if name == FEEDBACK_SOURCE {
+            return Err(self.invalid(
+                key,
+                "every run reads the lake's own `feedback` table under this name; \
+                 choose another source name",
+            ));
+        }
+        let uri = self.substitute(&format!("{key}.uri"), &s.uri, vars)?;
+        let location =
+            Location::parse(&uri, self.base).map_err(|m| self.invalid(format!("{key}.uri"), m))?;
+        let format = match s.format {
+            RawFormat::Parquet => SourceFormat::Parquet,
+            RawFormat::Delta => SourceFormat::Delta,
+            RawFormat::Csv => SourceFormat::Csv,
+        };
+        if let Some(v) = s.version {
+            if format != SourceFormat::Delta {
                 return Err(self.invalid(
-                    key,
-                    "every run reads the lake's own `feedback` table under this name; \
-                     choose another source name",
+                    format!("{key}.version"),
+                    format!(
+                        "only Delta sources have versions; this source is {}",
+                        format.as_str()
+                    ),
                 ));
             }
-            let uri = self.substitute(&format!("{key}.uri"), &s.uri, &vars)?;
-            let location = Location::parse(&uri, self.base)
-                .map_err(|m| self.invalid(format!("{key}.uri"), m))?;
-            let format = match s.format {
-                RawFormat::Parquet => SourceFormat::Parquet,
-                RawFormat::Delta => SourceFormat::Delta,
-                RawFormat::Csv => SourceFormat::Csv,
-            };
-            if let Some(v) = s.version {
-                if format != SourceFormat::Delta {
-                    return Err(self.invalid(
-                        format!("{key}.version"),
-                        format!(
-                            "only Delta sources have versions; this source is {}",
-                            format.as_str()
-                        ),
-                    ));
-                }
-                if v < 0 {
-                    return Err(self.invalid(format!("{key}.version"), format!("{v} is negative")));
-                }
+            if v < 0 {
+                return Err(self.invalid(format!("{key}.version"), format!("{v} is negative")));
             }
-            sources.push(SourceSpec {
-                name: name.clone(),
-                location,
-                format,
-                version: s.version,
-                dedupe_on: s.dedupe_on.clone(),
-            });
         }
+        Ok(SourceSpec {
+            name: name.to_string(),
+            location,
+            format,
+            version: s.version,
+            dedupe_on: s.dedupe_on.clone(),
+        })
+    }
 
-        let views = self.read_views(&raw)?;
+    /// The feature views, and the names the feature table may not take.
+    fn views(&self, raw: &RawJob) -> Result<Vec<ViewSpec>> {
+        let views = self.read_views(raw)?;
         for view in &views {
             if view.name == FEEDBACK_SOURCE {
                 return Err(self.invalid(
@@ -373,32 +428,24 @@ impl Validator<'_> {
                 ),
             ));
         }
+        Ok(views)
+    }
 
-        let tables: Vec<&str> = raw
-            .sources
-            .keys()
-            .map(String::as_str)
-            .chain(views.iter().map(|v| v.name.as_str()))
-            .collect();
-        let outliers = raw
-            .quality
-            .outliers
-            .iter()
-            .enumerate()
-            .map(|(i, r)| self.outlier_rule(i, r, &tables))
-            .collect::<Result<Vec<_>>>()?;
-
-        // The model sections: every bad parameter of both is reported.
+    /// The `[segments]` and `[risk]` sections; every bad parameter of both
+    /// is reported at once. `tables` are the sources and views, which the
+    /// label view may not be named after.
+    fn models(
+        &self,
+        raw: &RawJob,
+        tables: &[&str],
+    ) -> Result<(Option<SegmentsSpec>, Option<RiskSpec>)> {
         let mut problems = Vec::new();
-        let segments = match &raw.segments {
-            None => None,
-            Some(r) => {
-                let names: Vec<&str> = raw.sources.keys().map(String::as_str).collect();
-                crate::segments::validate(r, &names, raw.job.seed)
-                    .map_err(|p| problems.extend(p))
-                    .ok()
-            }
-        };
+        let segments = raw.segments.as_ref().and_then(|r| {
+            let names: Vec<&str> = raw.sources.keys().map(String::as_str).collect();
+            crate::segments::validate(r, &names, raw.job.seed)
+                .map_err(|p| problems.extend(p))
+                .ok()
+        });
         let risk = match &raw.risk {
             None => None,
             Some(r) => {
@@ -418,32 +465,7 @@ impl Validator<'_> {
         if !problems.is_empty() {
             return Err(self.invalid_all(problems));
         }
-
-        let privacy = crate::privacy::validate(raw.privacy.as_ref(), self.base)
-            .map_err(|(key, message)| self.invalid(key, message))?;
-
-        let root = self.substitute("output.root", &raw.output.root, &vars)?;
-        let output_root =
-            Location::parse(&root, self.base).map_err(|m| self.invalid("output.root", m))?;
-
-        Ok(JobSpec {
-            path: self.path.to_path_buf(),
-            sha256: sha256_hex(text.as_bytes()),
-            text,
-            name: raw.job.name,
-            description: raw.job.description,
-            seed: raw.job.seed,
-            as_of,
-            sources,
-            views,
-            key: raw.features.key,
-            output_table: raw.features.output_table,
-            quality: QualitySpec { outliers },
-            segments,
-            risk,
-            privacy,
-            output_root,
-        })
+        Ok((segments, risk))
     }
 
     /// Reads the SQL file of view `name` (`.sql` optional) from `dir`.
@@ -843,7 +865,11 @@ root = "${lake}"
 
     /// `GOOD` with `[segments]` and `[risk]` sections (a label view `l`).
     fn with_models(f: &Fixture, segments: &str, risk: &str) -> Result<JobSpec> {
-        std::fs::write(f.dir.join("sql/l.sql"), "SELECT 1 AS customer_id, 1 AS label").unwrap();
+        std::fs::write(
+            f.dir.join("sql/l.sql"),
+            "SELECT 1 AS customer_id, 1 AS label",
+        )
+        .unwrap();
         f.load(&format!(
             "{GOOD}\n[segments]\nk = 4\n{segments}\n\n[risk]\nlabels = \"l\"\n{risk}\n"
         ))
@@ -852,23 +878,39 @@ root = "${lake}"
     #[test]
     fn model_parameters_land_in_seglake_ml_params_with_the_job_seed() {
         let f = Fixture::new("params");
-        let spec = with_models(&f, "batch_size = 512\ntol = 0", "num_trees = 7\nclass_weight = 2").unwrap();
+        let spec = with_models(
+            &f,
+            "batch_size = 512\ntol = 0",
+            "num_trees = 7\nclass_weight = 2",
+        )
+        .unwrap();
         let segments = spec.segments.unwrap();
         assert_eq!(segments.params.kmeans.batch_size, 512);
         assert_eq!(segments.params.kmeans.tol, 0.0);
         assert_eq!(segments.params.kmeans.seed, 1);
-        assert_eq!(segments.params.kmeans.max_epochs, seglake_ml::KMeansParams::new(4).max_epochs);
+        assert_eq!(
+            segments.params.kmeans.max_epochs,
+            seglake_ml::KMeansParams::new(4).max_epochs
+        );
         let risk = spec.risk.unwrap();
         assert_eq!(risk.booster.num_trees, 7);
         assert_eq!(risk.booster.seed, 1);
-        assert_eq!(risk.booster.class_weight, seglake_ml::ClassWeight::Positive(2.0));
-        assert_eq!(risk.booster.num_leaves, seglake_ml::GbdtParams::default().num_leaves);
+        assert_eq!(
+            risk.booster.class_weight,
+            seglake_ml::ClassWeight::Positive(2.0)
+        );
+        assert_eq!(
+            risk.booster.num_leaves,
+            seglake_ml::GbdtParams::default().num_leaves
+        );
     }
 
     #[test]
     fn risk_num_leaves_below_two_is_refused_naming_the_key_value_and_range() {
         let f = Fixture::new("num-leaves");
-        let msg = with_models(&f, "", "num_leaves = 1").unwrap_err().to_string();
+        let msg = with_models(&f, "", "num_leaves = 1")
+            .unwrap_err()
+            .to_string();
         assert!(
             msg.contains("key `risk.num_leaves`: num_leaves must be at least 2, got 1"),
             "{msg}"
@@ -878,9 +920,13 @@ root = "${lake}"
     #[test]
     fn every_parameter_error_of_every_section_is_reported_at_once() {
         let f = Fixture::new("all-errors");
-        let msg = with_models(&f, "batch_size = 0\nn_init = 0", "num_leaves = 1\nlearning_rate = -1")
-            .unwrap_err()
-            .to_string();
+        let msg = with_models(
+            &f,
+            "batch_size = 0\nn_init = 0",
+            "num_leaves = 1\nlearning_rate = -1",
+        )
+        .unwrap_err()
+        .to_string();
         for wanted in [
             "4 invalid values",
             "key `segments.batch_size`: batch_size must be at least 1, got 0",
@@ -895,11 +941,21 @@ root = "${lake}"
     #[test]
     fn unknown_model_keys_and_a_model_seed_are_refused() {
         let f = Fixture::new("model-keys");
-        let msg = with_models(&f, "", "num_leafs = 8").unwrap_err().to_string();
+        let msg = with_models(&f, "", "num_leafs = 8")
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains("num_leafs"), "{msg}");
         let msg = with_models(&f, "seed = 3", "").unwrap_err().to_string();
-        assert!(msg.contains("segments.seed") && msg.contains("job.seed"), "{msg}");
-        let msg = with_models(&f, "", "class_weight = \"heavy\"").unwrap_err().to_string();
-        assert!(msg.contains("`heavy` is neither \"balanced\" nor a number"), "{msg}");
+        assert!(
+            msg.contains("segments.seed") && msg.contains("job.seed"),
+            "{msg}"
+        );
+        let msg = with_models(&f, "", "class_weight = \"heavy\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("`heavy` is neither \"balanced\" nor a number"),
+            "{msg}"
+        );
     }
 }
