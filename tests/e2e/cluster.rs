@@ -328,6 +328,41 @@ fn a_query_past_the_client_timeout_is_cancelled_on_the_cluster() {
     );
 }
 
+#[test]
+fn double_aggregates_computed_on_a_cluster_reproduce_on_the_local_engine() {
+    // Sums, means and spreads of DOUBLEs, partial on two executors and
+    // merged on a third process: the local engine must give the same bytes.
+    let cluster = Cluster::start(41_390);
+    let lake = generated_lake(1500);
+    let ls = lake.path().to_str().unwrap();
+    let out = seglake(&[
+        "run",
+        crate::float_determinism::DOUBLE_JOB,
+        "--var",
+        &format!("lake={ls}"),
+        "--engine",
+        &cluster.engine(),
+        "--run-id",
+        "on-the-cluster",
+    ]);
+    assert!(out.status.success(), "{}{}", stderr(&out), cluster.logs());
+    drop(cluster);
+    let out = seglake(&[
+        "reproduce",
+        "on-the-cluster",
+        "--lake",
+        ls,
+        "--engine",
+        "local",
+    ]);
+    assert!(
+        out.status.success(),
+        "the cluster's run did not reproduce locally:\n{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}
+
 /// No run left its scratch folder (materialised views) in the lake.
 fn assert_no_scratch(lake: &Path) {
     let scratch = lake.join("_seglake_scratch");

@@ -10,6 +10,7 @@ mod common;
 mod delta_source;
 mod demo_versions;
 mod determinism;
+mod float_determinism;
 mod handbuilt_features;
 mod http;
 mod model_format;

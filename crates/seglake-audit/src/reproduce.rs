@@ -9,7 +9,7 @@ use arrow::array::{Array, ArrayRef, RecordBatch, StringArray, UInt32Array};
 use arrow::compute::{cast, concat_batches, sort_to_indices, take};
 use arrow::datatypes::DataType;
 use arrow::row::{RowConverter, Rows, SortField};
-use seglake_jobs::{Progress, RunOptions};
+use seglake_jobs::{EngineOptions, Progress, RunOptions};
 use seglake_lake::{current_version_of, pin_recorded, read_table};
 use seglake_spec::lineage::RunStatus;
 use seglake_spec::{FEEDBACK_SOURCE, JobSpec, Location, RunId, SourceFormat};
@@ -55,11 +55,14 @@ pub struct ReproduceReport {
     pub tables: Vec<TableMatch>,
 }
 
-/// Re-runs `run_id` into `scratch` (which must not hold tables yet).
+/// Re-runs `run_id` into `scratch` (which must not hold tables yet), on
+/// `engine` (any partition count, or a cluster: the run must come out the
+/// same).
 pub async fn reproduce(
     lake: &Lake,
     run_id: &str,
     scratch: &Path,
+    engine: EngineOptions,
     progress: &dyn Progress,
 ) -> Result<ReproduceReport> {
     let run = lake.run(run_id).await?;
@@ -110,7 +113,7 @@ pub async fn reproduce(
         run_id: Some(RunId::parse(run_id).map_err(AuditError::Invalid)?),
         pinned_inputs: Some(pinned),
         post_lineage: false,
-        ..Default::default()
+        engine,
     };
     seglake_jobs::run(&spec, &options, progress).await?;
 

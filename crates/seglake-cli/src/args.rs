@@ -313,6 +313,11 @@ pub struct ReproduceArgs {
     #[arg(long, default_value_t = 20)]
     pub list: usize,
 
+    /// The reproduction may run on another engine or partition count than
+    /// the run did: the result must be the same bytes.
+    #[command(flatten)]
+    pub engine: EngineArgs,
+
     #[command(flatten)]
     pub output: OutputArgs,
 }

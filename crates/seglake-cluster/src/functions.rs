@@ -11,16 +11,20 @@ use datafusion::prelude::SessionConfig;
 
 use crate::stores::EnvObjectStores;
 
-/// Ballista's aggregate functions with seglake's checked `sum` in place of
-/// DataFusion's (same name: plans refer to functions by name).
+/// Ballista's aggregate functions with seglake's in place of DataFusion's
+/// of the same names (plans refer to functions by name): checked integer
+/// `sum`, exact float `sum`, `avg`, `var*`, `stddev*`.
 fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
-    let checked = Arc::new(seglake_features::checked_sum_udaf());
+    let ours: Vec<Arc<AggregateUDF>> = seglake_features::seglake_aggregates()
+        .into_iter()
+        .map(Arc::new)
+        .collect();
     let mut functions: Vec<Arc<AggregateUDF>> =
         ballista_core::extension::ballista_aggregate_functions()
             .into_iter()
-            .filter(|f| f.name() != checked.name())
+            .filter(|f| !ours.iter().any(|o| o.name() == f.name()))
             .collect();
-    functions.push(checked);
+    functions.extend(ours);
     functions
 }
 

@@ -18,6 +18,7 @@ use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use seglake_lake::PinnedInput;
 use seglake_spec::{JobSpec, ViewSpec};
 
+use crate::determinism::{OrderDependence, order_dependences};
 use crate::error::{FeatureError, Result, column_list};
 use crate::scratch::{LocalScratch, SharedScratch};
 use crate::sources;
@@ -113,6 +114,16 @@ pub struct FeatureEngine {
     /// [`FeatureEngine::share_scratch_under`] named one. Without it, views
     /// stay plans there (the local scratch folder is not the executors').
     shared_scratch: Option<SharedScratch>,
+    /// Found while registering views: see [`crate::determinism`].
+    order_dependences: Vec<ViewOrderDependence>,
+}
+
+/// An order- or time-dependent expression, and the view it is in.
+#[derive(Debug, Clone)]
+pub struct ViewOrderDependence {
+    pub view: String,
+    pub path: std::path::PathBuf,
+    pub dependence: OrderDependence,
 }
 
 impl FeatureEngine {
@@ -163,14 +174,18 @@ impl FeatureEngine {
                     })?
             }
         };
-        // Integer sums that would wrap fail instead, naming the expression.
-        ctx.register_udaf(checked_sum_udaf());
+        // Integer sums that would wrap fail instead, naming the expression;
+        // sums, means and spreads of doubles are exact and order-free.
+        for function in crate::aggregates::seglake_aggregates() {
+            ctx.register_udaf(function);
+        }
         Ok(FeatureEngine {
             ctx,
             remote: options.remote.clone(),
             query_timeout: options.query_timeout,
             scratch: None,
             shared_scratch: None,
+            order_dependences: Vec::new(),
         })
     }
 
@@ -292,6 +307,7 @@ impl FeatureEngine {
         // The label view comes last: it may read any source or feature view.
         for view in spec.sql_views() {
             let plan = self.plan_view(view).await?;
+            self.check_order_dependence(spec, view, &plan)?;
             if view.materialize && materialize {
                 let what = format!("view `{}` ({})", view.name, view.path.display());
                 self.materialize(&view.name, &what, plan).await?;
@@ -328,6 +344,56 @@ impl FeatureEngine {
             }
         }
         Ok(())
+    }
+
+    /// Notes (or, with `strict_determinism`, refuses) what in `view` may
+    /// depend on row order or on when it runs.
+    fn check_order_dependence(
+        &mut self,
+        spec: &JobSpec,
+        view: &ViewSpec,
+        plan: &datafusion::logical_expr::LogicalPlan,
+    ) -> Result<()> {
+        let found = order_dependences(plan).map_err(|error| FeatureError::ViewSql {
+            view: view.name.clone(),
+            path: view.path.clone(),
+            error,
+        })?;
+        if found.is_empty() {
+            return Ok(());
+        }
+        if spec.strict_determinism {
+            let findings = found
+                .iter()
+                .map(|d| format!("`{}` {}", d.expression, d.why))
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(FeatureError::OrderDependent {
+                view: view.name.clone(),
+                path: view.path.clone(),
+                findings,
+            });
+        }
+        for dependence in found {
+            tracing::warn!(
+                view = view.name,
+                expression = dependence.expression,
+                "{}",
+                dependence.why
+            );
+            self.order_dependences.push(ViewOrderDependence {
+                view: view.name.clone(),
+                path: view.path.clone(),
+                dependence,
+            });
+        }
+        Ok(())
+    }
+
+    /// What the registered views do that may depend on row order or time
+    /// (warnings: the job does not set `strict_determinism`).
+    pub fn order_dependences(&self) -> &[ViewOrderDependence] {
+        &self.order_dependences
     }
 
     /// Computes a view into Parquet files in the run's scratch folder and
@@ -526,13 +592,6 @@ impl FeatureEngine {
             batches: vec![table],
         })
     }
-}
-
-/// seglake's `sum`: DataFusion's, except that integer sums that would wrap
-/// fail instead, naming the expression. Registered on every session, and on
-/// every process of a cluster.
-pub fn checked_sum_udaf() -> datafusion::logical_expr::AggregateUDF {
-    datafusion::logical_expr::AggregateUDF::new_from_impl(crate::checked_sum::CheckedSum::default())
 }
 
 /// `plan` with its `Utf8View` and `BinaryView` columns cast to `Utf8` and

@@ -101,6 +101,18 @@ pub enum FeatureError {
         found: String,
     },
 
+    /// With `[features] strict_determinism = true`: a view whose result
+    /// may depend on row order or on when it runs.
+    #[error(
+        "feature view `{view}` ({path}) may not give the same rows on every machine: \
+         {findings} ([features] strict_determinism = true makes this an error)"
+    )]
+    OrderDependent {
+        view: String,
+        path: PathBuf,
+        findings: String,
+    },
+
     #[error("feature view `{view}` ({path}): {error}")]
     ViewSql {
         view: String,

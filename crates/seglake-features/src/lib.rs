@@ -24,10 +24,17 @@
 //! read ([`FeatureEngine::share_scratch_under`]), or, without one, left as
 //! plans computed where they are read.
 //!
+//! Every session (and every process of a cluster) uses
+//! [`seglake_aggregates`]: integer `sum` that fails rather than wraps, and
+//! `sum`, `avg`, `var*`, `stddev*` over doubles that are exact and do not
+//! depend on row order or partitioning, so a feature table is the same
+//! bytes on any machine.
+//!
 //! [`live`] runs a published run's feature SQL over one customer's raw rows
 //! (what `seglake serve` does for a request that posts raw data).
 
-mod checked_sum;
+mod aggregates;
+mod determinism;
 mod engine;
 mod error;
 pub mod live;
@@ -35,9 +42,11 @@ mod quality;
 mod scratch;
 mod sources;
 
+pub use aggregates::seglake_aggregates;
+pub use determinism::{OrderDependence, order_dependences};
 pub use engine::{
     EngineOptions, FeatureEngine, FeatureTable, RemoteEngine, RunContext, ViewMode,
-    checked_sum_udaf, default_memory_limit, statement_kind,
+    ViewOrderDependence, default_memory_limit, statement_kind,
 };
 pub use error::{FeatureError, Result, column_list};
 pub use scratch::SHARED_SCRATCH_DIR;

@@ -60,6 +60,9 @@ pub struct ValidationReport {
     pub columns: Vec<(String, String)>,
     /// The features segmentation would cluster on, when the job segments.
     pub segment_features: Option<Vec<String>>,
+    /// What in the views may depend on row order or time (warnings; with
+    /// `strict_determinism` they are errors and validation fails).
+    pub order_dependences: Vec<seglake_features::ViewOrderDependence>,
 }
 
 /// Checks a job without reading its data or writing anything: the spec
@@ -93,6 +96,7 @@ pub async fn validate(spec: &JobSpec, progress: &dyn Progress) -> Result<Validat
             .map(|f| (f.name().clone(), f.data_type().to_string()))
             .collect(),
         segment_features,
+        order_dependences: prepared.engine.order_dependences().to_vec(),
     })
 }
 

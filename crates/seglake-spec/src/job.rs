@@ -45,6 +45,9 @@ pub struct JobSpec {
     pub views: Vec<ViewSpec>,
     pub key: String,
     pub output_table: String,
+    /// `[features] strict_determinism`: order-dependent SQL in a view is an
+    /// error rather than a warning.
+    pub strict_determinism: bool,
     pub quality: QualitySpec,
     /// The `[segments]` section, when the job segments customers.
     pub segments: Option<crate::segments::SegmentsSpec>,
@@ -319,6 +322,7 @@ impl Validator<'_> {
             views,
             key: raw.features.key,
             output_table: raw.features.output_table,
+            strict_determinism: raw.features.strict_determinism,
             quality: QualitySpec { outliers },
             segments,
             risk,

@@ -92,6 +92,11 @@ pub struct RawFeatures {
     /// later views read several times (as dbt's `materialized = 'table'`).
     #[serde(default)]
     pub materialize: Vec<String>,
+    /// A view whose result could depend on row order or on when it runs
+    /// (`ARRAY_AGG` without `ORDER BY`, `random()`, ...) is an error
+    /// instead of a warning.
+    #[serde(default)]
+    pub strict_determinism: bool,
 }
 
 fn default_output_table() -> String {

@@ -35,7 +35,8 @@ pub async fn reproduce(args: ReproduceArgs) -> anyhow::Result<Exit> {
     // `_temp` removes a temporary scratch lake when the command ends.
     let (scratch, _temp) = scratch_lake(args.scratch.as_deref())?;
     let spinner = Spinner::new();
-    let result = seglake_audit::reproduce(&lake, &args.run_id, &scratch, &spinner).await;
+    let engine = super::job::engine_options(&args.engine);
+    let result = seglake_audit::reproduce(&lake, &args.run_id, &scratch, engine, &spinner).await;
     spinner.finish();
     let mut report = result.with_context(|| format!("reproducing run {}", args.run_id))?;
     report.scratch_kept = args.scratch.is_some();

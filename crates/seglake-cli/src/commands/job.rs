@@ -72,7 +72,7 @@ fn load_spec(args: &JobArgs) -> anyhow::Result<JobSpec> {
 }
 
 /// The engine `run` computes on: in process, or a Ballista cluster.
-fn engine_options(args: &EngineArgs) -> EngineOptions {
+pub(crate) fn engine_options(args: &EngineArgs) -> EngineOptions {
     let mut options = EngineOptions {
         target_partitions: args.partitions,
         memory_limit: args.memory_limit,
@@ -252,6 +252,15 @@ fn render_validation(spec: &JobSpec, report: &ValidationReport) -> String {
         );
     }
     s += &format!("output root {}\n", spec.output_root);
+    for found in &report.order_dependences {
+        s += &format!(
+            "warning: view `{}` ({}): `{}` {} (a run may not reproduce on another machine)\n",
+            found.view,
+            found.path.display(),
+            found.dependence.expression,
+            found.dependence.why
+        );
+    }
     s
 }
 

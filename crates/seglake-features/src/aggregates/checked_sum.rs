@@ -2,33 +2,22 @@
 //!
 //! DataFusion's `sum` adds `BIGINT`s with wrapping arithmetic: a sum past
 //! 9.2e18 silently becomes a large negative number, which a feature table
-//! would then publish as a customer's total. seglake registers this `sum`
-//! in place of the built-in one. It is DataFusion's [`Sum`] in every
-//! respect (signature, types, planning, floats, decimals, DISTINCT,
-//! windows) except that a non-DISTINCT sum of integers (which the signature
-//! widens to `BIGINT`) checks every addition and stops the query with an
-//! error naming the expression.
+//! would then publish as a customer's total. seglake's `sum`
+//! ([`super::exact::SeglakeAggregate`]) uses these accumulators for a
+//! non-DISTINCT sum of integers (which the signature widens to `BIGINT`):
+//! they check every addition and stop the query with an error naming the
+//! expression.
 
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array};
-use arrow::datatypes::{DataType, FieldRef, Int64Type};
+use arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
-use datafusion::functions_aggregate::sum::Sum;
-use datafusion::logical_expr::expr::AggregateFunction;
-use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::utils::AggregateOrderSensitivity;
-use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, Documentation, EmitTo, Expr, GroupsAccumulator, Operator,
-    ReversedUDAF, SetMonotonicity, Signature, StatisticsArgs,
-};
+use datafusion::logical_expr::function::AccumulatorArgs;
+use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
 
-#[derive(Debug, Default, PartialEq, Eq, Hash)]
-pub struct CheckedSum {
-    inner: Sum,
-}
-
-fn checked(args: &AccumulatorArgs) -> bool {
+/// Whether a `sum` is one these accumulators check.
+pub(super) fn is_checked(args: &AccumulatorArgs) -> bool {
     !args.is_distinct && args.return_field.data_type() == &DataType::Int64
 }
 
@@ -42,88 +31,6 @@ fn overflow(name: &str) -> DataFusionError {
         ))),
         None,
     )
-}
-
-impl AggregateUDFImpl for CheckedSum {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn signature(&self) -> &Signature {
-        self.inner.signature()
-    }
-
-    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        self.inner.return_type(arg_types)
-    }
-
-    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        if checked(&args) {
-            return Ok(Box::new(CheckedSumAccumulator {
-                name: args.name.to_string(),
-                sum: None,
-            }));
-        }
-        self.inner.accumulator(args)
-    }
-
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        self.inner.state_fields(args)
-    }
-
-    fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
-        self.inner.groups_accumulator_supported(args)
-    }
-
-    fn create_groups_accumulator(
-        &self,
-        args: AccumulatorArgs,
-    ) -> Result<Box<dyn GroupsAccumulator>> {
-        if checked(&args) {
-            return Ok(Box::new(CheckedSumGroups {
-                name: args.name.to_string(),
-                sums: Vec::new(),
-                seen: Vec::new(),
-            }));
-        }
-        self.inner.create_groups_accumulator(args)
-    }
-
-    fn create_sliding_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        self.inner.create_sliding_accumulator(args)
-    }
-
-    fn reverse_expr(&self) -> ReversedUDAF {
-        self.inner.reverse_expr()
-    }
-
-    fn order_sensitivity(&self) -> AggregateOrderSensitivity {
-        self.inner.order_sensitivity()
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.inner.documentation()
-    }
-
-    fn set_monotonicity(&self, data_type: &DataType) -> SetMonotonicity {
-        self.inner.set_monotonicity(data_type)
-    }
-
-    fn simplify_expr_op_literal(
-        &self,
-        agg_function: &AggregateFunction,
-        arg: &Expr,
-        op: Operator,
-        lit: &Expr,
-        arg_is_left: bool,
-    ) -> Result<Option<Expr>> {
-        self.inner
-            .simplify_expr_op_literal(agg_function, arg, op, lit, arg_is_left)
-    }
-
-    fn value_from_stats(&self, statistics_args: &StatisticsArgs) -> Option<ScalarValue> {
-        self.inner.value_from_stats(statistics_args)
-    }
 }
 
 /// Adds `values` (Int64) into `add`, skipping nulls and filtered rows.
@@ -143,9 +50,18 @@ fn for_each_value(
 }
 
 #[derive(Debug)]
-struct CheckedSumAccumulator {
+pub(super) struct CheckedSumAccumulator {
     name: String,
     sum: Option<i64>,
+}
+
+impl CheckedSumAccumulator {
+    pub(super) fn new(name: &str) -> Self {
+        CheckedSumAccumulator {
+            name: name.to_string(),
+            sum: None,
+        }
+    }
 }
 
 impl Accumulator for CheckedSumAccumulator {
@@ -181,10 +97,20 @@ impl Accumulator for CheckedSumAccumulator {
 
 /// Per group: the sum so far, and whether any value was seen (a group of
 /// NULLs sums to NULL, as in DataFusion).
-struct CheckedSumGroups {
+pub(super) struct CheckedSumGroups {
     name: String,
     sums: Vec<i64>,
     seen: Vec<bool>,
+}
+
+impl CheckedSumGroups {
+    pub(super) fn new(name: &str) -> Self {
+        CheckedSumGroups {
+            name: name.to_string(),
+            sums: Vec::new(),
+            seen: Vec::new(),
+        }
+    }
 }
 
 impl GroupsAccumulator for CheckedSumGroups {

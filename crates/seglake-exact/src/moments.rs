@@ -1,0 +1,172 @@
+//! [`Moments`]: count, exact sum and exact sum of squares, from which the
+//! mean, variance and standard deviation are computed exactly and rounded
+//! once.
+//!
+//! With `n` values, `S1 = Σx` and `S2 = Σx²` held exactly, the sum of
+//! squared deviations is `(n·S2 − S1²) / n`, an exact rational: the sample
+//! variance is `(n·S2 − S1²) / (n(n−1))`, the population variance
+//! `(n·S2 − S1²) / n²`, each rounded to the nearest double, and the
+//! standard deviations are the correctly rounded square roots of those
+//! exact ratios. These are the values Python's `statistics.variance`,
+//! `pvariance`, `stdev` and `pstdev` return for the same doubles.
+
+use num_bigint::{BigInt, BigUint, Sign};
+
+use crate::round::{round_ratio, round_sqrt_ratio};
+use crate::sum::ExactSum;
+
+/// Which variance: divided by `n − 1` or by `n`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Spread {
+    Sample,
+    Population,
+}
+
+/// Count, `Σx` and `Σx²` of the values seen, exactly.
+#[derive(Debug, Clone, Default)]
+pub struct Moments {
+    pub count: u64,
+    pub sum: ExactSum,
+    pub sum_of_squares: ExactSum,
+}
+
+impl Moments {
+    #[inline]
+    pub fn add(&mut self, x: f64) {
+        self.count += 1;
+        self.sum.add(x);
+        self.sum_of_squares.add_square(x);
+    }
+
+    pub fn remove(&mut self, x: f64) {
+        self.count -= 1;
+        self.sum.remove(x);
+        self.sum_of_squares.remove_square(x);
+    }
+
+    pub fn merge(&mut self, other: &Moments) {
+        self.count += other.count;
+        self.sum.merge(&other.sum);
+        self.sum_of_squares.merge(&other.sum_of_squares);
+    }
+
+    /// The variance, `None` without enough values (none for the
+    /// population variance, fewer than two for the sample's); NaN when a
+    /// value was NaN or infinite, as in IEEE arithmetic.
+    pub fn variance(&self, spread: Spread) -> Option<f64> {
+        let (numerator, denominator, exponent) = self.scaled_squared_deviations(spread)?;
+        if self.sum.non_finite().is_some() {
+            return Some(f64::NAN);
+        }
+        Some(round_ratio(
+            &BigInt::from_biguint(Sign::Plus, numerator),
+            &denominator,
+            exponent,
+        ))
+    }
+
+    /// The square root of [`Moments::variance`], correctly rounded from the
+    /// exact variance (not from the rounded one).
+    pub fn standard_deviation(&self, spread: Spread) -> Option<f64> {
+        let (numerator, denominator, exponent) = self.scaled_squared_deviations(spread)?;
+        if self.sum.non_finite().is_some() {
+            return Some(f64::NAN);
+        }
+        Some(round_sqrt_ratio(&numerator, &denominator, exponent))
+    }
+
+    /// The variance as `numerator / denominator × 2^exponent`, exactly.
+    fn scaled_squared_deviations(&self, spread: Spread) -> Option<(BigUint, BigUint, i64)> {
+        let n = self.count;
+        let denominator = match spread {
+            Spread::Sample if n < 2 => return None,
+            Spread::Population if n < 1 => return None,
+            Spread::Sample => BigUint::from(n) * BigUint::from(n - 1),
+            Spread::Population => BigUint::from(n) * BigUint::from(n),
+        };
+        let (s1, e1) = self.sum.to_big();
+        let (s2, e2) = self.sum_of_squares.to_big();
+        // n·S2 − S1², on the finer of the two scales.
+        let exponent = e2.min(2 * e1);
+        let n_s2 = (BigInt::from(n) * s2) << (e2 - exponent) as u64;
+        let s1_squared = (&s1 * &s1) << (2 * e1 - exponent) as u64;
+        let numerator = n_s2 - s1_squared;
+        // Never negative (Cauchy-Schwarz); exact arithmetic keeps it so.
+        let numerator = numerator.to_biguint().expect("n·Σx² ≥ (Σx)²");
+        Some((numerator, denominator, exponent))
+    }
+}
+
+/// The mean `Σx / n`, correctly rounded; `None` for no values.
+pub fn mean(count: u64, sum: &ExactSum) -> Option<f64> {
+    if count == 0 {
+        return None;
+    }
+    if sum.non_finite().is_some() {
+        return Some(sum.value());
+    }
+    let (value, exponent) = sum.to_big();
+    Some(round_ratio(&value, &BigUint::from(count), exponent))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn moments(values: &[f64]) -> Moments {
+        let mut m = Moments::default();
+        values.iter().for_each(|&v| m.add(v));
+        m
+    }
+
+    #[test]
+    fn hand_computed_cases() {
+        // 2, 4, 4, 4, 5, 5, 7, 9: mean 5, population variance 4.
+        let m = moments(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]);
+        assert_eq!(mean(m.count, &m.sum), Some(5.0));
+        assert_eq!(m.variance(Spread::Population), Some(4.0));
+        assert_eq!(m.standard_deviation(Spread::Population), Some(2.0));
+        assert_eq!(m.variance(Spread::Sample), Some(32.0 / 7.0));
+        assert_eq!(
+            m.standard_deviation(Spread::Sample),
+            Some((32.0f64 / 7.0).sqrt())
+        );
+    }
+
+    #[test]
+    fn a_large_mean_does_not_cancel_the_spread() {
+        // Naive Σx² − (Σx)²/n in doubles gives 0 or garbage here.
+        let m = moments(&[1e9 + 1.0, 1e9 + 2.0, 1e9 + 3.0]);
+        assert_eq!(m.variance(Spread::Sample), Some(1.0));
+        assert_eq!(m.variance(Spread::Population), Some(2.0 / 3.0));
+    }
+
+    #[test]
+    fn too_few_values_and_non_finite_ones() {
+        assert_eq!(moments(&[]).variance(Spread::Population), None);
+        assert_eq!(moments(&[3.0]).variance(Spread::Sample), None);
+        assert_eq!(moments(&[3.0]).variance(Spread::Population), Some(0.0));
+        assert_eq!(mean(0, &ExactSum::default()), None);
+        assert!(
+            moments(&[1.0, f64::INFINITY])
+                .variance(Spread::Sample)
+                .unwrap()
+                .is_nan()
+        );
+        assert!(
+            moments(&[1.0, f64::NAN])
+                .standard_deviation(Spread::Sample)
+                .unwrap()
+                .is_nan()
+        );
+        let m = moments(&[1.0, f64::INFINITY]);
+        assert_eq!(mean(m.count, &m.sum), Some(f64::INFINITY));
+    }
+
+    #[test]
+    fn removing_values_restores_the_statistics() {
+        let mut m = moments(&[1.5, 2.5, 1e12]);
+        m.remove(1e12);
+        assert_eq!(m.variance(Spread::Sample), Some(0.5));
+    }
+}
