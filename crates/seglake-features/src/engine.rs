@@ -434,10 +434,15 @@ impl FeatureEngine {
         } else {
             plan
         };
-        DataFrame::new(self.ctx.state(), plan)
-            .write_parquet(&url, DataFrameWriteOptions::new(), Some(options))
-            .await
-            .map_err(exec)?;
+        // Bounded like every query: a cluster that lost an executor while
+        // writing can leave the job waiting for good.
+        let write = DataFrame::new(self.ctx.state(), plan).write_parquet(
+            &url,
+            DataFrameWriteOptions::new(),
+            Some(options),
+        );
+        self.within_timeout(&format!("materialising {what}"), write, None)
+            .await?;
         self.ctx
             .register_parquet(name, &url, ParquetReadOptions::default())
             .await
@@ -536,27 +541,43 @@ impl FeatureEngine {
             .await
             .map_err(exec)?;
         let collect = datafusion::physical_plan::collect(plan.clone(), self.ctx.task_ctx());
-        let Some(limit) = self.query_timeout else {
-            return collect.await.map_err(exec);
+        self.within_timeout(context, collect, Some(plan)).await
+    }
+
+    /// Awaits `work` for at most the query timeout. Past it, the work is
+    /// dropped (a local query stops) and, given its `plan`, the cluster is
+    /// asked to cancel the job; without one the cluster may finish a job
+    /// nobody reads.
+    async fn within_timeout<T>(
+        &self,
+        context: &str,
+        work: impl std::future::Future<Output = datafusion::error::Result<T>>,
+        plan: Option<Arc<dyn datafusion::physical_plan::ExecutionPlan>>,
+    ) -> Result<T> {
+        let exec = |error| FeatureError::Execution {
+            context: context.to_string(),
+            error,
         };
-        match tokio::time::timeout(limit, collect).await {
-            Ok(result) => result.map_err(exec),
-            Err(_) => {
-                let outcome = match &self.remote {
-                    Some(remote) => {
-                        remote.cancel(plan).await;
-                        "the client asked the cluster to cancel the query's job"
-                    }
-                    None => "the query was stopped",
-                };
-                Err(FeatureError::Timeout {
-                    context: context.to_string(),
-                    engine: self.remote().unwrap_or_else(|| "the local engine".into()),
-                    limit,
-                    outcome,
-                })
-            }
-        }
+        let Some(limit) = self.query_timeout else {
+            return work.await.map_err(exec);
+        };
+        let Ok(result) = tokio::time::timeout(limit, work).await else {
+            let outcome = match (&self.remote, plan) {
+                (Some(remote), Some(plan)) => {
+                    remote.cancel(plan).await;
+                    "the client asked the cluster to cancel the query's job"
+                }
+                (Some(_), None) => "the client stopped waiting for the cluster's job",
+                (None, _) => "the query was stopped",
+            };
+            return Err(FeatureError::Timeout {
+                context: context.to_string(),
+                engine: self.remote().unwrap_or_else(|| "the local engine".into()),
+                limit,
+                outcome,
+            });
+        };
+        result.map_err(exec)
     }
 
     /// Computes the last view: sorted by key, one row per key, finite numbers.
