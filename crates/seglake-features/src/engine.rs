@@ -7,11 +7,14 @@ use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType, SchemaRef};
 use chrono::{DateTime, Utc};
 use datafusion::common::config::TableParquetOptions;
-use datafusion::dataframe::{DataFrame, DataFrameWriteOptions};
+use datafusion::dataframe::DataFrame;
 use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::format_as_file_type;
+use datafusion::datasource::file_format::parquet::ParquetFormatFactory;
 use datafusion::datasource::view::ViewTable;
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::logical_expr::LogicalPlanBuilder;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement as DfStatement};
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
@@ -434,14 +437,22 @@ impl FeatureEngine {
         } else {
             plan
         };
-        // Bounded like every query: a cluster that lost an executor while
-        // writing can leave the job waiting for good.
-        let write = DataFrame::new(self.ctx.state(), plan).write_parquet(
-            &url,
-            DataFrameWriteOptions::new(),
-            Some(options),
-        );
-        self.within_timeout(&format!("materialising {what}"), write, None)
+        // What `DataFrame::write_parquet` does, with the physical plan at
+        // hand: the write is bounded like every query (a cluster that lost
+        // an executor while writing can leave the job waiting for good) and
+        // its job can be cancelled.
+        let file_type =
+            format_as_file_type(Arc::new(ParquetFormatFactory::new_with_options(options)));
+        let copy =
+            LogicalPlanBuilder::copy_to(plan, url.clone(), file_type, HashMap::new(), vec![])
+                .and_then(|builder| builder.build())
+                .map_err(exec)?;
+        let write = DataFrame::new(self.ctx.state(), copy)
+            .create_physical_plan()
+            .await
+            .map_err(exec)?;
+        let run = datafusion::physical_plan::collect(write.clone(), self.ctx.task_ctx());
+        self.within_timeout(&format!("materialising {what}"), run, Some(write))
             .await?;
         self.ctx
             .register_parquet(name, &url, ParquetReadOptions::default())
