@@ -54,10 +54,13 @@ impl Moments {
     /// population variance, fewer than two for the sample's); NaN when a
     /// value was NaN or infinite, as in IEEE arithmetic.
     pub fn variance(&self, spread: Spread) -> Option<f64> {
-        let (numerator, denominator, exponent) = self.scaled_squared_deviations(spread)?;
+        if !self.has_enough(spread) {
+            return None;
+        }
         if self.sum.non_finite().is_some() {
             return Some(f64::NAN);
         }
+        let (numerator, denominator, exponent) = self.scaled_squared_deviations(spread);
         Some(round_ratio(
             &BigInt::from_biguint(Sign::Plus, numerator),
             &denominator,
@@ -68,19 +71,29 @@ impl Moments {
     /// The square root of [`Moments::variance`], correctly rounded from the
     /// exact variance (not from the rounded one).
     pub fn standard_deviation(&self, spread: Spread) -> Option<f64> {
-        let (numerator, denominator, exponent) = self.scaled_squared_deviations(spread)?;
+        if !self.has_enough(spread) {
+            return None;
+        }
         if self.sum.non_finite().is_some() {
             return Some(f64::NAN);
         }
+        let (numerator, denominator, exponent) = self.scaled_squared_deviations(spread);
         Some(round_sqrt_ratio(&numerator, &denominator, exponent))
     }
 
-    /// The variance as `numerator / denominator × 2^exponent`, exactly.
-    fn scaled_squared_deviations(&self, spread: Spread) -> Option<(BigUint, BigUint, i64)> {
+    /// Two values for a sample's spread, one for a population's.
+    fn has_enough(&self, spread: Spread) -> bool {
+        match spread {
+            Spread::Sample => self.count >= 2,
+            Spread::Population => self.count >= 1,
+        }
+    }
+
+    /// The variance as `numerator / denominator × 2^exponent`, exactly
+    /// (checked first: enough values, all finite).
+    fn scaled_squared_deviations(&self, spread: Spread) -> (BigUint, BigUint, i64) {
         let n = self.count;
         let denominator = match spread {
-            Spread::Sample if n < 2 => return None,
-            Spread::Population if n < 1 => return None,
             Spread::Sample => BigUint::from(n) * BigUint::from(n - 1),
             Spread::Population => BigUint::from(n) * BigUint::from(n),
         };
@@ -93,7 +106,7 @@ impl Moments {
         let numerator = n_s2 - s1_squared;
         // Never negative (Cauchy-Schwarz); exact arithmetic keeps it so.
         let numerator = numerator.to_biguint().expect("n·Σx² ≥ (Σx)²");
-        Some((numerator, denominator, exponent))
+        (numerator, denominator, exponent)
     }
 }
 
