@@ -242,13 +242,33 @@ fn compare(
         .iter()
         .map(|c| column_rows(&b, c))
         .collect::<Result<Vec<_>>>()?;
-    let mut differing = vec![false; compared.len()];
+    let differing = walk_keys(&mut m, (&ka, &rows_a), (&kb, &rows_b));
+    m.differing_columns = compared
+        .iter()
+        .zip(&differing)
+        .filter(|(_, d)| **d)
+        .map(|(c, _)| c.to_string())
+        .collect();
+    m.identical =
+        m.differing_keys.is_empty() && m.only_published.is_empty() && m.only_reproduced.is_empty();
+    Ok(m)
+}
+
+/// Walks both key-sorted tables side by side: keys whose rows differ (and
+/// in which columns), keys only one side has. Returns, per compared
+/// column, whether any row differs in it.
+fn walk_keys(
+    m: &mut TableMatch,
+    (ka, rows_a): (&[String], &[Rows]),
+    (kb, rows_b): (&[String], &[Rows]),
+) -> Vec<bool> {
+    let mut differing = vec![false; rows_a.len()];
     let (mut i, mut j) = (0, 0);
     while i < ka.len() || j < kb.len() {
         match (ka.get(i), kb.get(j)) {
             (Some(x), Some(y)) if x == y => {
                 let mut same = true;
-                for c in 0..compared.len() {
+                for c in 0..rows_a.len() {
                     if rows_a[c].row(i) != rows_b[c].row(j) {
                         differing[c] = true;
                         same = false;
@@ -279,15 +299,7 @@ fn compare(
             (None, None) => unreachable!(),
         }
     }
-    m.differing_columns = compared
-        .iter()
-        .zip(&differing)
-        .filter(|(_, d)| **d)
-        .map(|(c, _)| c.to_string())
-        .collect();
-    m.identical =
-        m.differing_keys.is_empty() && m.only_published.is_empty() && m.only_reproduced.is_empty();
-    Ok(m)
+    differing
 }
 
 impl ReproduceReport {
