@@ -13,6 +13,7 @@ mod determinism;
 mod float_determinism;
 mod handbuilt_features;
 mod http;
+mod memory_limit;
 mod model_format;
 mod python_reader;
 mod risk;

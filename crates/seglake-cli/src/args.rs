@@ -178,10 +178,8 @@ pub struct EngineArgs {
     #[arg(long, help_heading = "Engine")]
     pub partitions: Option<usize>,
 
-    /// Memory the queries may hold before sorts and aggregations spill to
-    /// disk, e.g. 8G or 512M; 70% of the machine's memory by default.
-    #[arg(long, env = "SEGLAKE_MEMORY_LIMIT", value_parser = parse_bytes, help_heading = "Engine")]
-    pub memory_limit: Option<usize>,
+    #[command(flatten)]
+    pub memory: MemoryArgs,
 
     /// The longest one query may take before the run fails with nothing
     /// published, e.g. 30m. On a cluster 1h by default (a cluster that lost
@@ -196,9 +194,38 @@ impl EngineArgs {
         EngineArgs {
             engine: Engine::Local,
             partitions: None,
-            memory_limit: None,
+            memory: MemoryArgs::default(),
             query_timeout: None,
         }
+    }
+}
+
+// How much memory a process may use: `run`, `reproduce` and executors.
+#[derive(Debug, Default, Args)]
+pub struct MemoryArgs {
+    /// Memory the process may use, e.g. 8G or 512M: queries spill to disk
+    /// past it, and past it plus `--memory-margin` the work is stopped with
+    /// a named error (exit 2, nothing published). `run` and `reproduce`:
+    /// 70% of the machine's memory by default; executors: unbounded.
+    #[arg(long, env = "SEGLAKE_MEMORY_LIMIT", value_parser = parse_bytes, help_heading = "Memory")]
+    pub memory_limit: Option<usize>,
+
+    /// How far past --memory-limit the process may go (code, stacks,
+    /// buffers the query engine does not reserve) before it is stopped;
+    /// a quarter of the limit, at least 256M, by default.
+    #[arg(long, env = "SEGLAKE_MEMORY_MARGIN", value_parser = parse_bytes, help_heading = "Memory")]
+    pub memory_margin: Option<usize>,
+}
+
+impl MemoryArgs {
+    /// The budget to enforce given the limit to use when none was set.
+    pub fn budget(&self, default_limit: Option<usize>) -> Option<seglake_memory::Budget> {
+        let limit = self.memory_limit.or(default_limit)?;
+        let mut budget = seglake_memory::Budget::for_limit(limit);
+        if let Some(margin) = self.memory_margin {
+            budget.margin = margin;
+        }
+        Some(budget)
     }
 }
 
@@ -532,6 +559,9 @@ pub struct ExecutorArgs {
     /// Seconds between heartbeats to the scheduler.
     #[arg(long, default_value_t = 5)]
     pub heartbeat: u64,
+
+    #[command(flatten)]
+    pub memory: MemoryArgs,
 }
 
 #[derive(Debug, Args)]

@@ -19,6 +19,11 @@ use clap::Parser;
 use crate::args::{Cli, Command, LogFormat};
 use crate::exit::Exit;
 
+/// Every allocation is counted, so that `--memory-limit` bounds the whole
+/// process and not only what the query engine reserves (seglake-memory).
+#[global_allocator]
+static ALLOCATOR: seglake_memory::CountingAllocator = seglake_memory::CountingAllocator;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

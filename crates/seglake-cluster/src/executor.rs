@@ -25,12 +25,23 @@ pub struct ExecutorOptions {
     pub work_dir: Option<String>,
     /// How often it tells the scheduler it is alive.
     pub heartbeat_seconds: u64,
+    /// What the tasks' queries may hold together before they spill (the
+    /// budget's limit), and how far past it the process may go before it
+    /// stops; unbounded when `None`.
+    pub memory: Option<seglake_memory::Budget>,
 }
 
 /// Runs the executor until the process is stopped (SIGTERM, Ctrl-C) or the
 /// scheduler stops it.
 pub async fn run(options: ExecutorOptions) -> Result<(), ClusterError> {
     let host = options.bind.ip().to_string();
+    // One pool for every task: the limit is the executor's, not a task's.
+    let pool = options
+        .memory
+        .map(|budget| seglake_features::memory_pool(budget.limit));
+    if let Some(budget) = options.memory {
+        enforce_memory_budget(budget, options.bind);
+    }
     let config = ExecutorProcessConfig {
         bind_host: host.clone(),
         external_host: Some(host),
@@ -45,7 +56,9 @@ pub async fn run(options: ExecutorOptions) -> Result<(), ClusterError> {
         executor_heartbeat_interval_seconds: options.heartbeat_seconds.max(1),
         override_function_registry: Some(Arc::new(crate::functions::executor_registry())),
         override_runtime_producer: Some(Arc::new(
-            |_config: &datafusion::prelude::SessionConfig| crate::functions::runtime(),
+            move |_config: &datafusion::prelude::SessionConfig| {
+                crate::functions::runtime(pool.clone())
+            },
         )),
         override_logical_codec: Some(Arc::new(SeglakeLogicalCodec::default())),
         override_physical_codec: Some(Arc::new(SeglakePhysicalCodec::default())),
@@ -62,4 +75,20 @@ pub async fn run(options: ExecutorOptions) -> Result<(), ClusterError> {
             role: "executor",
             message: e.to_string(),
         })
+}
+
+/// Past the budget the executor stops, saying so, with exit code 2: the
+/// scheduler sees an executor lost (its tasks fail or run elsewhere)
+/// rather than the kernel killing it with nothing said.
+fn enforce_memory_budget(budget: seglake_memory::Budget, bind: SocketAddr) {
+    seglake_memory::enforce(budget);
+    let name = format!("the executor at {bind}");
+    tokio::spawn(async move {
+        let _activity = seglake_memory::enter_activity(&name);
+        if let Err(exceeded) = seglake_memory::guard(std::future::pending::<()>()).await {
+            tracing::error!(%exceeded, "executor stopping");
+            eprintln!("error: {exceeded}");
+            std::process::exit(2);
+        }
+    });
 }

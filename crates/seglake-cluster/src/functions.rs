@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use ballista_core::registry::BallistaFunctionRegistry;
 use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::memory_pool::MemoryPool;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::session_state::SessionState;
 use datafusion::logical_expr::AggregateUDF;
@@ -28,6 +29,14 @@ fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
     functions
 }
 
+/// Ballista's optimizer rules and seglake's, as on a local session: a plan
+/// is rewritten the same way wherever it is optimised.
+fn optimizer_rules() -> Vec<Arc<dyn datafusion::optimizer::OptimizerRule + Send + Sync>> {
+    let mut rules = ballista_core::optimizer::ballista_default_optimizer_rules();
+    rules.push(Arc::new(seglake_features::SplitDistinctCounts));
+    rules
+}
+
 /// What an executor resolves function names against.
 pub(crate) fn executor_registry() -> BallistaFunctionRegistry {
     let mut registry = BallistaFunctionRegistry::default();
@@ -38,11 +47,16 @@ pub(crate) fn executor_registry() -> BallistaFunctionRegistry {
 }
 
 /// A runtime whose object stores are opened from this process's
-/// environment.
-pub(crate) fn runtime() -> datafusion::error::Result<Arc<RuntimeEnv>> {
-    RuntimeEnvBuilder::new()
-        .with_object_store_registry(Arc::new(EnvObjectStores::default()))
-        .build_arc()
+/// environment, its queries bounded by `pool` when there is one.
+pub(crate) fn runtime(
+    pool: Option<Arc<dyn MemoryPool>>,
+) -> datafusion::error::Result<Arc<RuntimeEnv>> {
+    let mut runtime =
+        RuntimeEnvBuilder::new().with_object_store_registry(Arc::new(EnvObjectStores::default()));
+    if let Some(pool) = pool {
+        runtime = runtime.with_memory_pool(pool);
+    }
+    runtime.build_arc()
 }
 
 /// The scheduler's session for a job: Ballista's defaults, seglake's
@@ -51,8 +65,8 @@ pub(crate) fn scheduler_session(config: SessionConfig) -> datafusion::error::Res
     Ok(SessionStateBuilder::new()
         .with_default_features()
         .with_config(config)
-        .with_runtime_env(runtime()?)
-        .with_optimizer_rules(ballista_core::optimizer::ballista_default_optimizer_rules())
+        .with_runtime_env(runtime(None)?)
+        .with_optimizer_rules(optimizer_rules())
         .with_scalar_functions(ballista_core::extension::ballista_scalar_functions())
         .with_aggregate_functions(aggregate_functions())
         .with_window_functions(ballista_core::extension::ballista_window_functions())

@@ -96,6 +96,18 @@ pub fn default_memory_limit() -> Option<usize> {
     Some(kib * 1024 / 10 * 7)
 }
 
+/// The pool the queries of one process share, `limit` bytes: fair
+/// spilling, so that concurrent sorts and aggregations each get a share and
+/// spill past it rather than the first one taking all, and the five largest
+/// consumers named when a query still cannot fit. Cluster executors use it
+/// too.
+pub fn memory_pool(limit: usize) -> Arc<dyn datafusion::execution::memory_pool::MemoryPool> {
+    Arc::new(TrackConsumersPool::new(
+        FairSpillPool::new(limit),
+        NonZeroUsize::new(5).expect("5 > 0"),
+    ))
+}
+
 /// What a view's plan becomes when it is registered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ViewMode {
@@ -145,15 +157,7 @@ impl FeatureEngine {
         }
         let mut runtime = RuntimeEnvBuilder::new();
         if let Some(limit) = options.memory_limit.or_else(default_memory_limit) {
-            // Fair spilling: concurrent sorts and aggregations each get a
-            // share and spill past it, rather than the first one taking all.
-            // The tracking wrapper names the largest consumers when a query
-            // still cannot fit.
-            let pool = TrackConsumersPool::new(
-                FairSpillPool::new(limit),
-                NonZeroUsize::new(5).expect("5 > 0"),
-            );
-            runtime = runtime.with_memory_pool(Arc::new(pool));
+            runtime = runtime.with_memory_pool(memory_pool(limit));
         }
         let runtime = runtime
             .build_arc()
@@ -182,6 +186,9 @@ impl FeatureEngine {
         for function in crate::aggregates::seglake_aggregates() {
             ctx.register_udaf(function);
         }
+        // COUNT(DISTINCT x) beside other aggregates: plain aggregations
+        // that spill, instead of a set per group.
+        ctx.add_optimizer_rule(Arc::new(crate::distinct_counts::SplitDistinctCounts));
         Ok(FeatureEngine {
             ctx,
             remote: options.remote.clone(),
@@ -569,6 +576,9 @@ impl FeatureEngine {
             context: context.to_string(),
             error,
         };
+        // Named for the memory guard's message, should this query be the
+        // one that goes past the limit.
+        let _activity = seglake_memory::enter_activity(context);
         let Some(limit) = self.query_timeout else {
             return work.await.map_err(exec);
         };

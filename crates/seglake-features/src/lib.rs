@@ -28,13 +28,15 @@
 //! [`seglake_aggregates`]: integer `sum` that fails rather than wraps, and
 //! `sum`, `avg`, `var*`, `stddev*` over doubles that are exact and do not
 //! depend on row order or partitioning, so a feature table is the same
-//! bytes on any machine.
+//! bytes on any machine. [`SplitDistinctCounts`] plans `COUNT(DISTINCT x)`
+//! beside other aggregates as plain aggregations that are fast and spill.
 //!
 //! [`live`] runs a published run's feature SQL over one customer's raw rows
 //! (what `seglake serve` does for a request that posts raw data).
 
 mod aggregates;
 mod determinism;
+mod distinct_counts;
 mod engine;
 mod error;
 pub mod live;
@@ -44,9 +46,10 @@ mod sources;
 
 pub use aggregates::seglake_aggregates;
 pub use determinism::{OrderDependence, order_dependences};
+pub use distinct_counts::SplitDistinctCounts;
 pub use engine::{
     EngineOptions, FeatureEngine, FeatureTable, RemoteEngine, RunContext, ViewMode,
-    ViewOrderDependence, default_memory_limit, statement_kind,
+    ViewOrderDependence, default_memory_limit, memory_pool, statement_kind,
 };
 pub use error::{FeatureError, Result, column_list};
 pub use scratch::SHARED_SCRATCH_DIR;

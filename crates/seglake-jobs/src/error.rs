@@ -15,6 +15,9 @@ pub enum JobError {
     Lake(#[from] seglake_lake::LakeError),
     #[error(transparent)]
     Features(#[from] seglake_features::FeatureError),
+    /// A stage went past `--memory-limit` plus its margin and was stopped.
+    #[error(transparent)]
+    Memory(#[from] seglake_memory::Exceeded),
     #[error("encoding the lineage row of run {run_id}")]
     Lineage {
         run_id: String,
@@ -119,7 +122,8 @@ impl JobError {
             | JobError::Output { .. }
             | JobError::ClusterScoring { .. }
             | JobError::ClusterModel(_)
-            | JobError::ClusterResult { .. } => false,
+            | JobError::ClusterResult { .. }
+            | JobError::Memory(_) => false,
         }
     }
 }

@@ -65,4 +65,4 @@ pub use error::{JobError, Result};
 pub use pipeline::{RunOptions, RunSummary, ValidationReport, run, validate};
 pub use progress::Progress;
 pub use record::SEGLAKE_VERSION;
-pub use seglake_features::EngineOptions;
+pub use seglake_features::{EngineOptions, default_memory_limit};

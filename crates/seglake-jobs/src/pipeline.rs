@@ -8,7 +8,9 @@
 //! SQL without reading data). [`run`] runs them all; everything that can be
 //! wrong with the input is found before the first write, and a failure
 //! while publishing takes one path ([`fail`]): staged files removed, a
-//! `failed` row in `runs`.
+//! `failed` row in `runs`. Each stage runs under the memory budget
+//! ([`seglake_memory::guard`]): one that goes past it is cancelled and the
+//! run fails the same way, naming the stage.
 
 use std::time::Instant;
 
@@ -127,9 +129,17 @@ pub async fn run(
         run_id: run_id.to_string(),
         seed: spec.seed,
     };
-    let prepared = prepare(spec, &context, options, ViewMode::Run, progress).await?;
-    let computed = compute(spec, &prepared, progress).await?;
-    let trained = train(spec, &prepared.engine, &computed.features, progress).await?;
+    let prepared = stage(
+        "prepare",
+        prepare(spec, &context, options, ViewMode::Run, progress),
+    )
+    .await?;
+    let computed = stage("compute", compute(spec, &prepared, progress)).await?;
+    let trained = stage(
+        "train",
+        train(spec, &prepared.engine, &computed.features, progress),
+    )
+    .await?;
 
     let mut publication = Publication::new(
         spec,
@@ -145,12 +155,15 @@ pub async fn run(
         engine: &prepared.engine,
         progress,
     };
-    let outcome = publish(
-        &cx,
-        &computed,
-        trained.as_ref(),
-        &mut publication,
-        &mut published,
+    let outcome = stage(
+        "publish",
+        publish(
+            &cx,
+            &computed,
+            trained.as_ref(),
+            &mut publication,
+            &mut published,
+        ),
     )
     .await;
     let finished = Finished {
@@ -178,6 +191,14 @@ pub async fn run(
         commits: publication.commits.clone(),
         lineage_posted,
     })
+}
+
+/// Runs one stage under the memory budget (`--memory-limit` plus its
+/// margin): past it the stage is cancelled, what it held is freed, and the
+/// run fails naming the stage and what in it was running.
+async fn stage<T>(name: &str, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    let _activity = seglake_memory::enter_activity(&format!("stage `{name}`"));
+    seglake_memory::guard(work).await?
 }
 
 /// Everything a run's record is made of once publishing has ended.

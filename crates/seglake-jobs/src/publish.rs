@@ -56,6 +56,7 @@ pub(crate) async fn publish(
     let mut feature_data = Some(cx.ids.publishable(&spec.output_table, with_columns)?);
     if let Some(trained) = trained {
         let scoring = Scoring::of(cx.engine);
+        let _activity = seglake_memory::enter_activity("scoring every customer");
         let scored = score(
             &scoring,
             spec,

@@ -35,6 +35,7 @@ pub async fn reproduce(args: ReproduceArgs) -> anyhow::Result<Exit> {
     // `_temp` removes a temporary scratch lake when the command ends.
     let (scratch, _temp) = scratch_lake(args.scratch.as_deref())?;
     let spinner = Spinner::new();
+    super::job::enforce_memory_budget(&args.engine);
     let engine = super::job::engine_options(&args.engine);
     let result = seglake_audit::reproduce(&lake, &args.run_id, &scratch, engine, &spinner).await;
     spinner.finish();

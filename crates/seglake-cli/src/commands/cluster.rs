@@ -37,6 +37,7 @@ async fn executor(args: ExecutorArgs) -> anyhow::Result<()> {
         concurrent_tasks: args.concurrent_tasks,
         work_dir: args.work_dir.map(|d| d.display().to_string()),
         heartbeat_seconds: args.heartbeat,
+        memory: args.memory.budget(None),
     })
     .await?;
     Ok(())

@@ -25,6 +25,7 @@ const SUMMARY_SEGMENT_FEATURES: usize = 3;
 
 pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
     let spec = load_spec(&args.job)?;
+    enforce_memory_budget(&args.engine);
     let options = seglake_jobs::RunOptions {
         run_id: args
             .run_id
@@ -71,11 +72,19 @@ fn load_spec(args: &JobArgs) -> anyhow::Result<JobSpec> {
     Ok(JobSpec::load(&args.job, &vars)?)
 }
 
+/// Holds this process to `--memory-limit` (70% of the machine by
+/// default) plus its margin, for the commands that run jobs.
+pub(crate) fn enforce_memory_budget(args: &EngineArgs) {
+    if let Some(budget) = args.memory.budget(seglake_jobs::default_memory_limit()) {
+        seglake_memory::enforce(budget);
+    }
+}
+
 /// The engine `run` computes on: in process, or a Ballista cluster.
 pub(crate) fn engine_options(args: &EngineArgs) -> EngineOptions {
     let mut options = EngineOptions {
         target_partitions: args.partitions,
-        memory_limit: args.memory_limit,
+        memory_limit: args.memory.memory_limit,
         query_timeout: args.query_timeout,
         ..Default::default()
     };

@@ -1,0 +1,32 @@
+//! The memory limit as a promise: the process's heap is counted, and a run
+//! that goes past `--memory-limit` plus a stated margin stops with a named
+//! error (exit 2) instead of being killed by the kernel.
+//!
+//! DataFusion's memory pool bounds what its operators *reserve*: sorts and
+//! aggregations spill past it. Much is allocated outside any reservation
+//! (batches in flight, Parquet decoding, some accumulators' sets, the
+//! feature table a model trains on, the models themselves), so a pool limit
+//! alone is no bound on the process. This crate counts every allocation:
+//!
+//! - [`CountingAllocator`] is the binary's global allocator (the system
+//!   allocator, counted): bytes in use and the peak, per process.
+//! - [`Budget`] is the limit and its margin: the run is *stopped* when the
+//!   heap or the resident set passes `limit + margin / 2`, and the
+//!   allocator itself *ends the process* at `limit + margin` when an
+//!   allocation burst outruns the stop.
+//! - [`guard`] runs a stage (a future) and cancels it, returning
+//!   [`Exceeded`], once the budget is passed; [`enter_activity`] names what is
+//!   running (the stage, the view) for the message.
+//!
+//! Nothing here is seglake-specific beyond the messages; the counters cost
+//! one relaxed atomic add per allocation and per free.
+
+mod allocator;
+mod budget;
+mod guard;
+mod resident;
+
+pub use allocator::{CountingAllocator, counting, in_use, peak};
+pub use budget::{Budget, enforce, enforced};
+pub use guard::{ActivityGuard, Exceeded, activity, enter_activity, guard};
+pub use resident::resident_bytes;

@@ -1,0 +1,140 @@
+//! The memory limit is a promise: every run at any `--memory-limit` either
+//! stays under the limit plus its margin (peak resident memory, as the
+//! kernel counts it for the process) or stops with exit code 2, a message
+//! naming the stage, and nothing written. Never a kill by the kernel, never
+//! an abort.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::common::{file_tree, generated_lake, repo_root};
+
+const MIB: u64 = 1024 * 1024;
+
+/// What a run did, and the most memory it held.
+struct Measured {
+    code: Option<i32>,
+    stderr: String,
+    /// Peak resident set size, bytes (the kernel's `ru_maxrss`).
+    peak_rss: u64,
+}
+
+/// Runs seglake and reads its peak resident memory from the kernel when it
+/// is reaped (`wait4`), as `/usr/bin/time -v` does.
+fn run_measured(args: &[&str]) -> Measured {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_seglake"))
+        .args(args)
+        .current_dir(repo_root())
+        .env_remove("RUST_LOG")
+        .env_remove("SEGLAKE_MEMORY_LIMIT")
+        .env_remove("SEGLAKE_MEMORY_MARGIN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the seglake binary runs");
+    let mut pipe = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = pipe.read_to_string(&mut text);
+        text
+    });
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value to be overwritten.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waiting for our own child, with pointers to live locals.
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(reaped, pid, "wait4 failed");
+    let stderr = reader.join().unwrap();
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    assert!(
+        !libc::WIFSIGNALED(status),
+        "seglake {args:?} was killed by signal {}:\n{stderr}",
+        libc::WTERMSIG(status)
+    );
+    Measured {
+        code,
+        stderr,
+        peak_rss: usage.ru_maxrss as u64 * 1024,
+    }
+}
+
+/// Runs `job` over `lake` at `--memory-limit limit --memory-margin margin`
+/// (MiB) and checks the promise; returns whether the run succeeded.
+fn check_run(job: &str, lake: &Path, limit_mib: u64, margin_mib: u64) -> bool {
+    let before = file_tree(lake);
+    let (limit, margin) = (format!("{limit_mib}M"), format!("{margin_mib}M"));
+    let lake_var = format!("lake={}", lake.display());
+    let args = [
+        "run",
+        job,
+        "--var",
+        &lake_var,
+        "--memory-limit",
+        &limit,
+        "--memory-margin",
+        &margin,
+    ];
+    let run = run_measured(&args);
+    let ceiling = (limit_mib + margin_mib) * MIB;
+    let seen = format!(
+        "{job} at {limit} + {margin}: exit {:?}, peak {} MiB\n{}",
+        run.code,
+        run.peak_rss / MIB,
+        run.stderr
+    );
+    eprintln!("{seen}");
+    match run.code {
+        Some(0) => {
+            assert!(run.peak_rss <= ceiling, "over the ceiling: {seen}");
+            true
+        }
+        Some(2) => {
+            assert!(run.stderr.contains("memory limit"), "{seen}");
+            assert!(run.stderr.contains("--memory-limit"), "{seen}");
+            assert!(
+                run.stderr.contains("stage `") || run.stderr.contains("Running: "),
+                "the message names what was running: {seen}"
+            );
+            // Stopped before publishing: not a file more in the lake.
+            if run.stderr.contains("stage `prepare`")
+                || run.stderr.contains("stage `compute`")
+                || run.stderr.contains("stage `train`")
+            {
+                assert_eq!(file_tree(lake), before, "something was written: {seen}");
+            }
+            false
+        }
+        _ => panic!("neither within the budget nor stopped with exit 2: {seen}"),
+    }
+}
+
+#[test]
+fn the_demo_job_keeps_to_every_memory_limit_or_stops_naming_the_stage() {
+    let lake = generated_lake(1500);
+    let mut succeeded = Vec::new();
+    for (limit, margin) in [(24, 24), (64, 48), (128, 96), (512, 256)] {
+        if check_run("jobs/demo.toml", lake.path(), limit, margin) {
+            succeeded.push(limit);
+        }
+    }
+    // A limit comfortably above the need is no obstacle, and one far below
+    // it stops the run rather than being ignored.
+    assert!(succeeded.contains(&512), "{succeeded:?}");
+    assert!(!succeeded.contains(&24), "{succeeded:?}");
+}
+
+#[test]
+fn a_natural_count_distinct_view_keeps_to_every_memory_limit_or_stops_naming_the_view() {
+    let lake = generated_lake(4000);
+    let job = "tests/fixtures/natural_features/job.toml";
+    let mut succeeded = Vec::new();
+    for (limit, margin) in [(24, 24), (64, 48), (128, 96), (512, 256)] {
+        if check_run(job, lake.path(), limit, margin) {
+            succeeded.push(limit);
+        }
+    }
+    assert!(succeeded.contains(&512), "{succeeded:?}");
+    assert!(!succeeded.contains(&24), "{succeeded:?}");
+}
