@@ -15,8 +15,11 @@ pub(crate) static STOP_AT: AtomicUsize = AtomicUsize::new(usize::MAX);
 /// `limit + margin`.
 pub(crate) static ABORT_AT: AtomicUsize = AtomicUsize::new(usize::MAX);
 pub(crate) static TRIPPED: AtomicBool = AtomicBool::new(false);
-/// The most memory (heap or resident) seen when the budget was exceeded.
+/// The most memory seen when the budget was exceeded, as the resident set
+/// would count it.
 pub(crate) static REACHED: AtomicUsize = AtomicUsize::new(0);
+/// What the process held outside its heap at the watchdog's last look.
+pub(crate) static OUTSIDE_HEAP: AtomicUsize = AtomicUsize::new(0);
 
 /// The system allocator, counted. Install it in a binary with
 /// `#[global_allocator] static ALLOCATOR: CountingAllocator = CountingAllocator;`.
@@ -79,10 +82,13 @@ fn added(bytes: usize) {
 
 #[cold]
 fn past_stop(now: usize) {
-    REACHED.fetch_max(now, Relaxed);
-    TRIPPED.store(true, Relaxed);
+    let resident_equivalent = now + OUTSIDE_HEAP.load(Relaxed);
+    REACHED.fetch_max(resident_equivalent, Relaxed);
+    if !TRIPPED.swap(true, Relaxed) {
+        crate::guard::capture_activity();
+    }
     if now > ABORT_AT.load(Relaxed) {
-        crate::budget::end_process(now);
+        crate::budget::end_process(resident_equivalent);
     }
 }
 

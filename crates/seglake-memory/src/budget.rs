@@ -3,10 +3,10 @@
 //! the allocator does not see.
 
 use std::sync::Mutex;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Duration;
 
-use crate::allocator::{ABORT_AT, REACHED, STOP_AT, TRIPPED, in_use};
+use crate::allocator::{ABORT_AT, OUTSIDE_HEAP, REACHED, STOP_AT, TRIPPED, in_use};
 use crate::resident::resident_bytes;
 
 const MIB: usize = 1024 * 1024;
@@ -52,6 +52,8 @@ impl Budget {
 }
 
 static ENFORCED: Mutex<Option<Budget>> = Mutex::new(None);
+/// Set by the first thread that ends the process.
+static ENDING: AtomicBool = AtomicBool::new(false);
 
 /// Enforces `budget` for the rest of the process (a later call replaces
 /// it). Starts the watchdog thread on the first call. Without
@@ -64,8 +66,8 @@ pub fn enforce(budget: Budget) {
     };
     TRIPPED.store(false, Relaxed);
     REACHED.store(0, Relaxed);
-    ABORT_AT.store(budget.ceiling(), Relaxed);
-    STOP_AT.store(budget.stop_at(), Relaxed);
+    crate::guard::clear_captured_activity();
+    look(budget);
     if first {
         std::thread::Builder::new()
             .name("seglake-memory-watchdog".to_string())
@@ -80,22 +82,36 @@ pub fn enforced() -> Option<Budget> {
 }
 
 /// Every [`WATCH_INTERVAL`]: trips the budget when the resident set is past
-/// the stop, and lowers the allocator's ceiling by what the process holds
-/// outside its heap (code, stacks, pages the allocator kept), so that the
-/// heap plus that stays under `limit + margin`.
+/// the stop, and lowers both of the allocator's thresholds by what the
+/// process holds outside its heap (code, stacks, pages the allocator kept),
+/// so that they hold for the resident set, which is what the kernel and a
+/// container's limit count.
 fn watchdog() {
     loop {
         std::thread::sleep(WATCH_INTERVAL);
-        let Some(budget) = enforced() else { continue };
-        let Some(resident) = resident_bytes() else {
-            continue;
-        };
-        let outside_heap = resident.saturating_sub(in_use());
-        let ceiling = budget.ceiling().saturating_sub(outside_heap);
-        ABORT_AT.store(ceiling.max(budget.stop_at()), Relaxed);
-        if resident > budget.stop_at() {
-            REACHED.fetch_max(resident, Relaxed);
-            TRIPPED.store(true, Relaxed);
+        if let Some(budget) = enforced() {
+            look(budget);
+        }
+    }
+}
+
+/// One look at the resident set: the thresholds lowered by what is held
+/// outside the heap, and the budget tripped when the resident set is past
+/// the stop.
+fn look(budget: Budget) {
+    let Some(resident) = resident_bytes() else {
+        STOP_AT.store(budget.stop_at(), Relaxed);
+        ABORT_AT.store(budget.ceiling(), Relaxed);
+        return;
+    };
+    let outside_heap = resident.saturating_sub(in_use());
+    OUTSIDE_HEAP.store(outside_heap, Relaxed);
+    STOP_AT.store(budget.stop_at().saturating_sub(outside_heap), Relaxed);
+    ABORT_AT.store(budget.ceiling().saturating_sub(outside_heap), Relaxed);
+    if resident > budget.stop_at() {
+        REACHED.fetch_max(resident, Relaxed);
+        if !TRIPPED.swap(true, Relaxed) {
+            crate::guard::capture_activity();
         }
     }
 }
@@ -105,6 +121,13 @@ fn watchdog() {
 /// no destructors, no allocation). Nothing that was not committed is
 /// published; a run row is not written.
 pub(crate) fn end_process(reached: usize) -> ! {
+    // One message: another thread past the ceiling waits for the exit.
+    if ENDING.swap(true, Relaxed) {
+        loop {
+            // SAFETY: pause has no preconditions; the process is exiting.
+            unsafe { libc::pause() };
+        }
+    }
     let mut message = StackText::default();
     let budget = ENFORCED
         .try_lock()
@@ -114,7 +137,7 @@ pub(crate) fn end_process(reached: usize) -> ! {
     let _ = std::fmt::Write::write_fmt(
         &mut message,
         format_args!(
-            "error: memory limit: the process reached {} MiB, past --memory-limit {} MiB plus its margin of {} MiB, in one allocation burst; it was ended before the kernel would kill it. ",
+            "error: memory limit: the process reached {} MiB, past --memory-limit {} MiB plus its margin of {} MiB, too fast to stop the work in order; it was ended before the kernel would kill it. ",
             reached / MIB,
             budget.limit / MIB,
             budget.margin / MIB

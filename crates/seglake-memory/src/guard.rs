@@ -3,8 +3,8 @@
 //! error names what was running.
 
 use std::future::Future;
-use std::sync::Mutex;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
 
 use crate::allocator::{REACHED, TRIPPED};
 use crate::budget::{Budget, WATCH_INTERVAL, enforced};
@@ -38,7 +38,7 @@ pub async fn guard<F: Future>(stage: F) -> Result<F::Output, Exceeded> {
     tokio::select! {
         output = stage => Ok(output),
         () = exceeded() => Err(Exceeded {
-            activity: activity(),
+            activity: activity_at_trip().unwrap_or_else(activity),
             reached: REACHED.load(Relaxed),
             budget,
         }),
@@ -56,7 +56,10 @@ async fn exceeded() {
     }
 }
 
-static ACTIVITY: Mutex<String> = Mutex::new(String::new());
+/// What is running. An `Arc<str>` so that the lock is never held while
+/// allocating: the allocator's last resort reads it from inside an
+/// allocation.
+static ACTIVITY: Mutex<Option<Arc<str>>> = Mutex::new(None);
 
 /// Adds `name` to what is running (`stage \`compute\``, then
 /// `stage \`compute\`, materialising view \`x\``) until the returned guard
@@ -64,52 +67,78 @@ static ACTIVITY: Mutex<String> = Mutex::new(String::new());
 /// [`Exceeded`] and into the allocator's last-resort message.
 #[must_use = "the activity is named only while the guard lives"]
 pub fn enter_activity(name: &str) -> ActivityGuard {
-    let mut current = lock();
-    let named = if current.is_empty() {
-        name.to_string()
-    } else {
-        format!("{current}, {name}")
+    let current = lock().clone();
+    let named: Arc<str> = match &current {
+        Some(current) => format!("{current}, {name}").into(),
+        None => name.into(),
     };
-    let previous = std::mem::replace(&mut *current, named);
-    ActivityGuard {
-        previous: Some(previous),
-    }
+    let previous = std::mem::replace(&mut *lock(), Some(named));
+    ActivityGuard { previous }
 }
 
 /// What is running, as last named ("the run" when nothing was).
 pub fn activity() -> String {
-    let name = lock().clone();
-    if name.is_empty() {
-        "the run".to_string()
-    } else {
-        name
-    }
+    let current = lock().clone();
+    current.map_or_else(|| "the run".to_string(), |name| name.to_string())
 }
 
 /// Calls `f` with the activity's name when it can be read without waiting
 /// (the allocator's last resort must not block on a lock).
 pub(crate) fn with_activity(f: impl FnOnce(&str)) {
+    if let Ok(at_trip) = AT_TRIP.try_lock() {
+        if let Some(name) = at_trip.as_deref() {
+            f(name);
+            return;
+        }
+    }
     if let Ok(name) = ACTIVITY.try_lock() {
-        if !name.is_empty() {
-            f(&name);
+        if let Some(name) = name.as_deref() {
+            f(name);
         }
     }
 }
 
-fn lock() -> std::sync::MutexGuard<'static, String> {
+/// What was running when the budget was first exceeded (the stage may
+/// have moved on by the time the guard looks).
+static AT_TRIP: Mutex<Option<Arc<str>>> = Mutex::new(None);
+
+/// Keeps what is running as what was running when the budget tripped.
+/// Called once per trip, possibly from inside an allocation: it neither
+/// waits for a lock nor allocates (an `Arc` clone).
+pub(crate) fn capture_activity() {
+    let Ok(current) = ACTIVITY.try_lock() else {
+        return;
+    };
+    let name = current.clone();
+    drop(current);
+    if let Ok(mut at_trip) = AT_TRIP.try_lock() {
+        *at_trip = name;
+    }
+}
+
+/// Forgets the captured activity (a new budget).
+pub(crate) fn clear_captured_activity() {
+    let _previous = AT_TRIP.lock().unwrap_or_else(|e| e.into_inner()).take();
+}
+
+fn activity_at_trip() -> Option<String> {
+    let at_trip = AT_TRIP.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    at_trip.map(|name| name.to_string())
+}
+
+fn lock() -> std::sync::MutexGuard<'static, Option<Arc<str>>> {
     ACTIVITY.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Restores the previous activity name when dropped.
 pub struct ActivityGuard {
-    previous: Option<String>,
+    previous: Option<Arc<str>>,
 }
 
 impl Drop for ActivityGuard {
     fn drop(&mut self) {
-        if let Some(previous) = self.previous.take() {
-            // The old name is dropped after the lock is released.
-            let _replaced = std::mem::replace(&mut *lock(), previous);
-        }
+        let previous = self.previous.take();
+        // The replaced name is freed after the lock is released.
+        let _replaced = std::mem::replace(&mut *lock(), previous);
     }
 }

@@ -10,10 +10,13 @@
 //!
 //! - [`CountingAllocator`] is the binary's global allocator (the system
 //!   allocator, counted): bytes in use and the peak, per process.
-//! - [`Budget`] is the limit and its margin: the run is *stopped* when the
-//!   heap or the resident set passes `limit + margin / 2`, and the
-//!   allocator itself *ends the process* at `limit + margin` when an
-//!   allocation burst outruns the stop.
+//! - [`Budget`] is the limit and its margin. A watchdog thread reads the
+//!   resident set every 10 ms and lowers the allocator's thresholds by what
+//!   the process holds outside its heap (code, stacks, pages the allocator
+//!   kept), so both hold for the resident set, which is what the kernel and
+//!   a container limit count: past `limit + margin / 2` the run is
+//!   *stopped*; past `limit + margin` (an allocation burst outran the stop)
+//!   the allocator itself *ends the process* with exit code 2 and a message.
 //! - [`guard`] runs a stage (a future) and cancels it, returning
 //!   [`Exceeded`], once the budget is passed; [`enter_activity`] names what is
 //!   running (the stage, the view) for the message.
