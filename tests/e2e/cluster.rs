@@ -443,3 +443,38 @@ fn the_demo_on_a_cluster_reads_and_publishes_on_s3_with_the_executors_own_creden
         "the secret is in the cluster's logs"
     );
 }
+
+#[test]
+fn an_executor_past_its_memory_limit_stops_with_exit_2_saying_so() {
+    // A budget below what the executor itself takes to start: it must stop
+    // at once, saying why, not run unbounded (no scheduler is needed).
+    let started = std::time::Instant::now();
+    let out = crate::common::seglake_env(
+        &[
+            "cluster",
+            "executor",
+            "--scheduler",
+            "127.0.0.1:9",
+            "--bind",
+            "127.0.0.1:41399",
+            "--memory-limit",
+            "8M",
+            "--memory-margin",
+            "8M",
+        ],
+        &[],
+    );
+    let stderr = crate::common::stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("memory limit"), "{stderr}");
+    assert!(
+        stderr.contains("the executor at 127.0.0.1:41399"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--memory-limit 8 MiB"), "{stderr}");
+    // Stopped by the budget, not by giving up on the scheduler (30 s).
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{stderr}"
+    );
+}

@@ -206,7 +206,8 @@ pub struct MemoryArgs {
     /// Memory the process may use, e.g. 8G or 512M: queries spill to disk
     /// past it, and past it plus `--memory-margin` the work is stopped with
     /// a named error (exit 2, nothing published). `run` and `reproduce`:
-    /// 70% of the machine's memory by default; executors: unbounded.
+    /// 70% of the machine's (or its container's) memory by default;
+    /// executors: unbounded.
     #[arg(long, env = "SEGLAKE_MEMORY_LIMIT", value_parser = parse_bytes, help_heading = "Memory")]
     pub memory_limit: Option<usize>,
 

@@ -81,10 +81,11 @@ pub async fn run(options: ExecutorOptions) -> Result<(), ClusterError> {
 /// scheduler sees an executor lost (its tasks fail or run elsewhere)
 /// rather than the kernel killing it with nothing said.
 fn enforce_memory_budget(budget: seglake_memory::Budget, bind: SocketAddr) {
+    // Named first: the budget may be past at once.
+    let activity = seglake_memory::enter_activity(&format!("the executor at {bind}"));
     seglake_memory::enforce(budget);
-    let name = format!("the executor at {bind}");
     tokio::spawn(async move {
-        let _activity = seglake_memory::enter_activity(&name);
+        let _named_for_the_process = activity;
         if let Err(exceeded) = seglake_memory::guard(std::future::pending::<()>()).await {
             tracing::error!(%exceeded, "executor stopping");
             eprintln!("error: {exceeded}");

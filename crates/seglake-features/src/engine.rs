@@ -81,8 +81,9 @@ pub struct EngineOptions {
     pub query_timeout: Option<std::time::Duration>,
 }
 
-/// 70% of the machine's memory (as DuckDB's default of 80%, with room left
-/// for the feature table that is collected after the queries).
+/// 70% of the memory this process may use (as DuckDB's default of 80%,
+/// with room left for the feature table that is collected after the
+/// queries): the machine's, or its container's when that is smaller.
 pub fn default_memory_limit() -> Option<usize> {
     let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
     let kib: usize = meminfo
@@ -93,7 +94,24 @@ pub fn default_memory_limit() -> Option<usize> {
         .trim()
         .parse()
         .ok()?;
-    Some(kib * 1024 / 10 * 7)
+    let usable = match container_memory_limit() {
+        Some(container) => container.min(kib * 1024),
+        None => kib * 1024,
+    };
+    Some(usable / 10 * 7)
+}
+
+/// The container's memory limit (cgroup v2 `memory.max`, v1
+/// `memory.limit_in_bytes`), which `/proc/meminfo` does not show: a pod
+/// limited to 16 GiB on a 256 GiB node must not default to 179 GiB.
+/// `None` when unlimited (`max`) or not in a cgroup.
+fn container_memory_limit() -> Option<usize> {
+    [
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ]
+    .iter()
+    .find_map(|path| std::fs::read_to_string(path).ok()?.trim().parse().ok())
 }
 
 /// The pool the queries of one process share, `limit` bytes: fair

@@ -72,7 +72,7 @@ fn load_spec(args: &JobArgs) -> anyhow::Result<JobSpec> {
     Ok(JobSpec::load(&args.job, &vars)?)
 }
 
-/// Holds this process to `--memory-limit` (70% of the machine by
+/// Holds this process to `--memory-limit` (70% of the machine or container by
 /// default) plus its margin, for the commands that run jobs.
 pub(crate) fn enforce_memory_budget(args: &EngineArgs) {
     if let Some(budget) = args.memory.budget(seglake_jobs::default_memory_limit()) {
