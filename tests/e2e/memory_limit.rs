@@ -4,9 +4,8 @@
 //! naming the stage, and nothing written. Never a kill by the kernel, never
 //! an abort.
 
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::common::{file_tree, generated_lake, repo_root};
 
@@ -21,42 +20,40 @@ struct Measured {
 }
 
 /// Runs seglake and reads its peak resident memory from the kernel when it
-/// is reaped (`wait4`), as `/usr/bin/time -v` does.
+/// is reaped (`wait4`'s `ru_maxrss`, as `/usr/bin/time -v` does), started
+/// from a small Python process: a child's `ru_maxrss` counts the memory of
+/// the process it was forked from, and this test process is large.
 fn run_measured(args: &[&str]) -> Measured {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_seglake"))
+    const MEASURE: &str = "import json, os, subprocess, sys\n\
+        child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)\n\
+        stderr = child.stderr.read()\n\
+        _, status, usage = os.wait4(child.pid, 0)\n\
+        sys.stderr.buffer.write(stderr)\n\
+        print(json.dumps({'status': os.waitstatus_to_exitcode(status), 'maxrss_kib': usage.ru_maxrss}))\n";
+    let output = Command::new(crate::common::python())
+        .arg("-c")
+        .arg(MEASURE)
+        .arg(env!("CARGO_BIN_EXE_seglake"))
         .args(args)
         .current_dir(repo_root())
         .env_remove("RUST_LOG")
         .env_remove("SEGLAKE_MEMORY_LIMIT")
         .env_remove("SEGLAKE_MEMORY_MARGIN")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the seglake binary runs");
-    let mut pipe = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = pipe.read_to_string(&mut text);
-        text
-    });
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value to be overwritten.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waiting for our own child, with pointers to live locals.
-    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(reaped, pid, "wait4 failed");
-    let stderr = reader.join().unwrap();
-    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+        .output()
+        .expect("python runs");
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("no measurement ({e}) for {args:?}:\n{stderr}"));
+    let status = report["status"].as_i64().unwrap();
     assert!(
-        !libc::WIFSIGNALED(status),
+        status >= 0,
         "seglake {args:?} was killed by signal {}:\n{stderr}",
-        libc::WTERMSIG(status)
+        -status
     );
     Measured {
-        code,
+        code: Some(status as i32),
         stderr,
-        peak_rss: usage.ru_maxrss as u64 * 1024,
+        peak_rss: report["maxrss_kib"].as_u64().unwrap() * 1024,
     }
 }
 

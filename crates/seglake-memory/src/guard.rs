@@ -29,19 +29,25 @@ pub struct Exceeded {
     pub budget: Budget,
 }
 
-/// Runs `stage`, or cancels it once the enforced budget is exceeded. With
-/// no budget enforced it is just `stage.await`.
+/// Runs `stage`, or cancels it once the enforced budget is exceeded. A
+/// stage that exceeded the budget and finished before the guard looked
+/// fails too, so that the run stops where the budget was exceeded and not
+/// in a later stage. With no budget enforced it is just `stage.await`.
 pub async fn guard<F: Future>(stage: F) -> Result<F::Output, Exceeded> {
     let Some(budget) = enforced() else {
         return Ok(stage.await);
     };
+    let exceeded_now = || Exceeded {
+        activity: activity_at_trip().unwrap_or_else(activity),
+        reached: REACHED.load(Relaxed),
+        budget,
+    };
     tokio::select! {
-        output = stage => Ok(output),
-        () = exceeded() => Err(Exceeded {
-            activity: activity_at_trip().unwrap_or_else(activity),
-            reached: REACHED.load(Relaxed),
-            budget,
-        }),
+        output = stage => match TRIPPED.load(Relaxed) {
+            false => Ok(output),
+            true => Err(exceeded_now()),
+        },
+        () = exceeded() => Err(exceeded_now()),
     }
 }
 

@@ -54,4 +54,15 @@ async fn a_stage_past_the_budget_is_cancelled_with_a_named_error() {
     assert!(message.contains("--memory-limit"), "{message}");
     // The cancelled stage's memory is back.
     assert!(in_use() < base + 8 * MIB, "{} vs {base}", in_use());
+
+    // A stage that went past the stop and finished before the guard looked
+    // fails as well: the run stops in the stage that exceeded the budget.
+    enforce(Budget {
+        limit: base + 32 * MIB,
+        margin: 512 * MIB,
+    });
+    let quick = guard(async { vec![1u8; 320 * MIB].len() }).await;
+    let exceeded = quick.unwrap_err();
+    assert_eq!(exceeded.activity, "stage `test`, view `greedy`");
+    assert!(exceeded.reached > base + 288 * MIB, "{exceeded:?}");
 }
