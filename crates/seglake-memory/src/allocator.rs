@@ -2,32 +2,19 @@
 //! in use and the peak kept in two process-wide counters.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+use crate::thresholds::{ABORT_AT, OUTSIDE_HEAP, REACHED, STOP_AT, TRIPPED};
 
 static IN_USE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
-/// Past this many bytes in use the budget is exceeded ([`TRIPPED`]); the
-/// guard stops the run. `usize::MAX` while no budget is enforced.
-pub(crate) static STOP_AT: AtomicUsize = AtomicUsize::new(usize::MAX);
-/// Past this many the allocator ends the process itself: an allocation
-/// burst outran the guard. Lowered by the watchdog by what the process
-/// holds besides its heap, so that the resident set stays under
-/// `limit + margin`.
-pub(crate) static ABORT_AT: AtomicUsize = AtomicUsize::new(usize::MAX);
-pub(crate) static TRIPPED: AtomicBool = AtomicBool::new(false);
-/// The most memory seen when the budget was exceeded, as the resident set
-/// would count it.
-pub(crate) static REACHED: AtomicUsize = AtomicUsize::new(0);
-/// What the process held outside its heap at the watchdog's last look.
-pub(crate) static OUTSIDE_HEAP: AtomicUsize = AtomicUsize::new(0);
-
 /// The system allocator, counted. Install it in a binary with
 /// `#[global_allocator] static ALLOCATOR: CountingAllocator = CountingAllocator;`.
 pub struct CountingAllocator;
 
 // SAFETY: every call is forwarded to the system allocator unchanged; the
 // counters are only read and written atomically, never allocate, and the
-// last-resort stop (`budget::end_process`) writes to a file descriptor and
+// last-resort stop (`last_resort::end_process`) writes to a file descriptor and
 // exits without allocating.
 unsafe impl GlobalAlloc for CountingAllocator {
     #[inline]
@@ -85,10 +72,10 @@ fn past_stop(now: usize) {
     let resident_equivalent = now + OUTSIDE_HEAP.load(Relaxed);
     REACHED.fetch_max(resident_equivalent, Relaxed);
     if !TRIPPED.swap(true, Relaxed) {
-        crate::guard::capture_activity();
+        crate::activity::capture_activity();
     }
     if now > ABORT_AT.load(Relaxed) {
-        crate::budget::end_process(resident_equivalent);
+        crate::last_resort::end_process(resident_equivalent);
     }
 }
 

@@ -24,12 +24,20 @@
 //! Nothing here is seglake-specific beyond the messages; the counters cost
 //! one relaxed atomic add per allocation and per free.
 
+// In dependency order: a module uses only those above it.
+mod activity;
 mod allocator;
 mod budget;
 mod guard;
+mod last_resort;
 mod resident;
+mod thresholds;
+mod watchdog;
 
+pub use activity::{ActivityGuard, activity, enter_activity};
 pub use allocator::{CountingAllocator, counting, in_use, peak};
-pub use budget::{Budget, enforce, enforced};
-pub use guard::{ActivityGuard, Exceeded, activity, enter_activity, guard};
+pub use budget::Budget;
+pub use guard::{Exceeded, guard};
 pub use resident::resident_bytes;
+pub use thresholds::enforced;
+pub use watchdog::enforce;
