@@ -18,6 +18,20 @@ echo "== installing the Python reference readers (tests/python/requirements.txt)
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 export SEGLAKE_PYTHON="$venv/bin/python"
 
+# The report test opens the HTML page of `seglake report` in a real browser
+# (tests/browser/check_report.mjs: Playwright driving Debian's chromium; no
+# browser is ever downloaded) to see that its charts render offline.
+if [ ! -x /usr/bin/chromium ]; then
+    echo "== installing Debian's chromium (for the report's browser check)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; }
+fi
+if [ ! -d tests/browser/node_modules ] || [ tests/browser/package-lock.json -nt tests/browser/node_modules ]; then
+    echo "== installing the browser check's packages (tests/browser/package-lock.json)"
+    (cd tests/browser && npm ci --no-audit --no-fund)
+fi
+export SEGLAKE_BROWSER_CHECK="$PWD/tests/browser/check_report.mjs"
+
 echo "== cargo build --benches (they are run by hand, so a change that breaks one must fail here)"
 cargo build --release --workspace --locked --benches
 echo "== cargo test (release profile: DataFusion in debug mode is too slow to test with real data)"

@@ -5,6 +5,7 @@
 
 mod audit;
 mod bad_input;
+mod bi;
 mod cluster;
 mod common;
 mod delta_source;
@@ -16,6 +17,7 @@ mod http;
 mod memory_limit;
 mod model_format;
 mod python_reader;
+mod report;
 mod risk;
 mod s3;
 mod segments;

@@ -246,7 +246,11 @@ fn served_scores_equal_the_published_segments_and_requests_are_checked() {
     assert!(
         metrics
             .body
-            .contains(&format!("seglake_model_info{{run_id=\"{run_id}\"}} 1"))
+            .contains(&format!(
+                "seglake_model_info{{run_id=\"{run_id}\",job_name=\"demo\",model_version=\"0\"}} 1"
+            )),
+        "{}",
+        metrics.body
     );
     let api = get(serve.addr, "/openapi.json").json();
     for path in [

@@ -237,11 +237,7 @@ pub async fn audit_customer(
                 sha256: f.sha256.clone(),
             })
             .collect(),
-        reproduce_command: format!(
-            "seglake reproduce {} --lake {}",
-            run.run_id,
-            lake.root.display()
-        ),
+        reproduce_command: crate::reproduce::reproduce_command(&run.run_id, &lake.root),
     })
 }
 

@@ -15,7 +15,7 @@ use crate::error::{AuditError, Result};
 use seglake_spec::error_chain;
 
 /// The segmentation table every audit reads.
-pub const SEGMENTS: &str = "segments";
+pub const SEGMENTS: &str = seglake_spec::SEGMENTS_TABLE;
 
 /// A lake folder with the tables seglake published under it.
 #[derive(Debug, Clone)]

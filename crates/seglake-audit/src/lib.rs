@@ -29,6 +29,6 @@ pub use diff::{MIGRATIONS, Migration, Side, diff};
 pub use erase::{ERASURES, ErasureReport, erase};
 pub use error::{AuditError, Result};
 pub use lake::{Lake, SEGMENTS, decode_rows, parse_point_in_time, rows_as_json, tables_under};
-pub use reproduce::{NOT_COMPARED, ReproduceReport, TableMatch, reproduce};
+pub use reproduce::{NOT_COMPARED, ReproduceReport, TableMatch, reproduce, reproduce_command};
 pub use sql::{LakeSql, TABLE_AT, check_read_only};
 pub use vacuum::{VacuumReport, vacuum};

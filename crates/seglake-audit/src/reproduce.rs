@@ -55,6 +55,12 @@ pub struct ReproduceReport {
     pub tables: Vec<TableMatch>,
 }
 
+/// The command that reproduces `run_id` of the lake at `lake_root`, as
+/// audits and reports print it.
+pub fn reproduce_command(run_id: &str, lake_root: &std::path::Path) -> String {
+    format!("seglake reproduce {run_id} --lake {}", lake_root.display())
+}
+
 /// Re-runs `run_id` into `scratch` (which must not hold tables yet), on
 /// `engine` (any partition count, or a cluster: the run must come out the
 /// same).

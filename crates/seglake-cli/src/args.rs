@@ -93,6 +93,17 @@ pub enum Command {
     #[command(after_help = AFTER_HELP)]
     Diff(DiffArgs),
 
+    /// Write one run as a self-contained HTML page (no network access when
+    /// opened): identity and lineage, data quality, segment sizes, outcome
+    /// rates, profile heat map and a projection of a seeded sample; the risk
+    /// model's ROC, precision-recall and calibration curves, score
+    /// distributions, confusion per band, SHAP importance and the
+    /// highest-scored customers with reasons; the job's runs over time; and
+    /// the command that reproduces it. Every number is read from the
+    /// published tables.
+    #[command(after_help = AFTER_HELP)]
+    Report(ReportArgs),
+
     /// Read-only SQL over the lake's tables (every table under --lake, by
     /// name). Time travel: table_at('segments', 3) reads version 3,
     /// table_at('segments', '2026-01-01T00:00:00Z') the version current at
@@ -348,6 +359,27 @@ pub struct ReproduceArgs {
 
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["run_id", "latest"])))]
+#[command(mut_arg("lake", help("The lake the run published to")))]
+pub struct ReportArgs {
+    /// The run to report on (see `seglake history runs` or the `runs` table).
+    pub run_id: Option<String>,
+
+    /// The lake's latest run instead.
+    #[arg(long)]
+    pub latest: bool,
+
+    #[command(flatten)]
+    pub lake: LakeArgs,
+
+    /// Where to write the page [default: LAKE/reports/RUN_ID.html]. Written
+    /// to a temporary file beside it first: an existing report is replaced
+    /// only by a complete one.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -73,6 +73,8 @@ fn is_invalid_input(e: &(dyn std::error::Error + 'static)) -> bool {
             .is_some_and(|l| l.is_invalid_input())
         || e.downcast_ref::<seglake_audit::AuditError>()
             .is_some_and(|a| a.is_invalid_input())
+        || e.downcast_ref::<seglake_report::ReportError>()
+            .is_some_and(|r| r.is_invalid_input())
         || matches!(
             e.downcast_ref::<seglake_datagen::GenerateError>(),
             Some(

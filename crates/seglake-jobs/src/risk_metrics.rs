@@ -1,8 +1,10 @@
 //! The risk model's metrics, as `models.metrics` and `runs.metrics` record
 //! them: quality on the held-out split, confusion at each band, alert rates
-//! per segment, global importance.
+//! per segment, global importance, and the curves behind the held-out
+//! numbers (ROC, precision-recall, reliability, score histograms by label),
+//! so a report draws what the published AUC summarises.
 
-use seglake_ml::metrics;
+use seglake_ml::{curves, metrics};
 use seglake_model::RiskModel;
 use seglake_spec::RiskSpec;
 use serde_json::{Value, json};
@@ -49,6 +51,23 @@ pub(crate) fn risk_metrics(
         "importance": ranked.iter().map(|&f| json!({"feature": model.features[f], "mean_abs_shap": importance[f]})).collect::<Vec<_>>(),
         "training": &model.booster.training,
         "calibration": &model.booster.calibration,
+        "curves": held_out_curves(&eval_y, &eval_p),
+    })
+}
+
+/// Points kept per ROC or precision-recall curve: enough to draw, small
+/// enough that a million held-out customers do not bloat `runs`.
+const CURVE_POINTS: usize = 201;
+/// Equal-width probability bins of the reliability curve and histograms.
+const RELIABILITY_BINS: usize = 10;
+const HISTOGRAM_BINS: usize = 20;
+
+fn held_out_curves(eval_y: &[bool], eval_p: &[f64]) -> Value {
+    json!({
+        "roc": curves::thin(&curves::roc_curve(eval_y, eval_p), CURVE_POINTS),
+        "precision_recall": curves::thin(&curves::precision_recall_curve(eval_y, eval_p), CURVE_POINTS),
+        "reliability": curves::reliability_curve(eval_y, eval_p, RELIABILITY_BINS),
+        "score_histogram": curves::score_histogram(eval_y, eval_p, HISTOGRAM_BINS),
     })
 }
 

@@ -20,9 +20,9 @@ use crate::outcomes::Outcomes;
 use crate::risk::TrainedRisk;
 use crate::segmentation::TrainedSegments;
 
-pub(crate) const SEGMENTS: &str = "segments";
-pub(crate) const PROFILES: &str = "segment_profiles";
-pub(crate) const MODELS: &str = "models";
+pub(crate) const SEGMENTS: &str = seglake_spec::SEGMENTS_TABLE;
+pub(crate) const PROFILES: &str = seglake_spec::PROFILES_TABLE;
+pub(crate) const MODELS: &str = seglake_spec::MODELS_TABLE;
 
 /// A table ready to stage: its schema and batches.
 pub(crate) type TableData = (SchemaRef, Vec<RecordBatch>);

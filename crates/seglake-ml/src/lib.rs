@@ -13,15 +13,19 @@
 //!   ([`calibration`]);
 //! - [`metrics`]: silhouette, Davies-Bouldin, Calinski-Harabasz, adjusted
 //!   Rand index, ROC AUC, average precision and log-loss, as scikit-learn
-//!   defines them.
+//!   defines them, and [`curves`] (ROC, precision-recall, reliability,
+//!   score histograms) behind them;
+//! - [`projection`]: two-component PCA for drawing customers.
 
 pub mod calibration;
+pub mod curves;
 mod error;
 pub mod gbdt;
 mod kernel;
 pub mod kmeans;
 pub mod metrics;
 pub mod prepare;
+pub mod projection;
 mod seeds;
 pub mod segment;
 

@@ -79,6 +79,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(score_batch).layer(DefaultBodyLimit::max(MAX_BATCH_BODY)),
         )
         .route("/v1/customers/{id}/segment", get(customer_segment))
+        .route("/report/{run_id}", get(run_report))
         .route(
             "/v1/feedback",
             post(post_feedback).layer(DefaultBodyLimit::max(MAX_BODY)),
@@ -372,6 +373,27 @@ async fn customer_segment(
     })))
 }
 
+/// What a served report may load: nothing beyond itself (its scripts and
+/// styles are inline; Vega compiles its expressions with `Function`).
+const REPORT_POLICY: &str = "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; \
+     style-src 'unsafe-inline'; img-src data:";
+
+/// The page `seglake report RUN_ID` writes, for the lake this service
+/// serves. It names customers (the highest-scored), so it takes the token.
+async fn run_report(State(state): Shared, Path(run_id): Path<String>) -> Result<Response, ApiError> {
+    let html = seglake_report::report_html(state.models.lake(), &run_id)
+        .await
+        .map_err(|e| match e {
+            e if e.is_invalid_input() => ApiError::NotFound(e.to_string()),
+            other => ApiError::Unavailable(seglake_spec::error_chain(&other)),
+        })?;
+    let headers = [
+        (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+        (header::CONTENT_SECURITY_POLICY, REPORT_POLICY),
+    ];
+    Ok((headers, html).into_response())
+}
+
 async fn accept(
     state: &AppState,
     item: Result<FeedbackItem, ApiError>,
@@ -411,7 +433,10 @@ async fn healthz(State(state): Shared) -> Json<Value> {
 }
 
 async fn metrics(State(state): Shared) -> Response {
-    let text = state.metrics.render(&state.models.current().run_id);
+    let served = state.models.current();
+    let text = state
+        .metrics
+        .render(&served.run_id, &served.job_name, served.model_version);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 

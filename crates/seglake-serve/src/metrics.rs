@@ -72,8 +72,9 @@ impl Metrics {
         }
     }
 
-    /// The text exposition; `run_id` is the run whose models score now.
-    pub fn render(&self, run_id: &str) -> String {
+    /// The text exposition; `run_id` (of job `job_name`, whose models are
+    /// `models` version `model_version`) is the run whose models score now.
+    pub fn render(&self, run_id: &str, job_name: &str, model_version: i64) -> String {
         let mut out = String::new();
         out.push_str("# HELP seglake_http_requests_total HTTP requests by route and status.\n");
         out.push_str("# TYPE seglake_http_requests_total counter\n");
@@ -138,9 +139,18 @@ impl Metrics {
         );
         let _ = writeln!(
             out,
-            "# HELP seglake_model_info The run whose models score requests.\n\
-             # TYPE seglake_model_info gauge\nseglake_model_info{{run_id=\"{run_id}\"}} 1"
+            "# HELP seglake_model_info The run whose models score requests, its job and its \
+             `models` version.\n# TYPE seglake_model_info gauge\n\
+             seglake_model_info{{run_id=\"{run_id}\",job_name=\"{}\",model_version=\"{model_version}\"}} 1",
+            label_value(job_name)
         );
         out
     }
+}
+
+/// A Prometheus label value: backslash, double quote and newline escaped.
+fn label_value(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use crate::error::ServeError;
 use crate::metrics::Metrics;
 
-const MODELS: &str = "models";
+const MODELS: &str = seglake_spec::MODELS_TABLE;
 
 /// A run's models, ready to score.
 pub struct Loaded {

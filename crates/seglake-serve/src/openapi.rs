@@ -105,6 +105,12 @@ pub fn document() -> Value {
             }},
             "/healthz": {"get": {"summary": "Liveness, the run in use and feedback waiting to be committed (no token needed)", "security": [],
                                  "responses": {"200": {"description": "ok"}}}},
+            "/report/{run_id}": {"get": {
+                "summary": "The run's report: one self-contained HTML page, as `seglake report` writes it",
+                "parameters": [{"name": "run_id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "text/html", "content": {"text/html": {"schema": {"type": "string"}}}},
+                              "401": unauthorized, "404": {"description": "no such run in the lake"}}
+            }},
             "/metrics": {"get": {"summary": "Prometheus text format", "responses": {"200": {"description": "metrics"}, "401": unauthorized}}},
             "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}, "401": unauthorized}}}
         }

@@ -11,12 +11,19 @@ use crate::risk::RiskSpec;
 use crate::segments::SegmentsSpec;
 use crate::view::ViewSpec;
 
+/// The segmentation a run publishes: one row per customer.
+pub const SEGMENTS_TABLE: &str = "segments";
+/// One row per segment: size, outcome rates, centres, z-scores.
+pub const PROFILES_TABLE: &str = "segment_profiles";
+/// The run's serialised models, one row each.
+pub const MODELS_TABLE: &str = "models";
+
 /// Tables every run may publish under the output root.
 pub const RESERVED_TABLES: [&str; 7] = [
     "runs",
-    "segments",
-    "segment_profiles",
-    "models",
+    SEGMENTS_TABLE,
+    PROFILES_TABLE,
+    MODELS_TABLE,
     "segment_migrations",
     "erasures",
     FEEDBACK_SOURCE,

@@ -49,7 +49,8 @@ mod view;
 
 pub use error::{Problem, Problems, Result, SpecError, error_chain};
 pub use job::{
-    FEEDBACK_SOURCE, JobSpec, OutlierRule, QualitySpec, RESERVED_TABLES, SourceFormat, SourceSpec,
+    FEEDBACK_SOURCE, JobSpec, MODELS_TABLE, OutlierRule, PROFILES_TABLE, QualitySpec, RESERVED_TABLES,
+    SEGMENTS_TABLE, SourceFormat, SourceSpec,
     sha256_hex,
 };
 pub use location::Location;

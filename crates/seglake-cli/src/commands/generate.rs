@@ -51,13 +51,26 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
         job: args.job,
         vars: vec![("lake".to_string(), lake.display().to_string())],
     };
-    super::job::run(RunArgs {
+    let exit = super::job::run(RunArgs {
         job,
         run_id: None,
         engine: EngineArgs::local(),
         output: OutputArgs { json: false },
     })
-    .await
+    .await?;
+    if exit == Exit::Success {
+        print_report_of_latest_run(&lake).await?;
+    }
+    Ok(exit)
+}
+
+/// The demo's last step: its run as a page, and where the page is.
+async fn print_report_of_latest_run(lake: &Path) -> anyhow::Result<()> {
+    let lake = seglake_audit::Lake::open(lake)?;
+    let run_id = seglake_report::latest_run_id(&lake).await?;
+    let out = super::report::default_path(&lake.root, &run_id);
+    super::report::write_report(&lake, &run_id, &out).await?;
+    super::print_line(&format!("report {}", out.display()))
 }
 
 async fn generate_into(

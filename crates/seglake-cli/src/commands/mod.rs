@@ -6,6 +6,7 @@ mod audit;
 mod cluster;
 mod generate;
 mod job;
+mod report;
 mod retention;
 mod serve;
 mod tables;
@@ -29,6 +30,7 @@ pub async fn dispatch(command: Command) -> anyhow::Result<Exit> {
         Command::Audit(args) => audit::audit(args).await,
         Command::Reproduce(args) => audit::reproduce(args).await,
         Command::Diff(args) => audit::diff(args).await,
+        Command::Report(args) => report::report(args).await,
         Command::Vacuum(args) => retention::vacuum(args).await,
         Command::Erase(args) => retention::erase(args).await,
         Command::Serve(args) => serve::serve(args).await,
