@@ -23,8 +23,10 @@ export SEGLAKE_PYTHON="$venv/bin/python"
 # browser is ever downloaded) to see that its charts render offline.
 if [ ! -x /usr/bin/chromium ]; then
     echo "== installing Debian's chromium (for the report's browser check)"
+    as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
     export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; }
+    as_root apt-get install -y -q chromium ||
+        { as_root apt-get update -q && as_root apt-get install -y -q chromium; }
 fi
 if [ ! -d tests/browser/node_modules ] || [ tests/browser/package-lock.json -nt tests/browser/node_modules ]; then
     echo "== installing the browser check's packages (tests/browser/package-lock.json)"

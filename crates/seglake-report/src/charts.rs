@@ -254,6 +254,21 @@ fn diagonal() -> Value {
                         "y": {"field": "b", "type": "quantitative"}}})
 }
 
+/// Points with their position (`i`): a curve is drawn in its stored
+/// order, which sorting by either axis would scramble where it has ties.
+fn indexed(points: Vec<Value>) -> Vec<Value> {
+    points
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut p)| {
+            if let Some(object) = p.as_object_mut() {
+                object.insert("i".into(), json!(i));
+            }
+            p
+        })
+        .collect()
+}
+
 fn roc(points: Vec<Value>, m: &Value) -> Chart {
     chart(
         "roc",
@@ -263,11 +278,11 @@ fn roc(points: Vec<Value>, m: &Value) -> Chart {
             m["evaluated_customers"], m["auc_roc"]
         ),
         json!({"layer": [
-            {"data": {"values": points},
-             "mark": {"type": "line", "interpolate": "step-after", "point": false, "tooltip": true},
+            {"data": {"values": indexed(points)},
+             "mark": {"type": "line", "tooltip": true},
              "encoding": {"x": {"field": "fpr", "type": "quantitative", "title": "false positive rate"},
                           "y": {"field": "tpr", "type": "quantitative", "title": "true positive rate"},
-                          "order": {"field": "fpr"}}},
+                          "order": {"field": "i"}}},
             diagonal()
         ]}),
     )
@@ -282,11 +297,13 @@ fn precision_recall(points: Vec<Value>, m: &Value) -> Chart {
             m["auc_pr"]
         ),
         json!({
-            "data": {"values": points},
-            "mark": {"type": "line", "interpolate": "step-before", "tooltip": true},
+            // Stored from full recall down; each precision holds until
+            // the next point's recall, as average precision sums it.
+            "data": {"values": indexed(points)},
+            "mark": {"type": "line", "interpolate": "step-after", "tooltip": true},
             "encoding": {"x": {"field": "recall", "type": "quantitative"},
                          "y": {"field": "precision", "type": "quantitative", "scale": {"domain": [0, 1]}},
-                         "order": {"field": "recall"}}
+                         "order": {"field": "i"}}
         }),
     )
 }
@@ -327,13 +344,15 @@ fn score_histogram(bins: Vec<Value>) -> Chart {
     chart(
         "score_histogram",
         "Risk scores by label (held-out split)",
-        "runs.metrics.risk.curves.score_histogram: twenty equal-width bins".into(),
+        "runs.metrics.risk.curves.score_histogram: held-out customers in twenty equal-width \
+         bins, stacked by label"
+            .into(),
         json!({
             "data": {"values": values},
-            "mark": {"type": "bar", "opacity": 0.7, "tooltip": true},
+            "mark": {"type": "bar", "tooltip": true},
             "encoding": {"x": {"field": "lower", "bin": {"binned": true, "step": 0.05}, "type": "quantitative", "title": "risk score"},
                          "x2": {"field": "upper"},
-                         "y": {"field": "customers", "type": "quantitative", "stack": null},
+                         "y": {"field": "customers", "type": "quantitative", "stack": "zero"},
                          "color": {"field": "label", "type": "nominal",
                                    "scale": {"domain": ["positive", "negative"], "range": ["#d62728", "#1f77b4"]}}}
         }),
@@ -409,7 +428,7 @@ pub fn history_chart(history: &[RunPoint]) -> Option<Chart> {
         .flat_map(|p| {
             measures.iter().filter_map(move |(pointer, name)| {
                 let v = p.metrics.pointer(pointer).filter(|v| v.is_number())?;
-                Some(json!({"finished_at": p.finished_at, "run_id": p.run_id, "metric": name, "value": v}))
+                Some(json!({"finished": p.finished_at, "run_id": p.run_id, "metric": name, "value": v}))
             })
         })
         .collect();
@@ -426,7 +445,8 @@ pub fn history_chart(history: &[RunPoint]) -> Option<Chart> {
         json!({
             "data": {"values": values},
             "mark": {"type": "line", "point": true, "tooltip": true},
-            "encoding": {"x": {"field": "finished_at", "type": "temporal", "title": "run finished"},
+            // One step per run, whatever the time between runs.
+            "encoding": {"x": {"field": "finished", "type": "ordinal", "sort": null, "title": "run finished (UTC)"},
                          "y": {"field": "value", "type": "quantitative", "scale": {"domain": [0, 1]}},
                          "color": {"field": "metric", "type": "nominal", "legend": {"orient": "bottom"}},
                          "tooltip": [{"field": "run_id"}, {"field": "metric"}, {"field": "value", "format": ".4f"}]}

@@ -51,6 +51,7 @@ pub struct Risk {
 /// One earlier (or this) run of the job, for the trend chart.
 pub struct RunPoint {
     pub run_id: String,
+    /// To the second, in UTC.
     pub finished_at: String,
     pub metrics: Value,
 }
@@ -181,7 +182,7 @@ async fn history(lake: &Lake, run: &RunRecord) -> Result<Vec<RunPoint>> {
                 && r.finished_at <= run.finished_at
         })
         .map(|r| RunPoint {
-            finished_at: r.finished_at.to_rfc3339(),
+            finished_at: r.finished_at.format("%Y-%m-%d %H:%M:%S").to_string(),
             metrics: parse_metrics(&r).unwrap_or(Value::Null),
             run_id: r.run_id,
         })

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::assets;
 use crate::charts::{self, Chart};
 use crate::gather::{Risk, Row, RunData, Segmentation};
-use crate::text::{cell, esc, int, num, pct};
+use crate::text::{cell, esc, int, num, pct, value};
 
 const STYLE: &str = r#"
 body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1180px; padding: 0 24px 48px; color: #222; }
@@ -266,7 +266,7 @@ fn top_customers_table(rows: &[Row]) -> String {
                 format!(
                     "{} = {}: {}",
                     cell(x.get("feature")),
-                    x.get("value").map(|v| num(v, 4)).unwrap_or_default(),
+                    x.get("value").map(value).unwrap_or_else(|| "missing".into()),
                     x.get("contribution")
                         .and_then(Value::as_f64)
                         .map(|c| format!("{c:+.3}"))

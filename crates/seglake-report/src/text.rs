@@ -51,6 +51,17 @@ pub fn num(value: &Value, digits: usize) -> String {
     }
 }
 
+/// A feature value as people read it: whole numbers without decimals,
+/// others to four decimals without trailing zeros.
+pub fn value(value: &Value) -> String {
+    let text = num(value, 4);
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
 /// A share as a percentage with one decimal (`-` when not a number).
 pub fn pct(value: &Value) -> String {
     match value.as_f64() {
@@ -88,6 +99,9 @@ mod tests {
         assert_eq!(int(&json!(null)), "-");
         assert_eq!(num(&json!(0.73158), 4), "0.7316");
         assert_eq!(pct(&json!(0.524)), "52.4%");
+        assert_eq!(value(&json!(42.0)), "42");
+        assert_eq!(value(&json!(2699.49)), "2699.49");
+        assert_eq!(value(&json!(0.123456)), "0.1235");
         assert_eq!(bytes(5_970_732), "5.7 MiB");
         assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
     }
