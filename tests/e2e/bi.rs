@@ -6,7 +6,6 @@
 //! (`seglake sql` with `table_at`).
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::{Value, json};
 
@@ -21,18 +20,7 @@ fn sql(lake: &Path, query: &str) -> Vec<Value> {
 }
 
 fn bi_queries(lake: &Path) -> Value {
-    let out = Command::new(python())
-        .arg(repo_root().join("tests/python/bi_queries.py"))
-        .arg(lake)
-        .output()
-        .expect("python runs");
-    assert!(
-        out.status.success(),
-        "bi_queries.py failed:\n{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    python_json("bi_queries.py", &[lake.as_os_str()])
 }
 
 /// `rows` with only `keys` (the JSON objects compare whatever the key order).

@@ -133,6 +133,24 @@ pub fn python() -> PathBuf {
     }
 }
 
+/// Runs `tests/python/SCRIPT` with `args` in the test virtualenv, asserts
+/// it succeeded, and parses the one JSON value it prints.
+pub fn python_json(script: &str, args: &[&std::ffi::OsStr]) -> serde_json::Value {
+    let out = Command::new(python())
+        .arg(repo_root().join("tests/python").join(script))
+        .args(args)
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{script} printed no JSON ({e}):\n{}", stdout(&out)))
+}
+
 /// Runs the demo job with `from` replaced by `to` against `lake` and
 /// checks that it fails with exit code 1, a message containing `message`,
 /// and no change to the lake. The job file sits in `jobs/` (so its relative

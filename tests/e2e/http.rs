@@ -12,10 +12,19 @@ pub const TOKEN: &str = "test-token-0123456789abcdef";
 
 pub struct Response {
     pub status: u16,
+    /// (name in lower case, value) in the order received.
+    pub headers: Vec<(String, String)>,
     pub body: String,
 }
 
 impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
@@ -65,6 +74,7 @@ impl Connection {
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| std::io::Error::other(format!("bad status line `{line}`")))?;
         let mut length = 0usize;
+        let mut headers = Vec::new();
         loop {
             line.clear();
             self.reader.read_line(&mut line)?;
@@ -72,16 +82,18 @@ impl Connection {
             if header.is_empty() {
                 break;
             }
-            if let Some((name, value)) = header.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse().unwrap_or(0);
+            if let Some((name, value)) = header.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+                headers.push((name.to_ascii_lowercase(), value.trim().to_string()));
             }
         }
         let mut body = vec![0; length];
         self.reader.read_exact(&mut body)?;
         Ok(Response {
             status,
+            headers,
             body: String::from_utf8_lossy(&body).to_string(),
         })
     }

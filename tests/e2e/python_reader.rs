@@ -2,23 +2,10 @@
 //! (an independent reader, as BI notebooks and polars use) reads every
 //! version with the same rows, and sees the run id in each commit.
 
-use std::process::Command;
-
 use crate::common::*;
 
 fn read_with_python(table: &std::path::Path, key: &str) -> serde_json::Value {
-    let out = Command::new(python())
-        .arg(repo_root().join("tests/python/read_delta.py"))
-        .arg(table)
-        .arg(key)
-        .output()
-        .expect("python runs");
-    assert!(
-        out.status.success(),
-        "read_delta.py failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    python_json("read_delta.py", &[table.as_os_str(), key.as_ref()])
 }
 
 #[test]

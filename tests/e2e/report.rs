@@ -50,18 +50,7 @@ fn open_in_browser(url: &str, screenshot: &Path, token: Option<&str>) -> Value {
 
 /// The published truth, read without seglake.
 fn truth(lake: &Path, run_id: &str) -> Value {
-    let out = Command::new(python())
-        .arg(repo_root().join("tests/python/report_truth.py"))
-        .arg(lake)
-        .arg(run_id)
-        .output()
-        .expect("python runs");
-    assert!(
-        out.status.success(),
-        "report_truth.py failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    python_json("report_truth.py", &[lake.as_os_str(), run_id.as_ref()])
 }
 
 fn latest_run(lake: &Path) -> String {
@@ -137,7 +126,10 @@ fn the_demo_report_renders_in_a_browser_with_the_published_numbers() {
     assert!((shown_ap - truth["auc_pr"].as_f64().unwrap()).abs() <= 5e-5);
     assert_eq!(
         values["reproduce"],
-        format!("seglake reproduce {run_id} --lake {}", lake.path().display())
+        format!(
+            "seglake reproduce {run_id} --lake {}",
+            lake.path().display()
+        )
     );
 }
 
@@ -167,7 +159,10 @@ fn a_run_without_risk_has_no_risk_part() {
     ]);
     assert_eq!(printed.trim(), out_path.display().to_string());
     let html = std::fs::read_to_string(&out_path).unwrap();
-    assert!(!html.contains("id=\"risk\""), "a risk section without [risk]");
+    assert!(
+        !html.contains("id=\"risk\""),
+        "a risk section without [risk]"
+    );
 
     let truth = truth(lake.path(), &run_id);
     assert_eq!(truth["auc_roc"], Value::Null);
@@ -225,6 +220,14 @@ fn serve_serves_the_report_behind_its_token() {
 
     let served = call(serve.addr, "GET", &route, Some(TOKEN), None);
     assert_eq!(served.status, 200);
+    assert_eq!(
+        served.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    // The page may load nothing: every fetch directive falls back to 'none'.
+    let policy = served.header("content-security-policy").unwrap();
+    assert!(policy.starts_with("default-src 'none';"), "{policy}");
+    assert!(!policy.contains("connect-src"), "{policy}");
     let written = lake.path().join("written.html");
     seglake_ok(&[
         "report",

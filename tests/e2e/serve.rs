@@ -244,11 +244,9 @@ fn served_scores_equal_the_published_segments_and_requests_are_checked() {
         metrics.body
     );
     assert!(
-        metrics
-            .body
-            .contains(&format!(
-                "seglake_model_info{{run_id=\"{run_id}\",job_name=\"demo\",model_version=\"0\"}} 1"
-            )),
+        metrics.body.contains(&format!(
+            "seglake_model_info{{run_id=\"{run_id}\",job_name=\"demo\",model_version=\"0\"}} 1"
+        )),
         "{}",
         metrics.body
     );

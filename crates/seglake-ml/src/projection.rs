@@ -140,7 +140,11 @@ mod tests {
         let x = Array2::from_shape_vec((rows.len(), 2), rows.concat()).unwrap();
         let p = pca_2d(x.view()).unwrap();
         let s5 = 5f64.sqrt();
-        assert!((p.components[0][0] - 1.0 / s5).abs() < 1e-6, "{:?}", p.components);
+        assert!(
+            (p.components[0][0] - 1.0 / s5).abs() < 1e-6,
+            "{:?}",
+            p.components
+        );
         assert!((p.components[0][1] - 2.0 / s5).abs() < 1e-6);
         assert!(p.explained_variance_ratio[0] > 0.999);
         // Coordinates are centred: they average to the origin.

@@ -44,7 +44,11 @@ fn segment_name(row: &crate::gather::Row) -> String {
 }
 
 pub fn segment_charts(seg: &Segmentation, metrics: &Value) -> Vec<Chart> {
-    let mut charts = vec![segment_sizes(seg), segment_outcomes(seg), profile_heatmap(seg)];
+    let mut charts = vec![
+        segment_sizes(seg),
+        segment_outcomes(seg),
+        profile_heatmap(seg),
+    ];
     charts.extend(seg.projection.as_ref().map(projection));
     charts.extend(k_sweep(metrics));
     charts
@@ -54,8 +58,10 @@ fn segment_sizes(seg: &Segmentation) -> Chart {
     let values: Vec<Value> = seg
         .profiles
         .iter()
-        .map(|r| json!({"segment": segment_name(r), "customers": r["size"], "share": r["share"],
-                        "label": r["segment_label"]}))
+        .map(|r| {
+            json!({"segment": segment_name(r), "customers": r["size"], "share": r["share"],
+                        "label": r["segment_label"]})
+        })
         .collect();
     chart(
         "segment_sizes",

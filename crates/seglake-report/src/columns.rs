@@ -19,12 +19,12 @@ impl Table {
     pub fn new(name: &str, version: i64, batches: &[RecordBatch]) -> Result<Table> {
         let batch = match batches.first() {
             None => RecordBatch::new_empty(arrow::datatypes::Schema::empty().into()),
-            Some(first) => concat_batches(&first.schema(), batches).map_err(|source| {
-                ReportError::Arrow {
+            Some(first) => {
+                concat_batches(&first.schema(), batches).map_err(|source| ReportError::Arrow {
                     table: name.to_string(),
                     source,
-                }
-            })?,
+                })?
+            }
         };
         Ok(Table {
             name: name.to_string(),

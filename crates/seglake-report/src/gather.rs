@@ -60,14 +60,19 @@ pub struct RunPoint {
 pub async fn gather(lake: &Lake, run_id: &str) -> Result<RunData> {
     let run = lake.run(run_id).await?;
     let metrics = parse_metrics(&run)?;
-    let segmentation = match has_output(&run, PROFILES_TABLE) {
-        true => Some(read_segmentation(lake, &run).await?),
+    // Read once: the projection and the top customers both need it.
+    let segments = match has_output(&run, SEGMENTS_TABLE) {
+        true => Some(read(lake, &run, SEGMENTS_TABLE).await?),
         false => None,
     };
-    let risk = match metrics.get("risk") {
-        Some(risk) if has_output(&run, SEGMENTS_TABLE) => Some(Risk {
+    let segmentation = match has_output(&run, PROFILES_TABLE) {
+        true => Some(read_segmentation(lake, &run, segments.as_ref()).await?),
+        false => None,
+    };
+    let risk = match (metrics.get("risk"), &segments) {
+        (Some(risk), Some(segments)) => Some(Risk {
             metrics: risk.clone(),
-            top_customers: top_customers(&read(lake, &run, SEGMENTS_TABLE).await?)?,
+            top_customers: top_customers(segments)?,
         }),
         _ => None,
     };
@@ -103,16 +108,19 @@ async fn read(lake: &Lake, run: &RunRecord, table: &str) -> Result<Table> {
     Table::new(table, version, &batches)
 }
 
-async fn read_segmentation(lake: &Lake, run: &RunRecord) -> Result<Segmentation> {
+async fn read_segmentation(
+    lake: &Lake,
+    run: &RunRecord,
+    segments: Option<&Table>,
+) -> Result<Segmentation> {
     let profiles = read(lake, run, PROFILES_TABLE).await?;
     let mut rows = rows_as_json(std::slice::from_ref(&profiles.batch))?;
     rows.sort_by_key(|r| r.get("segment_id").and_then(Value::as_i64));
     let model = segments_model(lake, run).await?;
-    let projection = match (feature_table(run), has_output(run, SEGMENTS_TABLE)) {
-        (Some(features), true) => {
+    let projection = match (feature_table(run), segments) {
+        (Some(features), Some(segments)) => {
             let features = read(lake, run, features).await?;
-            let segments = read(lake, run, SEGMENTS_TABLE).await?;
-            project(run, &model, &features, &segments)?
+            project(run, &model, &features, segments)?
         }
         _ => None,
     };
@@ -135,7 +143,9 @@ async fn segments_model(lake: &Lake, run: &RunRecord) -> Result<seglake_model::S
             run_ids[i].as_deref() == Some(&run.run_id) && kinds[i].as_deref() == Some(segments_kind)
         })
         .and_then(|i| texts[i].clone())
-        .ok_or_else(|| models.problem(format!("no `{segments_kind}` model of run {}", run.run_id)))?;
+        .ok_or_else(|| {
+            models.problem(format!("no `{segments_kind}` model of run {}", run.run_id))
+        })?;
     seglake_model::SegmentModel::from_json(&text).map_err(|source| ReportError::Model {
         run_id: run.run_id.clone(),
         source,
@@ -163,10 +173,11 @@ fn top_customers(segments: &Table) -> Result<Vec<Row>> {
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(ids[a].cmp(&ids[b])));
     order.truncate(TOP_CUSTOMERS);
     let indices = arrow::array::UInt32Array::from_iter_values(order.iter().map(|&i| i as u32));
-    let top = take_record_batch(&segments.batch, &indices).map_err(|source| ReportError::Arrow {
-        table: segments.name.clone(),
-        source,
-    })?;
+    let top =
+        take_record_batch(&segments.batch, &indices).map_err(|source| ReportError::Arrow {
+            table: segments.name.clone(),
+            source,
+        })?;
     Ok(rows_as_json(&[top])?)
 }
 

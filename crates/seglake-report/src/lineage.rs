@@ -30,7 +30,14 @@ fn identity(run: &RunRecord) -> String {
         ("started", run.started_at.to_rfc3339()),
         ("finished", run.finished_at.to_rfc3339()),
         ("took", format!("{seconds:.1} s")),
-        ("job spec", format!("{} <br><code>sha256 {}</code>", esc(&run.spec_path), esc(&run.spec_sha256))),
+        (
+            "job spec",
+            format!(
+                "{} <br><code>sha256 {}</code>",
+                esc(&run.spec_path),
+                esc(&run.spec_sha256)
+            ),
+        ),
     ];
     let mut out = String::from("<table>\n");
     for (name, value) in rows {
@@ -115,13 +122,25 @@ fn quality(run: &RunRecord) -> String {
     let q = &run.quality;
     let mut rows: Vec<(String, String, i64)> = Vec::new();
     for d in &q.duplicates_removed {
-        rows.push((d.table.clone(), format!("duplicate rows removed (key {})", d.key.join(", ")), d.rows));
+        rows.push((
+            d.table.clone(),
+            format!("duplicate rows removed (key {})", d.key.join(", ")),
+            d.rows,
+        ));
     }
     for m in q.missing_values.iter().filter(|m| m.rows > 0) {
-        rows.push((m.table.clone(), format!("missing values in `{}`", m.column), m.rows));
+        rows.push((
+            m.table.clone(),
+            format!("missing values in `{}`", m.column),
+            m.rows,
+        ));
     }
     for o in &q.outliers {
-        rows.push((o.table.clone(), format!("flagged by `{}` ({})", o.rule, o.condition), o.rows));
+        rows.push((
+            o.table.clone(),
+            format!("flagged by `{}` ({})", o.rule, o.condition),
+            o.rows,
+        ));
     }
     let mut out = String::from(
         "<h3>Data quality</h3>\n<table><tr><th>table</th><th>check</th><th>rows</th></tr>\n",

@@ -102,11 +102,27 @@ fn cards(data: &RunData) -> String {
         .and_then(Value::as_array)
         .map(|s| s.iter().filter_map(Value::as_i64).sum());
     let items = [
-        ("customers", "customers", customers.map(|c| int(&Value::from(c)))),
+        (
+            "customers",
+            "customers",
+            customers.map(|c| int(&Value::from(c))),
+        ),
         ("segments", "segments", m.pointer("/segments/k").map(int)),
-        ("silhouette", "silhouette", m.pointer("/segments/silhouette").map(|v| num(v, 3))),
-        ("auc_roc", "AUC ROC (held-out)", m.pointer("/risk/auc_roc").map(|v| num(v, 4))),
-        ("auc_pr", "average precision", m.pointer("/risk/auc_pr").map(|v| num(v, 4))),
+        (
+            "silhouette",
+            "silhouette",
+            m.pointer("/segments/silhouette").map(|v| num(v, 3)),
+        ),
+        (
+            "auc_roc",
+            "AUC ROC (held-out)",
+            m.pointer("/risk/auc_roc").map(|v| num(v, 4)),
+        ),
+        (
+            "auc_pr",
+            "average precision",
+            m.pointer("/risk/auc_pr").map(|v| num(v, 4)),
+        ),
     ];
     let mut out = String::from("<div class=\"cards\">");
     for (key, name, value) in items {
@@ -266,7 +282,9 @@ fn top_customers_table(rows: &[Row]) -> String {
                 format!(
                     "{} = {}: {}",
                     cell(x.get("feature")),
-                    x.get("value").map(value).unwrap_or_else(|| "missing".into()),
+                    x.get("value")
+                        .map(value)
+                        .unwrap_or_else(|| "missing".into()),
                     x.get("contribution")
                         .and_then(Value::as_f64)
                         .map(|c| format!("{c:+.3}"))

@@ -48,14 +48,13 @@ pub fn project(
         columns.push(rows.iter().map(|&r| all[r]).collect::<Vec<f64>>());
     }
     let column_refs: Vec<&[f64]> = columns.iter().map(Vec::as_slice).collect();
-    let prepared =
-        model
-            .preparation
-            .transform(&column_refs)
-            .map_err(|source| ReportError::Prepare {
-                run_id: run.run_id.clone(),
-                source,
-            })?;
+    let prepared = model
+        .preparation
+        .transform(&column_refs)
+        .map_err(|source| ReportError::Prepare {
+            run_id: run.run_id.clone(),
+            source,
+        })?;
     let Some(projection) = seglake_ml::projection::pca_2d(prepared.view()) else {
         return Ok(None);
     };

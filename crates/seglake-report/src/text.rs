@@ -103,6 +103,9 @@ mod tests {
         assert_eq!(value(&json!(2699.49)), "2699.49");
         assert_eq!(value(&json!(0.123456)), "0.1235");
         assert_eq!(bytes(5_970_732), "5.7 MiB");
-        assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            esc("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
     }
 }

@@ -380,7 +380,10 @@ const REPORT_POLICY: &str = "default-src 'none'; script-src 'unsafe-inline' 'uns
 
 /// The page `seglake report RUN_ID` writes, for the lake this service
 /// serves. It names customers (the highest-scored), so it takes the token.
-async fn run_report(State(state): Shared, Path(run_id): Path<String>) -> Result<Response, ApiError> {
+async fn run_report(
+    State(state): Shared,
+    Path(run_id): Path<String>,
+) -> Result<Response, ApiError> {
     let html = seglake_report::report_html(state.models.lake(), &run_id)
         .await
         .map_err(|e| match e {

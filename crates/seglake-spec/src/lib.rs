@@ -49,9 +49,8 @@ mod view;
 
 pub use error::{Problem, Problems, Result, SpecError, error_chain};
 pub use job::{
-    FEEDBACK_SOURCE, JobSpec, MODELS_TABLE, OutlierRule, PROFILES_TABLE, QualitySpec, RESERVED_TABLES,
-    SEGMENTS_TABLE, SourceFormat, SourceSpec,
-    sha256_hex,
+    FEEDBACK_SOURCE, JobSpec, MODELS_TABLE, OutlierRule, PROFILES_TABLE, QualitySpec,
+    RESERVED_TABLES, SEGMENTS_TABLE, SourceFormat, SourceSpec, sha256_hex,
 };
 pub use location::Location;
 pub use privacy::{KeySource, PrivacySpec, PseudonymKey};

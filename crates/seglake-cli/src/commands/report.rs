@@ -14,7 +14,9 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<Exit> {
         Some(id) => id,
         None => seglake_report::latest_run_id(&lake).await?,
     };
-    let out = args.out.unwrap_or_else(|| default_path(&lake.root, &run_id));
+    let out = args
+        .out
+        .unwrap_or_else(|| default_path(&lake.root, &run_id));
     write_report(&lake, &run_id, &out).await?;
     print_line(&out.display().to_string())?;
     Ok(Exit::Success)
