@@ -53,10 +53,18 @@ SELECT
     COALESCE(b.distinct_event_types, 0) AS distinct_event_types,
     COALESCE(b.password_resets, 0) AS password_resets,
     COALESCE(b.beneficiaries_added, 0) AS beneficiaries_added,
-    COALESCE(b.api_calls, 0) AS api_calls
+    COALESCE(b.api_calls, 0) AS api_calls,
+
+    COALESCE(s.sanctioned_counterparties, 0) AS sanctioned_counterparties,
+    COALESCE(s.sanctioned_counterparty_txn_count, 0) AS sanctioned_counterparty_txn_count,
+    CAST(COALESCE(s.sanctioned_counterparty_volume_eur, 0) AS DOUBLE) AS sanctioned_counterparty_volume_eur,
+    COALESCE(s.sanctions_programmes, 0) AS sanctions_programmes,
+    COALESCE(s.name_hit_score, 0) AS name_hit_score,
+    COALESCE(s.sanctioned_jurisdiction_txn_count, 0) AS sanctioned_jurisdiction_txn_count
 FROM run_context r  -- one row, on the left: joins build from the left input
 CROSS JOIN customers c
 LEFT JOIN high_risk_jurisdictions hr ON hr.country_code = c.residence_country
 LEFT JOIN transaction_features t ON t.customer_id = c.customer_id
 LEFT JOIN behaviour_features b ON b.customer_id = c.customer_id
+LEFT JOIN screening_features s ON s.customer_id = c.customer_id
 WHERE c.onboarding_date < CAST(r.as_of AS DATE)

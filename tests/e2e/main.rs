@@ -20,5 +20,6 @@ mod python_reader;
 mod report;
 mod risk;
 mod s3;
+mod screening;
 mod segments;
 mod serve;

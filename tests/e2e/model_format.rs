@@ -46,7 +46,7 @@ fn demo_outputs_are_byte_identical_to_the_fixture() {
         "--run-id",
         "fixture-run",
     ]);
-    let got: Vec<String> = ["models", "segments", "segment_profiles"]
+    let got: Vec<String> = ["models", "segments", "segment_profiles", "screening_hits"]
         .iter()
         .map(|t| table_hashes(lake.path(), t))
         .collect();

@@ -45,6 +45,9 @@ pub struct CustomerAudit {
     pub models: Vec<BTreeMap<String, Value>>,
     pub inputs: Vec<InputVersion>,
     pub sql_files: Vec<SqlHash>,
+    /// The sanctions screening of the customer's name, when the run
+    /// screened: the list version and any hit.
+    pub screening: Option<crate::screening::ScreeningAudit>,
     /// Re-runs this run from its recorded inputs and compares the result.
     pub reproduce_command: String,
 }
@@ -193,6 +196,7 @@ pub async fn audit_customer(
         }
         Err(_) => Vec::new(),
     };
+    let screening = crate::screening::customer_screening(lake, &run, &stored_id).await?;
     Ok(CustomerAudit {
         customer: customer.to_string(),
         stored_id,
@@ -237,6 +241,7 @@ pub async fn audit_customer(
                 sha256: f.sha256.clone(),
             })
             .collect(),
+        screening,
         reproduce_command: crate::reproduce::reproduce_command(&run.run_id, &lake.root),
     })
 }
@@ -331,6 +336,9 @@ impl CustomerAudit {
                     }
                 }
             }
+        }
+        if let Some(screening) = &self.screening {
+            s += &screening.render();
         }
         s += "SQL (sha256)\n";
         for f in &self.sql_files {

@@ -19,6 +19,7 @@ mod erase;
 mod error;
 mod lake;
 mod reproduce;
+pub mod screening;
 mod sql;
 mod vacuum;
 

@@ -104,6 +104,13 @@ pub enum Command {
     #[command(after_help = AFTER_HELP)]
     Report(ReportArgs),
 
+    /// Screen a job's customer and counterparty names against its sanctions
+    /// list as the list is now, without running the job, and report the
+    /// hits that are new, gone or changed since a published run: what a
+    /// new list version means before the next run.
+    #[command(after_help = AFTER_HELP)]
+    Screen(ScreenArgs),
+
     /// Read-only SQL over the lake's tables (every table under --lake, by
     /// name). Time travel: table_at('segments', 3) reads version 3,
     /// table_at('segments', '2026-01-01T00:00:00Z') the version current at
@@ -322,6 +329,28 @@ pub struct AuditArgs {
     /// The segmentation of this run instead.
     #[arg(long)]
     pub run: Option<String>,
+
+    #[command(flatten)]
+    pub lake: LakeArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(mut_arg("lake", help("The lake the job publishes to")))]
+#[command(mut_arg(
+    "json",
+    help("One JSON object (new, gone and changed hits) instead of the text report")
+))]
+pub struct ScreenArgs {
+    #[command(flatten)]
+    pub job: JobArgs,
+
+    /// Compare with the hits this run published (a run id), or with this
+    /// version of `screening_hits` (a number).
+    #[arg(long, value_name = "RUN_ID|VERSION")]
+    pub changed_since: String,
 
     #[command(flatten)]
     pub lake: LakeArgs,

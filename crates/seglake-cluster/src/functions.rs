@@ -7,7 +7,7 @@ use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::memory_pool::MemoryPool;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::session_state::SessionState;
-use datafusion::logical_expr::AggregateUDF;
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::SessionConfig;
 
 use crate::stores::EnvObjectStores;
@@ -37,11 +37,21 @@ fn optimizer_rules() -> Vec<Arc<dyn datafusion::optimizer::OptimizerRule + Send 
     rules
 }
 
+/// Ballista's scalar functions and seglake's name-screening functions.
+fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
+    let mut functions = ballista_core::extension::ballista_scalar_functions();
+    functions.extend(seglake_features::name_functions().into_iter().map(Arc::new));
+    functions
+}
+
 /// What an executor resolves function names against.
 pub(crate) fn executor_registry() -> BallistaFunctionRegistry {
     let mut registry = BallistaFunctionRegistry::default();
     for f in aggregate_functions() {
         registry.aggregate_functions.insert(f.name().to_string(), f);
+    }
+    for f in seglake_features::name_functions() {
+        registry.scalar_functions.insert(f.name().to_string(), Arc::new(f));
     }
     registry
 }
@@ -67,7 +77,7 @@ pub(crate) fn scheduler_session(config: SessionConfig) -> datafusion::error::Res
         .with_config(config)
         .with_runtime_env(runtime(None)?)
         .with_optimizer_rules(optimizer_rules())
-        .with_scalar_functions(ballista_core::extension::ballista_scalar_functions())
+        .with_scalar_functions(scalar_functions())
         .with_aggregate_functions(aggregate_functions())
         .with_window_functions(ballista_core::extension::ballista_window_functions())
         .build())

@@ -28,6 +28,7 @@ pub struct Customers {
     kind: StringBuilder,
     occupation: StringBuilder,
     kyc: StringBuilder,
+    name: StringBuilder,
 }
 
 impl Customers {
@@ -39,6 +40,7 @@ impl Customers {
             Field::new("customer_type", DataType::Utf8, false),
             Field::new("occupation_or_sector", DataType::Utf8, true),
             Field::new("kyc_risk_rating", DataType::Utf8, true),
+            Field::new("full_name", DataType::Utf8, false),
         ]))
     }
 
@@ -50,6 +52,7 @@ impl Customers {
             kind: StringBuilder::new(),
             occupation: StringBuilder::new(),
             kyc: StringBuilder::new(),
+            name: StringBuilder::new(),
         }
     }
 
@@ -62,6 +65,7 @@ impl Customers {
         kind: &str,
         occupation: Option<&str>,
         kyc: Option<&str>,
+        name: &str,
     ) {
         self.id.append_value(id);
         self.onboarded.append_value(onboarding_day);
@@ -69,6 +73,7 @@ impl Customers {
         self.kind.append_value(kind);
         self.occupation.append_option(occupation);
         self.kyc.append_option(kyc);
+        self.name.append_value(name);
     }
 
     pub fn finish(&mut self) -> RecordBatch {
@@ -81,6 +86,7 @@ impl Customers {
                 Arc::new(self.kind.finish()),
                 Arc::new(self.occupation.finish()),
                 Arc::new(self.kyc.finish()),
+                Arc::new(self.name.finish()),
             ],
         )
     }
@@ -113,6 +119,7 @@ pub struct Transactions {
     category: StringBuilder,
     cp_id: StringBuilder,
     cp_country: StringBuilder,
+    cp_name: StringBuilder,
     pub rows: usize,
 }
 
@@ -130,6 +137,7 @@ impl Transactions {
             Field::new("merchant_category", DataType::Utf8, true),
             Field::new("counterparty_id", DataType::Utf8, true),
             Field::new("counterparty_country", DataType::Utf8, true),
+            Field::new("counterparty_name", DataType::Utf8, true),
         ]))
     }
 
@@ -146,11 +154,12 @@ impl Transactions {
             category: StringBuilder::new(),
             cp_id: StringBuilder::new(),
             cp_country: StringBuilder::new(),
+            cp_name: StringBuilder::new(),
             rows: 0,
         }
     }
 
-    pub fn push(&mut self, customer: &str, t: &Txn) {
+    pub fn push(&mut self, customer: &str, t: &Txn, counterparty_name: Option<&str>) {
         self.id.append_value(&t.id);
         self.customer.append_value(customer);
         self.ts.append_value(t.ts_micros);
@@ -162,6 +171,7 @@ impl Transactions {
         self.category.append_option(t.merchant_category);
         self.cp_id.append_option(t.counterparty_id.as_deref());
         self.cp_country.append_option(t.counterparty_country);
+        self.cp_name.append_option(counterparty_name);
         self.rows += 1;
     }
 
@@ -181,6 +191,7 @@ impl Transactions {
                 Arc::new(self.category.finish()),
                 Arc::new(self.cp_id.finish()),
                 Arc::new(self.cp_country.finish()),
+                Arc::new(self.cp_name.finish()),
             ],
         )
     }
@@ -324,4 +335,53 @@ pub fn ground_truth_schema() -> SchemaRef {
         Field::new("customer_id", DataType::Utf8, false),
         Field::new("archetype", DataType::Utf8, false),
     ]))
+}
+
+/// The planted names of one part: near-matches of SDN entries and
+/// look-alikes, for measuring screening (never read by jobs).
+#[derive(Default)]
+pub struct ScreeningTruth {
+    rows: std::collections::BTreeMap<(&'static str, String), &'static crate::names::Planted>,
+}
+
+impl ScreeningTruth {
+    pub fn schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new("party", DataType::Utf8, false),
+            Field::new("party_id", DataType::Utf8, false),
+            Field::new("name", DataType::Utf8, false),
+            Field::new("sdn_entry_id", DataType::Int64, true),
+            Field::new("variant", DataType::Utf8, false),
+        ]))
+    }
+
+    pub fn push(&mut self, party: &'static str, id: &str, planted: &'static crate::names::Planted) {
+        self.rows.entry((party, id.to_string())).or_insert(planted);
+    }
+
+    pub fn finish(&mut self) -> RecordBatch {
+        let rows = std::mem::take(&mut self.rows);
+        let mut party = StringBuilder::new();
+        let mut id = StringBuilder::new();
+        let mut name = StringBuilder::new();
+        let mut entry = arrow::array::Int64Builder::new();
+        let mut variant = StringBuilder::new();
+        for ((p, i), planted) in rows {
+            party.append_value(p);
+            id.append_value(i);
+            name.append_value(planted.name);
+            entry.append_option(planted.entry);
+            variant.append_value(planted.variant);
+        }
+        batch(
+            Self::schema(),
+            vec![
+                Arc::new(party.finish()),
+                Arc::new(id.finish()),
+                Arc::new(name.finish()),
+                Arc::new(entry.finish()),
+                Arc::new(variant.finish()),
+            ],
+        )
+    }
 }

@@ -3,11 +3,12 @@
 //!
 //! | table | one row per |
 //! |---|---|
-//! | `customers` | customer: onboarding date, residence, retail/business, occupation or sector, KYC rating |
-//! | `transactions` | transaction: time, amount, currency, direction, channel, merchant category, counterparty and its country |
+//! | `customers` | customer: onboarding date, residence, retail/business, occupation or sector, KYC rating, name |
+//! | `transactions` | transaction: time, amount, currency, direction, channel, merchant category, counterparty, its country and name |
 //! | `events` | behavioural event: login, API call, page view, password reset, beneficiary added; device, IP country, session, duration |
 //! | `case_outcomes` | closed alert: alert date, outcome (SAR filed, true/false positive, no action), decision time |
 //! | `ground_truth` | customer: the archetype it was generated from (for tests, never for jobs) |
+//! | `screening_truth` | planted name: the SDN entry a near-match was made from, or none for a look-alike (for tests, never for jobs) |
 //!
 //! The data is dirty on purpose, as real feeds are: replayed duplicate
 //! transactions, missing countries and occupations, and extreme amounts.
@@ -21,6 +22,7 @@
 mod archetype;
 mod columns;
 mod generate;
+pub mod names;
 mod reference;
 
 pub use archetype::Archetype;
@@ -43,6 +45,9 @@ pub mod schemas {
     }
     pub fn case_outcomes() -> SchemaRef {
         crate::columns::Cases::schema()
+    }
+    pub fn screening_truth() -> SchemaRef {
+        crate::columns::ScreeningTruth::schema()
     }
     pub fn ground_truth() -> SchemaRef {
         crate::columns::ground_truth_schema()

@@ -204,6 +204,9 @@ impl FeatureEngine {
         for function in crate::aggregates::seglake_aggregates() {
             ctx.register_udaf(function);
         }
+        for function in crate::name_functions::name_functions() {
+            ctx.register_udf(function);
+        }
         // COUNT(DISTINCT x) beside other aggregates: plain aggregations
         // that spill, instead of a set per group.
         ctx.add_optimizer_rule(Arc::new(crate::distinct_counts::SplitDistinctCounts));

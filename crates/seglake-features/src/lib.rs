@@ -41,10 +41,12 @@ mod engine;
 mod error;
 pub mod live;
 mod quality;
+mod name_functions;
 mod scratch;
 mod sources;
 
 pub use aggregates::seglake_aggregates;
+pub use name_functions::name_functions;
 pub use determinism::{OrderDependence, order_dependences};
 pub use distinct_counts::SplitDistinctCounts;
 pub use engine::{

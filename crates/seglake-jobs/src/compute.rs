@@ -21,7 +21,7 @@ pub(crate) async fn compute(
     prepared: &Prepared,
     progress: &dyn Progress,
 ) -> Result<Computed> {
-    let Prepared { engine, inputs } = prepared;
+    let Prepared { engine, inputs, .. } = prepared;
     step(progress, "counting input rows");
     let rows_in = engine.count_inputs(inputs).await?;
     step(progress, "computing the feature table");

@@ -80,6 +80,9 @@ pub enum JobError {
         #[source]
         source: ArrowError,
     },
+    /// The `[screening]` list or a party's names cannot be screened.
+    #[error("[screening]: {message}")]
+    Screening { message: String },
     #[error("[privacy]: {0}")]
     Privacy(String),
     #[error("building the `{table}` table")]
@@ -115,6 +118,7 @@ impl JobError {
             | JobError::LabelTraining { .. }
             | JobError::LabelColumn { .. }
             | JobError::OutcomeColumn { .. }
+            | JobError::Screening { .. }
             | JobError::Privacy(_) => true,
             JobError::Lake(e) => e.is_invalid_input(),
             JobError::Features(e) => e.is_invalid_input(),

@@ -55,6 +55,7 @@ mod publication;
 mod risk;
 mod risk_labels;
 mod risk_metrics;
+pub mod screening;
 mod run_columns;
 mod run_metrics;
 mod segment_labels;

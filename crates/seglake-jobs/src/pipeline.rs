@@ -153,6 +153,7 @@ pub async fn run(
         as_of: identity.as_of,
         ids: &ids,
         engine: &prepared.engine,
+        screened: prepared.screened.as_ref(),
         progress,
     };
     let outcome = stage(

@@ -8,12 +8,15 @@ use seglake_spec::JobSpec;
 use crate::RunOptions;
 use crate::error::Result;
 use crate::progress::{Progress, step};
+use crate::screening::{ScreeningRun, Screened};
 
 /// An engine with every table of the run registered, and the inputs it
 /// reads at their pinned versions.
 pub(crate) struct Prepared {
     pub engine: FeatureEngine,
     pub inputs: Vec<PinnedInput>,
+    /// The sanctions screening's hits, when the job screens (`Run` mode).
+    pub screened: Option<Screened>,
 }
 
 pub(crate) async fn prepare(
@@ -44,9 +47,31 @@ pub(crate) async fn prepare(
     engine.register_inputs(&inputs).await?;
     crate::feedback::register_empty_if_absent(&engine, &inputs)?;
     engine.register_run_context(run)?;
+    // Before the views: they may read `screening_hits`.
+    let screened = match mode {
+        ViewMode::Run => {
+            if spec.screening.is_some() {
+                step(progress, "screening names against the sanctions list");
+            }
+            let at = ScreeningRun {
+                spec,
+                run_id: &run.run_id,
+                as_of: run.as_of,
+            };
+            crate::screening::screen(&at, &engine).await?
+        }
+        ViewMode::PlanOnly => {
+            crate::screening::check(spec, &engine).await?;
+            None
+        }
+    };
     engine.register_views(spec, mode).await?;
     engine.check_rules(spec).await?;
-    Ok(Prepared { engine, inputs })
+    Ok(Prepared {
+        engine,
+        inputs,
+        screened,
+    })
 }
 
 /// Every source at its current version, and the lake's `feedback` table

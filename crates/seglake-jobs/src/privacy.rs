@@ -66,6 +66,11 @@ impl<'a> CustomerIds<'a> {
         })
     }
 
+    /// The key customer ids are pseudonymised under, when they are.
+    pub fn pseudonymiser(&self) -> Option<&PseudonymKey> {
+        self.pseudonym_key.as_ref()
+    }
+
     /// `data` (the table `table`) as it may be published.
     pub fn publishable(
         &self,

@@ -4,7 +4,7 @@
 
 use seglake_features::FeatureEngine;
 use seglake_lake::WriteMode;
-use seglake_spec::JobSpec;
+use seglake_spec::{JobSpec, SCREENING_HITS_TABLE};
 use seglake_spec::lineage::TableCount;
 
 use crate::compute::Computed;
@@ -14,6 +14,7 @@ use crate::progress::{Progress, step};
 use crate::publication::Publication;
 use crate::run_columns::with_run_columns;
 use crate::run_metrics::RunMetrics;
+use crate::screening::Screened;
 use crate::score::{Scored, ScoredKeys, Scoring, score};
 use crate::tables::{MODELS, PROFILES, RunStamp, SEGMENTS, TableData};
 use crate::train::Trained;
@@ -25,6 +26,8 @@ pub(crate) struct PublishContext<'a> {
     pub as_of: chrono::DateTime<chrono::Utc>,
     pub ids: &'a CustomerIds<'a>,
     pub engine: &'a FeatureEngine,
+    /// The run's sanctions-screening hits, when the job screens.
+    pub screened: Option<&'a Screened>,
     pub progress: &'a dyn Progress,
 }
 
@@ -69,6 +72,9 @@ pub(crate) async fn publish(
         .await?;
         publish_models(cx, trained, scored, publication, published).await?;
     }
+    if let Some(screened) = cx.screened {
+        stage_screening_hits(cx, screened, publication, published).await?;
+    }
     match feature_data {
         Some(data) => {
             publication
@@ -94,6 +100,31 @@ pub(crate) async fn publish(
         ),
     );
     publication.commit_staged().await
+}
+
+/// Stages `screening_hits` and adds the screening's counts to the run's
+/// metrics.
+async fn stage_screening_hits(
+    cx: &PublishContext<'_>,
+    screened: &Screened,
+    publication: &mut Publication<'_>,
+    published: &mut Published,
+) -> Result<()> {
+    let data = crate::screening::publishable(screened, cx.spec, cx.ids)?;
+    publication
+        .stage(SCREENING_HITS_TABLE, data, WriteMode::Snapshot, None)
+        .await?;
+    published.rows_out.push(TableCount {
+        table: SCREENING_HITS_TABLE.into(),
+        rows: screened.hits.num_rows() as i64,
+    });
+    let mut metrics: serde_json::Value = match &published.metrics {
+        Some(text) => serde_json::from_str(text).expect("metrics are JSON"),
+        None => serde_json::json!({}),
+    };
+    metrics["screening"] = serde_json::to_value(&screened.metrics).expect("metrics serialise");
+    published.metrics = Some(metrics.to_string());
+    Ok(())
 }
 
 /// Commits `models`, then stages `segments` and `segment_profiles`, which

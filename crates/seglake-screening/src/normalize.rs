@@ -22,6 +22,9 @@ const STOP_WORDS: &[&str] = &[
     "de", "gmbh", "inc", "incorporated", "jsc", "kg", "limited", "llc", "llp", "ltd", "nv",
     "oao", "ojsc", "ooo", "oy", "pao", "pjsc", "plc", "pte", "pty", "sa", "sarl", "sas", "sdn",
     "spa", "srl", "zao",
+    // the words of multi-word legal forms ("public joint stock company",
+    // "limited liability company", "closed joint stock company")
+    "closed", "joint", "liability", "public", "stock",
     // honorifics and titles
     "dr", "haji", "hajji", "miss", "mr", "mrs", "ms", "prof", "sheikh", "shaykh", "sir",
     // articles and particles that lists write inconsistently
@@ -89,7 +92,8 @@ mod tests {
     #[test]
     fn legal_forms_honorifics_and_articles_are_dropped() {
         assert_eq!(text("ROSNEFT TRADING S.A."), "rosneft trading");
-        assert_eq!(text("Joint Stock Company SOVCOMFLOT"), "joint sovcomflot stock");
+        assert_eq!(text("Joint Stock Company SOVCOMFLOT"), "sovcomflot");
+        assert_eq!(text("PUBLIC JOINT STOCK COMPANY ALROSA"), "alrosa");
         assert_eq!(text("AL-ASSAD, Bashar"), "assad bashar");
         assert_eq!(text("Dr. Mr Smith Ltd."), "smith");
     }

@@ -18,12 +18,16 @@ pub const PROFILES_TABLE: &str = "segment_profiles";
 /// The run's serialised models, one row each.
 pub const MODELS_TABLE: &str = "models";
 
+/// One row per screened name and list entry it may be (`[screening]`).
+pub const SCREENING_HITS_TABLE: &str = "screening_hits";
+
 /// Tables every run may publish under the output root.
-pub const RESERVED_TABLES: [&str; 7] = [
+pub const RESERVED_TABLES: [&str; 8] = [
     "runs",
     SEGMENTS_TABLE,
     PROFILES_TABLE,
     MODELS_TABLE,
+    SCREENING_HITS_TABLE,
     "segment_migrations",
     "erasures",
     FEEDBACK_SOURCE,
@@ -62,6 +66,9 @@ pub struct JobSpec {
     pub risk: Option<crate::risk::RiskSpec>,
     /// The `[privacy]` section: pseudonymised customer ids.
     pub privacy: crate::privacy::PrivacySpec,
+    /// The `[screening]` section, when the job screens names against a
+    /// sanctions list.
+    pub screening: Option<crate::screening::ScreeningSpec>,
     pub output_root: Location,
 }
 
@@ -314,6 +321,15 @@ impl Validator<'_> {
         let (segments, risk) = self.models(&raw, &tables)?;
         let privacy = crate::privacy::validate(raw.privacy.as_ref(), self.base)
             .map_err(|(key, message)| self.invalid(key, message))?;
+        let screening = match &raw.screening {
+            None => None,
+            Some(r) => {
+                let names: Vec<&str> = raw.sources.keys().map(String::as_str).collect();
+                let screening = crate::screening::validate(r, &names, &tables)
+                    .map_err(|p| self.invalid_all(p))?;
+                Some(screening)
+            }
+        };
         let root = self.substitute("output.root", &raw.output.root, &vars)?;
         let output_root =
             Location::parse(&root, self.base).map_err(|m| self.invalid("output.root", m))?;
@@ -334,6 +350,7 @@ impl Validator<'_> {
             segments,
             risk,
             privacy,
+            screening,
             output_root,
         })
     }

@@ -44,17 +44,19 @@ pub mod privacy;
 pub mod raw;
 pub mod risk;
 mod run_id;
+pub mod screening;
 pub mod segments;
 mod view;
 
 pub use error::{Problem, Problems, Result, SpecError, error_chain};
 pub use job::{
     FEEDBACK_SOURCE, JobSpec, MODELS_TABLE, OutlierRule, PROFILES_TABLE, QualitySpec,
-    RESERVED_TABLES, SEGMENTS_TABLE, SourceFormat, SourceSpec, sha256_hex,
+    RESERVED_TABLES, SCREENING_HITS_TABLE, SEGMENTS_TABLE, SourceFormat, SourceSpec, sha256_hex,
 };
 pub use location::Location;
 pub use privacy::{KeySource, PrivacySpec, PseudonymKey};
 pub use risk::{BandSpec, BandTarget, RiskSpec};
 pub use run_id::RunId;
+pub use screening::{PartySpec, ScreeningSpec};
 pub use segments::SegmentsSpec;
 pub use view::ViewSpec;

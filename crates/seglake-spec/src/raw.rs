@@ -25,7 +25,35 @@ pub struct RawJob {
     /// Pseudonymised customer ids.
     #[serde(default)]
     pub privacy: Option<RawPrivacy>,
+    /// Names screened against a sanctions list.
+    #[serde(default)]
+    pub screening: Option<RawScreening>,
     pub output: RawOutput,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScreening {
+    /// The source holding the list.
+    pub list: String,
+    /// The list's layout: `ofac_sdn` or `internal`.
+    pub format: String,
+    #[serde(default)]
+    pub threshold: Option<f64>,
+    #[serde(default)]
+    pub entry_types: Option<Vec<String>>,
+    #[serde(default)]
+    pub parties: Vec<RawParty>,
+}
+
+/// Names to screen: one column of one source, with the id it belongs to.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawParty {
+    pub party: String,
+    pub table: String,
+    pub key: String,
+    pub name: String,
 }
 
 #[derive(Debug, Deserialize)]

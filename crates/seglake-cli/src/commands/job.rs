@@ -9,7 +9,7 @@ use seglake_jobs::{EngineOptions, RunSummary, ValidationReport};
 use seglake_spec::{JobSpec, RunId};
 
 use super::{print, print_line};
-use crate::args::{Engine, EngineArgs, JobArgs, RunArgs};
+use crate::args::{Engine, EngineArgs, JobArgs, RunArgs, ScreenArgs};
 use crate::exit::{Exit, InvalidInput};
 use crate::profiles::Profiles;
 use crate::progress::Spinner;
@@ -63,6 +63,39 @@ pub async fn validate(args: JobArgs) -> anyhow::Result<Exit> {
     let report = result
         .with_context(|| format!("job `{}` ({}) is invalid", spec.name, spec.path.display()))?;
     print(&render_validation(&spec, &report))?;
+    Ok(Exit::Success)
+}
+
+/// `seglake screen`: the job's names against its list as it is now,
+/// compared with published hits.
+pub async fn screen(args: ScreenArgs) -> anyhow::Result<Exit> {
+    let spec = load_spec(&args.job)?;
+    let lake = super::open_lake(&args.lake)?;
+    let (baseline, before, baseline_sha) =
+        seglake_audit::screening::baseline_hits(&lake, &args.changed_since).await?;
+    let spinner = Spinner::new();
+    seglake_jobs::Progress::step(&spinner, "screening names against the sanctions list");
+    let result = seglake_jobs::screening::screen_now(&spec, &EngineOptions::default()).await;
+    spinner.finish();
+    let screened =
+        result.with_context(|| format!("screening job `{}` ({})", spec.name, spec.path.display()))?;
+    let now = seglake_jobs::screening::as_published(&screened, &spec)?;
+    let now = seglake_audit::screening::hits_of(&[now])?;
+    let (added, removed, changed) = seglake_audit::screening::compare_hits(before, now);
+    let report = seglake_audit::screening::RescreenReport {
+        baseline,
+        baseline_list_sha256: baseline_sha,
+        list_sha256: screened.metrics.list_sha256.clone(),
+        names_screened: screened.metrics.parties.iter().map(|p| p.names).sum(),
+        added,
+        removed,
+        changed,
+    };
+    if args.output.json {
+        print_line(&serde_json::to_string_pretty(&report)?)?;
+    } else {
+        print(&report.render())?;
+    }
     Ok(Exit::Success)
 }
 

@@ -27,6 +27,7 @@ pub async fn dispatch(command: Command) -> anyhow::Result<Exit> {
         Command::History(args) => tables::history(args).await,
         Command::Segments(args) => tables::segments(args).await,
         Command::Sql(args) => tables::sql(args).await,
+        Command::Screen(args) => job::screen(args).await,
         Command::Audit(args) => audit::audit(args).await,
         Command::Reproduce(args) => audit::reproduce(args).await,
         Command::Diff(args) => audit::diff(args).await,
