@@ -58,7 +58,10 @@ fn brute_force(index: &ScreeningIndex, query: &NormalizedName) -> BTreeSet<usize
     for form in index.forms() {
         let l: Vec<usize> = form.tokens.iter().map(|t| index.token(*t).len()).collect();
         let a = align(&q, &l, |i, j| {
-            jaro_winkler(query.tokens[i].as_bytes(), index.token(form.tokens[j]).as_bytes())
+            jaro_winkler(
+                query.tokens[i].as_bytes(),
+                index.token(form.tokens[j]).as_bytes(),
+            )
         });
         if a.score >= THRESHOLD {
             found.insert(form.entry as usize);
@@ -86,8 +89,10 @@ fn main() {
     // reuse results for than in the whole set).
     let sample = peer_n.min(n);
     let start = Instant::now();
-    let sample_queries: Vec<NormalizedName> =
-        people[..sample].iter().map(|(name, _, _)| normalize(name)).collect();
+    let sample_queries: Vec<NormalizedName> = people[..sample]
+        .iter()
+        .map(|(name, _, _)| normalize(name))
+        .collect();
     let sample_hits = screen_all(&index, &sample_queries, THRESHOLD, threads);
     let sample_seconds = start.elapsed().as_secs_f64();
     assert_eq!(sample_hits[..], hits[..sample]);
@@ -95,7 +100,10 @@ fn main() {
     let (mut tp, mut fp, mut planted_near, mut found_near) = (0, 0, 0, 0);
     let mut ordinary_hits = 0;
     for ((_, entry, planted), matches) in people.iter().zip(&hits) {
-        let ids: Vec<i64> = matches.iter().map(|m| index.entries()[m.entry].id).collect();
+        let ids: Vec<i64> = matches
+            .iter()
+            .map(|m| index.entries()[m.entry].id)
+            .collect();
         if let Some(entry) = entry {
             planted_near += 1;
             found_near += ids.contains(entry) as usize;
@@ -113,7 +121,9 @@ fn main() {
     let lost: usize = (0..BRUTE_FORCE_SAMPLE.min(n))
         .map(|i| {
             let blocked: BTreeSet<usize> = hits[i].iter().map(|m| m.entry).collect();
-            brute_force(&index, &queries[i]).difference(&blocked).count()
+            brute_force(&index, &queries[i])
+                .difference(&blocked)
+                .count()
         })
         .sum();
     write_peer_inputs(out, &index, &queries[..peer_n.min(n)], &hits);
@@ -158,7 +168,8 @@ fn write_peer_inputs(
         let tokens: Vec<&str> = form.tokens.iter().map(|t| index.token(*t)).collect();
         writeln!(f, "{}\t{}", form.entry, tokens.join(" ")).unwrap();
     }
-    let mut h = std::io::BufWriter::new(std::fs::File::create(out.join("seglake_hits.tsv")).unwrap());
+    let mut h =
+        std::io::BufWriter::new(std::fs::File::create(out.join("seglake_hits.tsv")).unwrap());
     for (i, matches) in hits.iter().take(queries.len()).enumerate() {
         for m in matches {
             writeln!(h, "{i}\t{}\t{:.17e}", m.entry, m.score).unwrap();

@@ -2,10 +2,11 @@
 -- customer and counterparty name screened against the pinned OFAC SDN list,
 -- see [screening] in the job) and the comprehensively sanctioned
 -- jurisdictions. Customers without exposure have no row here; the feature
--- table gives them zeros.
+-- table gives them zeros. The small tables (hits, countries) are on the left
+-- of each join: DataFusion builds its hash table from the left input, and
+-- the transactions stream past it.
 WITH counterparty_hits AS (
     SELECT party_id AS counterparty_id,
-           MAX(score) AS best_score,
            MIN(programmes) AS programmes
     FROM screening_hits
     WHERE party = 'counterparty'
@@ -13,8 +14,8 @@ WITH counterparty_hits AS (
 ),
 exposed AS (
     SELECT t.customer_id, t.counterparty_id, t.amount_eur, h.programmes
-    FROM windowed_transactions t
-    JOIN counterparty_hits h ON h.counterparty_id = t.counterparty_id
+    FROM counterparty_hits h
+    JOIN windowed_transactions t ON t.counterparty_id = h.counterparty_id
 ),
 counterparty_exposure AS (
     SELECT customer_id,
@@ -43,11 +44,11 @@ customer_hits AS (
 ),
 jurisdictions AS (
     SELECT t.customer_id, COUNT(*) AS sanctioned_jurisdiction_txn_count
-    FROM windowed_transactions t
-    JOIN (
+    FROM (
         SELECT DISTINCT country_code FROM sanctioned_jurisdictions
         WHERE category = 'comprehensive_sanctions'
-    ) s ON s.country_code = t.counterparty_country
+    ) s
+    JOIN windowed_transactions t ON t.counterparty_country = s.country_code
     GROUP BY t.customer_id
 ),
 exposed_customers AS (

@@ -107,8 +107,8 @@ fn an_auditor_can_explain_reproduce_and_compare_past_segmentations() {
     assert_eq!(audit["assignment"]["run_id"], r1.as_str());
     assert_eq!(audit["assignment"]["reasons"].as_array().unwrap().len(), 3);
     assert!(audit["assignment"]["risk_band"].is_string());
-    assert_eq!(audit["sql_files"].as_array().unwrap().len(), 6);
-    assert_eq!(audit["inputs"].as_array().unwrap().len(), 5);
+    assert_eq!(audit["sql_files"].as_array().unwrap().len(), 7);
+    assert_eq!(audit["inputs"].as_array().unwrap().len(), 7);
     assert_eq!(
         audit["reproduce_command"],
         format!("seglake reproduce {r1} --lake {ls}")

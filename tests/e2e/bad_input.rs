@@ -183,7 +183,10 @@ fn duplicate_key_in_the_feature_table_is_named() {
 #[test]
 fn missing_key_column_is_named() {
     let f = Fixture::new();
-    f.edit_job("key = \"customer_id\"", "key = \"client_id\"");
+    f.edit_job(
+        "key = \"customer_id\"\noutput_table",
+        "key = \"client_id\"\noutput_table",
+    );
     f.assert_rejected(&["client_id", "customer_features"]);
 }
 

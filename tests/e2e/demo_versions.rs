@@ -78,6 +78,7 @@ fn two_runs_publish_versions_0_and_1_with_their_lineage() {
                 "models",
                 "segments",
                 "segment_profiles",
+                "screening_hits",
                 "customer_features"
             ],
             "row {i}"
@@ -95,8 +96,8 @@ fn two_runs_publish_versions_0_and_1_with_their_lineage() {
             seglake_spec::sha256_hex(spec_text.as_bytes())
         );
         let sql = row["sql_files"].as_array().unwrap();
-        // Five feature views and the risk label view.
-        assert_eq!(sql.len(), 6);
+        // Six feature views and the risk label view.
+        assert_eq!(sql.len(), 7);
         for file in sql {
             let view = file["view"].as_str().unwrap();
             let text = std::fs::read(root.join(format!("sql/features/{view}.sql"))).unwrap();
@@ -182,7 +183,7 @@ fn validate_lists_sources_views_and_columns_and_writes_nothing() {
     );
     // Every numeric feature but the key is clustered on.
     assert!(
-        out.contains("segments on 44 features: tenure_days, resident_in_high_risk"),
+        out.contains("segments on 50 features: tenure_days, resident_in_high_risk"),
         "{out}"
     );
     assert_eq!(file_tree(lake.path()), before, "validate wrote something");
@@ -202,7 +203,9 @@ fn history_of_an_unknown_table_lists_the_tables_there_are() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
         err.contains("segmnets")
-            && err.contains("customer_features, models, runs, segment_profiles, segments"),
+            && err.contains(
+                "customer_features, models, runs, screening_hits, segment_profiles, segments"
+            ),
         "{err}"
     );
 }

@@ -44,6 +44,26 @@ fn write(path: &Path, schema: SchemaRef, columns: Vec<ArrayRef>) {
     w.close().unwrap();
 }
 
+/// Counterparty names: F2 (before the window) and Q1 are listed entity 2,
+/// "Acme Ltd" (ACME LIMITED normalises to "acme", as does Acme Ltd).
+fn counterparty_name(id: &str) -> &'static str {
+    match id {
+        "F2" | "Q1" => "ACME LIMITED",
+        "E1" => "Rhein Motors GmbH",
+        "M1" => "Baltic Foods Ltd",
+        "F1" => "Ali Rezaei",
+        "F3" => "Lars Jansen",
+        "P1" => "Anna Kowalski",
+        _ => "Marco Rossi",
+    }
+}
+
+/// The hand-built sanctions list (internal format): one individual, one
+/// entity.
+const HANDBUILT_LIST: &str = "entry_id,name,entry_type,programme\n\
+                              1,\"BOUT, Viktor\",individual,SDGT\n\
+                              2,Acme Ltd,entity,TEST\n";
+
 /// Writes the hand-built bank into `raw` and returns a job over it that runs
 /// the shipped SQL views.
 pub fn handbuilt_bank(dir: &Path) -> std::path::PathBuf {
@@ -67,6 +87,14 @@ pub fn handbuilt_bank(dir: &Path) -> std::path::PathBuf {
             strs(&[s("retail"), s("business"), s("retail"), s("retail")]),
             strs(&[s("engineer"), None, s("student"), s("teacher")]),
             strs(&[s("low"), s("high"), None, s("low")]),
+            // C2 is "BOUT, Viktor" of the hand-built list, in Cyrillic; C4
+            // is listed entity 2 (screened, though onboarded after as_of).
+            strs(&[
+                s("Anna Muller"),
+                s("Виктор Бут"),
+                s("Jan Novak"),
+                s("Acme Ltd"),
+            ]),
         ],
     );
     // C1: t1..t4 in the window, t2 replayed once, t5 before it, t6 after as_of.
@@ -212,6 +240,12 @@ pub fn handbuilt_bank(dir: &Path) -> std::path::PathBuf {
             strs(&rows.iter().map(|r| r.6).collect::<Vec<_>>()),
             strs(&rows.iter().map(|r| r.7).collect::<Vec<_>>()),
             strs(&rows.iter().map(|r| r.8).collect::<Vec<_>>()),
+            strs(
+                &rows
+                    .iter()
+                    .map(|r| r.7.map(counterparty_name))
+                    .collect::<Vec<_>>(),
+            ),
         ],
     );
     // C1: session S1 (2 events, 40 s, device D1 at home), S2 (3 events,
@@ -318,6 +352,7 @@ pub fn handbuilt_bank(dir: &Path) -> std::path::PathBuf {
             ts(&["2025-07-01 00:00:00"]),
         ],
     );
+    std::fs::write(raw.join("own_list.csv"), HANDBUILT_LIST).unwrap();
     let job = dir.join("handbuilt.toml");
     let root = repo_root();
     std::fs::write(
@@ -350,9 +385,33 @@ format = "parquet"
 uri = "{root}/reference/high_risk_jurisdictions.csv"
 format = "csv"
 
+[sources.sanctioned_jurisdictions]
+uri = "{root}/reference/sanctioned_jurisdictions.csv"
+format = "csv"
+
+[sources.own_list]
+uri = "{raw}/own_list.csv"
+format = "csv"
+
+[screening]
+list = "own_list"
+format = "internal"
+
+[[screening.parties]]
+party = "customer"
+table = "customers"
+key = "customer_id"
+name = "full_name"
+
+[[screening.parties]]
+party = "counterparty"
+table = "transactions"
+key = "counterparty_id"
+name = "counterparty_name"
+
 [features]
 sql_dir = "{root}/sql/features"
-views = ["windowed_transactions", "transaction_features", "sessions", "behaviour_features", "customer_features"]
+views = ["windowed_transactions", "transaction_features", "sessions", "behaviour_features", "screening_features", "customer_features"]
 key = "customer_id"
 
 [[quality.outliers]]
@@ -457,6 +516,11 @@ fn shipped_feature_views_match_hand_computed_values() {
             ("password_resets", json!(1)),
             ("beneficiaries_added", json!(1)),
             ("api_calls", json!(0)),
+            // F2 is listed but paid before the window; t4 went to Iran.
+            ("sanctioned_counterparties", json!(0)),
+            ("sanctioned_counterparty_volume_eur", json!(0.0)),
+            ("name_hit_score", json!(0.0)),
+            ("sanctioned_jurisdiction_txn_count", json!(1)),
         ],
     );
     check(
@@ -483,6 +547,15 @@ fn shipped_feature_views_match_hand_computed_values() {
             ("abroad_session_share", json!(0.0)), // at home in Nigeria
             ("api_calls", json!(1)),
             ("distinct_event_types", json!(2)),
+            // u3 went to Q1, listed entity 2 ("acme" = "acme": score 1).
+            ("sanctioned_counterparties", json!(1)),
+            ("sanctioned_counterparty_txn_count", json!(1)),
+            ("sanctioned_counterparty_volume_eur", json!(590.0)),
+            ("sanctions_programmes", json!(1)),
+            // "but viktor" ~ "bout viktor": viktor = viktor (12 characters
+            // at 1), but ~ bout at jw 0.925 (7 characters): 18.475 / 19.
+            ("name_hit_score", json!((12.0 + 7.0 * 0.925) / 19.0)),
+            ("sanctioned_jurisdiction_txn_count", json!(0)),
         ],
     );
     check(
@@ -499,8 +572,33 @@ fn shipped_feature_views_match_hand_computed_values() {
             ("high_risk_txn_share", json!(0.0)),
             ("session_count", json!(0)),
             ("avg_session_duration_s", serde_json::Value::Null),
+            ("sanctioned_counterparties", json!(0)),
+            ("name_hit_score", json!(0.0)),
         ],
     );
+    // Every hit, by hand: C2 and C4 by name, F2 and Q1 as counterparties.
+    let mut hits: Vec<(String, String, i64)> =
+        table_rows(&dir.path().join("lake"), "screening_hits")
+            .iter()
+            .map(|r| {
+                (
+                    r["party"].as_str().unwrap().to_string(),
+                    r["party_id"].as_str().unwrap().to_string(),
+                    r["list_entry_id"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+    hits.sort();
+    let expected: Vec<(String, String, i64)> = [
+        ("counterparty", "F2", 2),
+        ("counterparty", "Q1", 2),
+        ("customer", "C2", 1),
+        ("customer", "C4", 2),
+    ]
+    .iter()
+    .map(|(p, i, e)| (p.to_string(), i.to_string(), *e))
+    .collect();
+    assert_eq!(hits, expected);
 
     // The quality report in lineage: one duplicate, the missing values of
     // each column, and the outlier rule's count: only t2 (9,500) is above

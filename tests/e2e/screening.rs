@@ -94,7 +94,10 @@ fn the_demo_screens_every_name_and_a_new_list_is_compared() {
 
     // Precision and recall on the planted names (near-matches and
     // look-alikes), hit by hit.
-    let near: Vec<_> = truth.iter().filter_map(|(k, e)| e.map(|e| (k, e))).collect();
+    let near: Vec<_> = truth
+        .iter()
+        .filter_map(|(k, e)| e.map(|e| (k, e)))
+        .collect();
     assert!(near.len() >= 20, "{} planted near-matches", near.len());
     let recalled = near
         .iter()
@@ -132,7 +135,10 @@ fn the_demo_screens_every_name_and_a_new_list_is_compared() {
         assert!(!r["matched_tokens"].as_str().unwrap().is_empty());
     }
     let inputs = run["inputs"].to_string();
-    assert!(inputs.contains("ofac_sdn.parquet") && inputs.contains("657915"), "{inputs}");
+    assert!(
+        inputs.contains("ofac_sdn.parquet") && inputs.contains("657915"),
+        "{inputs}"
+    );
 
     audit_shows_hits(lake.path(), &rows, sha);
     new_list_is_compared(lake.path(), &rows, run["run_id"].as_str().unwrap());
@@ -144,12 +150,28 @@ fn audit_shows_hits(lake: &Path, rows: &[serde_json::Value], sha: &str) {
     let customer_hit = rows.iter().find(|r| r["party"] == "customer");
     if let Some(hit) = customer_hit {
         let id = hit["party_id"].as_str().unwrap();
-        let out = seglake_ok(&["audit", "--customer", id, "--as-of", "2099-01-01", "--lake", lake_arg]);
+        let out = seglake_ok(&[
+            "audit",
+            "--customer",
+            id,
+            "--as-of",
+            "2099-01-01",
+            "--lake",
+            lake_arg,
+        ]);
         assert!(out.contains(sha), "{out}");
         let entry = format!("hit  entry {} ", hit["list_entry_id"]);
         assert!(out.contains(&entry), "{out}");
     }
-    let out = seglake_ok(&["audit", "--customer", "C00000000", "--as-of", "2099-01-01", "--lake", lake_arg]);
+    let out = seglake_ok(&[
+        "audit",
+        "--customer",
+        "C00000000",
+        "--as-of",
+        "2099-01-01",
+        "--lake",
+        lake_arg,
+    ]);
     if !rows.iter().any(|r| r["party_id"] == "C00000000") {
         assert!(out.contains("no hit"), "{out}");
     }
@@ -186,7 +208,10 @@ fn new_list_is_compared(lake: &Path, rows: &[serde_json::Value], run_id: &str) {
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     let gone: BTreeSet<HitKey> = hits(report["removed"].as_array().unwrap());
     let expected_gone: BTreeSet<HitKey> = hits(rows).into_iter().filter(|h| h.2 == 8279).collect();
-    assert!(!expected_gone.is_empty(), "the demo bank has hits on entry 8279");
+    assert!(
+        !expected_gone.is_empty(),
+        "the demo bank has hits on entry 8279"
+    );
     assert_eq!(gone, expected_gone);
     let added = hits(report["added"].as_array().unwrap());
     assert!(
@@ -205,7 +230,8 @@ fn write_list_without_and_with(sdn: &[RecordBatch], drop: i64, name: &str, path:
         .map(|b| {
             let ids = cast(b.column_by_name("ent_num").unwrap(), &DataType::Int64).unwrap();
             let ids = ids.as_any().downcast_ref::<Int64Array>().unwrap();
-            let keep: arrow::array::BooleanArray = ids.iter().map(|v| Some(v != Some(drop))).collect();
+            let keep: arrow::array::BooleanArray =
+                ids.iter().map(|v| Some(v != Some(drop))).collect();
             filter_record_batch(b, &keep).unwrap()
         })
         .collect();
@@ -226,7 +252,8 @@ fn write_list_without_and_with(sdn: &[RecordBatch], drop: i64, name: &str, path:
         })
         .collect();
     batches.push(RecordBatch::try_new(schema.clone(), columns).unwrap());
-    let mut writer = ArrowWriter::try_new(std::fs::File::create(path).unwrap(), schema, None).unwrap();
+    let mut writer =
+        ArrowWriter::try_new(std::fs::File::create(path).unwrap(), schema, None).unwrap();
     for b in &batches {
         writer.write(b).unwrap();
     }
@@ -237,11 +264,31 @@ fn write_list_without_and_with(sdn: &[RecordBatch], drop: i64, name: &str, path:
 fn bad_screening_input_is_refused_naming_it() {
     let lake = generated_lake(200);
     let cases = [
-        ("threshold = 0.9", "threshold = 1.5", "key `screening.threshold`: 1.5 is outside (0, 1]"),
-        ("format = \"ofac_sdn\"", "format = \"eu_fsf\"", "unknown list format `eu_fsf`"),
-        ("list = \"sdn\"", "list = \"customers\"", "list `customers` (ofac_sdn format) has no column `ent_num`"),
-        ("name = \"full_name\"", "name = \"nom\"", "party `customer`: source `customers` has no column `nom`"),
-        ("table = \"customers\"", "table = \"customer_features\"", "`customer_features` is not a source"),
+        (
+            "threshold = 0.9",
+            "threshold = 1.5",
+            "key `screening.threshold`: 1.5 is outside (0, 1]",
+        ),
+        (
+            "format = \"ofac_sdn\"",
+            "format = \"eu_fsf\"",
+            "unknown list format `eu_fsf`",
+        ),
+        (
+            "list = \"sdn\"",
+            "list = \"customers\"",
+            "list `customers` (ofac_sdn format) has no column `ent_num`",
+        ),
+        (
+            "name = \"full_name\"",
+            "name = \"nom\"",
+            "party `customer`: source `customers` has no column `nom`",
+        ),
+        (
+            "table = \"customers\"",
+            "table = \"customer_features\"",
+            "`customer_features` is not a source",
+        ),
     ];
     for (i, (from, to, message)) in cases.iter().enumerate() {
         assert_demo_variant_fails(lake.path(), &format!("screening-{i}"), from, to, message);
@@ -249,8 +296,12 @@ fn bad_screening_input_is_refused_naming_it() {
     // An empty list would clear everyone: refused.
     let sdn = read_parquet(&repo_root().join("reference/ofac_sdn.parquet"));
     let empty = lake.path().join("empty-sdn.parquet");
-    let mut writer =
-        ArrowWriter::try_new(std::fs::File::create(&empty).unwrap(), sdn[0].schema(), None).unwrap();
+    let mut writer = ArrowWriter::try_new(
+        std::fs::File::create(&empty).unwrap(),
+        sdn[0].schema(),
+        None,
+    )
+    .unwrap();
     writer.write(&sdn[0].slice(0, 0)).unwrap();
     writer.close().unwrap();
     assert_demo_variant_fails(
@@ -260,8 +311,35 @@ fn bad_screening_input_is_refused_naming_it() {
         &format!("uri = \"{}\"", empty.display()),
         "list `sdn` has no entries to screen against",
     );
+    // A bank's own list with bytes that are not UTF-8: refused, naming the
+    // file, nothing written.
+    let own = lake.path().join("own-list.csv");
+    std::fs::write(&own, b"entry_id,name\n1,Acme \xff Trading\n").unwrap();
+    let text = std::fs::read_to_string(repo_root().join("jobs/demo.toml"))
+        .unwrap()
+        .replacen(
+            "uri = \"../reference/ofac_sdn.parquet\"\nformat = \"parquet\"",
+            &format!("uri = \"{}\"\nformat = \"csv\"", own.display()),
+            1,
+        )
+        .replacen("format = \"ofac_sdn\"", "format = \"internal\"", 1);
+    let job = JobVariant::new("screening-utf8", "", "");
+    std::fs::write(&job.0, text).unwrap();
+    let before = file_tree(lake.path());
+    let out = job.run(lake.path(), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("own-list.csv") && stderr(&out).contains("invalid utf-8"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(file_tree(lake.path()), before);
     // validate finds a bad column without running anything.
-    let job = JobVariant::new("screening-validate", "name = \"full_name\"", "name = \"nom\"");
+    let job = JobVariant::new(
+        "screening-validate",
+        "name = \"full_name\"",
+        "name = \"nom\"",
+    );
     let out = seglake(&[
         "validate",
         job.0.to_str().unwrap(),
@@ -269,5 +347,9 @@ fn bad_screening_input_is_refused_naming_it() {
         &format!("lake={}", lake.path().display()),
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains("has no column `nom`"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("has no column `nom`"),
+        "{}",
+        stderr(&out)
+    );
 }

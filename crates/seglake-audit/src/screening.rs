@@ -220,7 +220,10 @@ pub async fn baseline_hits(lake: &Lake, since: &str) -> Result<(String, Vec<Hit>
         Err(_) => {
             let run = lake.run(since).await?;
             let (_, version) = lake.version_of(&run, SCREENING_HITS_TABLE).await?;
-            (format!("run {since} ({SCREENING_HITS_TABLE} version {version})"), version)
+            (
+                format!("run {since} ({SCREENING_HITS_TABLE} version {version})"),
+                version,
+            )
         }
     };
     let batches = lake.read(SCREENING_HITS_TABLE, Some(version)).await?;

@@ -51,7 +51,9 @@ pub(crate) fn executor_registry() -> BallistaFunctionRegistry {
         registry.aggregate_functions.insert(f.name().to_string(), f);
     }
     for f in seglake_features::name_functions() {
-        registry.scalar_functions.insert(f.name().to_string(), Arc::new(f));
+        registry
+            .scalar_functions
+            .insert(f.name().to_string(), Arc::new(f));
     }
     registry
 }

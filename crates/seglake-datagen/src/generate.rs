@@ -365,13 +365,7 @@ impl PartGenerator {
             self.truth.push("customer", &id, planted);
         }
         self.customers.push(
-            &id,
-            onboarding,
-            residence,
-            kind_label,
-            occupation,
-            kyc,
-            &name,
+            &id, onboarding, residence, kind_label, occupation, kyc, &name,
         );
 
         let mut story = Story {

@@ -40,13 +40,12 @@ mod distinct_counts;
 mod engine;
 mod error;
 pub mod live;
-mod quality;
 mod name_functions;
+mod quality;
 mod scratch;
 mod sources;
 
 pub use aggregates::seglake_aggregates;
-pub use name_functions::name_functions;
 pub use determinism::{OrderDependence, order_dependences};
 pub use distinct_counts::SplitDistinctCounts;
 pub use engine::{
@@ -54,4 +53,5 @@ pub use engine::{
     ViewOrderDependence, default_memory_limit, memory_pool, statement_kind,
 };
 pub use error::{FeatureError, Result, column_list};
+pub use name_functions::name_functions;
 pub use scratch::SHARED_SCRATCH_DIR;

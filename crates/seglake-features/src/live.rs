@@ -17,8 +17,30 @@ use arrow::datatypes::{DataType, SchemaRef};
 use chrono::{DateTime, Utc};
 use seglake_lake::{PinnedInput, pin_recorded};
 use seglake_spec::lineage::RunRecord;
-use seglake_spec::{JobSpec, SourceSpec, error_chain};
+use seglake_spec::{JobSpec, SCREENING_HITS_TABLE, SourceSpec, error_chain};
 use serde_json::Value;
+
+/// `screening_hits` as `run` published it.
+async fn published_hits(
+    run: &RunRecord,
+    lake: &seglake_spec::Location,
+) -> Result<(SchemaRef, Vec<RecordBatch>), String> {
+    let version = run
+        .outputs
+        .iter()
+        .find(|o| o.table == SCREENING_HITS_TABLE)
+        .map(|o| o.version)
+        .ok_or_else(|| format!("the run recorded no `{SCREENING_HITS_TABLE}` version"))?;
+    let location = seglake_lake::table_location(lake, SCREENING_HITS_TABLE);
+    let batches = seglake_lake::read_table(SCREENING_HITS_TABLE, &location, Some(version))
+        .await
+        .map_err(|e| error_chain(&e))?;
+    // The types as the reader returned them (text may come back as views).
+    let schema = batches
+        .first()
+        .map_or_else(seglake_lake::screening_hits::schema, |b| b.schema());
+    Ok((schema, batches))
+}
 
 /// Why features could not be computed from raw rows.
 #[derive(Debug, thiserror::Error)]
@@ -49,12 +71,21 @@ enum Source {
 pub struct LiveFeatures {
     spec: JobSpec,
     sources: Vec<Source>,
+    /// The run's published `screening_hits` (its `[screening]` found them
+    /// before the views ran): the views read them as the run did. A live
+    /// request's names are not screened again; a counterparty first seen
+    /// in a request has no hit until the next run screens it.
+    screening_hits: Option<(SchemaRef, Vec<RecordBatch>)>,
 }
 
 impl LiveFeatures {
     /// Prepares `run`'s feature SQL: reads each source's schema (and which
-    /// sources are reference data) from the inputs the run recorded.
-    pub async fn from_run(run: &RunRecord) -> Result<LiveFeatures, LiveError> {
+    /// sources are reference data) from the inputs the run recorded, and
+    /// the run's `screening_hits` from `lake`, where it published them.
+    pub async fn from_run(
+        run: &RunRecord,
+        lake: &seglake_spec::Location,
+    ) -> Result<LiveFeatures, LiveError> {
         let failed = |m: String| LiveError::Failed(format!("run {}: {m}", run.run_id));
         // The errors keep their causes as sources: the text takes them all.
         let spec = JobSpec::from_run_record(run).map_err(|e| failed(error_chain(&e)))?;
@@ -88,7 +119,15 @@ impl LiveFeatures {
                 Source::Reference(pinned)
             });
         }
-        Ok(LiveFeatures { spec, sources })
+        let screening_hits = match &spec.screening {
+            None => None,
+            Some(_) => Some(published_hits(run, lake).await.map_err(failed)?),
+        };
+        Ok(LiveFeatures {
+            spec,
+            sources,
+            screening_hits,
+        })
     }
 
     /// The sources a request may give rows for, with their columns.
@@ -153,6 +192,11 @@ impl LiveFeatures {
             }
         }
         engine.register_inputs(&registered).await.map_err(failed)?;
+        if let Some((schema, batches)) = &self.screening_hits {
+            engine
+                .register_batches(SCREENING_HITS_TABLE, schema.clone(), batches.clone())
+                .map_err(failed)?;
+        }
         // The run's SQL may name the lake's `feedback` table; a live
         // request reads none of it.
         engine

@@ -36,7 +36,11 @@ struct NameFunction {
 
 impl NameFunction {
     fn new(kind: NameFunctionKind) -> Self {
-        let arity = if kind == NameFunctionKind::Similarity { 2 } else { 1 };
+        let arity = if kind == NameFunctionKind::Similarity {
+            2
+        } else {
+            1
+        };
         NameFunction {
             kind,
             signature: Signature::any(arity, Volatility::Immutable),
@@ -168,7 +172,10 @@ mod tests {
         assert!(norm.is_null(1));
         assert_eq!(norm.value(2), "");
         let sim = b.column(1).as_any().downcast_ref::<Float64Array>().unwrap();
-        assert_eq!(sim.value(0), seglake_screening::name_similarity("Виктор Бут", "BOUT, Viktor"));
+        assert_eq!(
+            sim.value(0),
+            seglake_screening::name_similarity("Виктор Бут", "BOUT, Viktor")
+        );
         assert!(sim.value(0) > 0.9);
         assert!(sim.is_null(1));
         let keys = b.column(2).as_list::<i32>();

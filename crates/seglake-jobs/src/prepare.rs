@@ -8,7 +8,7 @@ use seglake_spec::JobSpec;
 use crate::RunOptions;
 use crate::error::Result;
 use crate::progress::{Progress, step};
-use crate::screening::{ScreeningRun, Screened};
+use crate::screening::{Screened, ScreeningRun};
 
 /// An engine with every table of the run registered, and the inputs it
 /// reads at their pinned versions.

@@ -4,8 +4,8 @@
 
 use seglake_features::FeatureEngine;
 use seglake_lake::WriteMode;
-use seglake_spec::{JobSpec, SCREENING_HITS_TABLE};
 use seglake_spec::lineage::TableCount;
+use seglake_spec::{JobSpec, SCREENING_HITS_TABLE};
 
 use crate::compute::Computed;
 use crate::error::Result;
@@ -14,8 +14,8 @@ use crate::progress::{Progress, step};
 use crate::publication::Publication;
 use crate::run_columns::with_run_columns;
 use crate::run_metrics::RunMetrics;
-use crate::screening::Screened;
 use crate::score::{Scored, ScoredKeys, Scoring, score};
+use crate::screening::Screened;
 use crate::tables::{MODELS, PROFILES, RunStamp, SEGMENTS, TableData};
 use crate::train::Trained;
 

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use arrow::array::{
     Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::{DataType, SchemaRef};
 use chrono::{DateTime, Utc};
 use seglake_features::FeatureEngine;
 use seglake_screening::{
@@ -27,23 +27,7 @@ use crate::tables::TableData;
 
 /// The columns of `screening_hits`, in order.
 pub fn hits_schema() -> SchemaRef {
-    let ts = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
-    Arc::new(Schema::new(vec![
-        Field::new("party", DataType::Utf8, false),
-        Field::new("party_id", DataType::Utf8, false),
-        Field::new("name", DataType::Utf8, true),
-        Field::new("list_entry_id", DataType::Int64, false),
-        Field::new("list_entry_type", DataType::Utf8, false),
-        Field::new("listed_name", DataType::Utf8, false),
-        Field::new("listed_name_kind", DataType::Utf8, false),
-        Field::new("programmes", DataType::Utf8, false),
-        Field::new("score", DataType::Float64, false),
-        Field::new("matched_tokens", DataType::Utf8, false),
-        Field::new("list_source", DataType::Utf8, false),
-        Field::new("list_sha256", DataType::Utf8, false),
-        Field::new("run_id", DataType::Utf8, false),
-        Field::new("as_of", ts, false),
-    ]))
+    seglake_lake::screening_hits::schema()
 }
 
 /// What screening found, for the run's tables and its record.
@@ -122,7 +106,10 @@ async fn check_columns(screening: &ScreeningSpec, engine: &FeatureEngine) -> Res
 
 /// Screens every party's names and registers the hits as
 /// `screening_hits`.
-pub(crate) async fn screen(run: &ScreeningRun<'_>, engine: &FeatureEngine) -> Result<Option<Screened>> {
+pub(crate) async fn screen(
+    run: &ScreeningRun<'_>,
+    engine: &FeatureEngine,
+) -> Result<Option<Screened>> {
     let Some(screening) = &run.spec.screening else {
         return Ok(None);
     };
@@ -142,9 +129,13 @@ pub(crate) async fn screen(run: &ScreeningRun<'_>, engine: &FeatureEngine) -> Re
     let mut rows = HitRows::default();
     for party in &screening.parties {
         let names = read_names(party, engine).await?;
-        metrics
-            .parties
-            .push(screen_party(party, &names, &index, screening.threshold, &mut rows));
+        metrics.parties.push(screen_party(
+            party,
+            &names,
+            &index,
+            screening.threshold,
+            &mut rows,
+        ));
     }
     let hits = rows.finish(&metrics, run)?;
     engine.register_batches(SCREENING_HITS_TABLE, hits_schema(), vec![hits.clone()])?;
@@ -170,7 +161,11 @@ pub async fn screen_now(
         .collect();
     let engine = FeatureEngine::new(options)?;
     let mut inputs = Vec::new();
-    for source in spec.sources.iter().filter(|s| needed.contains(&s.name.as_str())) {
+    for source in spec
+        .sources
+        .iter()
+        .filter(|s| needed.contains(&s.name.as_str()))
+    {
         inputs.push(seglake_lake::resolve_input(source).await?);
     }
     engine.register_inputs(&inputs).await?;
@@ -197,7 +192,10 @@ async fn read_list(screening: &ScreeningSpec, engine: &FeatureEngine) -> Result<
 
 /// Distinct (id, name) pairs of one party, sorted: the order hits are
 /// written in does not depend on how the engine returned them.
-async fn read_names(party: &PartySpec, engine: &FeatureEngine) -> Result<Vec<(String, Option<String>)>> {
+async fn read_names(
+    party: &PartySpec,
+    engine: &FeatureEngine,
+) -> Result<Vec<(String, Option<String>)>> {
     let sql = format!(
         "SELECT DISTINCT CAST(\"{key}\" AS VARCHAR) AS id, CAST(\"{name}\" AS VARCHAR) AS name \
          FROM \"{table}\" WHERE \"{key}\" IS NOT NULL",
@@ -205,9 +203,11 @@ async fn read_names(party: &PartySpec, engine: &FeatureEngine) -> Result<Vec<(St
         name = party.name,
         table = party.table
     );
-    let batches = engine
-        .query(&format!("reading the names of party `{}`", party.party), &sql)
-        .await?;
+    let context = format!(
+        "reading the names of party `{}` (columns `{}` and `{}` of `{}`)",
+        party.party, party.key, party.name, party.table
+    );
+    let batches = engine.query(&context, &sql).await?;
     let mut names = Vec::new();
     for batch in &batches {
         let ids = strings(batch, 0);
@@ -296,7 +296,14 @@ struct HitRows {
 }
 
 impl HitRows {
-    fn push(&mut self, party: &str, id: &str, name: Option<&str>, index: &ScreeningIndex, m: &Match) {
+    fn push(
+        &mut self,
+        party: &str,
+        id: &str,
+        name: Option<&str>,
+        index: &ScreeningIndex,
+        m: &Match,
+    ) {
         let entry = &index.entries()[m.entry];
         let listed = &entry.names[m.name];
         self.party.push(party.to_string());
@@ -390,9 +397,10 @@ pub(crate) fn publishable(
     let mut columns = batch.columns().to_vec();
     columns[1] = Arc::new(new_ids);
     columns[2] = Arc::new(new_names);
-    let batch = RecordBatch::try_new(hits_schema(), columns).map_err(|source| JobError::Output {
-        table: SCREENING_HITS_TABLE.to_string(),
-        source,
-    })?;
+    let batch =
+        RecordBatch::try_new(hits_schema(), columns).map_err(|source| JobError::Output {
+            table: SCREENING_HITS_TABLE.to_string(),
+            source,
+        })?;
     Ok((hits_schema(), vec![batch]))
 }

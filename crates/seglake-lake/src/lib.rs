@@ -27,6 +27,7 @@ mod inputs;
 mod metadata;
 mod publish;
 pub mod runs;
+pub mod screening_hits;
 pub mod storage;
 mod table;
 

@@ -27,7 +27,11 @@ pub enum ScreeningError {
     #[error(
         "list `{list}`: entry {id} has type `{value}`; expected one of individual, entity, vessel, aircraft"
     )]
-    UnknownEntryType { list: String, id: i64, value: String },
+    UnknownEntryType {
+        list: String,
+        id: i64,
+        value: String,
+    },
     #[error(
         "list `{list}` has no entries to screen against; screening against an empty list would clear every name, so it is refused"
     )]

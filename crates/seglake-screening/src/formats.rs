@@ -351,13 +351,21 @@ mod tests {
     #[test]
     fn ofac_rows_become_entries_with_aliases_and_programmes() {
         let batch = ofac_batch(&[
-            (306, "BANCO NACIONAL DE CUBA", None, "CUBA", Some("a.k.a. 'BNC'.")),
+            (
+                306,
+                "BANCO NACIONAL DE CUBA",
+                None,
+                "CUBA",
+                Some("a.k.a. 'BNC'."),
+            ),
             (
                 8279,
                 "BOUT, Viktor Anatolijevitch",
                 Some("individual"),
                 "DRCONGO] [SDGT",
-                Some("DOB 13 Jan 1967; a.k.a. 'BUTT, Victor'; f.k.a. 'BOUTOV, Viktor'; nationality Russia."),
+                Some(
+                    "DOB 13 Jan 1967; a.k.a. 'BUTT, Victor'; f.k.a. 'BOUTOV, Viktor'; nationality Russia.",
+                ),
             ),
         ]);
         let list = ListFormat::OfacSdn.read("sdn", &[batch]).unwrap();
@@ -366,8 +374,11 @@ mod tests {
         assert_eq!(bout.id, 8279);
         assert_eq!(bout.entry_type, EntryType::Individual);
         assert_eq!(bout.programmes, ["DRCONGO", "SDGT"]);
-        let names: Vec<(&str, NameKind)> =
-            bout.names.iter().map(|n| (n.name.as_str(), n.kind)).collect();
+        let names: Vec<(&str, NameKind)> = bout
+            .names
+            .iter()
+            .map(|n| (n.name.as_str(), n.kind))
+            .collect();
         assert_eq!(
             names,
             [
@@ -384,20 +395,27 @@ mod tests {
     fn bad_lists_are_named_errors() {
         let empty = ofac_batch(&[]);
         let err = ListFormat::OfacSdn.read("sdn", &[empty]).unwrap_err();
-        assert!(err.to_string().contains("list `sdn` has no entries"), "{err}");
+        assert!(
+            err.to_string().contains("list `sdn` has no entries"),
+            "{err}"
+        );
 
         let typed = ofac_batch(&[(1, "X", Some("ship"), "CUBA", None)]);
         let err = ListFormat::OfacSdn.read("sdn", &[typed]).unwrap_err();
         assert!(err.to_string().contains("entry 1 has type `ship`"), "{err}");
 
-        let schema = Arc::new(Schema::new(vec![Field::new("entry_id", DataType::Int64, false)]));
-        let batch =
-            RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1]))])
-                .unwrap();
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "entry_id",
+            DataType::Int64,
+            false,
+        )]));
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1]))])
+            .unwrap();
         let err = ListFormat::Internal.read("own", &[batch]).unwrap_err();
         assert!(
-            err.to_string()
-                .contains("list `own` (internal format) has no column `name`; its columns: entry_id"),
+            err.to_string().contains(
+                "list `own` (internal format) has no column `name`; its columns: entry_id"
+            ),
             "{err}"
         );
         assert!(check_columns(ListFormat::OfacSdn, "sdn", &schema).is_err());
@@ -415,7 +433,11 @@ mod tests {
             schema,
             vec![
                 Arc::new(Int64Array::from(vec![7, 7, 3])),
-                Arc::new(StringArray::from(vec!["Acme Trading", "Acme Intl", "Jon Doe"])),
+                Arc::new(StringArray::from(vec![
+                    "Acme Trading",
+                    "Acme Intl",
+                    "Jon Doe",
+                ])),
                 Arc::new(StringArray::from(vec![Some("internal"), None, None])),
             ],
         )

@@ -329,14 +329,23 @@ mod tests {
     #[test]
     fn blocking_finds_what_brute_force_finds_here() {
         let index = index();
-        for name in ["Viktor Bout", "Bashar Asad", "Hamas", "Victor Butt", "Wiktor Boutt"] {
+        for name in [
+            "Viktor Bout",
+            "Bashar Asad",
+            "Hamas",
+            "Victor Butt",
+            "Wiktor Boutt",
+        ] {
             let query = normalize(name);
             let candidates = index.candidates(&query);
             for (f, form) in index.forms().iter().enumerate() {
                 let lens: Vec<usize> = form.tokens.iter().map(|t| index.token(*t).len()).collect();
                 let qlens: Vec<usize> = query.tokens.iter().map(String::len).collect();
                 let a = align(&qlens, &lens, |q, l| {
-                    jaro_winkler(query.tokens[q].as_bytes(), index.token(form.tokens[l]).as_bytes())
+                    jaro_winkler(
+                        query.tokens[q].as_bytes(),
+                        index.token(form.tokens[l]).as_bytes(),
+                    )
                 });
                 if a.score >= 0.85 {
                     assert!(candidates.contains(&(f as u32)), "{name} lost form {f}");
@@ -348,10 +357,11 @@ mod tests {
     #[test]
     fn thread_count_does_not_change_results() {
         let index = index();
-        let names: Vec<NormalizedName> = ["Viktor Bout", "Hamas", "Anna", "Viktor Bout", "Bashar Asad"]
-            .iter()
-            .map(|n| normalize(n))
-            .collect();
+        let names: Vec<NormalizedName> =
+            ["Viktor Bout", "Hamas", "Anna", "Viktor Bout", "Bashar Asad"]
+                .iter()
+                .map(|n| normalize(n))
+                .collect();
         let one = screen_all(&index, &names, 0.85, 1);
         let three = screen_all(&index, &names, 0.85, 3);
         assert_eq!(one, three);

@@ -80,7 +80,11 @@ mod tests {
 
     #[test]
     fn symmetric() {
-        for (a, b) in [("viktor", "victor"), ("bout", "but"), ("kadyrov", "kadirov")] {
+        for (a, b) in [
+            ("viktor", "victor"),
+            ("bout", "but"),
+            ("kadyrov", "kadirov"),
+        ] {
             assert_eq!(jw(a, b), jw(b, a));
         }
     }

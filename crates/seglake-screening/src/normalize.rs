@@ -18,17 +18,68 @@ pub const MAX_NAME_CHARS: usize = 200;
 /// "... LTD" look alike.
 const STOP_WORDS: &[&str] = &[
     // legal forms
-    "ab", "ag", "as", "bhd", "bv", "ca", "cia", "co", "company", "corp", "corporation", "cv",
-    "de", "gmbh", "inc", "incorporated", "jsc", "kg", "limited", "llc", "llp", "ltd", "nv",
-    "oao", "ojsc", "ooo", "oy", "pao", "pjsc", "plc", "pte", "pty", "sa", "sarl", "sas", "sdn",
-    "spa", "srl", "zao",
+    "ab",
+    "ag",
+    "as",
+    "bhd",
+    "bv",
+    "ca",
+    "cia",
+    "co",
+    "company",
+    "corp",
+    "corporation",
+    "cv",
+    "de",
+    "gmbh",
+    "inc",
+    "incorporated",
+    "jsc",
+    "kg",
+    "limited",
+    "llc",
+    "llp",
+    "ltd",
+    "nv",
+    "oao",
+    "ojsc",
+    "ooo",
+    "oy",
+    "pao",
+    "pjsc",
+    "plc",
+    "pte",
+    "pty",
+    "sa",
+    "sarl",
+    "sas",
+    "sdn",
+    "spa",
+    "srl",
+    "zao",
     // the words of multi-word legal forms ("public joint stock company",
     // "limited liability company", "closed joint stock company")
-    "closed", "joint", "liability", "public", "stock",
+    "closed",
+    "joint",
+    "liability",
+    "public",
+    "stock",
     // honorifics and titles
-    "dr", "haji", "hajji", "miss", "mr", "mrs", "ms", "prof", "sheikh", "shaykh", "sir",
+    "dr",
+    "haji",
+    "hajji",
+    "miss",
+    "mr",
+    "mrs",
+    "ms",
+    "prof",
+    "sheikh",
+    "shaykh",
+    "sir",
     // articles and particles that lists write inconsistently
-    "al", "el", "the",
+    "al",
+    "el",
+    "the",
 ];
 
 /// A normalised name: its tokens, sorted, and whether it was cut to
@@ -83,7 +134,10 @@ mod tests {
 
     #[test]
     fn scripts_case_order_and_punctuation_normalise_alike() {
-        assert_eq!(text("BOUT, Viktor Anatolijevitch"), "anatolijevitch bout viktor");
+        assert_eq!(
+            text("BOUT, Viktor Anatolijevitch"),
+            "anatolijevitch bout viktor"
+        );
         assert_eq!(text("Виктор Бут"), "but viktor");
         assert_eq!(text("José  Ñúñez-García"), "garcia jose nunez");
         assert_eq!(text("Ο Αλέξης"), "alexes o");

@@ -83,7 +83,10 @@ async fn load_run(lake: &Lake, run: &RunRecord) -> Result<Loaded, ServeError> {
     let spec = seglake_spec::JobSpec::from_run_record(run).map_err(|e| {
         ServeError::Config(format!("the spec recorded for run {}: {e}", run.run_id))
     })?;
-    let live = LiveFeatures::from_run(run).await.map_err(|e| e.to_string());
+    let root = seglake_spec::Location::Local(lake.root.clone());
+    let live = LiveFeatures::from_run(run, &root)
+        .await
+        .map_err(|e| e.to_string());
     if let Err(e) = &live {
         tracing::warn!("scoring from raw rows is unavailable for this run: {e}");
     }

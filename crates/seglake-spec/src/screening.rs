@@ -72,7 +72,9 @@ pub(crate) fn validate(
     if tables.contains(&SCREENING_HITS_TABLE) {
         problem(
             "screening",
-            format!("a source or view is named `{SCREENING_HITS_TABLE}`, the table screening registers"),
+            format!(
+                "a source or view is named `{SCREENING_HITS_TABLE}`, the table screening registers"
+            ),
         );
     }
     let format = ListFormat::parse(&raw.format)
@@ -113,7 +115,10 @@ pub(crate) fn validate(
         if p.party.is_empty() || parties.iter().any(|q| q.party == p.party) {
             problem(
                 &format!("{key}.party"),
-                format!("`{}` is empty or used twice; each party needs its own label", p.party),
+                format!(
+                    "`{}` is empty or used twice; each party needs its own label",
+                    p.party
+                ),
             );
         }
         if !sources.contains(&p.table.as_str()) {

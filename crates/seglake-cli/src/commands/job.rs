@@ -77,8 +77,8 @@ pub async fn screen(args: ScreenArgs) -> anyhow::Result<Exit> {
     seglake_jobs::Progress::step(&spinner, "screening names against the sanctions list");
     let result = seglake_jobs::screening::screen_now(&spec, &EngineOptions::default()).await;
     spinner.finish();
-    let screened =
-        result.with_context(|| format!("screening job `{}` ({})", spec.name, spec.path.display()))?;
+    let screened = result
+        .with_context(|| format!("screening job `{}` ({})", spec.name, spec.path.display()))?;
     let now = seglake_jobs::screening::as_published(&screened, &spec)?;
     let now = seglake_audit::screening::hits_of(&[now])?;
     let (added, removed, changed) = seglake_audit::screening::compare_hits(before, now);
@@ -157,6 +157,7 @@ fn render_summary(spec: &JobSpec, summary: &RunSummary) -> String {
     );
     s += &render_inputs(summary);
     s += &render_cleaning(spec, summary);
+    s += &render_screening(summary);
     s += &render_published(summary);
     s += &format!("lake {}\n", spec.output_root);
     match &summary.lineage_posted {
@@ -228,6 +229,40 @@ fn render_cleaning(spec: &JobSpec, summary: &RunSummary) -> String {
             group(o.rows),
             o.rule,
             o.condition
+        );
+    }
+    s
+}
+
+/// The screening's counts from `runs.metrics.screening`, when the job
+/// screens.
+fn render_screening(summary: &RunSummary) -> String {
+    let metrics: serde_json::Value = summary
+        .record
+        .metrics
+        .as_deref()
+        .and_then(|m| serde_json::from_str(m).ok())
+        .unwrap_or_default();
+    let Some(m) = metrics.get("screening") else {
+        return String::new();
+    };
+    let count = |v: &serde_json::Value| group(v.as_i64().unwrap_or(0));
+    let sha = m["list_sha256"].as_str().unwrap_or("-");
+    let mut s = format!(
+        "screening against `{}` ({}, {} entries screened, content sha256 {}...), threshold {}\n",
+        m["list_source"].as_str().unwrap_or("-"),
+        m["list_format"].as_str().unwrap_or("-"),
+        count(&m["entries_screened_against"]),
+        &sha[..sha.len().min(12)],
+        m["threshold"]
+    );
+    for p in m["parties"].as_array().into_iter().flatten() {
+        s += &format!(
+            "  {:<14} {:>10} names {:>8} with hits {:>8} hits\n",
+            p["party"].as_str().unwrap_or("-"),
+            count(&p["names"]),
+            count(&p["ids_with_hits"]),
+            count(&p["hits"])
         );
     }
     s
