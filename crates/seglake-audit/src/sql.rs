@@ -41,6 +41,11 @@ impl LakeSql {
     /// Registers every table of `lake` at its latest version, and `table_at`.
     pub async fn new(lake: &Lake) -> Result<Self> {
         let ctx = SessionContext::new();
+        // The screening functions, so `screening_hits` can be questioned
+        // with the score that made it (`screen_similarity(name, ...)`).
+        for function in seglake_features::name_functions() {
+            ctx.register_udf(function);
+        }
         for name in lake.tables() {
             let location = lake.table(&name)?;
             let delta = load(&name, &location, None).await?;

@@ -107,17 +107,24 @@ impl SanctionsList {
 /// The forms a listed name is matched under. Lists write individuals as
 /// "SURNAME, Given Middle Patronymic"; banks often hold only the given name
 /// and surname, so an individual's name is also matched without the names
-/// after its first given name.
+/// after its first given name, and, for a surname of several words
+/// (Spanish and Portuguese double surnames: "GUZMAN LOERA, Joaquin"), with
+/// its first word only ("Joaquin Guzman").
 pub fn matching_forms(name: &str, entry_type: EntryType) -> Vec<NormalizedName> {
-    let full = normalize(name);
-    let mut forms = vec![full];
+    let mut forms = vec![normalize(name)];
     if entry_type == EntryType::Individual
         && let Some((surname, given)) = name.split_once(',')
     {
         let first_given = given.split_whitespace().next().unwrap_or("");
-        let short = normalize(&format!("{surname} {first_given}"));
-        if !short.is_empty() && short != forms[0] {
-            forms.push(short);
+        let first_surname = surname.split_whitespace().next().unwrap_or("");
+        for short in [
+            format!("{surname} {first_given}"),
+            format!("{first_surname} {first_given}"),
+        ] {
+            let short = normalize(&short);
+            if !forms.contains(&short) {
+                forms.push(short);
+            }
         }
     }
     forms.retain(|f| !f.is_empty());
@@ -133,6 +140,9 @@ mod tests {
         let forms = matching_forms("BOUT, Viktor Anatolijevitch", EntryType::Individual);
         let texts: Vec<String> = forms.iter().map(|f| f.text()).collect();
         assert_eq!(texts, ["anatolijevitch bout viktor", "bout viktor"]);
+        let double = matching_forms("GUZMAN LOERA, Joaquin", EntryType::Individual);
+        let texts: Vec<String> = double.iter().map(|f| f.text()).collect();
+        assert_eq!(texts, ["guzman joaquin loera", "guzman joaquin"]);
         let entity = matching_forms("MAHAN AIR, LTD", EntryType::Entity);
         assert_eq!(entity.len(), 1);
         assert!(matching_forms("LTD.", EntryType::Entity).is_empty());
