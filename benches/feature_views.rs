@@ -87,6 +87,15 @@ fn main() {
                 Vec::new(),
             )
             .unwrap();
+        // Screening is timed by its own benchmark (benches/screening.rs):
+        // the views read an empty `screening_hits`, as the DuckDB peer's do.
+        engine
+            .register_batches(
+                seglake_spec::SCREENING_HITS_TABLE,
+                seglake_lake::screening_hits::schema(),
+                Vec::new(),
+            )
+            .unwrap();
         engine
             .register_run_context(&seglake_features::RunContext {
                 as_of: spec.as_of.expect("the demo job sets as_of"),

@@ -409,9 +409,8 @@ fn four_jobs_publishing_at_once_each_land_as_their_own_versions() {
     }
 }
 
-/// Starts a run and SIGKILLs it `delay` after it starts writing data files
-/// (or lets it finish first). True when the kill came before the exit.
-fn run_and_kill(lake: &str, endpoint: &str, run_id: &str, delay: Duration) -> bool {
+/// Starts a run and returns it once it starts writing data files.
+fn start_until_publishing(lake: &str, endpoint: &str, run_id: &str) -> std::process::Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_seglake"))
         .args(["run", "jobs/demo.toml", "--var", &format!("lake={lake}")])
         .args(["--run-id", run_id])
@@ -435,6 +434,21 @@ fn run_and_kill(lake: &str, endpoint: &str, run_id: &str, delay: Duration) -> bo
         let _ = child.kill();
         panic!("the run never reached publishing");
     }
+    child
+}
+
+/// How long a run takes from its first data file to its exit.
+fn publishing_time(lake: &str, endpoint: &str, run_id: &str) -> Duration {
+    let mut child = start_until_publishing(lake, endpoint, run_id);
+    let started = Instant::now();
+    assert!(child.wait().unwrap().success(), "calibration run {run_id}");
+    started.elapsed()
+}
+
+/// Starts a run and SIGKILLs it `delay` after it starts writing data files
+/// (or lets it finish first). True when the kill came before the exit.
+fn run_and_kill(lake: &str, endpoint: &str, run_id: &str, delay: Duration) -> bool {
+    let mut child = start_until_publishing(lake, endpoint, run_id);
     std::thread::sleep(delay);
     let killed = child.try_wait().unwrap().is_none();
     let _ = child.kill();
@@ -449,14 +463,9 @@ fn killed_while_publishing_every_table_stays_readable_and_a_rerun_completes() {
     let lake = format!("s3://{BUCKET}/crash");
     let endpoint = s3.server.endpoint();
 
-    // How long publishing takes, to spread the kills over it.
-    let started = Instant::now();
-    assert_ok(
-        &run_on(&lake, &endpoint, &["--run-id", "calibrate"], &[]),
-        "calibration",
-    );
-    let whole = started.elapsed();
-    let window = whole.mul_f64(0.8);
+    // How long publishing takes (from the first data file to the exit), to
+    // spread the kills over it.
+    let window = publishing_time(&lake, &endpoint, "calibrate").mul_f64(0.8);
 
     // A fixed-seed sequence of kill points, so a failure can be replayed.
     let mut state: u64 = 0x5eed_1a4e;

@@ -169,6 +169,34 @@ fn value(array: &StringArray, row: usize) -> Option<&str> {
     array.is_valid(row).then(|| array.value(row))
 }
 
+/// One row of a list (numbered from 1), for the errors that name it.
+struct Row<'a> {
+    list: &'a str,
+    number: usize,
+}
+
+impl Row<'_> {
+    fn required<T>(&self, value: Option<T>, column: &'static str) -> Result<T> {
+        value.ok_or_else(|| ScreeningError::MissingValue {
+            list: self.list.to_string(),
+            column,
+            row: self.number,
+        })
+    }
+
+    /// An empty type is an entity (as OFAC writes them).
+    fn entry_type(&self, id: i64, text: Option<&str>) -> Result<EntryType> {
+        match text.map(str::trim) {
+            None | Some("") => Ok(EntryType::Entity),
+            Some(text) => EntryType::parse(text).ok_or_else(|| ScreeningError::UnknownEntryType {
+                list: self.list.to_string(),
+                id,
+                value: text.to_string(),
+            }),
+        }
+    }
+}
+
 fn read_ofac(list: &str, batches: &[RecordBatch]) -> Result<Vec<ListEntry>> {
     let mut entries = Vec::new();
     let mut row_base = 0;
@@ -184,25 +212,14 @@ fn read_ofac(list: &str, batches: &[RecordBatch]) -> Result<Vec<ListEntry>> {
         let programmes = columns.required_text("Program")?;
         let remarks = columns.required_text("Remarks")?;
         for row in 0..batch.num_rows() {
-            let missing_value = |column| ScreeningError::MissingValue {
-                list: list.to_string(),
-                column,
-                row: row_base + row + 1,
+            let at = Row {
+                list,
+                number: row_base + row + 1,
             };
-            let id = ids.is_valid(row).then(|| ids.value(row));
-            let id = id.ok_or_else(|| missing_value("ent_num"))?;
-            let name = value(&names, row).ok_or_else(|| missing_value("SDN_Name"))?;
+            let id = at.required(ids.is_valid(row).then(|| ids.value(row)), "ent_num")?;
+            let name = at.required(value(&names, row), "SDN_Name")?;
             // OFAC leaves the type empty for entities.
-            let entry_type = match value(&types, row).map(str::trim) {
-                None | Some("") => EntryType::Entity,
-                Some(text) => {
-                    EntryType::parse(text).ok_or_else(|| ScreeningError::UnknownEntryType {
-                        list: list.to_string(),
-                        id,
-                        value: text.to_string(),
-                    })?
-                }
-            };
+            let entry_type = at.entry_type(id, value(&types, row))?;
             let mut listed = vec![ListedName {
                 name: name.to_string(),
                 kind: NameKind::Primary,
@@ -269,24 +286,13 @@ fn read_internal(list: &str, batches: &[RecordBatch]) -> Result<Vec<ListEntry>> 
         let types = columns.text("entry_type")?;
         let programmes = columns.text("programme")?;
         for row in 0..batch.num_rows() {
-            let missing_value = |column| ScreeningError::MissingValue {
-                list: list.to_string(),
-                column,
-                row: row_base + row + 1,
+            let at = Row {
+                list,
+                number: row_base + row + 1,
             };
-            let id = ids.is_valid(row).then(|| ids.value(row));
-            let id = id.ok_or_else(|| missing_value("entry_id"))?;
-            let name = value(&names, row).ok_or_else(|| missing_value("name"))?;
-            let entry_type = match types.as_ref().and_then(|t| value(t, row)) {
-                None => EntryType::Entity,
-                Some(text) => {
-                    EntryType::parse(text).ok_or_else(|| ScreeningError::UnknownEntryType {
-                        list: list.to_string(),
-                        id,
-                        value: text.to_string(),
-                    })?
-                }
-            };
+            let id = at.required(ids.is_valid(row).then(|| ids.value(row)), "entry_id")?;
+            let name = at.required(value(&names, row), "name")?;
+            let entry_type = at.entry_type(id, types.as_ref().and_then(|t| value(t, row)))?;
             let entry = by_id.entry(id).or_insert_with(|| ListEntry {
                 id,
                 entry_type,
