@@ -79,8 +79,8 @@ pub const NEAR_ENTITIES: &[Planted] = &[
 ];
 
 /// Names that share a surname, a given name or a root with an entry but
-/// are not on the list (checked against the whole snapshot: none is the
-/// name of another entry). Some are hard on purpose ("Igor Sechkin",
+/// are not on the list (none scores 1 against any entry of the snapshot:
+/// `seglake-screening`'s `planted_names` test). Some are hard on purpose ("Igor Sechkin",
 /// "Arkady Rosenberg"): any fuzzy screening flags them.
 pub const LOOK_ALIKES: &[Planted] = &[
     look_alike("Marie Bout"),

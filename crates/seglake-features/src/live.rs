@@ -141,32 +141,19 @@ impl LiveFeatures {
             .collect()
     }
 
-    /// The feature values (`names`, NaN for NULL) of `customer` at `as_of`,
-    /// from `rows`: source name -> JSON rows. `at` prefixes field names.
-    pub async fn features(
+    /// An engine with every table the run's SQL names: the request's rows
+    /// for per-customer sources, reference data as the run read it, the
+    /// run's screening hits, an empty `feedback` and `run_context` at
+    /// `as_of`.
+    async fn engine_for(
         &self,
         customer: &str,
         rows: &serde_json::Map<String, Value>,
         as_of: DateTime<Utc>,
-        names: &[String],
         at: &str,
-    ) -> Result<Vec<f64>, LiveError> {
-        let known: Vec<&str> = self
-            .per_customer_sources()
-            .iter()
-            .map(|(n, _)| *n)
-            .collect();
-        if let Some(unknown) = rows.keys().find(|k| !known.contains(&k.as_str())) {
-            return Err(request(
-                format!("{at}.{unknown}"),
-                format!(
-                    "not a per-customer source of the run; it reads: {}",
-                    known.join(", ")
-                ),
-            ));
-        }
+    ) -> Result<FeatureEngine, LiveError> {
         let failed = |e: FeatureError| LiveError::Failed(error_chain(&e));
-        let mut engine = FeatureEngine::new(&EngineOptions {
+        let engine = FeatureEngine::new(&EngineOptions {
             target_partitions: Some(1),
             memory_limit: None,
             ..EngineOptions::default()
@@ -213,6 +200,35 @@ impl LiveFeatures {
                 seed: self.spec.seed,
             })
             .map_err(failed)?;
+        Ok(engine)
+    }
+
+    /// The feature values (`names`, NaN for NULL) of `customer` at `as_of`,
+    /// from `rows`: source name -> JSON rows. `at` prefixes field names.
+    pub async fn features(
+        &self,
+        customer: &str,
+        rows: &serde_json::Map<String, Value>,
+        as_of: DateTime<Utc>,
+        names: &[String],
+        at: &str,
+    ) -> Result<Vec<f64>, LiveError> {
+        let known: Vec<&str> = self
+            .per_customer_sources()
+            .iter()
+            .map(|(n, _)| *n)
+            .collect();
+        if let Some(unknown) = rows.keys().find(|k| !known.contains(&k.as_str())) {
+            return Err(request(
+                format!("{at}.{unknown}"),
+                format!(
+                    "not a per-customer source of the run; it reads: {}",
+                    known.join(", ")
+                ),
+            ));
+        }
+        let failed = |e: FeatureError| LiveError::Failed(error_chain(&e));
+        let mut engine = self.engine_for(customer, rows, as_of, at).await?;
         // Plans only: the same SQL, without the run's scratch copies.
         engine
             .register_views(&self.spec, ViewMode::PlanOnly)

@@ -8,6 +8,7 @@ use crate::error::{Problem, Problems, Result, SpecError};
 use crate::location::Location;
 use crate::raw::{RawFormat, RawJob, RawOutlierRule};
 use crate::risk::RiskSpec;
+use crate::screening::SCREENING_HITS_TABLE;
 use crate::segments::SegmentsSpec;
 use crate::view::ViewSpec;
 
@@ -17,9 +18,6 @@ pub const SEGMENTS_TABLE: &str = "segments";
 pub const PROFILES_TABLE: &str = "segment_profiles";
 /// The run's serialised models, one row each.
 pub const MODELS_TABLE: &str = "models";
-
-/// One row per screened name and list entry it may be (`[screening]`).
-pub const SCREENING_HITS_TABLE: &str = "screening_hits";
 
 /// Tables every run may publish under the output root.
 pub const RESERVED_TABLES: [&str; 8] = [

@@ -51,12 +51,12 @@ mod view;
 pub use error::{Problem, Problems, Result, SpecError, error_chain};
 pub use job::{
     FEEDBACK_SOURCE, JobSpec, MODELS_TABLE, OutlierRule, PROFILES_TABLE, QualitySpec,
-    RESERVED_TABLES, SCREENING_HITS_TABLE, SEGMENTS_TABLE, SourceFormat, SourceSpec, sha256_hex,
+    RESERVED_TABLES, SEGMENTS_TABLE, SourceFormat, SourceSpec, sha256_hex,
 };
 pub use location::Location;
 pub use privacy::{KeySource, PrivacySpec, PseudonymKey};
 pub use risk::{BandSpec, BandTarget, RiskSpec};
 pub use run_id::RunId;
-pub use screening::{PartySpec, ScreeningSpec};
+pub use screening::{PartySpec, SCREENING_HITS_TABLE, ScreeningSpec};
 pub use segments::SegmentsSpec;
 pub use view::ViewSpec;

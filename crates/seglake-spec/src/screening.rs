@@ -18,8 +18,11 @@
 use seglake_screening::{EntryType, ListFormat};
 
 use crate::Problem;
-use crate::job::SCREENING_HITS_TABLE;
 use crate::raw::RawScreening;
+
+/// One row per screened name and list entry it may be: registered for the
+/// views and published with the run.
+pub const SCREENING_HITS_TABLE: &str = "screening_hits";
 
 /// The score at or above which a name matches when the job sets none:
 /// chosen on the demo bank's planted near-matches and look-alikes (README,
