@@ -19,6 +19,7 @@ mod model_format;
 mod python_reader;
 mod report;
 mod risk;
+mod rules;
 mod s3;
 mod screening;
 mod segments;

@@ -251,6 +251,7 @@ impl FeatureEngine {
 
     /// Registers in-memory rows as table `name` (the lake's `feedback`
     /// table when the lake has none yet: an empty table with its columns).
+    /// Replaces any table so named.
     pub fn register_batches(
         &self,
         name: &str,
@@ -262,6 +263,9 @@ impl FeatureEngine {
             error,
         };
         let table = MemTable::try_new(schema, vec![batches]).map_err(exec)?;
+        // Replaces a table of that name: the rules read the feature table
+        // as computed rather than as its view.
+        self.ctx.deregister_table(name).map_err(exec)?;
         self.ctx
             .register_table(name, Arc::new(table))
             .map_err(exec)?;
@@ -507,6 +511,31 @@ impl FeatureEngine {
         }
         self.shared_scratch = Some(shared);
         Ok(())
+    }
+
+    /// Plans `view` (one SELECT; errors name its file) and runs it: the
+    /// rules' SQL, which is not registered as a view.
+    pub async fn run_query_file(&self, view: &ViewSpec) -> Result<Vec<RecordBatch>> {
+        let context = format!("`{}` ({})", view.name, view.path.display());
+        let exec = |error| FeatureError::Execution {
+            context: context.clone(),
+            error,
+        };
+        let plan = self.plan_view(view).await?;
+        let physical = self
+            .ctx
+            .state()
+            .create_physical_plan(&plan)
+            .await
+            .map_err(exec)?;
+        let collect = datafusion::physical_plan::collect(physical.clone(), self.ctx.task_ctx());
+        self.within_timeout(&context, collect, Some(physical)).await
+    }
+
+    /// The columns `view` would return, without running it.
+    pub async fn query_file_schema(&self, view: &ViewSpec) -> Result<SchemaRef> {
+        let plan = self.plan_view(view).await?;
+        Ok(Arc::new(plan.schema().as_arrow().clone()))
     }
 
     async fn plan_view(&self, view: &ViewSpec) -> Result<datafusion::logical_expr::LogicalPlan> {

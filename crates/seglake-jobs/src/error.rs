@@ -83,6 +83,9 @@ pub enum JobError {
     /// The `[screening]` list or a party's names cannot be screened.
     #[error("[screening]: {message}")]
     Screening { message: String },
+    /// A rule, its thresholds or its output is wrong.
+    #[error("[rules]: {message}")]
+    Rules { message: String },
     #[error("[privacy]: {0}")]
     Privacy(String),
     #[error("building the `{table}` table")]
@@ -119,6 +122,7 @@ impl JobError {
             | JobError::LabelColumn { .. }
             | JobError::OutcomeColumn { .. }
             | JobError::Screening { .. }
+            | JobError::Rules { .. }
             | JobError::Privacy(_) => true,
             JobError::Lake(e) => e.is_invalid_input(),
             JobError::Features(e) => e.is_invalid_input(),

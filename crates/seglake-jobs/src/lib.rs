@@ -13,6 +13,7 @@
 //!    |      cluster with seglake-model's scoring function
 //!    |
 //! publish   `models` first (the other tables name its version), then
+//!    |      with [rules]: the rules over the run's tables -> alerts, cases;
 //!    |      `segments`, `segment_profiles` and the feature table, one commit
 //!    |      each, all carrying the run id as the Delta transaction id
 //!    |
@@ -55,6 +56,7 @@ mod publication;
 mod risk;
 mod risk_labels;
 mod risk_metrics;
+pub mod rules;
 mod run_columns;
 mod run_metrics;
 pub mod screening;

@@ -237,6 +237,12 @@ async fn fail(
     publication: Publication<'_>,
     error: crate::JobError,
 ) -> crate::JobError {
+    if error.is_invalid_input() && publication.commits.is_empty() {
+        // Bad input found before the first commit (a rule's SQL, say):
+        // nothing is written, not even a `failed` row.
+        publication.fail_silently().await;
+        return error;
+    }
     let record = finished.record(RunStatus::Failed, &publication.commits, Some(&error));
     publication.fail(&record).await;
     error

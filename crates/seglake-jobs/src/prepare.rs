@@ -67,6 +67,9 @@ pub(crate) async fn prepare(
     };
     engine.register_views(spec, mode).await?;
     engine.check_rules(spec).await?;
+    if mode == ViewMode::PlanOnly {
+        crate::rules::check(spec, &engine).await?;
+    }
     Ok(Prepared {
         engine,
         inputs,

@@ -145,6 +145,15 @@ impl<'a> Publication<'a> {
         self.commit_staged().await
     }
 
+    /// After bad input found before any commit: removes the files staged,
+    /// records nothing.
+    pub async fn fail_silently(mut self) {
+        self.release_deferred();
+        for staged in std::mem::take(&mut self.staged) {
+            staged.discard().await;
+        }
+    }
+
     /// After `error`: removes the files staged and not committed, and
     /// appends `record` (status `failed`, the versions that landed) to
     /// `runs`. The failed row carries no run transaction, so a re-run of the

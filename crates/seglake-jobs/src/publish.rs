@@ -5,7 +5,7 @@
 use seglake_features::FeatureEngine;
 use seglake_lake::WriteMode;
 use seglake_spec::lineage::TableCount;
-use seglake_spec::{JobSpec, SCREENING_HITS_TABLE};
+use seglake_spec::{ALERTS_TABLE, CASES_TABLE, JobSpec, SCREENING_HITS_TABLE};
 
 use crate::compute::Computed;
 use crate::error::Result;
@@ -57,6 +57,15 @@ pub(crate) async fn publish(
     let with_columns =
         with_run_columns(&computed.features, cx.run_id, cx.as_of, &spec.output_table)?;
     let mut feature_data = Some(cx.ids.publishable(&spec.output_table, with_columns)?);
+    if spec.rules.is_some() {
+        // The rules read the feature table as computed, not its view (which
+        // would compute it again).
+        cx.engine.register_batches(
+            &spec.output_table,
+            computed.features.schema.clone(),
+            computed.features.batches.clone(),
+        )?;
+    }
     if let Some(trained) = trained {
         let scoring = Scoring::of(cx.engine);
         let _activity = seglake_memory::enter_activity("scoring every customer");
@@ -139,6 +148,7 @@ async fn publish_models(
     let spec = cx.spec;
     let segments = &trained.segments;
     let risk_with_spec = trained.risk.as_ref().zip(spec.risk.as_ref());
+    let raised = raise_alerts(cx, trained, &scored).await?;
     let models = crate::tables::models_table(segments, risk_with_spec, cx.run_id, cx.as_of)?;
     publication
         .stage(MODELS, models, WriteMode::Append, None)
@@ -155,6 +165,12 @@ async fn publish_models(
         as_of: cx.as_of,
     };
     let segments_data = segments_data(cx, scored, stamp)?;
+    let profiles = crate::tables::profiles_table(
+        segments,
+        trained.outcomes.as_ref(),
+        &trained.feedback,
+        stamp,
+    )?;
     publication
         .stage(
             SEGMENTS,
@@ -163,15 +179,12 @@ async fn publish_models(
             Some(&spec.key),
         )
         .await?;
-    let profiles = crate::tables::profiles_table(
-        segments,
-        trained.outcomes.as_ref(),
-        &trained.feedback,
-        stamp,
-    )?;
     publication
         .stage(PROFILES, profiles, WriteMode::Snapshot, None)
         .await?;
+    if let Some(raised) = raised {
+        stage_rule_outputs(raised, publication, published).await?;
+    }
     published.rows_out.extend([
         TableCount {
             table: SEGMENTS.into(),
@@ -186,7 +199,90 @@ async fn publish_models(
             rows: 1 + trained.risk.is_some() as i64,
         },
     ]);
-    published.metrics = Some(RunMetrics::of(trained).to_json());
+    let metrics = RunMetrics::of(trained).to_json();
+    published.metrics = Some(match published.metrics.take() {
+        Some(earlier) => merge_metrics(&metrics, &earlier),
+        None => metrics,
+    });
+    Ok(())
+}
+
+/// With `[rules]`: the run's alerts and cases, before anything is
+/// committed, so a rule that fails leaves the lake as it was. The rules see
+/// this run's `segments` and `segment_profiles` with a provisional
+/// `model_version` (-1): the `models` version is known only once committed.
+async fn raise_alerts(
+    cx: &PublishContext<'_>,
+    trained: &Trained,
+    scored: &Scored,
+) -> Result<Option<crate::rules::Raised>> {
+    let Some(rules) = &cx.spec.rules else {
+        return Ok(None);
+    };
+    let provisional = RunStamp {
+        run_id: cx.run_id,
+        model_version: -1,
+        as_of: cx.as_of,
+    };
+    let segments_now = segments_data(cx, scored.clone(), provisional)?;
+    let profiles_now = crate::tables::profiles_table(
+        &trained.segments,
+        trained.outcomes.as_ref(),
+        &trained.feedback,
+        provisional,
+    )?;
+    let run = crate::rules::RulesRun {
+        spec: cx.spec,
+        rules,
+        engine: cx.engine,
+        run_id: cx.run_id,
+        as_of: cx.as_of,
+    };
+    step(cx.progress, "running the rules: alerts and cases");
+    Ok(Some(
+        crate::rules::raise(&run, &segments_now, &profiles_now).await?,
+    ))
+}
+
+/// `extra`'s keys added to `base` (both JSON objects).
+fn merge_metrics(base: &str, extra: &str) -> String {
+    let mut base: serde_json::Value = serde_json::from_str(base).expect("metrics are JSON");
+    let extra: serde_json::Value = serde_json::from_str(extra).expect("metrics are JSON");
+    if let (Some(base), Some(extra)) = (base.as_object_mut(), extra.as_object()) {
+        base.extend(extra.clone());
+    }
+    base.to_string()
+}
+
+/// Stages `alerts` (this run's new ones, appended) and `cases` (every case,
+/// a snapshot), and adds the rules' counts to the run's metrics.
+async fn stage_rule_outputs(
+    raised: crate::rules::Raised,
+    publication: &mut Publication<'_>,
+    published: &mut Published,
+) -> Result<()> {
+    let rows = |data: &crate::tables::TableData| data.1.iter().map(|b| b.num_rows() as i64).sum();
+    published.rows_out.extend([
+        TableCount {
+            table: ALERTS_TABLE.into(),
+            rows: rows(&raised.alerts),
+        },
+        TableCount {
+            table: CASES_TABLE.into(),
+            rows: rows(&raised.cases),
+        },
+    ]);
+    publication
+        .stage(ALERTS_TABLE, raised.alerts, WriteMode::Append, None)
+        .await?;
+    publication
+        .stage(CASES_TABLE, raised.cases, WriteMode::Snapshot, None)
+        .await?;
+    let rules = serde_json::json!({ "rules": raised.metrics }).to_string();
+    published.metrics = Some(match published.metrics.take() {
+        Some(base) => merge_metrics(&base, &rules),
+        None => rules,
+    });
     Ok(())
 }
 

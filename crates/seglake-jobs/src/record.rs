@@ -61,7 +61,7 @@ pub(crate) fn run_record(
         spec_text: spec.text.clone(),
         spec_sha256: spec.sha256.clone(),
         sql_files: spec
-            .sql_views()
+            .sql_files()
             .map(|v| SqlFileRecord {
                 view: v.name.clone(),
                 path: v.path.display().to_string(),

@@ -34,11 +34,13 @@ impl Scoring {
 }
 
 /// The `segments` table's key column and scoring columns, in key order.
+#[derive(Clone)]
 pub(crate) struct Scored {
     pub keys: ScoredKeys,
     pub columns: (Vec<Field>, Vec<ArrayRef>),
 }
 
+#[derive(Clone)]
 pub(crate) enum ScoredKeys {
     /// The feature table's raw ids: pseudonymised (when the job says so)
     /// with the whole `segments` table.

@@ -89,6 +89,26 @@ pub(crate) fn segments_table(
     batch(SEGMENTS, fields, columns)
 }
 
+/// `segments` with no rows, its columns as `spec`'s run would publish them
+/// (for planning SQL that reads it).
+pub(crate) fn empty_segments_table(spec: &seglake_spec::JobSpec) -> Result<TableData> {
+    let (mut fields, mut columns) =
+        seglake_model::segment_columns(Vec::new(), std::iter::empty(), Vec::new());
+    if spec.risk.is_some() {
+        let (risk_fields, risk_columns) =
+            seglake_model::risk_columns(Vec::new(), std::iter::empty(), std::iter::empty());
+        fields.extend(risk_fields);
+        columns.extend(risk_columns);
+    }
+    let keys: ArrayRef = Arc::new(StringArray::from(Vec::<&str>::new()));
+    let stamp = RunStamp {
+        run_id: "validate",
+        model_version: 0,
+        as_of: DateTime::<Utc>::UNIX_EPOCH,
+    };
+    segments_table(&spec.key, keys, (fields, columns), stamp)
+}
+
 /// The scoring columns of the batch run: segment, distance and, with a
 /// risk model, score, band and reasons, in key order.
 pub(crate) fn local_scoring_columns(

@@ -39,6 +39,8 @@ pub fn schema() -> SchemaRef {
         Field::new("topic", DataType::Utf8, true),
         Field::new("comment", DataType::Utf8, true),
         Field::new("alert_id", DataType::Utf8, true),
+        // The case a disposition decides (or the case of `alert_id`).
+        Field::new("case_id", DataType::Utf8, true),
         Field::new("outcome", DataType::Utf8, true),
         Field::new("source", DataType::Utf8, false),
         Field::new("occurred_at", ts.clone(), false),

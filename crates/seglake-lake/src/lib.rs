@@ -17,9 +17,12 @@
 //!   writer replaying a batch after a crash never adds it twice.
 //! - [`feedback`] is the table `serve` appends survey responses and analyst
 //!   dispositions to.
+//! - [`cases`] holds the columns of `alerts` and `cases` and the states a
+//!   case moves through.
 //! - [`runs`] is the lineage table: one row per run, from
 //!   [`seglake_spec::lineage::RunRecord`].
 
+pub mod cases;
 mod error;
 pub mod feedback;
 mod history;

@@ -61,6 +61,8 @@ impl std::fmt::Debug for Token {
 
 pub struct AppState {
     pub models: Arc<Models>,
+    /// The published cases, for dispositions that name one.
+    pub cases: crate::cases::CaseBook,
     pub wal: Wal,
     pub metrics: Arc<Metrics>,
     pub token: Token,
@@ -401,13 +403,17 @@ async fn accept(
     state: &AppState,
     item: Result<FeedbackItem, ApiError>,
 ) -> Result<Response, ApiError> {
-    let item = item?;
+    let mut item = item?;
     let id = item.feedback_id.clone();
+    let held = state.cases.hold(&mut item).await?;
     state
         .wal
         .append(item)
         .await
         .map_err(ApiError::Unavailable)?;
+    if let Some(held) = held {
+        held.record();
+    }
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"feedback_id": id, "durable": true})),

@@ -23,6 +23,10 @@ pub struct FeedbackItem {
     pub topic: Option<String>,
     pub comment: Option<String>,
     pub alert_id: Option<String>,
+    /// The case a disposition decides; logs written before cases existed
+    /// have none.
+    #[serde(default)]
+    pub case_id: Option<String>,
     pub outcome: Option<String>,
     pub source: String,
     pub occurred_at: DateTime<Utc>,
@@ -194,6 +198,7 @@ pub fn from_api(body: &Value, now: DateTime<Utc>) -> Result<FeedbackItem, ApiErr
         topic: None,
         comment: None,
         alert_id: None,
+        case_id: None,
         outcome: None,
         source: "api".into(),
         occurred_at,
@@ -221,11 +226,13 @@ pub fn from_api(body: &Value, now: DateTime<Utc>) -> Result<FeedbackItem, ApiErr
             "customer_id",
             "time",
             "alert_id",
+            "case_id",
             "outcome",
             "comment",
         ])?;
         item.outcome = f.one_of("outcome", &OUTCOMES, true)?;
         item.alert_id = f.string("alert_id", MAX_ID, false)?;
+        item.case_id = f.string("case_id", MAX_ID, false)?;
         item.comment = f.string("comment", MAX_COMMENT, false)?;
     }
     Ok(item)
@@ -272,6 +279,7 @@ pub fn from_webhook(body: &Value, now: DateTime<Utc>) -> Result<FeedbackItem, Ap
         topic: p.string("topic", MAX_TOPIC, false)?,
         comment: f.string("comment", MAX_COMMENT, false)?,
         alert_id: None,
+        case_id: None,
         outcome: None,
         source: "webhook".into(),
         occurred_at: f.time("created_at", now)?,
@@ -303,6 +311,7 @@ pub fn to_batch(items: &[FeedbackItem]) -> Result<RecordBatch, arrow::error::Arr
             text(&|i| i.topic.as_deref()),
             text(&|i| i.comment.as_deref()),
             text(&|i| i.alert_id.as_deref()),
+            text(&|i| i.case_id.as_deref()),
             text(&|i| i.outcome.as_deref()),
             text(&|i| Some(&i.source)),
             time(&|i| i.occurred_at),

@@ -13,6 +13,7 @@
 //! Every route but `/healthz` requires the bearer token.
 
 pub mod api;
+mod cases;
 mod error;
 pub mod feedback;
 pub mod metrics;
@@ -55,10 +56,12 @@ pub async fn serve(
     // The log first: feedback a previous process acknowledged is committed
     // before anything else happens.
     let wal = wal::Wal::open(&options.wal_dir, &lake.root, metrics.clone()).await?;
+    let cases = cases::CaseBook::new(&lake.root);
     let models = Arc::new(model::Models::load(lake, options.run.clone()).await?);
     let loaded = models.current();
     tracing::info!(run_id = %loaded.run_id, job = %loaded.job_name, "scoring with run");
     let state = Arc::new(api::AppState {
+        cases,
         models: models.clone(),
         wal,
         metrics: metrics.clone(),

@@ -61,7 +61,7 @@ pub fn document() -> Value {
                             "topic": {"type": "string", "description": "`compliance_contact` for a response about a compliance contact"},
                             "comment": {"type": "string"}, "time": {"type": "string", "format": "date-time"}}},
                         {"type": "object", "required": ["type", "customer_id", "outcome"], "additionalProperties": false, "properties": {
-                            "type": {"const": "disposition"}, "customer_id": {"type": "string"}, "alert_id": {"type": "string"},
+                            "type": {"const": "disposition"}, "customer_id": {"type": "string"}, "alert_id": {"type": "string"}, "case_id": {"type": "string"},
                             "outcome": {"enum": ["sar_filed", "true_positive", "false_positive", "no_action"]},
                             "comment": {"type": "string"}, "time": {"type": "string", "format": "date-time"}}}
                     ]

@@ -332,6 +332,7 @@ mod tests {
             topic: None,
             comment: None,
             alert_id: None,
+            case_id: None,
             outcome: None,
             source: "api".into(),
             occurred_at: t,

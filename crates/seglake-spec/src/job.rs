@@ -8,6 +8,9 @@ use crate::error::{Problem, Problems, Result, SpecError};
 use crate::location::Location;
 use crate::raw::{RawFormat, RawJob, RawOutlierRule};
 use crate::risk::RiskSpec;
+use crate::rules::{
+    ALERTS_TABLE, CASES_TABLE, PREVIOUS_SEGMENTS_TABLE, RulesSpec, THRESHOLDS_TABLE,
+};
 use crate::screening::SCREENING_HITS_TABLE;
 use crate::segments::SegmentsSpec;
 use crate::view::ViewSpec;
@@ -20,12 +23,14 @@ pub const PROFILES_TABLE: &str = "segment_profiles";
 pub const MODELS_TABLE: &str = "models";
 
 /// Tables every run may publish under the output root.
-pub const RESERVED_TABLES: [&str; 8] = [
+pub const RESERVED_TABLES: [&str; 10] = [
     "runs",
     SEGMENTS_TABLE,
     PROFILES_TABLE,
     MODELS_TABLE,
     SCREENING_HITS_TABLE,
+    ALERTS_TABLE,
+    CASES_TABLE,
     "segment_migrations",
     "erasures",
     FEEDBACK_SOURCE,
@@ -67,6 +72,8 @@ pub struct JobSpec {
     /// The `[screening]` section, when the job screens names against a
     /// sanctions list.
     pub screening: Option<crate::screening::ScreeningSpec>,
+    /// The `[rules]` section, when the job raises alerts.
+    pub rules: Option<RulesSpec>,
     pub output_root: Location,
 }
 
@@ -77,6 +84,16 @@ impl JobSpec {
         self.views
             .iter()
             .chain(self.risk.as_ref().map(|r| &r.labels))
+    }
+
+    /// Every SQL file the run reads, as its lineage records them: the
+    /// views, the label view, then the rules.
+    pub fn sql_files(&self) -> impl Iterator<Item = &ViewSpec> {
+        self.sql_views().chain(
+            self.rules
+                .iter()
+                .flat_map(|r| r.rules.iter().map(|rule| &rule.sql)),
+        )
     }
 }
 
@@ -328,6 +345,7 @@ impl Validator<'_> {
                 Some(screening)
             }
         };
+        let rules = self.rules(&raw, &tables)?;
         let root = self.substitute("output.root", &raw.output.root, &vars)?;
         let output_root =
             Location::parse(&root, self.base).map_err(|m| self.invalid("output.root", m))?;
@@ -349,8 +367,54 @@ impl Validator<'_> {
             risk,
             privacy,
             screening,
+            rules,
             output_root,
         })
+    }
+
+    /// The `[rules]` section: every rule's SQL file read, every problem
+    /// reported at once.
+    fn rules(&self, raw: &RawJob, tables: &[&str]) -> Result<Option<RulesSpec>> {
+        let Some(rules) = &raw.rules else {
+            return Ok(None);
+        };
+        if raw.segments.is_none() {
+            return Err(self.invalid(
+                "rules",
+                "rules read the run's `segments`: add a [segments] section",
+            ));
+        }
+        if raw.privacy.as_ref().is_some_and(|p| p.pseudonymise) {
+            return Err(self.invalid(
+                "rules",
+                "rules join the run's raw customer ids with its sources, and alerts and \
+                 cases are published by customer: rules and `[privacy] pseudonymise` do \
+                 not combine",
+            ));
+        }
+        for name in [THRESHOLDS_TABLE, PREVIOUS_SEGMENTS_TABLE] {
+            if tables.contains(&name) {
+                return Err(self.invalid(
+                    "rules",
+                    format!("a source or view is named `{name}`, a table the rules read"),
+                ));
+            }
+        }
+        let dir = self.base.join(&rules.sql_dir);
+        if self.recorded_sql.is_none() && !dir.is_dir() {
+            return Err(self.invalid(
+                "rules.sql_dir",
+                format!("{} is not a folder", dir.display()),
+            ));
+        }
+        let mut checked = Vec::new();
+        for (i, rule) in rules.rules.iter().enumerate() {
+            let sql = self.read_view(&dir, format!("rules.rule[{i}].name"), &rule.name)?;
+            checked.push(crate::rules::CheckedRule { raw: rule, sql });
+        }
+        crate::rules::validate(rules, checked)
+            .map(Some)
+            .map_err(|p| self.invalid_all(p))
     }
 
     /// `job.as_of`, an RFC 3339 time, when the job fixes one.

@@ -43,6 +43,7 @@ mod location;
 pub mod privacy;
 pub mod raw;
 pub mod risk;
+pub mod rules;
 mod run_id;
 pub mod screening;
 pub mod segments;
@@ -56,6 +57,10 @@ pub use job::{
 pub use location::Location;
 pub use privacy::{KeySource, PrivacySpec, PseudonymKey};
 pub use risk::{BandSpec, BandTarget, RiskSpec};
+pub use rules::{
+    ALERTS_TABLE, Action, CASES_TABLE, PREVIOUS_SEGMENTS_TABLE, RuleSpec, RulesSpec,
+    SegmentSelector, Severity, THRESHOLDS_TABLE, Thresholds,
+};
 pub use run_id::RunId;
 pub use screening::{PartySpec, SCREENING_HITS_TABLE, ScreeningSpec};
 pub use segments::SegmentsSpec;

@@ -28,7 +28,48 @@ pub struct RawJob {
     /// Names screened against a sanctions list.
     #[serde(default)]
     pub screening: Option<RawScreening>,
+    /// Monitoring rules that turn segments and risk into alerts.
+    #[serde(default)]
+    pub rules: Option<RawRules>,
     pub output: RawOutput,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRules {
+    /// The folder of the rules' SQL files.
+    pub sql_dir: String,
+    /// Every threshold parameter's one-size value.
+    #[serde(default)]
+    pub thresholds: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    pub segment_thresholds: Vec<RawSegmentThresholds>,
+    #[serde(default, rename = "rule")]
+    pub rules: Vec<RawRule>,
+}
+
+/// Overrides for some segments: `segment` or `profile`, then parameter =
+/// value pairs (checked against the one-size parameters, since the pairs
+/// cannot be listed here).
+#[derive(Debug, Deserialize)]
+pub struct RawSegmentThresholds {
+    #[serde(default)]
+    pub segment: Option<toml::Value>,
+    #[serde(default)]
+    pub profile: Option<String>,
+    #[serde(flatten)]
+    pub values: BTreeMap<String, toml::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    /// The SQL file's name (`.sql` optional).
+    pub name: String,
+    pub action: String,
+    pub severity: String,
+    #[serde(default)]
+    pub suppress_for: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

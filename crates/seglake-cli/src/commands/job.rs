@@ -50,6 +50,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
             text += "\n";
             text += &profiles.render(SUMMARY_SEGMENT_FEATURES);
         }
+        text += &render_rules(&summary);
         print(&text)?;
     }
     Ok(Exit::Success)
@@ -266,6 +267,53 @@ fn render_screening(summary: &RunSummary) -> String {
         );
     }
     s
+}
+
+/// One line of new alerts per rule and one of cases, from
+/// `runs.metrics.rules`, when the job has rules.
+fn render_rules(summary: &RunSummary) -> String {
+    let metrics: serde_json::Value = summary
+        .record
+        .metrics
+        .as_deref()
+        .and_then(|m| serde_json::from_str(m).ok())
+        .unwrap_or_default();
+    let Some(m) = metrics.get("rules") else {
+        return String::new();
+    };
+    let count = |v: &serde_json::Value| group(v.as_i64().unwrap_or(0));
+    let per_rule: Vec<String> = m["rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["rule"].as_str().unwrap_or("-"),
+                count(&r["alerts"])
+            )
+        })
+        .collect();
+    let states: Vec<String> = m["cases"]["states"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(state, n)| format!("{} {state}", count(n)))
+        .collect();
+    format!(
+        "\nalerts: {} new ({}), {} suppressed\ncases: {} opened, {} joined by new alerts, {} dispositions applied; now {}\n",
+        count(&m["alerts"]),
+        per_rule.join(", "),
+        count(&m["suppressed"]),
+        count(&m["cases"]["opened"]),
+        count(&m["cases"]["joined"]),
+        count(&m["cases"]["dispositions_applied"]),
+        if states.is_empty() {
+            "none".to_string()
+        } else {
+            states.join(", ")
+        },
+    )
 }
 
 fn render_published(summary: &RunSummary) -> String {

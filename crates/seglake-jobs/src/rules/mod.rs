@@ -1,0 +1,276 @@
+//! Monitoring rules (`[rules]`): after scoring, every rule's SQL runs over
+//! the run's tables (sources, views, the feature table, this run's
+//! `segments`, the last published `previous_segments`, the segment's
+//! `thresholds`); its rows become alerts (a stable id per rule, customer
+//! and window; suppressed within `suppress_for` of the rule's last alert on
+//! the customer), alerts are grouped per customer into cases, and analysts'
+//! dispositions move the cases. `alerts` (appended) and `cases` (a complete
+//! snapshot) are published with the run.
+//!
+//! [`replay`] runs the same rules over a past run's published tables, with
+//! the segment-specific or the one-size thresholds: the backtest.
+
+mod alerts;
+mod cases;
+mod hits;
+mod thresholds;
+
+use chrono::{DateTime, Utc};
+use seglake_features::FeatureEngine;
+use seglake_lake::{history, read_table, table_exists, table_location};
+use seglake_spec::{
+    ALERTS_TABLE, CASES_TABLE, JobSpec, Location, PREVIOUS_SEGMENTS_TABLE, PROFILES_TABLE,
+    RulesSpec, SEGMENTS_TABLE, THRESHOLDS_TABLE,
+};
+use serde::Serialize;
+
+pub use alerts::{RuleCounts, alert_id};
+pub use cases::{CaseCounts, case_id};
+pub use hits::REASON_COLUMN;
+pub use thresholds::ThresholdSet;
+
+use crate::error::{JobError, Result};
+use crate::tables::TableData;
+
+/// What the rules did in a run: in `runs.metrics.rules` and the summary.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RulesMetrics {
+    pub rules: Vec<RuleCounts>,
+    pub alerts: usize,
+    pub suppressed: usize,
+    pub cases: CaseCounts,
+}
+
+/// The run's rule outputs, ready to stage.
+pub(crate) struct Raised {
+    pub alerts: TableData,
+    pub cases: TableData,
+    pub metrics: RulesMetrics,
+}
+
+/// What a rule run knows about the run.
+pub(crate) struct RulesRun<'a> {
+    pub spec: &'a JobSpec,
+    pub rules: &'a RulesSpec,
+    pub engine: &'a FeatureEngine,
+    pub run_id: &'a str,
+    pub as_of: DateTime<Utc>,
+}
+
+fn lake_table(spec: &JobSpec, table: &str) -> Location {
+    table_location(&spec.output_root, table)
+}
+
+/// The latest version of `table`, or of its versions the latest not made
+/// by `except_run`; `None` when there is none.
+pub(crate) async fn latest_version(
+    location: &Location,
+    table: &str,
+    except_run: Option<&str>,
+) -> Result<Option<i64>> {
+    if !table_exists(location).await? {
+        return Ok(None);
+    }
+    let entries = history(table, location).await?;
+    Ok(entries
+        .iter()
+        .filter(|e| except_run.is_none() || e.run_id.as_deref() != except_run)
+        .map(|e| e.version)
+        .max())
+}
+
+async fn read_latest(
+    spec: &JobSpec,
+    table: &str,
+    except_run: Option<&str>,
+) -> Result<Vec<arrow::array::RecordBatch>> {
+    let location = lake_table(spec, table);
+    match latest_version(&location, table, except_run).await? {
+        Some(v) => Ok(read_table(table, &location, Some(v))
+            .await?
+            .iter()
+            .map(seglake_lake::cases::plain_strings)
+            .collect()),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Registers what the rules read besides the sources and views:
+/// `segments`, `segment_profiles`, `previous_segments` and `thresholds`.
+/// Returns the segments' thresholds.
+async fn register(
+    run: &RulesRun<'_>,
+    segments: &TableData,
+    profiles: &TableData,
+    previous: Vec<arrow::array::RecordBatch>,
+    set: ThresholdSet,
+) -> Result<thresholds::SegmentThresholdValues> {
+    let engine = run.engine;
+    engine.register_batches(SEGMENTS_TABLE, segments.0.clone(), segments.1.clone())?;
+    engine.register_batches(PROFILES_TABLE, profiles.0.clone(), profiles.1.clone())?;
+    // As published then: the types a Delta reader gives back (and the
+    // columns that run had) may differ from this run's batches.
+    let schema = previous
+        .first()
+        .map(|b| b.schema())
+        .unwrap_or_else(|| segments.0.clone());
+    engine.register_batches(PREVIOUS_SEGMENTS_TABLE, schema, previous)?;
+    let listed = thresholds::segments_of(profiles);
+    let values = thresholds::resolve(engine, &run.rules.thresholds, &listed, set).await?;
+    let (schema, batches) = thresholds::table(&run.rules.thresholds, &listed, &values)?;
+    engine.register_batches(THRESHOLDS_TABLE, schema, batches)?;
+    Ok(values)
+}
+
+/// Runs every rule and returns each one's hits, in the job's rule order.
+async fn all_hits(run: &RulesRun<'_>) -> Result<Vec<Vec<hits::RuleHit>>> {
+    let mut out = Vec::new();
+    for rule in &run.rules.rules {
+        out.push(hits::run(run.engine, rule, &run.spec.key).await?);
+    }
+    Ok(out)
+}
+
+/// The run's alerts and cases.
+pub(crate) async fn raise(
+    run: &RulesRun<'_>,
+    segments: &TableData,
+    profiles: &TableData,
+) -> Result<Raised> {
+    let key = &run.spec.key;
+    let previous = read_latest(run.spec, SEGMENTS_TABLE, Some(run.run_id)).await?;
+    let values = register(
+        run,
+        segments,
+        profiles,
+        previous,
+        ThresholdSet::SegmentSpecific,
+    )
+    .await?;
+    let hits = all_hits(run).await?;
+    let prior = alerts::PriorAlerts::read(&read_latest(run.spec, ALERTS_TABLE, None).await?, key);
+    let segment_rows = alerts::segment_rows(segments, key)?;
+    let as_of = run.as_of.timestamp_micros();
+    let cx = alerts::AlertContext {
+        prior: &prior,
+        segments: &segment_rows,
+        thresholds: &values,
+        as_of_micros: as_of,
+    };
+    let mut metrics = RulesMetrics::default();
+    let mut new_alerts = Vec::new();
+    for (rule, rule_hits) in run.rules.rules.iter().zip(hits) {
+        let (raised, counts) = alerts::select(rule, rule_hits, &cx);
+        metrics.alerts += counts.alerts;
+        metrics.suppressed += counts.suppressed;
+        metrics.rules.push(counts);
+        new_alerts.extend(raised);
+    }
+    let mut cases = cases::read(&read_latest(run.spec, CASES_TABLE, None).await?, key);
+    let dispositions = cases::dispositions(run.engine).await?;
+    cases::apply_dispositions(
+        &mut cases,
+        &dispositions,
+        as_of,
+        run.run_id,
+        &mut metrics.cases,
+    );
+    cases::add_alerts(
+        &mut cases,
+        &mut new_alerts,
+        as_of,
+        run.run_id,
+        &mut metrics.cases,
+    );
+    let cases = cases::table(&mut cases, key, &mut metrics.cases)?;
+    let alerts = alerts::table(
+        &new_alerts,
+        key,
+        run.run_id,
+        as_of,
+        Utc::now().timestamp_micros(),
+    )?;
+    Ok(Raised {
+        alerts,
+        cases,
+        metrics,
+    })
+}
+
+/// For `validate`: registers empty `segments`, `segment_profiles`,
+/// `previous_segments` and `thresholds` and checks that every rule is one
+/// SELECT over known tables and columns returning the key and a `reason`.
+pub(crate) async fn check(spec: &JobSpec, engine: &FeatureEngine) -> Result<()> {
+    let Some(rules) = &spec.rules else {
+        return Ok(());
+    };
+    let segments = crate::tables::empty_segments_table(spec)?;
+    engine.register_batches(SEGMENTS_TABLE, segments.0.clone(), Vec::new())?;
+    engine.register_batches(PREVIOUS_SEGMENTS_TABLE, segments.0.clone(), Vec::new())?;
+    let (schema, _) = thresholds::table(&rules.thresholds, &[], &Default::default())?;
+    engine.register_batches(THRESHOLDS_TABLE, schema, Vec::new())?;
+    for rule in &rules.rules {
+        let schema = engine.query_file_schema(&rule.sql).await?;
+        hits::check_columns(rule, &spec.key, &schema)?;
+    }
+    Ok(())
+}
+
+/// A past run's published tables, for a backtest.
+pub struct ReplayTables {
+    pub segments: (arrow::datatypes::SchemaRef, Vec<arrow::array::RecordBatch>),
+    pub profiles: (arrow::datatypes::SchemaRef, Vec<arrow::array::RecordBatch>),
+    pub previous_segments: Vec<arrow::array::RecordBatch>,
+}
+
+/// One rule's rows in a replay: (key, segment id) per hit.
+pub struct ReplayedRule {
+    pub rule: String,
+    pub hits: Vec<(String, Option<i32>)>,
+}
+
+/// Runs the rules over a past run's tables with `set`'s thresholds, on an
+/// engine that has the run's sources and views registered; nothing is
+/// suppressed or written.
+pub async fn replay(
+    spec: &JobSpec,
+    engine: &FeatureEngine,
+    tables: &ReplayTables,
+    set: ThresholdSet,
+) -> Result<Vec<ReplayedRule>> {
+    let rules = spec.rules.as_ref().ok_or_else(|| JobError::Rules {
+        message: format!("job `{}` has no [rules] section", spec.name),
+    })?;
+    let run = RulesRun {
+        spec,
+        rules,
+        engine,
+        run_id: "backtest",
+        as_of: Utc::now(),
+    };
+    register(
+        &run,
+        &tables.segments,
+        &tables.profiles,
+        tables.previous_segments.clone(),
+        set,
+    )
+    .await?;
+    let segments = alerts::segment_rows(&tables.segments, &spec.key)?;
+    let hits = all_hits(&run).await?;
+    Ok(rules
+        .rules
+        .iter()
+        .zip(hits)
+        .map(|(rule, hits)| ReplayedRule {
+            rule: rule.name.clone(),
+            hits: hits
+                .into_iter()
+                .map(|h| {
+                    let segment = segments.get(&h.key).map(|s| s.segment_id);
+                    (h.key, segment)
+                })
+                .collect(),
+        })
+        .collect())
+}
