@@ -49,7 +49,7 @@ fn runs(lake: &Path) -> Vec<(String, String)> {
 }
 
 /// Files under `dir` whose bytes contain `needle`.
-fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
+pub(crate) fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
     file_tree(dir)
         .into_iter()
         .filter(|f| !f.starts_with("raw/"))
@@ -107,7 +107,8 @@ fn an_auditor_can_explain_reproduce_and_compare_past_segmentations() {
     assert_eq!(audit["assignment"]["run_id"], r1.as_str());
     assert_eq!(audit["assignment"]["reasons"].as_array().unwrap().len(), 3);
     assert!(audit["assignment"]["risk_band"].is_string());
-    assert_eq!(audit["sql_files"].as_array().unwrap().len(), 7);
+    // Six views, the label view and the five rules.
+    assert_eq!(audit["sql_files"].as_array().unwrap().len(), 12);
     assert_eq!(audit["inputs"].as_array().unwrap().len(), 7);
     assert_eq!(
         audit["reproduce_command"],

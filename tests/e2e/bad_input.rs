@@ -29,6 +29,7 @@ impl Fixture {
         let text = std::fs::read_to_string(root.join("jobs/demo.toml"))
             .unwrap()
             .replace("../sql/features", "sql")
+            .replace("../sql/rules", &format!("{}/sql/rules", root.display()))
             .replace("../reference/", &format!("{}/reference/", root.display()))
             .replace(
                 "lake = \"../lake\"",

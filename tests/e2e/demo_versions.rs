@@ -78,6 +78,8 @@ fn two_runs_publish_versions_0_and_1_with_their_lineage() {
                 "models",
                 "segments",
                 "segment_profiles",
+                "alerts",
+                "cases",
                 "screening_hits",
                 "customer_features"
             ],
@@ -96,11 +98,17 @@ fn two_runs_publish_versions_0_and_1_with_their_lineage() {
             seglake_spec::sha256_hex(spec_text.as_bytes())
         );
         let sql = row["sql_files"].as_array().unwrap();
-        // Six feature views and the risk label view.
-        assert_eq!(sql.len(), 7);
+        // Six feature views, the risk label view and the five rules.
+        assert_eq!(sql.len(), 12);
         for file in sql {
             let view = file["view"].as_str().unwrap();
-            let text = std::fs::read(root.join(format!("sql/features/{view}.sql"))).unwrap();
+            let path = file["path"].as_str().unwrap();
+            let folder = if path.contains("sql/rules/") {
+                "rules"
+            } else {
+                "features"
+            };
+            let text = std::fs::read(root.join(format!("sql/{folder}/{view}.sql"))).unwrap();
             assert_eq!(file["sha256"], seglake_spec::sha256_hex(&text), "{view}");
         }
 

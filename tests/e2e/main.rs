@@ -8,6 +8,7 @@ mod bad_input;
 mod bi;
 mod cluster;
 mod common;
+mod deliver;
 mod delta_source;
 mod demo_versions;
 mod determinism;

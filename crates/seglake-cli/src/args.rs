@@ -12,7 +12,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use self::after_help::AFTER_HELP;
-use self::after_help::{RUN_AFTER_HELP, SERVE_AFTER_HELP};
+use self::after_help::{DELIVER_AFTER_HELP, RUN_AFTER_HELP, SERVE_AFTER_HELP};
 use self::values::{parse_bytes, parse_interval, parse_period, parse_time, parse_var};
 use crate::exit::InvalidInput;
 
@@ -110,6 +110,16 @@ pub enum Command {
     /// new list version means before the next run.
     #[command(after_help = AFTER_HELP)]
     Screen(ScreenArgs),
+
+    /// Post the lake's alerts (`alert.created`) and case changes
+    /// (`case.changed`) to case-manager webhooks as JSON, signed with
+    /// HMAC-SHA256 over timestamp and body, each with an idempotency key;
+    /// retried with backoff and jitter, dead-lettered after --max-attempts.
+    /// What was delivered is kept in a durable outbox, so a killed worker
+    /// resumes without losing or repeating a delivery (a repeat after a
+    /// crash carries the same idempotency key).
+    #[command(after_help = DELIVER_AFTER_HELP)]
+    Deliver(DeliverArgs),
 
     /// Read-only SQL over the lake's tables (every table under --lake, by
     /// name). Time travel: table_at('segments', 3) reads version 3,
@@ -540,6 +550,46 @@ pub struct DemoArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct DeliverArgs {
+    /// A webhook: NAME=URL (http or https). Repeatable; each endpoint gets
+    /// every event, in order, and its own outbox file.
+    #[arg(long = "webhook", value_name = "NAME=URL", value_parser = parse_var, required = true)]
+    pub webhooks: Vec<(String, String)>,
+
+    /// The environment variable holding the signing secret.
+    #[arg(long, value_name = "VAR", default_value = "SEGLAKE_WEBHOOK_SECRET")]
+    pub secret_env: String,
+
+    /// A file holding the signing secret (a mounted secret), instead of
+    /// --secret-env.
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+
+    /// Where what was delivered is recorded (default LAKE/_deliveries).
+    /// One worker per outbox.
+    #[arg(long, value_name = "DIR")]
+    pub outbox: Option<PathBuf>,
+
+    /// Attempts per event before it is dead-lettered.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_attempts: u32,
+
+    /// Time limit of one request, e.g. 10s.
+    #[arg(long, default_value = "10s", value_parser = parse_interval)]
+    pub timeout: Duration,
+
+    /// First wait before a retry, e.g. 500ms (doubling, with full jitter).
+    #[arg(long, default_value = "500ms", value_parser = parse_interval)]
+    pub backoff: Duration,
+
+    #[command(flatten)]
+    pub lake: LakeArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct JobArgs {
     /// The job spec (a TOML file, e.g. jobs/demo.toml).
     pub job: PathBuf,
@@ -760,6 +810,7 @@ mod tests {
             (Exit::InvalidInput, "invalid input"),
             (Exit::Failure, "any other failure"),
             (Exit::NotReproduced, "`reproduce` only"),
+            (Exit::DeadLettered, "`deliver` only"),
         ] {
             let line = format!("  {}  {meaning}", exit as u8);
             assert!(help.contains(&line), "`{line}` missing from:\n{help}");

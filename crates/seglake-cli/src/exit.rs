@@ -20,6 +20,8 @@ pub enum Exit {
     Failure = 2,
     /// 3: `reproduce` only: the run did not reproduce bit for bit.
     NotReproduced = 3,
+    /// 4: `deliver` only: this run dead-lettered some events.
+    DeadLettered = 4,
 }
 
 impl From<Exit> for ExitCode {

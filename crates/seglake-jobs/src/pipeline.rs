@@ -135,6 +135,11 @@ pub async fn run(
     )
     .await?;
     let computed = stage("compute", compute(spec, &prepared, progress)).await?;
+    let rules_engine = stage(
+        "prepare",
+        local_rules_engine(spec, &context, options, &prepared, progress),
+    )
+    .await?;
     let trained = stage(
         "train",
         train(spec, &prepared.engine, &computed.features, progress),
@@ -153,6 +158,7 @@ pub async fn run(
         as_of: identity.as_of,
         ids: &ids,
         engine: &prepared.engine,
+        rules_engine: rules_engine.as_ref().unwrap_or(&prepared.engine),
         screened: prepared.screened.as_ref(),
         progress,
     };
@@ -192,6 +198,39 @@ pub async fn run(
         commits: publication.commits.clone(),
         lineage_posted,
     })
+}
+
+/// On a cluster, the rules run on the driver, in process: their plans (a
+/// rule joins the run's in-memory tables with the sources) are not shipped
+/// to executors. Sources are read at the run's pinned versions and views
+/// are planned, not materialised; `screening_hits` holds the run's hits.
+async fn local_rules_engine(
+    spec: &JobSpec,
+    context: &RunContext,
+    options: &RunOptions,
+    prepared: &crate::prepare::Prepared,
+    progress: &dyn Progress,
+) -> Result<Option<seglake_features::FeatureEngine>> {
+    if spec.rules.is_none() || options.engine.remote.is_none() {
+        return Ok(None);
+    }
+    let local = RunOptions {
+        pinned_inputs: Some(prepared.inputs.clone()),
+        engine: EngineOptions {
+            remote: None,
+            ..options.engine.clone()
+        },
+        ..options.clone()
+    };
+    let rules = prepare(spec, context, &local, ViewMode::PlanOnly, progress).await?;
+    if let Some(screened) = &prepared.screened {
+        rules.engine.register_batches(
+            seglake_spec::SCREENING_HITS_TABLE,
+            screened.hits.schema(),
+            vec![screened.hits.clone()],
+        )?;
+    }
+    Ok(Some(rules.engine))
 }
 
 /// Runs one stage under the memory budget (`--memory-limit` plus its

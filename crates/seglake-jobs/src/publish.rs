@@ -26,6 +26,9 @@ pub(crate) struct PublishContext<'a> {
     pub as_of: chrono::DateTime<chrono::Utc>,
     pub ids: &'a CustomerIds<'a>,
     pub engine: &'a FeatureEngine,
+    /// Where the rules run: the run's engine, or on a cluster one in this
+    /// process.
+    pub rules_engine: &'a FeatureEngine,
     /// The run's sanctions-screening hits, when the job screens.
     pub screened: Option<&'a Screened>,
     pub progress: &'a dyn Progress,
@@ -60,7 +63,7 @@ pub(crate) async fn publish(
     if spec.rules.is_some() {
         // The rules read the feature table as computed, not its view (which
         // would compute it again).
-        cx.engine.register_batches(
+        cx.rules_engine.register_batches(
             &spec.output_table,
             computed.features.schema.clone(),
             computed.features.batches.clone(),
@@ -224,7 +227,12 @@ async fn raise_alerts(
         model_version: -1,
         as_of: cx.as_of,
     };
-    let segments_now = segments_data(cx, scored.clone(), provisional)?;
+    // With the raw ids the sources hold (alerts are pseudonymised later).
+    let keys = match &scored.keys {
+        ScoredKeys::Raw(keys) | ScoredKeys::Published(keys) => keys.clone(),
+    };
+    let segments_now =
+        crate::tables::segments_table(&cx.spec.key, keys, scored.columns.clone(), provisional)?;
     let profiles_now = crate::tables::profiles_table(
         &trained.segments,
         trained.outcomes.as_ref(),
@@ -234,9 +242,10 @@ async fn raise_alerts(
     let run = crate::rules::RulesRun {
         spec: cx.spec,
         rules,
-        engine: cx.engine,
+        engine: cx.rules_engine,
         run_id: cx.run_id,
         as_of: cx.as_of,
+        pseudonyms: cx.ids.pseudonymiser(),
     };
     step(cx.progress, "running the rules: alerts and cases");
     Ok(Some(

@@ -384,14 +384,6 @@ impl Validator<'_> {
                 "rules read the run's `segments`: add a [segments] section",
             ));
         }
-        if raw.privacy.as_ref().is_some_and(|p| p.pseudonymise) {
-            return Err(self.invalid(
-                "rules",
-                "rules join the run's raw customer ids with its sources, and alerts and \
-                 cases are published by customer: rules and `[privacy] pseudonymise` do \
-                 not combine",
-            ));
-        }
         for name in [THRESHOLDS_TABLE, PREVIOUS_SEGMENTS_TABLE] {
             if tables.contains(&name) {
                 return Err(self.invalid(

@@ -8,6 +8,7 @@ Exit codes:
      nothing was written
   2  any other failure (storage, I/O, internal error)
   3  `reproduce` only: the run did not reproduce bit for bit
+  4  `deliver` only: some events were dead-lettered
 
 Logging: set RUST_LOG (e.g. RUST_LOG=info, RUST_LOG=seglake_jobs=debug); logs go to stderr.";
 
@@ -57,3 +58,22 @@ left by a killed process is committed when the service starts again.
 
 Exit codes: 0 stopped cleanly; 1 invalid input (no token, no published run);
 2 any other failure.";
+
+/// `deliver --help`: what a receiver gets and how it checks it.
+pub const DELIVER_AFTER_HELP: &str = "\
+Each POST carries the JSON body {\"id\": KEY, \"event\": EVENT, \"data\": ...} and the headers
+  Idempotency-Key      alert:<alert_id> or case:<case_id>:<n> (the case's n-th change); the same
+                       on every attempt, so a receiver processes each key once
+  Seglake-Event        alert.created | case.changed
+  Seglake-Timestamp    Unix seconds
+  Seglake-Signature    v1=<hex HMAC-SHA256(secret, \"<timestamp>.<body>\")>
+A 2xx is delivered; timeouts, dropped connections, 408, 429 and 5xx are retried; any other
+status dead-letters the event at once. The secret is never logged or written anywhere.
+
+Exit codes:
+  0  every event delivered (or delivered before)
+  1  invalid input: a webhook that is not NAME=http(s)://..., a missing secret
+  2  any other failure (storage, I/O, internal error)
+  4  this run dead-lettered some events (kept in the outbox; later runs do not retry them)
+
+Logging: set RUST_LOG (e.g. RUST_LOG=info, RUST_LOG=seglake_jobs=debug); logs go to stderr.";

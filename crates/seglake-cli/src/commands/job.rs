@@ -238,12 +238,7 @@ fn render_cleaning(spec: &JobSpec, summary: &RunSummary) -> String {
 /// The screening's counts from `runs.metrics.screening`, when the job
 /// screens.
 fn render_screening(summary: &RunSummary) -> String {
-    let metrics: serde_json::Value = summary
-        .record
-        .metrics
-        .as_deref()
-        .and_then(|m| serde_json::from_str(m).ok())
-        .unwrap_or_default();
+    let metrics = run_metrics(summary);
     let Some(m) = metrics.get("screening") else {
         return String::new();
     };
@@ -269,15 +264,20 @@ fn render_screening(summary: &RunSummary) -> String {
     s
 }
 
-/// One line of new alerts per rule and one of cases, from
-/// `runs.metrics.rules`, when the job has rules.
-fn render_rules(summary: &RunSummary) -> String {
-    let metrics: serde_json::Value = summary
+/// `runs.metrics` of the run, parsed (null when it has none).
+fn run_metrics(summary: &RunSummary) -> serde_json::Value {
+    summary
         .record
         .metrics
         .as_deref()
         .and_then(|m| serde_json::from_str(m).ok())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// One line of new alerts per rule and one of cases, from
+/// `runs.metrics.rules`, when the job has rules.
+fn render_rules(summary: &RunSummary) -> String {
+    let metrics = run_metrics(summary);
     let Some(m) = metrics.get("rules") else {
         return String::new();
     };

@@ -4,6 +4,7 @@
 
 mod audit;
 mod cluster;
+mod deliver;
 mod generate;
 mod job;
 mod report;
@@ -28,6 +29,7 @@ pub async fn dispatch(command: Command) -> anyhow::Result<Exit> {
         Command::Segments(args) => tables::segments(args).await,
         Command::Sql(args) => tables::sql(args).await,
         Command::Screen(args) => job::screen(args).await,
+        Command::Deliver(args) => deliver::deliver(args).await,
         Command::Audit(args) => audit::audit(args).await,
         Command::Reproduce(args) => audit::reproduce(args).await,
         Command::Diff(args) => audit::diff(args).await,

@@ -12,6 +12,7 @@
 
 mod alerts;
 mod cases;
+mod events;
 mod hits;
 mod thresholds;
 
@@ -26,6 +27,7 @@ use serde::Serialize;
 
 pub use alerts::{RuleCounts, alert_id};
 pub use cases::{CaseCounts, case_id};
+pub use events::lake_events;
 pub use hits::REASON_COLUMN;
 pub use thresholds::ThresholdSet;
 
@@ -55,6 +57,19 @@ pub(crate) struct RulesRun<'a> {
     pub engine: &'a FeatureEngine,
     pub run_id: &'a str,
     pub as_of: DateTime<Utc>,
+    /// With `[privacy] pseudonymise`: alerts and cases name customers by
+    /// pseudonym, as every published table does.
+    pub pseudonyms: Option<&'a seglake_spec::PseudonymKey>,
+}
+
+impl RulesRun<'_> {
+    /// A customer id as alerts and cases publish it.
+    fn published_key(&self, key: &str) -> String {
+        match self.pseudonyms {
+            Some(hmac) => hmac.pseudonym(key),
+            None => key.to_string(),
+        }
+    }
 }
 
 fn lake_table(spec: &JobSpec, table: &str) -> Location {
@@ -122,6 +137,63 @@ async fn register(
     Ok(values)
 }
 
+/// `previous` (published under pseudonyms) with the raw ids of this run's
+/// customers, so rules join it with this run's tables; rows of customers
+/// not in this run keep their pseudonym and join nothing.
+fn with_raw_ids(
+    run: &RulesRun<'_>,
+    previous: Vec<arrow::array::RecordBatch>,
+    segments: &TableData,
+) -> Result<Vec<arrow::array::RecordBatch>> {
+    use arrow::array::{Array, StringArray};
+    let key = &run.spec.key;
+    let mut raw_of = std::collections::HashMap::new();
+    for b in &segments.1 {
+        let keys = arrow::compute::cast(
+            b.column_by_name(key).expect("the key"),
+            &arrow::datatypes::DataType::Utf8,
+        )
+        .map_err(|source| JobError::Output {
+            table: SEGMENTS_TABLE.into(),
+            source,
+        })?;
+        let keys = keys.as_any().downcast_ref::<StringArray>().expect("utf8");
+        for i in 0..keys.len() {
+            raw_of.insert(run.published_key(keys.value(i)), keys.value(i).to_string());
+        }
+    }
+    previous
+        .into_iter()
+        .map(|b| {
+            let index = b
+                .schema()
+                .index_of(key)
+                .map_err(|source| JobError::Output {
+                    table: PREVIOUS_SEGMENTS_TABLE.into(),
+                    source,
+                })?;
+            let ids = b
+                .column(index)
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .cloned();
+            let Some(ids) = ids else { return Ok(b) };
+            let raw: StringArray = ids
+                .iter()
+                .map(|p| p.map(|p| raw_of.get(p).cloned().unwrap_or_else(|| p.to_string())))
+                .collect();
+            let mut columns = b.columns().to_vec();
+            columns[index] = std::sync::Arc::new(raw);
+            arrow::array::RecordBatch::try_new(b.schema(), columns).map_err(|source| {
+                JobError::Output {
+                    table: PREVIOUS_SEGMENTS_TABLE.into(),
+                    source,
+                }
+            })
+        })
+        .collect()
+}
+
 /// Runs every rule and returns each one's hits, in the job's rule order.
 async fn all_hits(run: &RulesRun<'_>) -> Result<Vec<Vec<hits::RuleHit>>> {
     let mut out = Vec::new();
@@ -138,7 +210,10 @@ pub(crate) async fn raise(
     profiles: &TableData,
 ) -> Result<Raised> {
     let key = &run.spec.key;
-    let previous = read_latest(run.spec, SEGMENTS_TABLE, Some(run.run_id)).await?;
+    let mut previous = read_latest(run.spec, SEGMENTS_TABLE, Some(run.run_id)).await?;
+    if run.pseudonyms.is_some() {
+        previous = with_raw_ids(run, previous, segments)?;
+    }
     let values = register(
         run,
         segments,
@@ -147,9 +222,18 @@ pub(crate) async fn raise(
         ThresholdSet::SegmentSpecific,
     )
     .await?;
-    let hits = all_hits(run).await?;
+    let mut hits = all_hits(run).await?;
+    for rule_hits in &mut hits {
+        for hit in rule_hits.iter_mut() {
+            hit.key = run.published_key(&hit.key);
+        }
+        rule_hits.sort_by(|a, b| a.key.cmp(&b.key));
+    }
     let prior = alerts::PriorAlerts::read(&read_latest(run.spec, ALERTS_TABLE, None).await?, key);
-    let segment_rows = alerts::segment_rows(segments, key)?;
+    let segment_rows = alerts::segment_rows(segments, key)?
+        .into_iter()
+        .map(|(k, v)| (run.published_key(&k), v))
+        .collect();
     let as_of = run.as_of.timestamp_micros();
     let cx = alerts::AlertContext {
         prior: &prior,
@@ -247,6 +331,7 @@ pub async fn replay(
         engine,
         run_id: "backtest",
         as_of: Utc::now(),
+        pseudonyms: None,
     };
     register(
         &run,
