@@ -130,12 +130,7 @@ async fn stage_screening_hits(
         table: SCREENING_HITS_TABLE.into(),
         rows: screened.hits.num_rows() as i64,
     });
-    let mut metrics: serde_json::Value = match &published.metrics {
-        Some(text) => serde_json::from_str(text).expect("metrics are JSON"),
-        None => serde_json::json!({}),
-    };
-    metrics["screening"] = serde_json::to_value(&screened.metrics).expect("metrics serialise");
-    published.metrics = Some(metrics.to_string());
+    add_metrics(published, "screening", &screened.metrics);
     Ok(())
 }
 
@@ -263,6 +258,15 @@ fn merge_metrics(base: &str, extra: &str) -> String {
     base.to_string()
 }
 
+/// Adds `value` under `name` to the run's metrics.
+fn add_metrics(published: &mut Published, name: &str, value: &impl serde::Serialize) {
+    let extra = serde_json::json!({ name: value }).to_string();
+    published.metrics = Some(match published.metrics.take() {
+        Some(base) => merge_metrics(&base, &extra),
+        None => extra,
+    });
+}
+
 /// Stages `alerts` (this run's new ones, appended) and `cases` (every case,
 /// a snapshot), and adds the rules' counts to the run's metrics.
 async fn stage_rule_outputs(
@@ -287,11 +291,7 @@ async fn stage_rule_outputs(
     publication
         .stage(CASES_TABLE, raised.cases, WriteMode::Snapshot, None)
         .await?;
-    let rules = serde_json::json!({ "rules": raised.metrics }).to_string();
-    published.metrics = Some(match published.metrics.take() {
-        Some(base) => merge_metrics(&base, &rules),
-        None => rules,
-    });
+    add_metrics(published, "rules", &raised.metrics);
     Ok(())
 }
 

@@ -6,9 +6,6 @@
 //! the customer), alerts are grouped per customer into cases, and analysts'
 //! dispositions move the cases. `alerts` (appended) and `cases` (a complete
 //! snapshot) are published with the run.
-//!
-//! [`replay`] runs the same rules over a past run's published tables, with
-//! the segment-specific or the one-size thresholds: the backtest.
 
 mod alerts;
 mod cases;
@@ -29,7 +26,6 @@ pub use alerts::{RuleCounts, alert_id};
 pub use cases::{CaseCounts, case_id};
 pub use events::lake_events;
 pub use hits::REASON_COLUMN;
-pub use thresholds::ThresholdSet;
 
 use crate::error::{JobError, Result};
 use crate::tables::TableData;
@@ -118,7 +114,6 @@ async fn register(
     segments: &TableData,
     profiles: &TableData,
     previous: Vec<arrow::array::RecordBatch>,
-    set: ThresholdSet,
 ) -> Result<thresholds::SegmentThresholdValues> {
     let engine = run.engine;
     engine.register_batches(SEGMENTS_TABLE, segments.0.clone(), segments.1.clone())?;
@@ -131,7 +126,7 @@ async fn register(
         .unwrap_or_else(|| segments.0.clone());
     engine.register_batches(PREVIOUS_SEGMENTS_TABLE, schema, previous)?;
     let listed = thresholds::segments_of(profiles);
-    let values = thresholds::resolve(engine, &run.rules.thresholds, &listed, set).await?;
+    let values = thresholds::resolve(engine, &run.rules.thresholds, &listed).await?;
     let (schema, batches) = thresholds::table(&run.rules.thresholds, &listed, &values)?;
     engine.register_batches(THRESHOLDS_TABLE, schema, batches)?;
     Ok(values)
@@ -214,14 +209,7 @@ pub(crate) async fn raise(
     if run.pseudonyms.is_some() {
         previous = with_raw_ids(run, previous, segments)?;
     }
-    let values = register(
-        run,
-        segments,
-        profiles,
-        previous,
-        ThresholdSet::SegmentSpecific,
-    )
-    .await?;
+    let values = register(run, segments, profiles, previous).await?;
     let mut hits = all_hits(run).await?;
     for rule_hits in &mut hits {
         for hit in rule_hits.iter_mut() {
@@ -298,64 +286,4 @@ pub(crate) async fn check(spec: &JobSpec, engine: &FeatureEngine) -> Result<()> 
         hits::check_columns(rule, &spec.key, &schema)?;
     }
     Ok(())
-}
-
-/// A past run's published tables, for a backtest.
-pub struct ReplayTables {
-    pub segments: (arrow::datatypes::SchemaRef, Vec<arrow::array::RecordBatch>),
-    pub profiles: (arrow::datatypes::SchemaRef, Vec<arrow::array::RecordBatch>),
-    pub previous_segments: Vec<arrow::array::RecordBatch>,
-}
-
-/// One rule's rows in a replay: (key, segment id) per hit.
-pub struct ReplayedRule {
-    pub rule: String,
-    pub hits: Vec<(String, Option<i32>)>,
-}
-
-/// Runs the rules over a past run's tables with `set`'s thresholds, on an
-/// engine that has the run's sources and views registered; nothing is
-/// suppressed or written.
-pub async fn replay(
-    spec: &JobSpec,
-    engine: &FeatureEngine,
-    tables: &ReplayTables,
-    set: ThresholdSet,
-) -> Result<Vec<ReplayedRule>> {
-    let rules = spec.rules.as_ref().ok_or_else(|| JobError::Rules {
-        message: format!("job `{}` has no [rules] section", spec.name),
-    })?;
-    let run = RulesRun {
-        spec,
-        rules,
-        engine,
-        run_id: "backtest",
-        as_of: Utc::now(),
-        pseudonyms: None,
-    };
-    register(
-        &run,
-        &tables.segments,
-        &tables.profiles,
-        tables.previous_segments.clone(),
-        set,
-    )
-    .await?;
-    let segments = alerts::segment_rows(&tables.segments, &spec.key)?;
-    let hits = all_hits(&run).await?;
-    Ok(rules
-        .rules
-        .iter()
-        .zip(hits)
-        .map(|(rule, hits)| ReplayedRule {
-            rule: rule.name.clone(),
-            hits: hits
-                .into_iter()
-                .map(|h| {
-                    let segment = segments.get(&h.key).map(|s| s.segment_id);
-                    (h.key, segment)
-                })
-                .collect(),
-        })
-        .collect())
 }
