@@ -4,6 +4,7 @@
 //! `infra/test.sh`).
 
 mod audit;
+mod backtest;
 mod bad_input;
 mod bi;
 mod cluster;
@@ -14,6 +15,7 @@ mod demo_versions;
 mod determinism;
 mod float_determinism;
 mod handbuilt_features;
+mod handbuilt_rules;
 mod http;
 mod memory_limit;
 mod model_format;
@@ -21,6 +23,7 @@ mod python_reader;
 mod report;
 mod risk;
 mod rules;
+mod rules_audit;
 mod s3;
 mod screening;
 mod segments;

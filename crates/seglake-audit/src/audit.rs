@@ -3,13 +3,15 @@
 //! inputs at their versions, the SQL hashes, and the command that
 //! reproduces it.
 
+mod alerts;
+
 use std::collections::BTreeMap;
 
 use arrow::array::{Array, RecordBatch, StringArray};
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use chrono::{DateTime, Utc};
-use seglake_spec::lineage::RunRecord;
+use seglake_spec::lineage::{InputRecord, RunRecord, SqlFileRecord};
 use seglake_spec::{JobSpec, PseudonymKey};
 use serde::Serialize;
 use serde_json::Value;
@@ -48,6 +50,10 @@ pub struct CustomerAudit {
     /// The sanctions screening of the customer's name, when the run
     /// screened: the list version and any hit.
     pub screening: Option<crate::screening::ScreeningAudit>,
+    /// The monitoring-rule alerts raised on the customer and their cases
+    /// (state and history), as the lake held them at the run; `None` when
+    /// no run up to it had published `alerts` or `cases`.
+    pub alerts_and_cases: Option<alerts::AlertsAndCases>,
     /// Re-runs this run from its recorded inputs and compares the result.
     pub reproduce_command: String,
 }
@@ -81,6 +87,59 @@ pub struct SqlHash {
     pub view: String,
     pub path: String,
     pub sha256: String,
+}
+
+impl InputVersion {
+    fn of(i: &InputRecord) -> Self {
+        InputVersion {
+            name: i.name.clone(),
+            uri: i.uri.clone(),
+            format: i.format.clone(),
+            delta_version: i.delta_version,
+            files: i
+                .files
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{} ({} bytes, etag {})",
+                        f.path,
+                        f.size,
+                        f.etag.as_deref().unwrap_or("-")
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The input's line(s) of the text report.
+    fn render(&self) -> String {
+        match self.delta_version {
+            Some(v) => format!("  {:<24} delta version {v}  {}\n", self.name, self.uri),
+            None => {
+                let mut s = format!(
+                    "  {:<24} {} {} file(s)  {}\n",
+                    self.name,
+                    self.format,
+                    self.files.len(),
+                    self.uri
+                );
+                for f in &self.files {
+                    s += &format!("      {f}\n");
+                }
+                s
+            }
+        }
+    }
+}
+
+impl SqlHash {
+    fn of(f: &SqlFileRecord) -> Self {
+        SqlHash {
+            view: f.view.clone(),
+            path: f.path.clone(),
+            sha256: f.sha256.clone(),
+        }
+    }
 }
 
 impl RunSummary {
@@ -130,24 +189,46 @@ pub fn pseudonym_key(run: &RunRecord) -> Result<Option<PseudonymKey>> {
 pub fn rows_with_key(batches: &[RecordBatch], id: &str) -> Result<Vec<RecordBatch>> {
     let mut out = Vec::new();
     for batch in batches {
-        if batch.num_columns() == 0 {
-            continue;
-        }
-        let keys = cast(batch.column(0), &DataType::Utf8).map_err(|error| AuditError::Arrow {
-            context: "reading customer ids".into(),
-            error,
-        })?;
-        let keys = keys
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .expect("cast to Utf8");
-        for i in 0..keys.len() {
-            if keys.is_valid(i) && keys.value(i) == id {
-                out.push(batch.slice(i, 1));
-            }
+        if batch.num_columns() > 0 {
+            push_rows_where(batch, 0, id, &mut out)?;
         }
     }
     Ok(out)
+}
+
+/// The rows of `batches` whose column named `column`, as text, is `id`;
+/// batches without that column hold none.
+fn rows_where(batches: &[RecordBatch], column: &str, id: &str) -> Result<Vec<RecordBatch>> {
+    let mut out = Vec::new();
+    for batch in batches {
+        if let Some((index, _)) = batch.schema_ref().column_with_name(column) {
+            push_rows_where(batch, index, id, &mut out)?;
+        }
+    }
+    Ok(out)
+}
+
+/// Appends to `out` each row of `batch` whose column `index`, as text, is `id`.
+fn push_rows_where(
+    batch: &RecordBatch,
+    index: usize,
+    id: &str,
+    out: &mut Vec<RecordBatch>,
+) -> Result<()> {
+    let keys = cast(batch.column(index), &DataType::Utf8).map_err(|error| AuditError::Arrow {
+        context: "reading customer ids".into(),
+        error,
+    })?;
+    let keys = keys
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .expect("cast to Utf8");
+    for i in 0..keys.len() {
+        if keys.is_valid(i) && keys.value(i) == id {
+            out.push(batch.slice(i, 1));
+        }
+    }
+    Ok(())
 }
 
 pub async fn audit_customer(
@@ -197,6 +278,7 @@ pub async fn audit_customer(
         Err(_) => Vec::new(),
     };
     let screening = crate::screening::customer_screening(lake, &run, &stored_id).await?;
+    let alerts_and_cases = alerts::customer_alerts(lake, &run, &key_column, &stored_id).await?;
     Ok(CustomerAudit {
         customer: customer.to_string(),
         stored_id,
@@ -210,38 +292,10 @@ pub async fn audit_customer(
         segments_version_now: now,
         assignment,
         models,
-        inputs: run
-            .inputs
-            .iter()
-            .map(|i| InputVersion {
-                name: i.name.clone(),
-                uri: i.uri.clone(),
-                format: i.format.clone(),
-                delta_version: i.delta_version,
-                files: i
-                    .files
-                    .iter()
-                    .map(|f| {
-                        format!(
-                            "{} ({} bytes, etag {})",
-                            f.path,
-                            f.size,
-                            f.etag.as_deref().unwrap_or("-")
-                        )
-                    })
-                    .collect(),
-            })
-            .collect(),
-        sql_files: run
-            .sql_files
-            .iter()
-            .map(|f| SqlHash {
-                view: f.view.clone(),
-                path: f.path.clone(),
-                sha256: f.sha256.clone(),
-            })
-            .collect(),
+        inputs: run.inputs.iter().map(InputVersion::of).collect(),
+        sql_files: run.sql_files.iter().map(SqlHash::of).collect(),
         screening,
+        alerts_and_cases,
         reproduce_command: crate::reproduce::reproduce_command(&run.run_id, &lake.root),
     })
 }
@@ -321,24 +375,13 @@ impl CustomerAudit {
         }
         s += "inputs (at the versions the run read)\n";
         for i in &self.inputs {
-            match i.delta_version {
-                Some(v) => s += &format!("  {:<24} delta version {v}  {}\n", i.name, i.uri),
-                None => {
-                    s += &format!(
-                        "  {:<24} {} {} file(s)  {}\n",
-                        i.name,
-                        i.format,
-                        i.files.len(),
-                        i.uri
-                    );
-                    for f in &i.files {
-                        s += &format!("      {f}\n");
-                    }
-                }
-            }
+            s += &i.render();
         }
         if let Some(screening) = &self.screening {
             s += &screening.render();
+        }
+        if let Some(alerts) = &self.alerts_and_cases {
+            s += &alerts.render();
         }
         s += "SQL (sha256)\n";
         for f in &self.sql_files {

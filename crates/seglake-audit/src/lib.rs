@@ -6,6 +6,8 @@
 //!   erasures);
 //! - [`audit_customer`]: a customer's segment, risk and reasons in a past
 //!   segmentation, with the model, inputs, SQL hashes and how to reproduce;
+//! - [`backtest()`]: the job's rules replayed over past runs, judged on
+//!   the outcomes known now, segment-specific against one-size thresholds;
 //! - [`diff()`]: the migration matrix between two segmentations;
 //! - [`LakeSql`]: read-only SQL with time travel (`table_at`);
 //! - [`reproduce()`]: a run again from its lineage, compared bit for bit;
@@ -14,6 +16,9 @@
 //!   audit history of everyone else.
 
 mod audit;
+mod backtest;
+mod backtest_stats;
+mod backtest_text;
 mod diff;
 mod erase;
 mod error;
@@ -26,6 +31,8 @@ mod vacuum;
 pub use audit::{
     CustomerAudit, Selector, audit_customer, pseudonym_key, rows_with_key, select_run,
 };
+pub use backtest::{BacktestOptions, BacktestReport, DEFAULT_RESAMPLES, backtest};
+pub use backtest_stats::{Comparison, Counts, Estimate, SetResult};
 pub use diff::{MIGRATIONS, Migration, Side, diff};
 pub use erase::{ERASURES, ErasureReport, erase};
 pub use error::{AuditError, Result};

@@ -10,8 +10,8 @@ use arrow::compute::{cast, concat_batches, sort_to_indices, take};
 use arrow::datatypes::DataType;
 use arrow::row::{RowConverter, Rows, SortField};
 use seglake_jobs::{EngineOptions, Progress, RunOptions};
-use seglake_lake::{current_version_of, pin_recorded, read_table};
-use seglake_spec::lineage::RunStatus;
+use seglake_lake::{PinnedInput, current_version_of, pin_recorded, read_table};
+use seglake_spec::lineage::{RunRecord, RunStatus};
 use seglake_spec::{FEEDBACK_SOURCE, JobSpec, Location, RunId, SourceFormat};
 use serde::Serialize;
 
@@ -84,37 +84,7 @@ pub async fn reproduce(
     })?;
     spec.as_of = Some(run.as_of);
     spec.output_root = Location::Local(scratch.to_path_buf());
-    let base = std::env::current_dir().unwrap_or_default();
-    let mut pinned = Vec::new();
-    for source in &mut spec.sources {
-        let input = run
-            .inputs
-            .iter()
-            .find(|i| i.name == source.name)
-            .ok_or_else(|| {
-                AuditError::Invalid(format!(
-                    "run {run_id} records no input `{}` although its spec has that source",
-                    source.name
-                ))
-            })?;
-        source.location = Location::parse(&input.uri, &base).map_err(AuditError::Invalid)?;
-        let version_now = match (source.format, input.delta_version) {
-            (SourceFormat::Delta, Some(v)) => {
-                let history = seglake_lake::history(&source.name, &source.location).await?;
-                Some(current_version_of(&history, v))
-            }
-            _ => None,
-        };
-        pinned.push(pin_recorded(source, input, version_now).await?);
-    }
-    // The lake's feedback table, when the run read one: at the version it read.
-    if let Some(input) = run.inputs.iter().find(|i| i.name == FEEDBACK_SOURCE) {
-        let mut source = seglake_jobs::feedback::feedback_source(&spec.output_root);
-        source.location = Location::parse(&input.uri, &base).map_err(AuditError::Invalid)?;
-        let history = seglake_lake::history(&source.name, &source.location).await?;
-        let version_now = input.delta_version.map(|v| current_version_of(&history, v));
-        pinned.push(pin_recorded(&source, input, version_now).await?);
-    }
+    let pinned = pin_run_inputs(&run, &mut spec).await?;
     let options = RunOptions {
         run_id: Some(RunId::parse(run_id).map_err(AuditError::Invalid)?),
         pinned_inputs: Some(pinned),
@@ -148,6 +118,46 @@ pub async fn reproduce(
         identical: tables.iter().all(|t| t.identical),
         tables,
     })
+}
+
+/// The inputs `run` read, at the versions and files it read, for `spec`'s
+/// sources (pointed at the recorded locations) and the lake's `feedback`
+/// table when the run read it. A source the run did not read is an error
+/// naming it.
+pub(crate) async fn pin_run_inputs(run: &RunRecord, spec: &mut JobSpec) -> Result<Vec<PinnedInput>> {
+    let run_id = &run.run_id;
+    let base = std::env::current_dir().unwrap_or_default();
+    let mut pinned = Vec::new();
+    for source in &mut spec.sources {
+        let input = run
+            .inputs
+            .iter()
+            .find(|i| i.name == source.name)
+            .ok_or_else(|| {
+                AuditError::Invalid(format!(
+                    "run {run_id} records no input `{}` although its spec has that source",
+                    source.name
+                ))
+            })?;
+        source.location = Location::parse(&input.uri, &base).map_err(AuditError::Invalid)?;
+        let version_now = match (source.format, input.delta_version) {
+            (SourceFormat::Delta, Some(v)) => {
+                let history = seglake_lake::history(&source.name, &source.location).await?;
+                Some(current_version_of(&history, v))
+            }
+            _ => None,
+        };
+        pinned.push(pin_recorded(source, input, version_now).await?);
+    }
+    // The lake's feedback table, when the run read one: at the version it read.
+    if let Some(input) = run.inputs.iter().find(|i| i.name == FEEDBACK_SOURCE) {
+        let mut source = seglake_jobs::feedback::feedback_source(&spec.output_root);
+        source.location = Location::parse(&input.uri, &base).map_err(AuditError::Invalid)?;
+        let history = seglake_lake::history(&source.name, &source.location).await?;
+        let version_now = input.delta_version.map(|v| current_version_of(&history, v));
+        pinned.push(pin_recorded(&source, input, version_now).await?);
+    }
+    Ok(pinned)
 }
 
 fn arrow_err(context: &str) -> impl Fn(arrow::error::ArrowError) -> AuditError + '_ {

@@ -469,6 +469,7 @@ impl FeatureEngine {
         } else {
             plan
         };
+        let schema = plan.schema().as_arrow().clone();
         // What `DataFrame::write_parquet` does, with the physical plan at
         // hand: the write is bounded like every query (a cluster that lost
         // an executor while writing can leave the job waiting for good) and
@@ -484,10 +485,17 @@ impl FeatureEngine {
             .await
             .map_err(exec)?;
         let run = datafusion::physical_plan::collect(write.clone(), self.ctx.task_ctx());
-        self.within_timeout(&format!("materialising {what}"), run, Some(write))
+        let written = self
+            .within_timeout(&format!("materialising {what}"), run, Some(write))
             .await?;
+        // A view with no rows writes no file, and the schema of no file
+        // cannot be inferred: give the view's own.
+        let mut read = ParquetReadOptions::default();
+        if rows_written(&written) == 0 {
+            read = read.schema(&schema);
+        }
         self.ctx
-            .register_parquet(name, &url, ParquetReadOptions::default())
+            .register_parquet(name, &url, read)
             .await
             .map_err(exec)?;
         Ok(())
@@ -817,4 +825,17 @@ fn check_finite(view: &str, key: &str, table: &RecordBatch) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The row count a `COPY TO` reports (its one `count` column).
+fn rows_written(batches: &[RecordBatch]) -> u64 {
+    batches
+        .iter()
+        .filter_map(|b| {
+            b.column(0)
+                .as_any()
+                .downcast_ref::<arrow::array::UInt64Array>()
+        })
+        .map(|counts| counts.iter().flatten().sum::<u64>())
+        .sum()
 }

@@ -65,7 +65,7 @@ mod segmentation;
 mod tables;
 
 pub use error::{JobError, Result};
-pub use pipeline::{RunOptions, RunSummary, ValidationReport, run, validate};
+pub use pipeline::{RunOptions, RunSummary, ValidationReport, planning_engine, run, validate};
 pub use progress::Progress;
 pub use record::SEGLAKE_VERSION;
 pub use seglake_features::{EngineOptions, default_memory_limit};

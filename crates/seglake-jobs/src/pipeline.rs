@@ -102,6 +102,29 @@ pub async fn validate(spec: &JobSpec, progress: &dyn Progress) -> Result<Validat
     })
 }
 
+/// An engine with the job's sources (at `inputs`, or pinned anew), the
+/// `run_context` of (`run_id`, `as_of`) and every view registered as a
+/// plan: what a backtest replays a past run's rules on.
+pub async fn planning_engine(
+    spec: &JobSpec,
+    run_id: &str,
+    as_of: chrono::DateTime<Utc>,
+    inputs: Option<Vec<PinnedInput>>,
+    progress: &dyn Progress,
+) -> Result<seglake_features::FeatureEngine> {
+    let run = RunContext {
+        as_of,
+        run_id: run_id.to_string(),
+        seed: spec.seed,
+    };
+    let options = RunOptions {
+        pinned_inputs: inputs,
+        ..RunOptions::default()
+    };
+    let prepared = prepare(spec, &run, &options, ViewMode::PlanOnly, progress).await?;
+    Ok(prepared.engine)
+}
+
 /// Runs the job and publishes its outputs. Nothing is written unless every
 /// input check, every view and every model succeeded.
 pub async fn run(

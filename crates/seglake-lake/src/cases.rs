@@ -88,6 +88,11 @@ pub fn plain_strings(batch: &arrow::array::RecordBatch) -> arrow::array::RecordB
         .expect("same columns, same lengths")
 }
 
+/// The disposition and case outcomes that confirm suspicion: they close a
+/// case as `closed_sar`, and a backtest counts the alerts on such customers
+/// as true positives.
+pub const CONFIRMING_OUTCOMES: [&str; 2] = ["sar_filed", "true_positive"];
+
 /// Where a case is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum CaseState {
@@ -152,7 +157,7 @@ impl CaseState {
     /// it cannot (naming both states).
     pub fn after_disposition(self, outcome: &str) -> Result<CaseState, String> {
         let to = match outcome {
-            "sar_filed" | "true_positive" => CaseState::ClosedSar,
+            o if CONFIRMING_OUTCOMES.contains(&o) => CaseState::ClosedSar,
             "false_positive" | "no_action" => CaseState::ClosedFalsePositive,
             other => return Err(format!("`{other}` is not a disposition outcome")),
         };

@@ -101,7 +101,7 @@ pub async fn screen(args: ScreenArgs) -> anyhow::Result<Exit> {
 }
 
 /// The job spec, with `--var` overriding its `[vars]`.
-fn load_spec(args: &JobArgs) -> anyhow::Result<JobSpec> {
+pub(crate) fn load_spec(args: &JobArgs) -> anyhow::Result<JobSpec> {
     let vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
     Ok(JobSpec::load(&args.job, &vars)?)
 }

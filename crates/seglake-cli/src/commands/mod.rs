@@ -9,6 +9,7 @@ mod generate;
 mod job;
 mod report;
 mod retention;
+mod rules;
 mod serve;
 mod tables;
 
@@ -16,7 +17,7 @@ use std::io::Write;
 
 use anyhow::Context;
 
-use crate::args::{Command, LakeArgs};
+use crate::args::{Command, LakeArgs, RulesCommand};
 use crate::exit::Exit;
 
 pub async fn dispatch(command: Command) -> anyhow::Result<Exit> {
@@ -28,6 +29,7 @@ pub async fn dispatch(command: Command) -> anyhow::Result<Exit> {
         Command::History(args) => tables::history(args).await,
         Command::Segments(args) => tables::segments(args).await,
         Command::Sql(args) => tables::sql(args).await,
+        Command::Rules(RulesCommand::Backtest(args)) => rules::backtest_command(args).await,
         Command::Screen(args) => job::screen(args).await,
         Command::Deliver(args) => deliver::deliver(args).await,
         Command::Audit(args) => audit::audit(args).await,

@@ -92,15 +92,20 @@ impl PriorAlerts {
                 continue;
             };
             for i in 0..b.num_rows() {
-                prior.ids.insert(ids.value(i).to_string());
-                let entry = prior
-                    .last
-                    .entry((rules.value(i).to_string(), keys.value(i).to_string()))
-                    .or_insert(i64::MIN);
-                *entry = (*entry).max(as_of.value(i));
+                prior.add(rules.value(i), keys.value(i), as_of.value(i), ids.value(i));
             }
         }
         prior
+    }
+
+    /// Records one alert (a published one, or a backtest's own).
+    pub fn add(&mut self, rule: &str, key: &str, as_of_micros: i64, alert_id: &str) {
+        self.ids.insert(alert_id.to_string());
+        let entry = self
+            .last
+            .entry((rule.to_string(), key.to_string()))
+            .or_insert(i64::MIN);
+        *entry = (*entry).max(as_of_micros);
     }
 }
 

@@ -6,11 +6,15 @@
 //! the customer), alerts are grouped per customer into cases, and analysts'
 //! dispositions move the cases. `alerts` (appended) and `cases` (a complete
 //! snapshot) are published with the run.
+//!
+//! [`Replay`] runs the same rules over past runs' published tables, with
+//! the segment-specific or the one-size thresholds: the backtest.
 
 mod alerts;
 mod cases;
 mod events;
 mod hits;
+mod replay;
 mod thresholds;
 
 use chrono::{DateTime, Utc};
@@ -26,6 +30,8 @@ pub use alerts::{RuleCounts, alert_id};
 pub use cases::{CaseCounts, case_id};
 pub use events::lake_events;
 pub use hits::REASON_COLUMN;
+pub use replay::{Replay, ReplayTables, ReplayedAlert, confirmed_customers};
+pub use thresholds::ThresholdSet;
 
 use crate::error::{JobError, Result};
 use crate::tables::TableData;
@@ -114,6 +120,7 @@ async fn register(
     segments: &TableData,
     profiles: &TableData,
     previous: Vec<arrow::array::RecordBatch>,
+    set: ThresholdSet,
 ) -> Result<thresholds::SegmentThresholdValues> {
     let engine = run.engine;
     engine.register_batches(SEGMENTS_TABLE, segments.0.clone(), segments.1.clone())?;
@@ -126,7 +133,7 @@ async fn register(
         .unwrap_or_else(|| segments.0.clone());
     engine.register_batches(PREVIOUS_SEGMENTS_TABLE, schema, previous)?;
     let listed = thresholds::segments_of(profiles);
-    let values = thresholds::resolve(engine, &run.rules.thresholds, &listed).await?;
+    let values = thresholds::resolve(engine, &run.rules.thresholds, &listed, set).await?;
     let (schema, batches) = thresholds::table(&run.rules.thresholds, &listed, &values)?;
     engine.register_batches(THRESHOLDS_TABLE, schema, batches)?;
     Ok(values)
@@ -209,7 +216,7 @@ pub(crate) async fn raise(
     if run.pseudonyms.is_some() {
         previous = with_raw_ids(run, previous, segments)?;
     }
-    let values = register(run, segments, profiles, previous).await?;
+    let values = register(run, segments, profiles, previous, ThresholdSet::SegmentSpecific).await?;
     let mut hits = all_hits(run).await?;
     for rule_hits in &mut hits {
         for hit in rule_hits.iter_mut() {

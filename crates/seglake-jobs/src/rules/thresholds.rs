@@ -1,6 +1,7 @@
 //! The `thresholds` table the rules read: one row per segment of the run,
 //! one column per parameter, the one-size values with the job's overrides
-//! for some segments applied in order.
+//! for some segments applied in order (or, for a backtest of the legacy
+//! rules, the one-size values everywhere).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,6 +13,15 @@ use seglake_spec::{PROFILES_TABLE, SegmentSelector, Thresholds};
 
 use crate::error::{JobError, Result};
 use crate::tables::TableData;
+
+/// Which thresholds a rule run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThresholdSet {
+    /// The one-size values with the per-segment overrides.
+    SegmentSpecific,
+    /// The one-size values for every segment: the bank's legacy rules.
+    Global,
+}
 
 /// Every segment's parameter values, by segment id.
 pub(crate) type SegmentThresholdValues = BTreeMap<i32, BTreeMap<String, f64>>;
@@ -45,11 +55,15 @@ pub(crate) async fn resolve(
     engine: &FeatureEngine,
     thresholds: &Thresholds,
     segments: &[(i32, String)],
+    set: ThresholdSet,
 ) -> Result<SegmentThresholdValues> {
     let mut values: SegmentThresholdValues = segments
         .iter()
         .map(|(id, _)| (*id, thresholds.defaults.clone()))
         .collect();
+    if set == ThresholdSet::Global {
+        return Ok(values);
+    }
     for (i, o) in thresholds.overrides.iter().enumerate() {
         let ids = selected(engine, i, &o.segments, segments).await?;
         for id in ids {
