@@ -18,10 +18,17 @@ fn ratio(value: Option<f64>, percent: bool) -> String {
     }
 }
 
-fn row(s: &mut String, rule: &str, segment: &str, c: &Counts) {
+/// The widths of the rule and segment columns: their longest names.
+fn widths(r: &SetResult) -> (usize, usize) {
+    let rule = r.per_rule_segment.keys().map(String::len).max().unwrap_or(0);
+    let segment = r.per_rule_segment.values().flat_map(|s| s.keys()).map(String::len).max();
+    (rule.max("all rules".len()), segment.unwrap_or(0).max("segment".len()))
+}
+
+fn row(s: &mut String, (rw, sw): (usize, usize), rule: &str, segment: &str, c: &Counts) {
     let _ = writeln!(
         s,
-        "  {rule:<30} {segment:<34} {:>7} {:>7} {:>9} {:>9} {:>10}",
+        "  {rule:<rw$}  {segment:<sw$} {:>7} {:>7} {:>9} {:>9} {:>10}",
         c.alerts,
         c.true_positives,
         c.false_positives,
@@ -31,18 +38,19 @@ fn row(s: &mut String, rule: &str, segment: &str, c: &Counts) {
 }
 
 fn set(s: &mut String, title: &str, r: &SetResult) {
+    let (rw, sw) = widths(r);
     let _ = writeln!(s, "\n{title}");
     let _ = writeln!(
         s,
-        "  {:<30} {:<34} {:>7} {:>7} {:>9} {:>9} {:>10}",
+        "  {:<rw$}  {:<sw$} {:>7} {:>7} {:>9} {:>9} {:>10}",
         "rule", "segment", "alerts", "SAR/TP", "false pos", "hit rate", "alerts/SAR"
     );
     for (rule, segments) in &r.per_rule_segment {
         for (segment, counts) in segments {
-            row(s, rule, segment, counts);
+            row(s, (rw, sw), rule, segment, counts);
         }
     }
-    row(s, "all rules", "", &r.total);
+    row(s, (rw, sw), "all rules", "", &r.total);
     let _ = writeln!(
         s,
         "  recall: {} of confirmed customers caught ({} of {})",
@@ -76,7 +84,7 @@ impl BacktestReport {
     pub fn render(&self) -> String {
         let mut s = format!(
             "backtest of job `{}`: {} run(s) replayed ({}), {} customers\n\
-             judged on the case outcomes and dispositions the lake holds now",
+             judged on the case outcomes and dispositions the lake holds now\n",
             self.job,
             self.runs.len(),
             self.runs.join(", "),

@@ -13,7 +13,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use self::after_help::AFTER_HELP;
 use self::after_help::{DELIVER_AFTER_HELP, RUN_AFTER_HELP, SERVE_AFTER_HELP};
-use self::values::{parse_bytes, parse_interval, parse_period, parse_time, parse_var};
+use self::values::{
+    parse_bytes, parse_interval, parse_period, parse_time, parse_var, parse_window_start,
+};
 use crate::exit::InvalidInput;
 
 /// seglake: customer segments and risk scores for compliance teams, computed
@@ -847,11 +849,11 @@ pub struct BacktestArgs {
     pub job: JobArgs,
 
     /// Replay the runs whose as_of is at or after this time (RFC 3339, or a
-    /// date: its midnight UTC).
-    #[arg(long, value_parser = parse_time)]
+    /// date: from its midnight UTC).
+    #[arg(long, value_parser = parse_window_start)]
     pub from: chrono::DateTime<chrono::Utc>,
 
-    /// ... and at or before this time.
+    /// ... and at or before this time (RFC 3339, or a date: the whole day).
     #[arg(long, value_parser = parse_time)]
     pub to: chrono::DateTime<chrono::Utc>,
 

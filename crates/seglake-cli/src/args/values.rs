@@ -68,7 +68,17 @@ pub fn parse_var(text: &str) -> Result<(String, String), String> {
     }
 }
 
-/// An RFC 3339 time or a date, as the audit crate reads them.
+/// The start of a window: an RFC 3339 time, or a date meaning its first
+/// instant (midnight UTC), so `--from D --to D` is the whole day D.
+pub fn parse_window_start(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    match chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        Ok(d) => Ok(d.and_hms_opt(0, 0, 0).expect("valid time").and_utc()),
+        Err(_) => parse_time(text),
+    }
+}
+
+/// An RFC 3339 time or a date (its last instant), as the audit crate
+/// reads them.
 pub fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     seglake_audit::parse_point_in_time(text)
 }
@@ -91,6 +101,18 @@ mod tests {
         assert_eq!(parse_bytes("8GiB"), Ok(8 << 30));
         assert_eq!(parse_bytes("512m"), Ok(512 << 20));
         assert_eq!(parse_bytes("1024"), Ok(1024));
+    }
+
+    #[test]
+    fn a_date_window_covers_the_whole_day() {
+        let from = parse_window_start("2026-01-01").unwrap();
+        let to = parse_time("2026-01-01").unwrap();
+        assert_eq!(from.to_rfc3339(), "2026-01-01T00:00:00+00:00");
+        assert_eq!(to - from, chrono::Duration::days(1) - chrono::Duration::microseconds(1));
+        assert_eq!(
+            parse_window_start("2026-01-01T12:00:00Z").unwrap().to_rfc3339(),
+            "2026-01-01T12:00:00+00:00"
+        );
     }
 
     #[test]
