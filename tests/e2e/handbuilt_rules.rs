@@ -57,9 +57,8 @@ use crate::common::*;
 /// [`routine`]): monthly salary, card spend, and the last month of 2025 it
 /// runs to (0: none). Everyone lives in Germany.
 ///
-/// N1-N6 have nothing planted for any rule (N6 has one payment to a
-/// listed airline, for screening: see [`transactions`]): they must raise
-/// no alert in the first run. Twins share their onboarding date and
+/// N1-N6 have nothing planted for any rule: they must raise no alert in
+/// the first run. Twins share their onboarding date and
 /// routine: XB1/XB1d, XB2/XB2d, XB3/XB3t.
 const CUSTOMERS: &[(&str, &str, &str, f64, f64, u32)] = &[
     ("N1", "2019-03-01", "Greta Vollmer", 2000.0, 80.0, 12),
@@ -146,7 +145,6 @@ const B2: Cp = Some(("B2", "DE"));
 const R1: Cp = Some(("R1", "DE")); // new beneficiaries
 const R2: Cp = Some(("R2", "DE"));
 const R3: Cp = Some(("R3", "DE"));
-const X1: Cp = Some(("X1", "DE")); // on the OFAC list
 
 fn planted(customer: &'static str, rows: &[Row]) -> Vec<Tx> {
     rows.iter()
@@ -415,15 +413,9 @@ fn transactions() -> Vec<Tx> {
     for &(id, _, _, pay, spend, last) in CUSTOMERS {
         rows.extend(routine(id, 1..=last, pay, spend));
     }
-    // The demo screens every counterparty against the OFAC list and
-    // materialises `screening_features`; a bank without a single hit fails
-    // the run there (an empty materialised view leaves no file to read
-    // back). N6 paid an airline on the list once, at home: a screening hit,
-    // and nothing for any rule (none reads the screening hits).
-    rows.extend(planted(
-        "N6",
-        &[("2025-09-12 10:00:00", 350.0, "out", "wire", X1)],
-    ));
+    // No name in this bank is on the OFAC list, so `screening_features`,
+    // which the demo materialises, has no row: the run must not fail on
+    // an empty materialised view.
     rows.extend(structuring_rows());
     rows.extend(cross_border_rows());
     rows.extend(dormancy_rows());
@@ -544,7 +536,6 @@ fn counterparty_name(id: &str) -> &'static str {
         "B1" => "Hansa Immobilien GmbH",
         "B2" => "Elbe Autohaus GmbH",
         "R2" => "Coinhaus Exchange GmbH",
-        "X1" => "AEROCARIBBEAN AIRLINES", // OFAC SDN entry 36
         _ => "Karl Berger",
     }
 }
@@ -1006,6 +997,8 @@ fn every_demo_rule_alerts_exactly_the_planted_customers() {
         out.contains("1 duplicate rows removed"),
         "S4's replay:\n{out}"
     );
+    // No name is on the list: the materialised screening view was empty.
+    assert!(table_rows(&lake, "screening_hits").is_empty());
     let first_segments = table_rows(&lake, "segments");
     assert_eq!(
         first_segments.len(),
