@@ -2,7 +2,7 @@
 -- Detects customers moving far more money across borders than their peers:
 -- the customer's cross-border exposure in the xb_window_days before as_of
 -- is in the top of their own segment (at or above the segment's
--- xb_percentile, ranked over every customer of the segment, zeros included)
+-- xb_percentile, over every customer of the segment, zeros included)
 -- and at least xb_min_volume_eur.
 -- Exposure = volume (both directions) with counterparties in another
 -- country than the customer's residence, with volume to or from FATF
@@ -16,10 +16,14 @@
 --   xb_min_volume_eur    absolute floor on the exposure
 --   xb_high_risk_weight  weight of high-risk-jurisdiction volume (>= 1)
 --
--- The percentile is exact and deterministic: PERCENT_RANK() over the
--- segment (ties share a rank), not approx_percentile_cont (t-digest, not
--- exact) or percentile_cont (exact, but its percentile must be a literal,
--- so it cannot be a per-segment threshold). Exposure is weighted per row
+-- The percentile is exact and deterministic: CUME_DIST() over the segment
+-- (the share of the segment with an exposure at or below the customer's;
+-- ties share it), not approx_percentile_cont (t-digest, not exact) or
+-- percentile_cont (exact, but its percentile must be a literal, so it
+-- cannot be a per-segment threshold). CUME_DIST, not PERCENT_RANK: the top
+-- customer of a segment is at 1 even alone in it (PERCENT_RANK gives a
+-- segment of one 0, so an outlier k-means isolates could never fire) and
+-- customers tied at the top are all at 1. Exposure is weighted per row
 -- from exact decimal sums, so the ranking does not depend on row order.
 WITH params AS (
     SELECT
@@ -84,14 +88,14 @@ exposure AS (
 ranked AS (
     SELECT
         e.*,
-        PERCENT_RANK() OVER (PARTITION BY e.segment_id ORDER BY e.exposure_eur) AS pct_rank,
+        CUME_DIST() OVER (PARTITION BY e.segment_id ORDER BY e.exposure_eur) AS pct_rank,
         COUNT(*) OVER (PARTITION BY e.segment_id) AS segment_size
     FROM exposure e
 ),
 cutoffs AS (
     SELECT
         r.*,
-        -- the segment's value at its percentile: the smallest exposure ranked at or above it
+        -- the segment's value at its percentile: the smallest exposure at or above it
         MIN(CASE WHEN r.pct_rank >= r.pctl THEN r.exposure_eur END) OVER (PARTITION BY r.segment_id) AS segment_cutoff_eur
     FROM ranked r
 )
@@ -119,7 +123,7 @@ SELECT
     c.exposure_eur,
     c.abroad_eur AS cross_border_volume_eur,
     c.high_risk_eur AS high_risk_volume_eur,
-    c.pct_rank AS segment_percent_rank,
+    c.pct_rank AS segment_cume_dist,
     c.segment_cutoff_eur
 FROM cutoffs c
 WHERE c.pct_rank >= c.pctl

@@ -35,7 +35,9 @@ fn one_size_job(tag: &str) -> JobVariant {
 fn two_runs(job: &Path, lake: &Path, tag: &str) {
     let first = seglake(&["run", job.to_str().unwrap(), "--var", &lake_var(lake)]);
     assert!(first.status.success(), "{}", stderr(&first));
-    let text = std::fs::read_to_string(job).unwrap().replacen(LATER.0, LATER.1, 1);
+    let text = std::fs::read_to_string(job)
+        .unwrap()
+        .replacen(LATER.0, LATER.1, 1);
     let later = job.with_file_name(format!("variant-{tag}-later-{}.toml", std::process::id()));
     std::fs::write(&later, text).unwrap();
     let later = JobVariant(later);
@@ -53,8 +55,8 @@ fn confirmed_customers(lake: &Path) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for entry in std::fs::read_dir(lake.join("raw/case_outcomes")).unwrap() {
         let file = std::fs::File::open(entry.unwrap().path()).unwrap();
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 8192)
-            .unwrap();
+        let reader =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 8192).unwrap();
         for batch in reader {
             let batch = batch.unwrap();
             let text = |name: &str| {
@@ -67,7 +69,9 @@ fn confirmed_customers(lake: &Path) -> BTreeSet<String> {
             };
             let (keys, outcomes) = (text("customer_id"), text("outcome"));
             for i in 0..batch.num_rows() {
-                if outcomes.is_valid(i) && ["sar_filed", "true_positive"].contains(&outcomes.value(i)) {
+                if outcomes.is_valid(i)
+                    && ["sar_filed", "true_positive"].contains(&outcomes.value(i))
+                {
                     out.insert(keys.value(i).to_string());
                 }
             }
@@ -116,7 +120,10 @@ fn reported_cells(set: &serde_json::Value) -> BTreeMap<(String, String), (u64, u
     let mut out = BTreeMap::new();
     for (rule, segments) in set["per_rule_segment"].as_object().unwrap() {
         for (segment, c) in segments.as_object().unwrap() {
-            let counts = (c["alerts"].as_u64().unwrap(), c["true_positives"].as_u64().unwrap());
+            let counts = (
+                c["alerts"].as_u64().unwrap(),
+                c["true_positives"].as_u64().unwrap(),
+            );
             out.insert((rule.clone(), segment.clone()), counts);
         }
     }
@@ -134,8 +141,17 @@ fn backtest_replays_the_published_alerts_and_compares_with_one_size_rules() {
     two_runs(&legacy.0, legacy_lake.path(), "backtest-one-size");
 
     let out = seglake_ok(&[
-        "rules", "backtest", "jobs/demo.toml", "--var", &lake_var(lake.path()),
-        "--from", "2025-12-01", "--to", "2026-02-01", "--compare", "--json",
+        "rules",
+        "backtest",
+        "jobs/demo.toml",
+        "--var",
+        &lake_var(lake.path()),
+        "--from",
+        "2025-12-01",
+        "--to",
+        "2026-02-01",
+        "--compare",
+        "--json",
     ]);
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["runs"].as_array().unwrap().len(), 2, "{report}");
@@ -150,8 +166,14 @@ fn backtest_replays_the_published_alerts_and_compares_with_one_size_rules() {
     // Every customer of the demo bank is segmented, so recall's population
     // is every confirmed customer.
     let set = &report["segment_specific"];
-    assert_eq!(set["confirmed_customers"].as_u64().unwrap() as usize, confirmed.len());
-    assert_eq!(set["confirmed_caught"].as_u64().unwrap() as usize, specific.caught.len());
+    assert_eq!(
+        set["confirmed_customers"].as_u64().unwrap() as usize,
+        confirmed.len()
+    );
+    assert_eq!(
+        set["confirmed_caught"].as_u64().unwrap() as usize,
+        specific.caught.len()
+    );
     let missed: BTreeSet<String> = set["missed"]
         .as_array()
         .unwrap()
@@ -165,20 +187,45 @@ fn backtest_replays_the_published_alerts_and_compares_with_one_size_rules() {
     let n = confirmed.len() as f64;
     let recall_change = (specific.caught.len() as f64 - global.caught.len() as f64) / n;
     let value = |name: &str| comparison[name]["value"].as_f64().unwrap();
-    assert!((value("false_positive_reduction") - reduction).abs() < 1e-12, "{comparison}");
-    assert!((value("recall_change") - recall_change).abs() < 1e-12, "{comparison}");
+    assert!(
+        (value("false_positive_reduction") - reduction).abs() < 1e-12,
+        "{comparison}"
+    );
+    assert!(
+        (value("recall_change") - recall_change).abs() < 1e-12,
+        "{comparison}"
+    );
     for name in ["false_positive_reduction", "recall_change"] {
         let e = &comparison[name];
-        assert!(e["low"].as_f64().unwrap() <= e["value"].as_f64().unwrap(), "{e}");
-        assert!(e["high"].as_f64().unwrap() >= e["value"].as_f64().unwrap(), "{e}");
+        assert!(
+            e["low"].as_f64().unwrap() <= e["value"].as_f64().unwrap(),
+            "{e}"
+        );
+        assert!(
+            e["high"].as_f64().unwrap() >= e["value"].as_f64().unwrap(),
+            "{e}"
+        );
     }
 
     // The text view names every rule and the comparison.
     let text = seglake_ok(&[
-        "rules", "backtest", "jobs/demo.toml", "--var", &lake_var(lake.path()),
-        "--from", "2025-12-01", "--to", "2026-02-01", "--compare",
+        "rules",
+        "backtest",
+        "jobs/demo.toml",
+        "--var",
+        &lake_var(lake.path()),
+        "--from",
+        "2025-12-01",
+        "--to",
+        "2026-02-01",
+        "--compare",
     ]);
-    for rule in ["structuring", "cross_border_volume", "false positives reduced by", "recall"] {
+    for rule in [
+        "structuring",
+        "cross_border_volume",
+        "false positives reduced by",
+        "recall",
+    ] {
         assert!(text.contains(rule), "{rule}:\n{text}");
     }
 
@@ -188,8 +235,15 @@ fn backtest_replays_the_published_alerts_and_compares_with_one_size_rules() {
         ("2026-02-01", "2026-01-01", "is after --to"),
     ] {
         let out = seglake(&[
-            "rules", "backtest", "jobs/demo.toml", "--var", &lake_var(lake.path()),
-            "--from", from, "--to", to,
+            "rules",
+            "backtest",
+            "jobs/demo.toml",
+            "--var",
+            &lake_var(lake.path()),
+            "--from",
+            from,
+            "--to",
+            to,
         ]);
         assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
         assert!(stderr(&out).contains(message), "{}", stderr(&out));

@@ -11,7 +11,7 @@
 //! published rather than written down:
 //!
 //! - cross_border_volume ranks a customer's exposure within its segment
-//!   (PERCENT_RANK). The exposures are planted (EXPOSURES); the ranking is
+//!   (CUME_DIST). The exposures are planted (EXPOSURES); the ranking is
 //!   recomputed here over the published `segments`. Twins (two customers
 //!   with identical features, which k-means must put in one segment) make
 //!   the key cases hold whatever the segmentation: XB1 always fires, XB2
@@ -257,7 +257,7 @@ fn cross_border_rows() -> Vec<Tx> {
     let mut rows = Vec::new();
     // XB1: 60,000 to France, the largest exposure of the bank. Its segment
     // holds its twin at least, so it is ranked at the top of two or more:
-    // PERCENT_RANK 1, above the floor: it fires whatever the segmentation.
+    // CUME_DIST 1, above the floor: it fires whatever the segmentation.
     rows.extend(planted(
         "XB1",
         &[("2025-11-20 11:00:00", 60000.0, "out", "wire", F1)],
@@ -281,8 +281,8 @@ fn cross_border_rows() -> Vec<Tx> {
     // 500 to France: abroad 6,500, under the floor alone, but weighted
     // 6,500 + (2 - 1) x 6,000 = 12,500. XB3t: the 500 stays at home:
     // 6,000 + 6,000 = 12,000, above the floor too, but below XB3 in the
-    // same segment: PERCENT_RANK (n - 2) / (n - 1) < 0.95 for a segment of
-    // 20 or fewer. XB3 fires when XB1 is not in its segment.
+    // same segment: CUME_DIST (n - 1) / n < 0.95 for a segment of fewer
+    // than 20. XB3 fires when XB1 is not in its segment.
     rows.extend(planted(
         "XB3",
         &[
@@ -726,11 +726,11 @@ fn evidence(alert: &Value, name: &str) -> f64 {
 }
 
 /// The cross_border_volume hits over the published `segments`, by hand
-/// from EXPOSURES, with their reasons: per segment, PERCENT_RANK of the
-/// exposure ((customers below it) / (segment size - 1); 0 in a segment of
-/// one) at least 0.95, the exposure at least 10,000 and above 0. The
-/// reason names the segment's cutoff: the smallest exposure ranked at or
-/// above 0.95.
+/// from EXPOSURES, with their reasons: per segment, CUME_DIST of the
+/// exposure ((customers at or below it) / segment size) at least 0.95,
+/// the exposure at least 10,000 and above 0. The reason names the
+/// segment's cutoff: the smallest exposure whose CUME_DIST is at least
+/// 0.95.
 fn expected_cross_border(segments: &[Value]) -> BTreeMap<String, String> {
     let of = |c: &str| {
         EXPOSURES
@@ -751,10 +751,8 @@ fn expected_cross_border(segments: &[Value]) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for ids in members.values() {
         let n = ids.len();
-        let rank = |e: f64| match n {
-            1 => 0.0,
-            _ => ids.iter().filter(|o| exposure(o.as_str()) < e).count() as f64 / (n - 1) as f64,
-        };
+        let rank =
+            |e: f64| ids.iter().filter(|o| exposure(o.as_str()) <= e).count() as f64 / n as f64;
         let cutoff = ids
             .iter()
             .map(|c| exposure(c.as_str()))

@@ -103,7 +103,10 @@ pub async fn backtest(
 ) -> Result<BacktestReport> {
     let runs = runs_in_window(lake.runs().await?, spec, o);
     check_backtestable(spec, &runs, o)?;
-    let mut sets = vec![(Replay::new(spec, ThresholdSet::SegmentSpecific)?, Vec::new())];
+    let mut sets = vec![(
+        Replay::new(spec, ThresholdSet::SegmentSpecific)?,
+        Vec::new(),
+    )];
     if o.compare {
         sets.push((Replay::new(spec, ThresholdSet::Global)?, Vec::new()));
     }
@@ -134,7 +137,14 @@ pub async fn backtest(
         segment_specific: set_result(&alerts[0], &customers, &confirmed),
         global: alerts.get(1).map(|g| set_result(g, &customers, &confirmed)),
         comparison: alerts.get(1).map(|g| {
-            compare(&alerts[0], g, &customers, &confirmed, o.resamples, spec.seed)
+            compare(
+                &alerts[0],
+                g,
+                &customers,
+                &confirmed,
+                o.resamples,
+                spec.seed,
+            )
         }),
     })
 }
@@ -220,15 +230,16 @@ async fn previous_segments(lake: &Lake, run: &RunRecord) -> Result<Vec<RecordBat
 fn keys_of(batches: &[RecordBatch], key: &str) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for b in batches {
-        let column = b.column_by_name(key).ok_or_else(|| {
-            AuditError::NotFound(format!("`segments` has no key column `{key}`"))
-        })?;
-        let text = arrow::compute::cast(column, &arrow::datatypes::DataType::Utf8).map_err(
-            |error| AuditError::Arrow {
-                context: "the keys of `segments`".into(),
-                error,
-            },
-        )?;
+        let column = b
+            .column_by_name(key)
+            .ok_or_else(|| AuditError::NotFound(format!("`segments` has no key column `{key}`")))?;
+        let text =
+            arrow::compute::cast(column, &arrow::datatypes::DataType::Utf8).map_err(|error| {
+                AuditError::Arrow {
+                    context: "the keys of `segments`".into(),
+                    error,
+                }
+            })?;
         let text = text
             .as_any()
             .downcast_ref::<arrow::array::StringArray>()

@@ -123,7 +123,8 @@ fn per_customer(
     customers: &BTreeSet<String>,
     confirmed: &BTreeSet<String>,
 ) -> Vec<PerCustomer> {
-    let index: BTreeMap<&String, usize> = customers.iter().enumerate().map(|(i, c)| (c, i)).collect();
+    let index: BTreeMap<&String, usize> =
+        customers.iter().enumerate().map(|(i, c)| (c, i)).collect();
     let mut out: Vec<PerCustomer> = customers
         .iter()
         .map(|c| PerCustomer {
@@ -158,8 +159,18 @@ fn statistics(sample: impl Iterator<Item = PerCustomer>) -> (f64, f64) {
             caught[1] += c.caught[1] as u64;
         }
     }
-    let reduction = if fp[1] == 0 { 0.0 } else { 1.0 - fp[0] as f64 / fp[1] as f64 };
-    let recall = |i: usize| if confirmed == 0 { 0.0 } else { caught[i] as f64 / confirmed as f64 };
+    let reduction = if fp[1] == 0 {
+        0.0
+    } else {
+        1.0 - fp[0] as f64 / fp[1] as f64
+    };
+    let recall = |i: usize| {
+        if confirmed == 0 {
+            0.0
+        } else {
+            caught[i] as f64 / confirmed as f64
+        }
+    };
     (reduction, recall(0) - recall(1))
 }
 
@@ -192,8 +203,16 @@ pub fn compare(
     recalls.sort_by(f64::total_cmp);
     let estimate = |value: f64, draws: &[f64]| Estimate {
         value,
-        low: if draws.is_empty() { value } else { percentile(draws, 0.025) },
-        high: if draws.is_empty() { value } else { percentile(draws, 0.975) },
+        low: if draws.is_empty() {
+            value
+        } else {
+            percentile(draws, 0.025)
+        },
+        high: if draws.is_empty() {
+            value
+        } else {
+            percentile(draws, 0.975)
+        },
     };
     Comparison {
         false_positive_reduction: estimate(reduction, &reductions),
@@ -222,9 +241,21 @@ mod tests {
         let customers: BTreeSet<String> = ["a", "b", "c", "d"].map(String::from).into();
         let confirmed: BTreeSet<String> = ["a", "d"].map(String::from).into();
         let specific = [alert("x", "a"), alert("x", "b")];
-        let global = [alert("x", "a"), alert("x", "b"), alert("y", "b"), alert("y", "c")];
+        let global = [
+            alert("x", "a"),
+            alert("x", "b"),
+            alert("y", "b"),
+            alert("y", "c"),
+        ];
         let r = set_result(&specific, &customers, &confirmed);
-        assert_eq!((r.total.alerts, r.total.true_positives, r.total.false_positives), (2, 1, 1));
+        assert_eq!(
+            (
+                r.total.alerts,
+                r.total.true_positives,
+                r.total.false_positives
+            ),
+            (2, 1, 1)
+        );
         assert_eq!(r.recall, Some(0.5));
         assert_eq!(r.missed, vec!["d".to_string()]);
         let c = compare(&specific, &global, &customers, &confirmed, 200, 7);

@@ -20,9 +20,22 @@ fn ratio(value: Option<f64>, percent: bool) -> String {
 
 /// The widths of the rule and segment columns: their longest names.
 fn widths(r: &SetResult) -> (usize, usize) {
-    let rule = r.per_rule_segment.keys().map(String::len).max().unwrap_or(0);
-    let segment = r.per_rule_segment.values().flat_map(|s| s.keys()).map(String::len).max();
-    (rule.max("all rules".len()), segment.unwrap_or(0).max("segment".len()))
+    let rule = r
+        .per_rule_segment
+        .keys()
+        .map(String::len)
+        .max()
+        .unwrap_or(0);
+    let segment = r
+        .per_rule_segment
+        .values()
+        .flat_map(|s| s.keys())
+        .map(String::len)
+        .max();
+    (
+        rule.max("all rules".len()),
+        segment.unwrap_or(0).max("segment".len()),
+    )
 }
 
 fn row(s: &mut String, (rw, sw): (usize, usize), rule: &str, segment: &str, c: &Counts) {
@@ -59,14 +72,23 @@ fn set(s: &mut String, title: &str, r: &SetResult) {
         r.confirmed_customers
     );
     if !r.missed.is_empty() {
-        let listed: Vec<&str> = r.missed.iter().take(MISSED_LISTED).map(String::as_str).collect();
+        let listed: Vec<&str> = r
+            .missed
+            .iter()
+            .take(MISSED_LISTED)
+            .map(String::as_str)
+            .collect();
         let more = r.missed.len().saturating_sub(MISSED_LISTED);
         let _ = writeln!(
             s,
             "  no rule caught {} confirmed customers: {}{}",
             r.missed.len(),
             listed.join(", "),
-            if more > 0 { format!(" and {more} more (--json lists all)") } else { String::new() }
+            if more > 0 {
+                format!(" and {more} more (--json lists all)")
+            } else {
+                String::new()
+            }
         );
     }
 }
@@ -90,9 +112,17 @@ impl BacktestReport {
             self.runs.join(", "),
             self.customers
         );
-        set(&mut s, "segment-specific thresholds", &self.segment_specific);
+        set(
+            &mut s,
+            "segment-specific thresholds",
+            &self.segment_specific,
+        );
         if let Some(global) = &self.global {
-            set(&mut s, "one-size thresholds ([rules.thresholds] everywhere)", global);
+            set(
+                &mut s,
+                "one-size thresholds ([rules.thresholds] everywhere)",
+                global,
+            );
         }
         if let Some(c) = &self.comparison {
             let _ = writeln!(

@@ -124,7 +124,10 @@ pub async fn reproduce(
 /// sources (pointed at the recorded locations) and the lake's `feedback`
 /// table when the run read it. A source the run did not read is an error
 /// naming it.
-pub(crate) async fn pin_run_inputs(run: &RunRecord, spec: &mut JobSpec) -> Result<Vec<PinnedInput>> {
+pub(crate) async fn pin_run_inputs(
+    run: &RunRecord,
+    spec: &mut JobSpec,
+) -> Result<Vec<PinnedInput>> {
     let run_id = &run.run_id;
     let base = std::env::current_dir().unwrap_or_default();
     let mut pinned = Vec::new();

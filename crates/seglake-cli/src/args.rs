@@ -843,7 +843,10 @@ pub enum RulesCommand {
 }
 
 #[derive(Debug, Args)]
-#[command(mut_arg("json", help("The whole report as one JSON object (every missed customer)")))]
+#[command(mut_arg(
+    "json",
+    help("The whole report as one JSON object (every missed customer)")
+))]
 pub struct BacktestArgs {
     #[command(flatten)]
     pub job: JobArgs,

@@ -108,9 +108,14 @@ mod tests {
         let from = parse_window_start("2026-01-01").unwrap();
         let to = parse_time("2026-01-01").unwrap();
         assert_eq!(from.to_rfc3339(), "2026-01-01T00:00:00+00:00");
-        assert_eq!(to - from, chrono::Duration::days(1) - chrono::Duration::microseconds(1));
         assert_eq!(
-            parse_window_start("2026-01-01T12:00:00Z").unwrap().to_rfc3339(),
+            to - from,
+            chrono::Duration::days(1) - chrono::Duration::microseconds(1)
+        );
+        assert_eq!(
+            parse_window_start("2026-01-01T12:00:00Z")
+                .unwrap()
+                .to_rfc3339(),
             "2026-01-01T12:00:00+00:00"
         );
     }

@@ -38,7 +38,11 @@ pub async fn backtest_command(args: BacktestArgs) -> anyhow::Result<Exit> {
     let report = backtest(&lake, &spec, &options, &spinner).await;
     spinner.finish();
     let report = report.with_context(|| {
-        format!("backtesting the rules of job `{}` ({})", spec.name, spec.path.display())
+        format!(
+            "backtesting the rules of job `{}` ({})",
+            spec.name,
+            spec.path.display()
+        )
     })?;
     if args.output.json {
         print_line(&serde_json::to_string_pretty(&report)?)?;

@@ -216,7 +216,14 @@ pub(crate) async fn raise(
     if run.pseudonyms.is_some() {
         previous = with_raw_ids(run, previous, segments)?;
     }
-    let values = register(run, segments, profiles, previous, ThresholdSet::SegmentSpecific).await?;
+    let values = register(
+        run,
+        segments,
+        profiles,
+        previous,
+        ThresholdSet::SegmentSpecific,
+    )
+    .await?;
     let mut hits = all_hits(run).await?;
     for rule_hits in &mut hits {
         for hit in rule_hits.iter_mut() {

@@ -101,7 +101,8 @@ impl<'a> Replay<'a> {
             }));
         }
         for a in &out {
-            self.prior.add(&a.rule, &a.customer, as_of_micros, &a.alert_id);
+            self.prior
+                .add(&a.rule, &a.customer, as_of_micros, &a.alert_id);
         }
         Ok(out)
     }
