@@ -49,6 +49,22 @@ fn lake_var(lake: &Path) -> String {
     format!("lake={}", lake.display())
 }
 
+/// `seglake rules backtest` of the demo job over `lake`'s runs in the window.
+fn backtest(lake: &Path, from: &str, to: &str, extra: &[&str]) -> std::process::Output {
+    let lake = lake_var(lake);
+    let mut args = vec!["rules", "backtest", "jobs/demo.toml", "--var", &lake];
+    args.extend(["--from", from, "--to", to]);
+    args.extend(extra);
+    seglake(&args)
+}
+
+/// What a successful backtest printed.
+fn backtest_ok(lake: &Path, extra: &[&str]) -> String {
+    let out = backtest(lake, "2025-12-01", "2026-02-01", extra);
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out)
+}
+
 /// Customers with a `sar_filed` or `true_positive` case outcome, read
 /// straight from the raw Parquet files.
 fn confirmed_customers(lake: &Path) -> BTreeSet<String> {
@@ -59,7 +75,7 @@ fn confirmed_customers(lake: &Path) -> BTreeSet<String> {
             parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 8192).unwrap();
         for batch in reader {
             let batch = batch.unwrap();
-            let text = |name: &str| {
+            let column = |name: &str| {
                 let c = arrow::compute::cast(
                     batch.column_by_name(name).unwrap(),
                     &arrow::datatypes::DataType::Utf8,
@@ -67,7 +83,7 @@ fn confirmed_customers(lake: &Path) -> BTreeSet<String> {
                 .unwrap();
                 c.as_any().downcast_ref::<StringArray>().unwrap().clone()
             };
-            let (keys, outcomes) = (text("customer_id"), text("outcome"));
+            let (keys, outcomes) = (column("customer_id"), column("outcome"));
             for i in 0..batch.num_rows() {
                 if outcomes.is_valid(i)
                     && ["sar_filed", "true_positive"].contains(&outcomes.value(i))
@@ -78,10 +94,6 @@ fn confirmed_customers(lake: &Path) -> BTreeSet<String> {
         }
     }
     out
-}
-
-fn text(row: &serde_json::Value, column: &str) -> String {
-    row[column].as_str().unwrap_or_default().to_string()
 }
 
 /// (alerts, true positives) per rule and segment label, and the confirmed
@@ -99,11 +111,11 @@ fn expected(lake: &Path, confirmed: &BTreeSet<String>) -> Expected {
         false_positives: 0,
     };
     for a in table_rows(lake, "alerts") {
-        let customer = text(&a, "customer_id");
+        let customer = row_text(&a, "customer_id");
         let hit = confirmed.contains(&customer);
         let cell = e
             .cells
-            .entry((text(&a, "rule"), text(&a, "segment_label")))
+            .entry((row_text(&a, "rule"), row_text(&a, "segment_label")))
             .or_default();
         cell.0 += 1;
         cell.1 += hit as u64;
@@ -140,19 +152,7 @@ fn backtest_replays_the_published_alerts_and_compares_with_one_size_rules() {
     let legacy = one_size_job("backtest-one-size");
     two_runs(&legacy.0, legacy_lake.path(), "backtest-one-size");
 
-    let out = seglake_ok(&[
-        "rules",
-        "backtest",
-        "jobs/demo.toml",
-        "--var",
-        &lake_var(lake.path()),
-        "--from",
-        "2025-12-01",
-        "--to",
-        "2026-02-01",
-        "--compare",
-        "--json",
-    ]);
+    let out = backtest_ok(lake.path(), &["--compare", "--json"]);
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["runs"].as_array().unwrap().len(), 2, "{report}");
 
@@ -208,18 +208,7 @@ fn backtest_replays_the_published_alerts_and_compares_with_one_size_rules() {
     }
 
     // The text view names every rule and the comparison.
-    let text = seglake_ok(&[
-        "rules",
-        "backtest",
-        "jobs/demo.toml",
-        "--var",
-        &lake_var(lake.path()),
-        "--from",
-        "2025-12-01",
-        "--to",
-        "2026-02-01",
-        "--compare",
-    ]);
+    let text = backtest_ok(lake.path(), &["--compare"]);
     for rule in [
         "structuring",
         "cross_border_volume",
@@ -234,17 +223,7 @@ fn backtest_replays_the_published_alerts_and_compares_with_one_size_rules() {
         ("2027-01-01", "2027-02-01", "no succeeded run of job `demo`"),
         ("2026-02-01", "2026-01-01", "is after --to"),
     ] {
-        let out = seglake(&[
-            "rules",
-            "backtest",
-            "jobs/demo.toml",
-            "--var",
-            &lake_var(lake.path()),
-            "--from",
-            from,
-            "--to",
-            to,
-        ]);
+        let out = backtest(lake.path(), from, to, &[]);
         assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
         assert!(stderr(&out).contains(message), "{}", stderr(&out));
     }

@@ -217,3 +217,35 @@ impl Drop for JobVariant {
         let _ = std::fs::remove_file(&self.0);
     }
 }
+
+/// A JSON row's text column ("" when null or absent).
+pub fn row_text(row: &serde_json::Value, column: &str) -> String {
+    row[column].as_str().unwrap_or_default().to_string()
+}
+
+/// "YYYY-MM-DD HH:MM:SS" (UTC) as microseconds since the epoch.
+pub fn micros(s: &str) -> i64 {
+    use chrono::TimeZone;
+    let t = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap();
+    chrono::Utc.from_utc_datetime(&t).timestamp_micros()
+}
+
+/// "YYYY-MM-DD" as days since the epoch (Arrow's Date32).
+pub fn day(s: &str) -> i32 {
+    let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    (d - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32
+}
+
+/// Writes one batch of `columns` as a Parquet file at `path`.
+pub fn write_parquet(
+    path: &Path,
+    schema: arrow::datatypes::SchemaRef,
+    columns: Vec<arrow::array::ArrayRef>,
+) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let batch = arrow::array::RecordBatch::try_new(schema.clone(), columns).unwrap();
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, schema, None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}

@@ -5,23 +5,9 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{
-    ArrayRef, Date32Array, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
-};
-use arrow::datatypes::SchemaRef;
-use chrono::{NaiveDate, TimeZone, Utc};
+use arrow::array::{ArrayRef, Date32Array, Float64Array, StringArray, TimestampMicrosecondArray};
 
 use crate::common::*;
-
-fn micros(s: &str) -> i64 {
-    let t = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap();
-    Utc.from_utc_datetime(&t).timestamp_micros()
-}
-
-fn day(s: &str) -> i32 {
-    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
-    (d - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32
-}
 
 fn strs(v: &[Option<&str>]) -> ArrayRef {
     Arc::new(StringArray::from(v.to_vec()))
@@ -32,16 +18,6 @@ fn ts(v: &[&str]) -> ArrayRef {
         TimestampMicrosecondArray::from(v.iter().map(|s| micros(s)).collect::<Vec<_>>())
             .with_timezone("UTC"),
     )
-}
-
-fn write(path: &Path, schema: SchemaRef, columns: Vec<ArrayRef>) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
-    let mut w =
-        parquet::arrow::ArrowWriter::try_new(std::fs::File::create(path).unwrap(), schema, None)
-            .unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
 }
 
 /// Counterparty names: F2 (before the window) and Q1 are listed entity 2,
@@ -72,7 +48,7 @@ pub fn handbuilt_bank(dir: &Path) -> std::path::PathBuf {
     fn s(v: &str) -> Option<&str> {
         Some(v)
     }
-    write(
+    write_parquet(
         &raw.join("customers/part-0.parquet"),
         schemas::customers(),
         vec![
@@ -221,7 +197,7 @@ pub fn handbuilt_bank(dir: &Path) -> std::path::PathBuf {
             Some("NG"),
         ),
     ];
-    write(
+    write_parquet(
         &raw.join("transactions/part-0.parquet"),
         schemas::transactions(),
         vec![
@@ -326,7 +302,7 @@ pub fn handbuilt_bank(dir: &Path) -> std::path::PathBuf {
             Some(12.0),
         ),
     ];
-    write(
+    write_parquet(
         &raw.join("events/part-0.parquet"),
         schemas::events(),
         vec![
@@ -341,7 +317,7 @@ pub fn handbuilt_bank(dir: &Path) -> std::path::PathBuf {
             )),
         ],
     );
-    write(
+    write_parquet(
         &raw.join("case_outcomes/part-0.parquet"),
         schemas::case_outcomes(),
         vec![

@@ -44,11 +44,7 @@ use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{
-    ArrayRef, Date32Array, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
-};
-use arrow::datatypes::SchemaRef;
-use chrono::{NaiveDate, TimeZone, Utc};
+use arrow::array::{ArrayRef, Date32Array, Float64Array, StringArray, TimestampMicrosecondArray};
 use serde_json::Value;
 
 use crate::common::*;
@@ -497,16 +493,6 @@ fn takeover_events() -> Vec<Ev> {
     out
 }
 
-fn micros(s: &str) -> i64 {
-    let t = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap();
-    Utc.from_utc_datetime(&t).timestamp_micros()
-}
-
-fn day(s: &str) -> i32 {
-    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
-    (d - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32
-}
-
 fn strs<'a>(v: impl IntoIterator<Item = Option<&'a str>>) -> ArrayRef {
     Arc::new(StringArray::from(v.into_iter().collect::<Vec<_>>()))
 }
@@ -516,15 +502,6 @@ fn times<'a>(v: impl IntoIterator<Item = &'a str>) -> ArrayRef {
         TimestampMicrosecondArray::from(v.into_iter().map(micros).collect::<Vec<_>>())
             .with_timezone("UTC"),
     )
-}
-
-fn write(path: &Path, schema: SchemaRef, columns: Vec<ArrayRef>) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
-    let file = std::fs::File::create(path).unwrap();
-    let mut w = parquet::arrow::ArrowWriter::try_new(file, schema, None).unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
 }
 
 fn counterparty_name(id: &str) -> &'static str {
@@ -544,7 +521,7 @@ fn counterparty_name(id: &str) -> &'static str {
 fn write_bank(raw: &Path) {
     use seglake_datagen::schemas;
     let c = CUSTOMERS;
-    write(
+    write_parquet(
         &raw.join("customers/part-0.parquet"),
         schemas::customers(),
         vec![
@@ -565,7 +542,7 @@ fn write_bank(raw: &Path) {
             t.iter().map(|r| r.amount).collect::<Vec<_>>(),
         ))
     };
-    write(
+    write_parquet(
         &raw.join("transactions/part-0.parquet"),
         schemas::transactions(),
         vec![
@@ -596,7 +573,7 @@ fn write_bank(raw: &Path) {
 fn write_events_and_outcomes(raw: &Path) {
     use seglake_datagen::schemas;
     let e = takeover_events();
-    write(
+    write_parquet(
         &raw.join("events/part-0.parquet"),
         schemas::events(),
         vec![
@@ -622,7 +599,7 @@ fn write_events_and_outcomes(raw: &Path) {
         ("N5", "false_positive"),
     ];
     let case_ids: Vec<String> = (1..=outcomes.len()).map(|i| format!("K{i}")).collect();
-    write(
+    write_parquet(
         &raw.join("case_outcomes/part-0.parquet"),
         schemas::case_outcomes(),
         vec![
@@ -687,16 +664,12 @@ fn run_job(job: &Path, lake: &Path) -> String {
     ])
 }
 
-fn text(row: &Value, column: &str) -> String {
-    row[column].as_str().unwrap_or_default().to_string()
-}
-
 /// The alerts of `rule`, by customer.
 fn alerts_of<'a>(alerts: &'a [Value], rule: &str) -> BTreeMap<String, &'a Value> {
     alerts
         .iter()
         .filter(|a| a["rule"] == rule)
-        .map(|a| (text(a, "customer_id"), a))
+        .map(|a| (row_text(a, "customer_id"), a))
         .collect()
 }
 
@@ -746,7 +719,7 @@ fn expected_cross_border(segments: &[Value]) -> BTreeMap<String, String> {
         members
             .entry(segment)
             .or_default()
-            .push(text(row, "customer_id"));
+            .push(row_text(row, "customer_id"));
     }
     let mut out = BTreeMap::new();
     for ids in members.values() {
@@ -788,10 +761,10 @@ fn check_alert_rows(alerts: &[Value]) {
         ("new_device_beneficiary_wire", "escalate", "high"),
     ];
     for a in alerts {
-        let rule = text(a, "rule");
+        let rule = row_text(a, "rule");
         let (_, action, severity) = demo.iter().find(|d| d.0 == rule).unwrap();
-        assert_eq!(text(a, "action"), *action, "{a}");
-        assert_eq!(text(a, "severity"), *severity, "{a}");
+        assert_eq!(row_text(a, "action"), *action, "{a}");
+        assert_eq!(row_text(a, "severity"), *severity, "{a}");
         let t: Value = serde_json::from_str(a["thresholds"].as_str().unwrap()).unwrap();
         for (name, value) in [
             ("structuring_min_count", 3.0),
@@ -803,8 +776,11 @@ fn check_alert_rows(alerts: &[Value]) {
             assert_eq!(t[name].as_f64(), Some(value), "{name} in {t}");
         }
         assert!(a["segment_id"].is_i64(), "{a}");
-        assert_eq!(text(a, "rule_sql_sha256").len(), 64);
-        assert!(text(a, "as_of").starts_with("2026-01-01T00:00:00"), "{a}");
+        assert_eq!(row_text(a, "rule_sql_sha256").len(), 64);
+        assert!(
+            row_text(a, "as_of").starts_with("2026-01-01T00:00:00"),
+            "{a}"
+        );
     }
 }
 
@@ -817,7 +793,7 @@ fn check_data_rules(alerts: &[Value], segments: &[Value]) {
         ids(STRUCTURING)
     );
     assert_eq!(
-        text(structuring["S1"], "reason"),
+        row_text(structuring["S1"], "reason"),
         "cash deposits of 9,000-9,999 EUR: 3 in 90 days, totalling 28,300 EUR (segment limit 3)"
     );
     assert_eq!(evidence(structuring["S1"], "near_threshold_deposits"), 3.0);
@@ -841,7 +817,7 @@ fn check_data_rules(alerts: &[Value], segments: &[Value]) {
             eur(quiet_eur),
             eur(burst_eur),
         );
-        assert_eq!(text(dormant[c], "reason"), reason, "{c}");
+        assert_eq!(row_text(dormant[c], "reason"), reason, "{c}");
         assert_eq!(evidence(dormant[c], "burst_volume_eur"), burst_eur, "{c}");
     }
 
@@ -851,7 +827,7 @@ fn check_data_rules(alerts: &[Value], segments: &[Value]) {
         ids(NEW_DEVICE_BENEFICIARY_WIRE)
     );
     assert_eq!(
-        text(wire["W1"], "reason"),
+        row_text(wire["W1"], "reason"),
         "beneficiary added 2025-12-03 10:00 UTC with 1 device(s) new in the 7 days before \
          (newest first seen 49 h before); then 2 outgoing transfer(s) of 6,500 EUR (largest \
          4,000 EUR) to 2 new counterparty(ies) within 72 h (segment limit 5,000 EUR)"
@@ -868,7 +844,7 @@ fn check_data_rules(alerts: &[Value], segments: &[Value]) {
     let cross = alerts_of(alerts, "cross_border_volume");
     let got: BTreeMap<String, String> = cross
         .iter()
-        .map(|(c, a)| (c.clone(), text(a, "reason")))
+        .map(|(c, a)| (c.clone(), row_text(a, "reason")))
         .collect();
     assert_eq!(got, expected, "segments: {segments:?}");
 }
@@ -877,7 +853,7 @@ fn check_data_rules(alerts: &[Value], segments: &[Value]) {
 fn by_customer(segments: &[Value]) -> BTreeMap<String, &Value> {
     segments
         .iter()
-        .map(|s| (text(s, "customer_id"), s))
+        .map(|s| (row_text(s, "customer_id"), s))
         .collect()
 }
 
@@ -925,10 +901,10 @@ fn check_band_jumps(new_alerts: &[Value], before: &[Value], after: &[Value]) {
     assert_eq!(got, expected_jumps(before, after));
     let (before, after) = (by_customer(before), by_customer(after));
     for (c, a) in &jumps {
-        let (score, band, previous) = jump_reason(&text(a, "reason"));
+        let (score, band, previous) = jump_reason(&row_text(a, "reason"));
         let now = after[c]["risk_score"].as_f64().unwrap();
         let then = before[c]["risk_score"].as_f64().unwrap();
-        assert_eq!(band, text(before[c], "risk_band"), "{c}");
+        assert_eq!(band, row_text(before[c], "risk_band"), "{c}");
         assert!(
             (score - now).abs() <= 0.0005 + 1e-12,
             "{c}: {score} vs {now}"
@@ -938,16 +914,16 @@ fn check_band_jumps(new_alerts: &[Value], before: &[Value], after: &[Value]) {
             "{c}: {previous} vs {then}"
         );
         assert_eq!(a["risk_score"].as_f64(), Some(now), "{c}");
-        assert_eq!(text(a, "risk_band"), "high", "{c}");
+        assert_eq!(row_text(a, "risk_band"), "high", "{c}");
     }
 }
 
 /// The alerts published after those in `known`.
 fn alerts_since(lake: &Path, known: &[Value]) -> Vec<Value> {
-    let ids: BTreeSet<String> = known.iter().map(|a| text(a, "alert_id")).collect();
+    let ids: BTreeSet<String> = known.iter().map(|a| row_text(a, "alert_id")).collect();
     table_rows(lake, "alerts")
         .into_iter()
-        .filter(|a| !ids.contains(&text(a, "alert_id")))
+        .filter(|a| !ids.contains(&row_text(a, "alert_id")))
         .collect()
 }
 
@@ -958,14 +934,14 @@ fn latest_rule_counts(lake: &Path) -> BTreeMap<String, Value> {
         .into_iter()
         .filter(|r| r["status"] == "succeeded")
         .collect();
-    runs.sort_by_key(|r| text(r, "started_at"));
+    runs.sort_by_key(|r| row_text(r, "started_at"));
     let metrics = runs.last().unwrap()["metrics"].as_str().unwrap();
     let metrics: Value = serde_json::from_str(metrics).unwrap();
     metrics["rules"]["rules"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| (text(c, "rule"), c.clone()))
+        .map(|c| (row_text(c, "rule"), c.clone()))
         .collect()
 }
 
@@ -1013,7 +989,7 @@ fn every_demo_rule_alerts_exactly_the_planted_customers() {
     check_data_rules(&alerts, &first_segments);
     // Only planted customers were alerted: N1-N6 and every near miss
     // (S2-S5, XB1d, XB2, XB2d, D2-D5, W2-W7) raise nothing.
-    let alerted: BTreeSet<String> = alerts.iter().map(|a| text(a, "customer_id")).collect();
+    let alerted: BTreeSet<String> = alerts.iter().map(|a| row_text(a, "customer_id")).collect();
     let mut expected = ids(STRUCTURING);
     expected.extend(ids(DORMANT_THEN_BURST));
     expected.extend(ids(NEW_DEVICE_BENEFICIARY_WIRE));

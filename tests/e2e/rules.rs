@@ -9,10 +9,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::common::*;
 
-fn text(row: &serde_json::Value, column: &str) -> String {
-    row[column].as_str().unwrap_or_default().to_string()
-}
-
 fn rules_metrics(lake: &std::path::Path) -> Vec<serde_json::Value> {
     let mut runs: Vec<serde_json::Value> = runs_rows(lake)
         .into_iter()
@@ -61,7 +57,7 @@ fn alerts_and_cases_are_published_stable_and_suppressed() {
         let ids: Vec<String> = serde_json::from_str(case["alert_ids"].as_str().unwrap()).unwrap();
         for id in ids {
             assert!(
-                case_of.insert(id, text(case, "case_id")).is_none(),
+                case_of.insert(id, row_text(case, "case_id")).is_none(),
                 "alert in two cases"
             );
         }
@@ -72,12 +68,12 @@ fn alerts_and_cases_are_published_stable_and_suppressed() {
     }
     let customer_of_case: BTreeMap<String, String> = cases
         .iter()
-        .map(|c| (text(c, "case_id"), text(c, "customer_id")))
+        .map(|c| (row_text(c, "case_id"), row_text(c, "customer_id")))
         .collect();
     for a in &alerts {
-        let case = &case_of[&text(a, "alert_id")];
-        assert_eq!(&text(a, "case_id"), case);
-        assert_eq!(customer_of_case[case], text(a, "customer_id"));
+        let case = &case_of[&row_text(a, "alert_id")];
+        assert_eq!(&row_text(a, "case_id"), case);
+        assert_eq!(customer_of_case[case], row_text(a, "customer_id"));
         // The segment's thresholds and the rule's SQL hash travel with it.
         let thresholds: serde_json::Value =
             serde_json::from_str(a["thresholds"].as_str().unwrap()).unwrap();
@@ -85,9 +81,9 @@ fn alerts_and_cases_are_published_stable_and_suppressed() {
             thresholds.get("structuring_min_count").is_some(),
             "{thresholds}"
         );
-        assert_eq!(text(a, "rule_sql_sha256").len(), 64);
+        assert_eq!(row_text(a, "rule_sql_sha256").len(), 64);
     }
-    let first_ids: BTreeSet<String> = alerts.iter().map(|a| text(a, "alert_id")).collect();
+    let first_ids: BTreeSet<String> = alerts.iter().map(|a| row_text(a, "alert_id")).collect();
     assert_eq!(first_ids.len(), alerts.len(), "alert ids are unique");
 
     // The same run again (same as_of): the same alert ids, none raised twice.
@@ -115,7 +111,7 @@ fn alerts_and_cases_are_published_stable_and_suppressed() {
     let all = table_rows(lake.path(), "alerts");
     let pairs: BTreeSet<(String, String)> = all
         .iter()
-        .map(|a| (text(a, "rule"), text(a, "customer_id")))
+        .map(|a| (row_text(a, "rule"), row_text(a, "customer_id")))
         .collect();
     assert_eq!(
         pairs.len(),
@@ -126,15 +122,15 @@ fn alerts_and_cases_are_published_stable_and_suppressed() {
     let cases = table_rows(lake.path(), "cases");
     let open: Vec<&serde_json::Value> = cases
         .iter()
-        .filter(|c| !text(c, "state").starts_with("closed"))
+        .filter(|c| !row_text(c, "state").starts_with("closed"))
         .collect();
-    let customers: BTreeSet<String> = open.iter().map(|c| text(c, "customer_id")).collect();
+    let customers: BTreeSet<String> = open.iter().map(|c| row_text(c, "customer_id")).collect();
     assert_eq!(customers.len(), open.len(), "one open case per customer");
 
     // Another reader sees every version of both tables with the run ids.
     let runs: Vec<String> = runs_rows(lake.path())
         .iter()
-        .map(|r| text(r, "run_id"))
+        .map(|r| row_text(r, "run_id"))
         .collect();
     for table in ["alerts", "cases"] {
         let read = python_json("read_delta.py", &[lake.path().join(table).as_os_str()]);
@@ -303,8 +299,8 @@ fn dispositions_close_cases_and_illegal_moves_are_refused() {
         &wal.path().join("wal"),
         &["--flush-every", "200ms"],
     );
-    let case_id = text(first, "case_id");
-    let customer = text(first, "customer_id");
+    let case_id = row_text(first, "case_id");
+    let customer = row_text(first, "customer_id");
     let disposition = |case: &str, customer: &str, outcome: &str| {
         post(
             serve.addr,
@@ -324,7 +320,7 @@ fn dispositions_close_cases_and_illegal_moves_are_refused() {
         r.body
     );
     // Another customer's case, and a case that does not exist.
-    let r = disposition(&text(second, "case_id"), &customer, "no_action");
+    let r = disposition(&row_text(second, "case_id"), &customer, "no_action");
     assert_eq!(r.status, 400, "{}", r.body);
     let r = disposition("nope", &customer, "no_action");
     assert_eq!(r.status, 400, "{}", r.body);
@@ -333,7 +329,7 @@ fn dispositions_close_cases_and_illegal_moves_are_refused() {
     let r = post(
         serve.addr,
         "/v1/feedback",
-        &json!({"type": "disposition", "customer_id": text(second, "customer_id"),
+        &json!({"type": "disposition", "customer_id": row_text(second, "customer_id"),
                 "alert_id": alerts[0], "outcome": "false_positive", "time": "2025-12-21T10:00:00Z"}),
     );
     assert_eq!(r.status, 202, "{}", r.body);
@@ -358,8 +354,13 @@ fn dispositions_close_cases_and_illegal_moves_are_refused() {
     let state_of = |id: &str| {
         after
             .iter()
-            .find(|c| text(c, "case_id") == id)
-            .map(|c| (text(c, "state"), c["events"].as_str().unwrap().to_string()))
+            .find(|c| row_text(c, "case_id") == id)
+            .map(|c| {
+                (
+                    row_text(c, "state"),
+                    c["events"].as_str().unwrap().to_string(),
+                )
+            })
             .unwrap()
     };
     let (state, events) = state_of(&case_id);
@@ -377,7 +378,7 @@ fn dispositions_close_cases_and_illegal_moves_are_refused() {
         "{last}"
     );
     assert_eq!(
-        state_of(&text(second, "case_id")).0,
+        state_of(&row_text(second, "case_id")).0,
         "closed_false_positive"
     );
     let metrics = rules_metrics(lake.path());

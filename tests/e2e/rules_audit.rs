@@ -10,10 +10,6 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 
-fn text(row: &Value, column: &str) -> String {
-    row[column].as_str().unwrap_or_default().to_string()
-}
-
 fn audit_json(lake: &str, customer: &str, run: &str) -> Value {
     let out = seglake_ok(&[
         "audit",
@@ -76,13 +72,13 @@ fn an_audit_lists_the_customers_alerts_and_cases() {
     let l = lake.path();
     let ls = l.to_str().unwrap();
     run_demo_job(l);
-    let run = text(&runs_rows(l)[0], "run_id");
+    let run = row_text(&runs_rows(l)[0], "run_id");
     let alerts = table_rows(l, "alerts");
     let cases = table_rows(l, "cases");
     let mut by_customer: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
     for a in &alerts {
         by_customer
-            .entry(text(a, "customer_id"))
+            .entry(row_text(a, "customer_id"))
             .or_default()
             .push(a);
     }
@@ -103,7 +99,7 @@ fn an_audit_lists_the_customers_alerts_and_cases() {
 
     let published_cases: Vec<&Value> = cases
         .iter()
-        .filter(|c| text(c, "customer_id") == *customer)
+        .filter(|c| row_text(c, "customer_id") == *customer)
         .collect();
     assert!(!published_cases.is_empty(), "an alert is in a case");
     let listed_cases = section["cases"].as_array().unwrap();
@@ -117,20 +113,24 @@ fn an_audit_lists_the_customers_alerts_and_cases() {
     for a in published {
         let line = format!(
             "alert {}  severity {}",
-            text(a, "rule"),
-            text(a, "severity")
+            row_text(a, "rule"),
+            row_text(a, "severity")
         );
         assert!(report.contains(&line), "`{line}` in:\n{report}");
-        assert!(report.contains(&text(a, "thresholds")), "{report}");
+        assert!(report.contains(&row_text(a, "thresholds")), "{report}");
     }
     for case in &published_cases {
-        let line = format!("case {}  {}", text(case, "case_id"), text(case, "state"));
+        let line = format!(
+            "case {}  {}",
+            row_text(case, "case_id"),
+            row_text(case, "state")
+        );
         assert!(report.contains(&line), "`{line}` in:\n{report}");
     }
 
     let quiet = table_rows(l, "segments")
         .iter()
-        .map(|r| text(r, "customer_id"))
+        .map(|r| row_text(r, "customer_id"))
         .find(|id| !by_customer.contains_key(id))
         .expect("a customer without an alert");
     let audit = audit_json(ls, &quiet, &run);
