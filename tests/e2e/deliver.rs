@@ -79,23 +79,27 @@ fn deliver_command(lake: &Path, port: u16, outbox: &Path) -> Command {
     command
 }
 
-#[test]
-fn every_alert_and_case_change_arrives_once_through_failures_and_kills() {
-    let lake = generated_lake(1500);
-    run_demo_job(lake.path());
-    let alerts = table_rows(lake.path(), "alerts");
-    let cases = table_rows(lake.path(), "cases");
-    let mut expected: BTreeSet<String> = alerts
+/// The idempotency key of every alert and every case change in the lake.
+fn expected_keys(lake: &Path) -> BTreeSet<String> {
+    let mut expected: BTreeSet<String> = table_rows(lake, "alerts")
         .iter()
         .map(|a| format!("alert:{}", a["alert_id"].as_str().unwrap()))
         .collect();
-    for case in &cases {
+    for case in &table_rows(lake, "cases") {
         let events: Vec<serde_json::Value> =
             serde_json::from_str(case["events"].as_str().unwrap()).unwrap();
         for n in 0..events.len() {
             expected.insert(format!("case:{}:{n}", case["case_id"].as_str().unwrap()));
         }
     }
+    expected
+}
+
+#[test]
+fn every_alert_and_case_change_arrives_once_through_failures_and_kills() {
+    let lake = generated_lake(1500);
+    run_demo_job(lake.path());
+    let expected = expected_keys(lake.path());
     assert!(expected.len() > 100, "{}", expected.len());
 
     let dir = tempfile::tempdir().unwrap();
@@ -209,4 +213,97 @@ fn a_refusing_receiver_dead_letters_and_bad_webhooks_are_named() {
         refused,
         "dead letters are not resent"
     );
+}
+
+/// The demo job with one `[[rules.webhook]]` entry (`fields`: its lines).
+fn job_with_webhook(tag: &str, fields: &str) -> JobVariant {
+    let entry = format!("[[rules.webhook]]\nname = \"cases\"\n{fields}\n\n[output]");
+    JobVariant::new(tag, "[output]", &entry)
+}
+
+const HOOK_SECRET_ENV: &str = "SEGLAKE_E2E_HOOK_SECRET";
+
+#[test]
+fn webhooks_in_the_job_are_checked_by_validate_and_used_by_deliver() {
+    let lake = generated_lake(1500);
+    run_demo_job(lake.path());
+    let dir = tempfile::tempdir().unwrap();
+    let (_receiver, port) = start_receiver(dir.path());
+    let url = format!("http://127.0.0.1:{port}/hook");
+    let lake_var = format!("lake={}", lake.path().display());
+    let secret_env = format!("secret_env = \"{HOOK_SECRET_ENV}\"");
+    let validate = |job: &JobVariant, env: &[(&str, &str)]| {
+        seglake_env(
+            &["validate", job.0.to_str().unwrap(), "--var", &lake_var],
+            env,
+        )
+    };
+
+    // Refused by validate, naming the webhook, never printing the URL.
+    let cases = [
+        (
+            format!("url = \"ftp://127.0.0.1/hook\"\n{secret_env}"),
+            "ftp",
+        ),
+        (format!("url = \"{url}\"\n{secret_env}"), HOOK_SECRET_ENV),
+        (
+            format!("url = \"{url}\"\nsecret = \"{SECRET}\""),
+            "credentials never go in a job file",
+        ),
+    ];
+    for (i, (fields, message)) in cases.iter().enumerate() {
+        let job = job_with_webhook(&format!("hook-bad-{i}"), fields);
+        // The variable is set only for the bad URL: the secret is not what fails.
+        let env: &[(&str, &str)] = if i == 0 {
+            &[(HOOK_SECRET_ENV, SECRET)]
+        } else {
+            &[]
+        };
+        let out = validate(&job, env);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{fields}: {err}");
+        assert!(err.contains(message), "{fields}: {err}");
+        assert!(!err.contains(SECRET), "{err}");
+        if i < 2 {
+            assert!(err.contains("webhook `cases`"), "{err}");
+            assert!(!err.contains("/hook"), "the URL is printed: {err}");
+        }
+    }
+
+    // Accepted, then used by `deliver --job`: every event arrives once.
+    let job = job_with_webhook("hook-good", &format!("url = \"{url}\"\n{secret_env}"));
+    let out = validate(&job, &[(HOOK_SECRET_ENV, SECRET)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("webhooks: cases"), "{}", stdout(&out));
+    let outbox = dir.path().join("outbox");
+    let outbox = outbox.to_str().unwrap();
+    let out = seglake_env(
+        &[
+            "deliver",
+            "--job",
+            job.0.to_str().unwrap(),
+            "--var",
+            &lake_var,
+            "--outbox",
+            outbox,
+            "--timeout",
+            "300ms",
+            "--backoff",
+            "10ms",
+            "--max-attempts",
+            "30",
+        ],
+        &[(HOOK_SECRET_ENV, SECRET)],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut processed: BTreeMap<String, usize> = BTreeMap::new();
+    for (key, outcome) in receiver_log(dir.path()) {
+        assert_ne!(outcome, "bad_signature", "{key}");
+        if outcome == "processed" {
+            *processed.entry(key).or_default() += 1;
+        }
+    }
+    assert!(processed.values().all(|&n| n == 1), "a key processed twice");
+    let keys: BTreeSet<String> = processed.into_keys().collect();
+    assert_eq!(keys, expected_keys(lake.path()));
 }

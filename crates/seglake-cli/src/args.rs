@@ -59,8 +59,8 @@ pub enum Command {
     Run(RunArgs),
 
     /// Check a job without running it: the spec, every source, every SQL
-    /// view (tables and columns), the key and the quality rules. Writes
-    /// nothing.
+    /// view and rule (tables and columns), the key, the quality rules, and
+    /// the rules' webhooks (URL and signing secret). Writes nothing.
     #[command(after_help = AFTER_HELP)]
     Validate(JobArgs),
 
@@ -561,17 +561,27 @@ pub struct DemoArgs {
 pub struct DeliverArgs {
     /// A webhook: NAME=URL (http or https). Repeatable; each endpoint gets
     /// every event, in order, and its own outbox file.
-    #[arg(long = "webhook", value_name = "NAME=URL", value_parser = parse_var, required = true)]
+    #[arg(long = "webhook", value_name = "NAME=URL", value_parser = parse_var)]
     pub webhooks: Vec<(String, String)>,
 
-    /// The environment variable holding the signing secret.
-    #[arg(long, value_name = "VAR", default_value = "SEGLAKE_WEBHOOK_SECRET")]
+    /// The environment variable holding the signing secret of --webhook.
+    #[arg(long, value_name = "VAR", default_value = seglake_spec::DEFAULT_WEBHOOK_SECRET_ENV)]
     pub secret_env: String,
 
     /// A file holding the signing secret (a mounted secret), instead of
     /// --secret-env.
     #[arg(long, value_name = "FILE")]
     pub secret_file: Option<PathBuf>,
+
+    /// Deliver to the job's [[rules.webhook]] entries (each with its own
+    /// secret_env or secret_file), from the lake the job publishes to
+    /// (--lake is then not used).
+    #[arg(long, value_name = "JOB")]
+    pub job: Option<PathBuf>,
+
+    /// Set a variable of --job, overriding its [vars]. Repeatable.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var, requires = "job")]
+    pub vars: Vec<(String, String)>,
 
     /// Where what was delivered is recorded (default LAKE/_deliveries).
     /// One worker per outbox.

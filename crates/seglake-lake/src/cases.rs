@@ -17,6 +17,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use arrow::array::{Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 fn ts() -> DataType {
@@ -67,10 +68,120 @@ pub fn cases_schema(key: &str) -> SchemaRef {
     ]))
 }
 
+/// One row of `cases`, decoded: what a run updates, `serve` checks
+/// dispositions against and an audit shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseRow {
+    pub case_id: String,
+    /// The customer (the job's key column, the second of the table).
+    pub key: String,
+    pub state: CaseState,
+    pub severity: String,
+    /// Oldest first.
+    pub alert_ids: Vec<String>,
+    /// Microseconds since the epoch, UTC.
+    pub opened_at: i64,
+    pub updated_at: i64,
+    /// Every state change, oldest first (JSON objects).
+    pub events: Vec<serde_json::Value>,
+    /// The run that last changed the case.
+    pub run_id: String,
+}
+
+/// Every row of `cases` batches. A column missing or of another type, an
+/// unknown state or a JSON column that does not parse is an error naming
+/// the column (and the case): a table the runs did not write.
+pub fn decode_cases(batches: &[arrow::array::RecordBatch]) -> Result<Vec<CaseRow>, String> {
+    let mut out = Vec::new();
+    for batch in batches.iter().map(plain_strings) {
+        let columns = CaseColumns::of(&batch)?;
+        for i in 0..batch.num_rows() {
+            out.push(columns.row(i)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The columns of one batch of `cases`, typed.
+struct CaseColumns {
+    ids: StringArray,
+    keys: StringArray,
+    states: StringArray,
+    severity: StringArray,
+    alert_ids: StringArray,
+    opened: TimestampMicrosecondArray,
+    updated: TimestampMicrosecondArray,
+    events: StringArray,
+    runs: StringArray,
+}
+
+fn typed<T: Clone + 'static>(batch: &RecordBatch, index: usize, what: &str) -> Result<T, String> {
+    let name = batch.schema().field(index).name().clone();
+    batch
+        .column(index)
+        .as_any()
+        .downcast_ref::<T>()
+        .cloned()
+        .ok_or_else(|| format!("`cases` column `{name}` is not {what}"))
+}
+
+fn named<T: Clone + 'static>(batch: &RecordBatch, name: &str, what: &str) -> Result<T, String> {
+    let index = batch
+        .schema()
+        .index_of(name)
+        .map_err(|_| format!("`cases` has no column `{name}`"))?;
+    typed(batch, index, what)
+}
+
+impl CaseColumns {
+    fn of(b: &RecordBatch) -> Result<CaseColumns, String> {
+        if b.num_columns() < 2 {
+            return Err("`cases` has no key column".into());
+        }
+        Ok(CaseColumns {
+            ids: named(b, "case_id", "text")?,
+            keys: typed(b, 1, "text")?,
+            states: named(b, "state", "text")?,
+            severity: named(b, "severity", "text")?,
+            alert_ids: named(b, "alert_ids", "text")?,
+            opened: named(b, "opened_at", "a UTC timestamp in microseconds")?,
+            updated: named(b, "updated_at", "a UTC timestamp in microseconds")?,
+            events: named(b, "events", "text")?,
+            runs: named(b, "run_id", "text")?,
+        })
+    }
+
+    fn row(&self, i: usize) -> Result<CaseRow, String> {
+        let case_id = self.ids.value(i).to_string();
+        let bad = |column: &str, why: String| format!("case {case_id}: `{column}` {why}");
+        let state = CaseState::parse(self.states.value(i)).ok_or_else(|| {
+            bad(
+                "state",
+                format!("`{}` is not a case state", self.states.value(i)),
+            )
+        })?;
+        let alert_ids = serde_json::from_str(self.alert_ids.value(i))
+            .map_err(|e| bad("alert_ids", format!("is not a JSON array of ids: {e}")))?;
+        let events = serde_json::from_str(self.events.value(i))
+            .map_err(|e| bad("events", format!("is not a JSON array: {e}")))?;
+        Ok(CaseRow {
+            key: self.keys.value(i).to_string(),
+            state,
+            severity: self.severity.value(i).to_string(),
+            alert_ids,
+            opened_at: self.opened.value(i),
+            updated_at: self.updated.value(i),
+            events,
+            run_id: self.runs.value(i).to_string(),
+            case_id,
+        })
+    }
+}
+
 /// `batch` with its string-view columns as plain strings: a Delta reader
 /// may give back either, and `alerts` and `cases` are read column by
 /// column.
-pub fn plain_strings(batch: &arrow::array::RecordBatch) -> arrow::array::RecordBatch {
+pub fn plain_strings(batch: &RecordBatch) -> RecordBatch {
     let schema = batch.schema();
     let mut fields = Vec::new();
     let mut columns = Vec::new();
@@ -84,7 +195,7 @@ pub fn plain_strings(batch: &arrow::array::RecordBatch) -> arrow::array::RecordB
             columns.push(c.clone());
         }
     }
-    arrow::array::RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
         .expect("same columns, same lengths")
 }
 
@@ -182,6 +293,43 @@ impl fmt::Display for CaseState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cases_batch(state: &str, events: &str) -> RecordBatch {
+        use arrow::array::{ArrayRef, Int64Array};
+        let text = |v: &str| Arc::new(StringArray::from(vec![v])) as ArrayRef;
+        let at = |v: i64| {
+            Arc::new(TimestampMicrosecondArray::from(vec![v]).with_timezone("UTC")) as ArrayRef
+        };
+        let columns = vec![
+            text("c1"),
+            text("C007"),
+            text(state),
+            text("high"),
+            text(r#"["a1","a2"]"#),
+            Arc::new(Int64Array::from(vec![2])) as ArrayRef,
+            at(10),
+            at(20),
+            text(events),
+            text("run-1"),
+        ];
+        RecordBatch::try_new(cases_schema("customer_id"), columns).unwrap()
+    }
+
+    #[test]
+    fn cases_decode_and_bad_rows_are_named() {
+        let rows = decode_cases(&[cases_batch("escalated", r#"[{"to":"escalated"}]"#)]).unwrap();
+        assert_eq!(rows.len(), 1);
+        let row = &rows[0];
+        assert_eq!((row.case_id.as_str(), row.key.as_str()), ("c1", "C007"));
+        assert_eq!(row.state, CaseState::Escalated);
+        assert_eq!(row.alert_ids, vec!["a1".to_string(), "a2".to_string()]);
+        assert_eq!((row.opened_at, row.updated_at), (10, 20));
+        assert_eq!(row.events[0]["to"], "escalated");
+        let unknown = decode_cases(&[cases_batch("pending", "[]")]).unwrap_err();
+        assert!(unknown.contains("case c1: `state` `pending`"), "{unknown}");
+        let broken = decode_cases(&[cases_batch("open", "not json")]).unwrap_err();
+        assert!(broken.contains("case c1: `events`"), "{broken}");
+    }
 
     #[test]
     fn alerts_move_open_cases_up_only() {

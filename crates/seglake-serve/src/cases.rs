@@ -11,7 +11,6 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use arrow::array::{Array, StringArray};
 use seglake_lake::cases::CaseState;
 use seglake_spec::{CASES_TABLE, Location};
 use tokio::sync::Mutex;
@@ -108,31 +107,16 @@ impl CaseBook {
             version: latest,
             ..Book::default()
         };
-        for b in batches.iter().map(seglake_lake::cases::plain_strings) {
-            let b = &b;
-            let text = |name: &str| {
-                b.column_by_name(name)
-                    .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-                    .cloned()
-            };
-            // The key column follows `case_id` (its name is the job's).
-            let customers = b.column(1).as_any().downcast_ref::<StringArray>().cloned();
-            let (Some(ids), Some(states), Some(alerts), Some(customers)) =
-                (text("case_id"), text("state"), text("alert_ids"), customers)
-            else {
-                continue;
-            };
-            for i in 0..b.num_rows() {
-                let id = ids.value(i).to_string();
-                let state = CaseState::parse(states.value(i)).unwrap_or(CaseState::Open);
-                let alert_ids: Vec<String> =
-                    serde_json::from_str(alerts.value(i)).unwrap_or_default();
-                for alert in alert_ids {
-                    book.alert_case.insert(alert, id.clone());
-                }
-                book.cases
-                    .insert(id, (customers.value(i).to_string(), state));
+        let cases = seglake_lake::cases::decode_cases(&batches).map_err(|m| {
+            ApiError::Unavailable(format!(
+                "the lake's `{CASES_TABLE}` table cannot be read: {m}"
+            ))
+        })?;
+        for case in cases {
+            for alert in case.alert_ids {
+                book.alert_case.insert(alert, case.case_id.clone());
             }
+            book.cases.insert(case.case_id, (case.key, case.state));
         }
         Ok(())
     }

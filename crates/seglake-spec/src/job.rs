@@ -231,8 +231,9 @@ impl JobSpec {
                 path: path.to_path_buf(),
                 key,
                 message: "credentials never go in a job file (it is stored in lineage and \
-                          shown to every reader of `runs`): set AWS_ACCESS_KEY_ID and \
-                          AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, in the environment"
+                          shown to every reader of `runs`): keep them in the environment or \
+                          a file (S3: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or \
+                          AWS_PROFILE; a webhook's signing secret: secret_env or secret_file)"
                     .to_string(),
             });
         }
@@ -250,7 +251,9 @@ impl JobSpec {
 }
 
 /// The dotted key of the first entry whose name says it holds a
-/// credential, searching tables and arrays of tables.
+/// credential, searching tables and arrays of tables. A key ending in
+/// `_env` or `_file` names where a secret is kept (a variable, a path),
+/// not the secret.
 fn credential_key(value: &toml::Value, prefix: &str) -> Option<String> {
     const MARKERS: [&str; 9] = [
         "secret",
@@ -271,7 +274,8 @@ fn credential_key(value: &toml::Value, prefix: &str) -> Option<String> {
                 format!("{prefix}.{k}")
             };
             let lower = k.to_ascii_lowercase();
-            if MARKERS.iter().any(|m| lower.contains(m)) {
+            let names_a_place = lower.ends_with("_env") || lower.ends_with("_file");
+            if !names_a_place && MARKERS.iter().any(|m| lower.contains(m)) {
                 Some(key)
             } else {
                 credential_key(v, &key)
@@ -404,7 +408,7 @@ impl Validator<'_> {
             let sql = self.read_view(&dir, format!("rules.rule[{i}].name"), &rule.name)?;
             checked.push(crate::rules::CheckedRule { raw: rule, sql });
         }
-        crate::rules::validate(rules, checked)
+        crate::rules::validate(rules, checked, self.base)
             .map(Some)
             .map_err(|p| self.invalid_all(p))
     }
@@ -839,6 +843,15 @@ root = "${lake}"
             );
             assert!(!msg.contains("hunter2secret"), "{msg}");
         }
+        // Where a secret is kept is not a secret.
+        let value: toml::Value =
+            toml::from_str("[[rules.webhook]]\nsecret_env = \"X\"\nsecret_file = \"f\"").unwrap();
+        assert_eq!(credential_key(&value, ""), None);
+        let value: toml::Value = toml::from_str("[[rules.webhook]]\nsecret = \"s\"").unwrap();
+        assert_eq!(
+            credential_key(&value, "").as_deref(),
+            Some("rules.webhook[0].secret")
+        );
     }
 
     #[test]

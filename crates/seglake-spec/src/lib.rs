@@ -58,8 +58,8 @@ pub use location::Location;
 pub use privacy::{KeySource, PrivacySpec, PseudonymKey};
 pub use risk::{BandSpec, BandTarget, RiskSpec};
 pub use rules::{
-    ALERTS_TABLE, Action, CASES_TABLE, PREVIOUS_SEGMENTS_TABLE, RuleSpec, RulesSpec,
-    SegmentSelector, Severity, THRESHOLDS_TABLE, Thresholds,
+    ALERTS_TABLE, Action, CASES_TABLE, DEFAULT_WEBHOOK_SECRET_ENV, PREVIOUS_SEGMENTS_TABLE,
+    RuleSpec, RulesSpec, SegmentSelector, Severity, THRESHOLDS_TABLE, Thresholds, WebhookSpec,
 };
 pub use run_id::RunId;
 pub use screening::{PartySpec, SCREENING_HITS_TABLE, ScreeningSpec};

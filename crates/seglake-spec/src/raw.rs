@@ -46,6 +46,20 @@ pub struct RawRules {
     pub segment_thresholds: Vec<RawSegmentThresholds>,
     #[serde(default, rename = "rule")]
     pub rules: Vec<RawRule>,
+    /// Case-manager endpoints for `seglake deliver --job`.
+    #[serde(default, rename = "webhook")]
+    pub webhooks: Vec<RawWebhook>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhook {
+    pub name: String,
+    pub url: String,
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    #[serde(default)]
+    pub secret_file: Option<String>,
 }
 
 /// Overrides for some segments: `segment` or `profile`, then parameter =

@@ -17,6 +17,11 @@
 //! action = "alert"              # alert | escalate | request_documents
 //! severity = "high"             # low | medium | high
 //! suppress_for = "90d"          # no second alert for the same customer within it
+//!
+//! [[rules.webhook]]             # where `seglake deliver --job` posts alerts and cases
+//! name = "cases"
+//! url = "https://cases.example.com/seglake"
+//! secret_env = "SEGLAKE_WEBHOOK_SECRET"   # the default; or secret_file = "..."
 //! ```
 //!
 //! A rule's SQL sees the run's tables (sources, the feature table,
@@ -26,8 +31,10 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::Path;
 
 use crate::Problem;
+use crate::privacy::KeySource;
 use crate::view::ViewSpec;
 
 /// New alerts, appended by every run with rules.
@@ -43,10 +50,24 @@ pub const PREVIOUS_SEGMENTS_TABLE: &str = "previous_segments";
 /// Columns of `thresholds` that are not parameters.
 pub const THRESHOLD_KEY_COLUMNS: [&str; 2] = ["segment_id", "segment_label"];
 
+/// Where a webhook's signing secret is read from when none is named.
+pub const DEFAULT_WEBHOOK_SECRET_ENV: &str = "SEGLAKE_WEBHOOK_SECRET";
+
 #[derive(Debug, Clone)]
 pub struct RulesSpec {
     pub rules: Vec<RuleSpec>,
     pub thresholds: Thresholds,
+    pub webhooks: Vec<WebhookSpec>,
+}
+
+/// A case-manager endpoint. The URL is checked (http or https) where it
+/// is used, with the secret: by `seglake validate` and `seglake deliver`.
+#[derive(Debug, Clone)]
+pub struct WebhookSpec {
+    pub name: String,
+    pub url: String,
+    /// Where the HMAC signing secret comes from: never the job file.
+    pub secret: KeySource,
 }
 
 #[derive(Debug, Clone)]
@@ -191,9 +212,11 @@ pub(crate) struct CheckedRule<'a> {
 pub(crate) fn validate(
     raw: &crate::raw::RawRules,
     rules: Vec<CheckedRule<'_>>,
+    base: &Path,
 ) -> Result<RulesSpec, Vec<Problem>> {
     let mut problems = Vec::new();
     let thresholds = thresholds(raw, &mut problems);
+    let webhooks = webhooks(&raw.webhooks, base, &mut problems);
     if rules.is_empty() {
         problems.push(Problem::new(
             "rules.rule",
@@ -212,7 +235,39 @@ pub(crate) fn validate(
     Ok(RulesSpec {
         rules: specs,
         thresholds,
+        webhooks,
     })
+}
+
+fn webhooks(
+    raw: &[crate::raw::RawWebhook],
+    base: &Path,
+    problems: &mut Vec<Problem>,
+) -> Vec<WebhookSpec> {
+    let mut out: Vec<WebhookSpec> = Vec::new();
+    for (i, w) in raw.iter().enumerate() {
+        let mut problem =
+            |message: String| problems.push(Problem::new(format!("rules.webhook[{i}]"), message));
+        if out.iter().any(|o| o.name == w.name) {
+            problem(format!("webhook `{}` is listed twice", w.name));
+        }
+        // A `secret` key never gets here: the credential check refuses it.
+        let secret = match (&w.secret_env, &w.secret_file) {
+            (Some(_), Some(_)) => {
+                problem("give secret_env or secret_file, not both".into());
+                continue;
+            }
+            (Some(var), None) => KeySource::Env(var.clone()),
+            (None, Some(file)) => KeySource::File(base.join(file)),
+            (None, None) => KeySource::Env(DEFAULT_WEBHOOK_SECRET_ENV.into()),
+        };
+        out.push(WebhookSpec {
+            name: w.name.clone(),
+            url: w.url.clone(),
+            secret,
+        });
+    }
+    out
 }
 
 fn rule(

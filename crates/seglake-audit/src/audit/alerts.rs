@@ -4,6 +4,7 @@
 //! we do about it" is answered from the same point in time as the segment.
 
 use chrono::{DateTime, Utc};
+use seglake_lake::cases::{CaseRow, decode_cases};
 use seglake_spec::lineage::RunRecord;
 use seglake_spec::{ALERTS_TABLE, CASES_TABLE};
 use serde::de::DeserializeOwned;
@@ -11,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{rows_where, text};
-use crate::error::Result;
+use crate::error::{AuditError, Result};
 use crate::lake::{Lake, decode_rows};
 
 /// The customer's alerts and cases at the audited run.
@@ -63,33 +64,36 @@ pub struct Alert {
 }
 
 /// One row of `cases` (without the key column).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Case {
     pub case_id: String,
     pub state: String,
     pub severity: String,
     /// Oldest first.
-    #[serde(deserialize_with = "json_text")]
     pub alert_ids: Vec<String>,
     pub opened_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Every state change, oldest first: `at`, `from`, `to`, `by` (the rule
     /// or the analyst's channel), `why`, the `alert_id` or `feedback_id`
     /// that caused it, and the `run_id` that applied it.
-    #[serde(deserialize_with = "json_text")]
     pub events: Vec<Value>,
     pub run_id: String,
 }
 
-/// A column that holds JSON as text, parsed: readers of the audit get the
-/// history as values, not as a string to parse again.
-fn json_text<'de, D, T>(deserializer: D) -> std::result::Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: DeserializeOwned,
-{
-    let json = String::deserialize(deserializer)?;
-    serde_json::from_str(&json).map_err(serde::de::Error::custom)
+impl Case {
+    fn of(row: CaseRow) -> Case {
+        let time = |t: i64| DateTime::from_timestamp_micros(t).unwrap_or_default();
+        Case {
+            case_id: row.case_id,
+            state: row.state.as_str().to_string(),
+            severity: row.severity,
+            alert_ids: row.alert_ids,
+            opened_at: time(row.opened_at),
+            updated_at: time(row.updated_at),
+            events: row.events,
+            run_id: row.run_id,
+        }
+    }
 }
 
 /// The alerts and cases of customer `stored_id` (in the key column
@@ -115,14 +119,7 @@ pub async fn customer_alerts(
     )
     .await?;
     alerts.sort_by(|a, b| (a.as_of, &a.alert_id).cmp(&(b.as_of, &b.alert_id)));
-    let mut cases: Vec<Case> = customer_rows(
-        lake,
-        CASES_TABLE,
-        cases_version.as_ref(),
-        key_column,
-        stored_id,
-    )
-    .await?;
+    let mut cases = customer_cases(lake, cases_version.as_ref(), key_column, stored_id).await?;
     cases.sort_by(|a, b| (a.opened_at, &a.case_id).cmp(&(b.opened_at, &b.case_id)));
     Ok(Some(AlertsAndCases {
         alerts_version,
@@ -182,6 +179,25 @@ async fn customer_rows<T: DeserializeOwned>(
     let batches = lake.read(table, Some(at.version_now)).await?;
     let rows = rows_where(&batches, key_column, stored_id)?;
     decode_rows(&rows, &format!("the `{table}` table"))
+}
+
+/// The customer's rows of `cases` at `at`, decoded as every reader of
+/// the table decodes them.
+async fn customer_cases(
+    lake: &Lake,
+    at: Option<&TableAt>,
+    key_column: &str,
+    stored_id: &str,
+) -> Result<Vec<Case>> {
+    let Some(at) = at else {
+        return Ok(Vec::new());
+    };
+    let batches = lake.read(CASES_TABLE, Some(at.version_now)).await?;
+    let rows = rows_where(&batches, key_column, stored_id)?;
+    let cases = decode_cases(&rows).map_err(|m| {
+        AuditError::Invalid(format!("`{CASES_TABLE}` version {}: {m}", at.version_now))
+    })?;
+    Ok(cases.into_iter().map(Case::of).collect())
 }
 
 impl AlertsAndCases {

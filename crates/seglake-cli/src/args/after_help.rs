@@ -72,7 +72,8 @@ status dead-letters the event at once. The secret is never logged or written any
 
 Exit codes:
   0  every event delivered (or delivered before)
-  1  invalid input: a webhook that is not NAME=http(s)://..., a missing secret
+  1  invalid input: no webhook, a webhook that is not NAME=http(s)://..., a missing secret,
+     a bad --job
   2  any other failure (storage, I/O, internal error)
   4  this run dead-lettered some events (kept in the outbox; later runs do not retry them)
 

@@ -1,14 +1,13 @@
 //! `seglake run` and `seglake validate`: a job, what it did, or what it
 //! would do.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Context;
 use seglake_jobs::{EngineOptions, RunSummary, ValidationReport};
 use seglake_spec::{JobSpec, RunId};
 
-use super::{print, print_line};
+use super::{load_spec, print, print_line};
 use crate::args::{Engine, EngineArgs, JobArgs, RunArgs, ScreenArgs};
 use crate::exit::{Exit, InvalidInput};
 use crate::profiles::Profiles;
@@ -24,7 +23,7 @@ const CLUSTER_QUERY_TIMEOUT: Duration = Duration::from_secs(3600);
 const SUMMARY_SEGMENT_FEATURES: usize = 3;
 
 pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
-    let spec = load_spec(&args.job)?;
+    let spec = load_spec(&args.job.job, &args.job.vars)?;
     enforce_memory_budget(&args.engine);
     let options = seglake_jobs::RunOptions {
         run_id: args
@@ -57,20 +56,29 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
 }
 
 pub async fn validate(args: JobArgs) -> anyhow::Result<Exit> {
-    let spec = load_spec(&args)?;
+    let spec = load_spec(&args.job, &args.vars)?;
     let spinner = Spinner::new();
     let result = seglake_jobs::validate(&spec, &spinner).await;
     spinner.finish();
     let report = result
         .with_context(|| format!("job `{}` ({}) is invalid", spec.name, spec.path.display()))?;
+    // Checked here, not by the run: a run does not deliver.
+    let webhooks = super::deliver::job_endpoints(&spec)?;
     print(&render_validation(&spec, &report))?;
+    if !webhooks.is_empty() {
+        let names: Vec<&str> = webhooks.iter().map(|w| w.name.as_str()).collect();
+        print(&format!(
+            "webhooks: {} (URLs and signing secrets found)\n",
+            names.join(", ")
+        ))?;
+    }
     Ok(Exit::Success)
 }
 
 /// `seglake screen`: the job's names against its list as it is now,
 /// compared with published hits.
 pub async fn screen(args: ScreenArgs) -> anyhow::Result<Exit> {
-    let spec = load_spec(&args.job)?;
+    let spec = load_spec(&args.job.job, &args.job.vars)?;
     let lake = super::open_lake(&args.lake)?;
     let (baseline, before, baseline_sha) =
         seglake_audit::screening::baseline_hits(&lake, &args.changed_since).await?;
@@ -98,12 +106,6 @@ pub async fn screen(args: ScreenArgs) -> anyhow::Result<Exit> {
         print(&report.render())?;
     }
     Ok(Exit::Success)
-}
-
-/// The job spec, with `--var` overriding its `[vars]`.
-pub(crate) fn load_spec(args: &JobArgs) -> anyhow::Result<JobSpec> {
-    let vars: BTreeMap<String, String> = args.vars.iter().cloned().collect();
-    Ok(JobSpec::load(&args.job, &vars)?)
 }
 
 /// Holds this process to `--memory-limit` (70% of the machine or container by

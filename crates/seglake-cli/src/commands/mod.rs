@@ -16,6 +16,7 @@ mod tables;
 use std::io::Write;
 
 use anyhow::Context;
+use seglake_spec::JobSpec;
 
 use crate::args::{Command, LakeArgs, RulesCommand};
 use crate::exit::Exit;
@@ -58,6 +59,12 @@ fn print_line(line: &str) -> anyhow::Result<()> {
 }
 
 /// The lake behind `--lake`, for the commands that read its runs.
+/// The job spec at `job`, with `--var` overriding its `[vars]`.
+fn load_spec(job: &std::path::Path, vars: &[(String, String)]) -> anyhow::Result<JobSpec> {
+    let vars: std::collections::BTreeMap<String, String> = vars.iter().cloned().collect();
+    Ok(JobSpec::load(job, &vars)?)
+}
+
 fn open_lake(lake: &LakeArgs) -> anyhow::Result<seglake_audit::Lake> {
     Ok(seglake_audit::Lake::open(lake.path())?)
 }

@@ -4,14 +4,13 @@ use anyhow::Context;
 use seglake_audit::{BacktestOptions, Lake, backtest};
 use seglake_spec::Location;
 
-use super::job::load_spec;
-use super::{print, print_line};
+use super::{load_spec, print, print_line};
 use crate::args::BacktestArgs;
 use crate::exit::{Exit, InvalidInput};
 use crate::progress::Spinner;
 
 pub async fn backtest_command(args: BacktestArgs) -> anyhow::Result<Exit> {
-    let spec = load_spec(&args.job)?;
+    let spec = load_spec(&args.job.job, &args.job.vars)?;
     let Location::Local(root) = &spec.output_root else {
         return Err(InvalidInput(format!(
             "job `{}` publishes to {}: backtests read a lake on a local or mounted path",

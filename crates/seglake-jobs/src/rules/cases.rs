@@ -23,19 +23,8 @@ use super::alerts::NewAlert;
 use crate::error::{JobError, Result};
 use crate::tables::TableData;
 
-#[derive(Debug, Clone)]
-pub(crate) struct Case {
-    pub case_id: String,
-    pub key: String,
-    pub state: CaseState,
-    pub severity: String,
-    pub alert_ids: Vec<String>,
-    pub opened_at: i64,
-    pub updated_at: i64,
-    pub events: Vec<Value>,
-    /// The run that last changed the case.
-    pub run_id: String,
-}
+/// A case as the run holds it: a published row, or one this run opened.
+pub(crate) use seglake_lake::cases::CaseRow as Case;
 
 /// An analyst's decision on an alert or a case, from `feedback`.
 #[derive(Debug, Clone)]
@@ -72,52 +61,16 @@ fn micros_text(t: i64) -> String {
         .unwrap_or_default()
 }
 
-fn text_column<'a>(b: &'a RecordBatch, name: &str) -> Option<&'a StringArray> {
-    b.column_by_name(name)
-        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-}
-
 fn ts_column<'a>(b: &'a RecordBatch, name: &str) -> Option<&'a TimestampMicrosecondArray> {
     b.column_by_name(name)
         .and_then(|c| c.as_any().downcast_ref::<TimestampMicrosecondArray>())
 }
 
 /// The cases of the last published `cases` version.
-pub(crate) fn read(batches: &[RecordBatch], key: &str) -> Vec<Case> {
-    let mut cases = Vec::new();
-    for b in batches {
-        let (Some(ids), Some(keys), Some(states), Some(severity), Some(alerts), Some(events)) = (
-            text_column(b, "case_id"),
-            text_column(b, key),
-            text_column(b, "state"),
-            text_column(b, "severity"),
-            text_column(b, "alert_ids"),
-            text_column(b, "events"),
-        ) else {
-            continue;
-        };
-        let (Some(opened), Some(updated), Some(runs)) = (
-            ts_column(b, "opened_at"),
-            ts_column(b, "updated_at"),
-            text_column(b, "run_id"),
-        ) else {
-            continue;
-        };
-        for i in 0..b.num_rows() {
-            cases.push(Case {
-                case_id: ids.value(i).to_string(),
-                key: keys.value(i).to_string(),
-                state: CaseState::parse(states.value(i)).unwrap_or(CaseState::Open),
-                severity: severity.value(i).to_string(),
-                alert_ids: serde_json::from_str(alerts.value(i)).unwrap_or_default(),
-                opened_at: opened.value(i),
-                updated_at: updated.value(i),
-                events: serde_json::from_str(events.value(i)).unwrap_or_default(),
-                run_id: runs.value(i).to_string(),
-            });
-        }
-    }
-    cases
+pub(crate) fn read(batches: &[RecordBatch]) -> Result<Vec<Case>> {
+    seglake_lake::cases::decode_cases(batches).map_err(|message| JobError::Rules {
+        message: format!("the lake's `cases` table cannot be read: {message}"),
+    })
 }
 
 /// Every disposition in the registered `feedback` table that names an

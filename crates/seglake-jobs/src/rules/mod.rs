@@ -252,7 +252,7 @@ pub(crate) async fn raise(
         metrics.rules.push(counts);
         new_alerts.extend(raised);
     }
-    let mut cases = cases::read(&read_latest(run.spec, CASES_TABLE, None).await?, key);
+    let mut cases = cases::read(&read_latest(run.spec, CASES_TABLE, None).await?)?;
     let dispositions = cases::dispositions(run.engine).await?;
     cases::apply_dispositions(
         &mut cases,
