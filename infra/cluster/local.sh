@@ -36,35 +36,37 @@ start() {
     "$bin" cluster scheduler --bind "$host:$port" \
         --executor-timeout "${SEGLAKE_EXECUTOR_TIMEOUT:-30}" >"$dir/scheduler.log" 2>&1 &
     echo "$! scheduler" >>"$dir/pids"
-    wait_for_port "$port" "$dir/scheduler.log"
+    wait_for_port "$port" "$dir/scheduler.log" "$!"
+    local pids=()
     for i in 1 2; do
         local flight=$((port + 2 * i - 1))
         "$bin" cluster executor --scheduler "$host:$port" --bind "$host:$flight" \
             --grpc-port $((flight + 1)) --work-dir "$dir/executor-$i" \
             >"$dir/executor-$i.log" 2>&1 &
         echo "$! executor-$i" >>"$dir/pids"
+        pids+=("$!")
         mkdir -p "$dir/executor-$i"
     done
     for i in 1 2; do
-        wait_for_port $((port + 2 * i - 1)) "$dir/executor-$i.log"
+        wait_for_port $((port + 2 * i - 1)) "$dir/executor-$i.log" "${pids[$((i - 1))]}"
     done
     echo "cluster up: ballista://$host:$port (pids and logs in $dir)"
 }
 
-# Waits until something listens on 127.0.0.1:$1, giving up when the process
-# started last has exited or after SEGLAKE_CLUSTER_START_TIMEOUT seconds
-# (default 120: a loaded machine can take a while to load the binary).
+# Waits until something listens on 127.0.0.1:$1, giving up when process $3
+# (logging to $2) has exited, e.g. because its port was taken, or after
+# SEGLAKE_CLUSTER_START_TIMEOUT seconds (default 120: a loaded machine can
+# take a while to load the binary).
 wait_for_port() {
     local limit="${SEGLAKE_CLUSTER_START_TIMEOUT:-120}"
     local started=$SECONDS
-    local pid
-    pid="$(tail -n 1 "$dir/pids" | cut -d' ' -f1)"
+    local pid="$3"
     while (( SECONDS - started < limit )); do
         if (exec 3<>"/dev/tcp/$host/$1") 2>/dev/null; then
             return 0
         fi
-        if ! kill -0 "$pid" 2>/dev/null && [[ "$2" == *scheduler.log ]]; then
-            echo "the scheduler exited before listening on $host:$1; see $2:" >&2
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "$(basename "$2" .log) exited before listening on $host:$1; see $2:" >&2
             tail -n 20 "$2" >&2
             stop
             exit 2

@@ -21,32 +21,45 @@ struct Cluster {
 }
 
 impl Cluster {
-    /// Ports `port`..`port + 4` must be free; each test uses its own range.
+    /// Ports `port`..`port + 4` should be free; each test uses its own
+    /// range, below Linux's ephemeral ports (32768 and up) so that no
+    /// outgoing connection of another test takes one of them.
     fn start(port: u16) -> Cluster {
         Cluster::start_with_env(port, &[])
     }
 
     /// With `env` in every process's environment (as an executor's own
-    /// credentials would be).
+    /// credentials would be). A port that is taken all the same (by a
+    /// process outside the tests) moves the cluster 1,000 ports up, twice
+    /// at most.
     fn start_with_env(port: u16, env: &[(&str, String)]) -> Cluster {
         // A test that failed while holding the lock poisons it; the next
         // cluster is still independent of it.
         let turn = ONE_AT_A_TIME
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let dir = tempfile::tempdir().unwrap();
-        let out = Cluster::script("start", dir.path(), port, env);
-        assert!(
-            out.status.success(),
-            "the cluster did not start:\n{}{}",
-            stdout(&out),
-            stderr(&out)
-        );
-        Cluster {
-            dir,
-            port,
-            _turn: turn,
+        let mut failures = String::new();
+        for base in [port, port + 1_000, port + 2_000] {
+            if !(base..base + 5).all(port_is_free) {
+                failures.push_str(&format!("ports {base}..{} are not all free\n", base + 4));
+                continue;
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let out = Cluster::script("start", dir.path(), base, env);
+            if out.status.success() {
+                return Cluster {
+                    dir,
+                    port: base,
+                    _turn: turn,
+                };
+            }
+            let said = format!("{}{}", stdout(&out), stderr(&out));
+            if !said.contains("Address already in use") {
+                panic!("the cluster did not start:\n{said}");
+            }
+            failures.push_str(&said);
         }
+        panic!("the cluster did not start on any of three port ranges:\n{failures}");
     }
 
     fn script(action: &str, dir: &Path, port: u16, env: &[(&str, String)]) -> Output {
@@ -83,6 +96,11 @@ impl Cluster {
             .collect::<Vec<_>>()
             .join("\n")
     }
+}
+
+/// Whether nothing listens on 127.0.0.1:`port` now.
+fn port_is_free(port: u16) -> bool {
+    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
 
 impl Drop for Cluster {
@@ -122,7 +140,7 @@ const PUBLISHED: [&str; 3] = ["segments", "segment_profiles", "customer_features
 
 #[test]
 fn the_demo_on_a_cluster_publishes_the_local_segments_bit_for_bit() {
-    let cluster = Cluster::start(41_350);
+    let cluster = Cluster::start(24_350);
     let local = generated_lake(2_000);
     let remote = generated_lake(2_000);
     seglake_ok(
@@ -176,7 +194,7 @@ fn the_demo_on_a_cluster_publishes_the_local_segments_bit_for_bit() {
 
 #[test]
 fn an_executor_killed_mid_job_ends_in_a_run_or_a_clean_failure() {
-    let cluster = Cluster::start(41_360);
+    let cluster = Cluster::start(24_360);
     let lake = generated_lake(20_000);
     let engine = cluster.engine();
     let args = demo_args(
@@ -250,7 +268,7 @@ fn an_executor_killed_mid_job_ends_in_a_run_or_a_clean_failure() {
 
 #[test]
 fn a_delta_source_on_a_cluster_gives_the_local_rows_and_a_partitioned_one_is_refused() {
-    let cluster = Cluster::start(41_370);
+    let cluster = Cluster::start(24_370);
     let engine = cluster.engine();
     let lake = generated_lake(1_000);
     run_demo_job(lake.path());
@@ -303,7 +321,7 @@ fn a_delta_source_on_a_cluster_gives_the_local_rows_and_a_partitioned_one_is_ref
 
 #[test]
 fn a_query_past_the_client_timeout_is_cancelled_on_the_cluster() {
-    let cluster = Cluster::start(41_380);
+    let cluster = Cluster::start(24_380);
     let lake = generated_lake(20_000);
     let engine = cluster.engine();
     let out = seglake(
@@ -332,7 +350,7 @@ fn a_query_past_the_client_timeout_is_cancelled_on_the_cluster() {
 fn double_aggregates_computed_on_a_cluster_reproduce_on_the_local_engine() {
     // Sums, means and spreads of DOUBLEs, partial on two executors and
     // merged on a third process: the local engine must give the same bytes.
-    let cluster = Cluster::start(41_390);
+    let cluster = Cluster::start(24_390);
     let lake = generated_lake(1500);
     let ls = lake.path().to_str().unwrap();
     let out = seglake(&[
@@ -393,7 +411,7 @@ fn the_demo_on_a_cluster_reads_and_publishes_on_s3_with_the_executors_own_creden
     let endpoint = s3.server.endpoint();
     // The executors (and the scheduler, which plans file scans) have the
     // credentials in their own environment, as on Kubernetes from a Secret.
-    let cluster = Cluster::start_with_env(41_400, &S3::env(&endpoint));
+    let cluster = Cluster::start_with_env(24_400, &S3::env(&endpoint));
     let local = s3.upload_bank(300, "bank");
     let lake = format!("s3://{BUCKET}/bank");
     let engine = cluster.engine();
@@ -456,7 +474,7 @@ fn an_executor_past_its_memory_limit_stops_with_exit_2_saying_so() {
             "--scheduler",
             "127.0.0.1:9",
             "--bind",
-            "127.0.0.1:41399",
+            "127.0.0.1:24399",
             "--memory-limit",
             "8M",
             "--memory-margin",
@@ -468,7 +486,7 @@ fn an_executor_past_its_memory_limit_stops_with_exit_2_saying_so() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("memory limit"), "{stderr}");
     assert!(
-        stderr.contains("the executor at 127.0.0.1:41399"),
+        stderr.contains("the executor at 127.0.0.1:24399"),
         "{stderr}"
     );
     assert!(stderr.contains("--memory-limit 8 MiB"), "{stderr}");
