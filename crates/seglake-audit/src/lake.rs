@@ -96,8 +96,17 @@ impl Lake {
         })
     }
 
-    /// Every run recorded in `runs`, oldest first.
+    /// Every run recorded in `runs`, oldest first (promotions, which are
+    /// not runs, left out).
     pub async fn runs(&self) -> Result<Vec<RunRecord>> {
+        let mut rows = self.runs_and_promotions().await?;
+        rows.retain(|r| r.status != RunStatus::Promotion);
+        Ok(rows)
+    }
+
+    /// Every row of `runs`, promotions included, in the order they were
+    /// recorded.
+    pub async fn runs_and_promotions(&self) -> Result<Vec<RunRecord>> {
         let batches = self.read(RUNS_TABLE, None).await?;
         let mut runs = decode_rows::<RunRecord>(&batches, "the `runs` table")?;
         runs.sort_by(|a, b| (a.finished_at, &a.run_id).cmp(&(b.finished_at, &b.run_id)));
@@ -155,6 +164,26 @@ impl Lake {
             })
     }
 
+    /// The run that describes `time`: the last succeeded run whose `as_of`
+    /// is at or before it (of several with that `as_of`, the last to
+    /// finish).
+    pub async fn run_describing(&self, time: DateTime<Utc>) -> Result<RunRecord> {
+        let mut runs: Vec<RunRecord> = self
+            .runs()
+            .await?
+            .into_iter()
+            .filter(|r| r.status == RunStatus::Succeeded && r.as_of <= time)
+            .collect();
+        runs.sort_by_key(|r| (r.as_of, r.finished_at));
+        runs.pop().ok_or_else(|| {
+            AuditError::NotFound(format!(
+                "no succeeded run in {} has an as_of at or before {}",
+                self.root.display(),
+                time.to_rfc3339()
+            ))
+        })
+    }
+
     /// The version of `table` that now holds what `run` published: the
     /// recorded version, or its replacement if a customer was erased since.
     pub async fn version_of(&self, run: &RunRecord, table: &str) -> Result<(i64, i64)> {
@@ -197,22 +226,16 @@ pub fn decode_rows<T: serde::de::DeserializeOwned>(
     batches: &[RecordBatch],
     what: &str,
 ) -> Result<Vec<T>> {
-    let arrow_err = |error| AuditError::Arrow {
-        context: format!("reading {what}"),
-        error,
-    };
-    let mut writer = arrow::json::ArrayWriter::new(Vec::new());
-    for batch in batches {
-        writer.write(batch).map_err(arrow_err)?;
-    }
-    writer.finish().map_err(arrow_err)?;
-    let bytes = writer.into_inner();
-    if bytes.is_empty() {
-        return Ok(Vec::new());
-    }
-    serde_json::from_slice(&bytes).map_err(|source| AuditError::Decode {
-        what: what.to_string(),
-        source,
+    use seglake_lake::rows::RowsError;
+    seglake_lake::rows::decode_rows(batches).map_err(|e| match e {
+        RowsError::Arrow(error) => AuditError::Arrow {
+            context: format!("reading {what}"),
+            error,
+        },
+        RowsError::Json(source) => AuditError::Decode {
+            what: what.to_string(),
+            source,
+        },
     })
 }
 

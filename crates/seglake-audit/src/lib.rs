@@ -8,7 +8,10 @@
 //!   segmentation, with the model, inputs, SQL hashes and how to reproduce;
 //! - [`backtest()`]: the job's rules replayed over past runs, judged on
 //!   the outcomes known now, segment-specific against one-size thresholds;
+//! - [`champion`]: which run's models are the champion, and promoting a
+//!   challenger;
 //! - [`diff()`]: the migration matrix between two segmentations;
+//! - [`monitor`]: the `monitoring` table as a table of runs with trends;
 //! - [`LakeSql`]: read-only SQL with time travel (`table_at`);
 //! - [`reproduce()`]: a run again from its lineage, compared bit for bit;
 //! - [`vacuum()`]: retention that keeps every version a recent run needs;
@@ -19,10 +22,12 @@ mod audit;
 mod backtest;
 mod backtest_stats;
 mod backtest_text;
+pub mod champion;
 mod diff;
 mod erase;
 mod error;
 mod lake;
+pub mod monitor;
 mod reproduce;
 pub mod screening;
 mod sql;

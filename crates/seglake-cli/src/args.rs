@@ -62,7 +62,7 @@ pub enum Command {
     /// view and rule (tables and columns), the key, the quality rules, and
     /// the rules' webhooks (URL and signing secret). Writes nothing.
     #[command(after_help = AFTER_HELP)]
-    Validate(JobArgs),
+    Validate(ValidateArgs),
 
     /// List the versions of a published table, oldest first, with the run
     /// that wrote each.
@@ -128,6 +128,28 @@ pub enum Command {
     /// per rule and segment.
     #[command(subcommand)]
     Rules(RulesCommand),
+
+    /// The `monitoring` table as a table of runs, oldest first, with trend
+    /// arrows against the run before: feature drift (PSI), risk-score
+    /// drift, customers that changed segment, the previous model's AUC on
+    /// outcomes decided since, alerts and case KPIs, champion or
+    /// challenger; then the latest run in detail.
+    #[command(after_help = AFTER_HELP)]
+    Monitor(MonitorArgs),
+
+    /// Make a run's models the champion of its job (a run that went past a
+    /// `[monitoring]` limit published them as the challenger). Recorded in
+    /// `runs` with who, when and why; `serve` scores with the new champion
+    /// without a restart.
+    #[command(after_help = AFTER_HELP)]
+    Promote(PromoteArgs),
+
+    /// Run a job at each point in time from --from to --to, every --every,
+    /// oldest first, each as `run --as-of POINT --run-id backfill-JOB-POINT`.
+    /// Resumable: a point already published is not run again, and a point
+    /// interrupted mid-publication is completed.
+    #[command(after_help = AFTER_HELP)]
+    Backfill(BackfillArgs),
 
     /// Read-only SQL over the lake's tables (every table under --lake, by
     /// name). Time travel: table_at('segments', 3) reads version 3,
@@ -383,9 +405,15 @@ pub struct ScreenArgs {
     "json",
     help("One JSON object (every differing key) instead of the text report")
 ))]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["run_id", "as_of"])))]
 pub struct ReproduceArgs {
     /// The run to reproduce (see `seglake history runs` or the `runs` table).
-    pub run_id: String,
+    pub run_id: Option<String>,
+
+    /// Reproduce the run that describes this time instead: the last
+    /// succeeded run whose `as_of` is at or before it (RFC 3339).
+    #[arg(long, value_parser = values::parse_as_of)]
+    pub as_of: Option<chrono::DateTime<chrono::Utc>>,
 
     #[command(flatten)]
     pub lake: LakeArgs,
@@ -427,6 +455,64 @@ pub struct ReportArgs {
     /// only by a complete one.
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(mut_arg("json", help("The runs and the latest run's details as one JSON object")))]
+pub struct MonitorArgs {
+    /// Only this job (default: every job, one block each).
+    #[arg(long)]
+    pub job: Option<String>,
+
+    /// The last N runs of each job (0: all).
+    #[arg(long, default_value_t = seglake_audit::monitor::DEFAULT_LAST)]
+    pub last: usize,
+
+    #[command(flatten)]
+    pub lake: LakeArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The run whose models become the champion (see `seglake monitor`).
+    pub run_id: String,
+
+    /// Why (kept in `runs`, shown by `seglake monitor`).
+    #[arg(long)]
+    pub reason: String,
+
+    /// Who decides (default: $SEGLAKE_USER, else $USER).
+    #[arg(long)]
+    pub by: Option<String>,
+
+    #[command(flatten)]
+    pub lake: LakeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BackfillArgs {
+    #[command(flatten)]
+    pub job: JobArgs,
+
+    /// The first point in time (RFC 3339, or a date: its midnight UTC).
+    #[arg(long, value_parser = parse_window_start)]
+    pub from: chrono::DateTime<chrono::Utc>,
+
+    /// The last point in time, included if a step lands on it (same forms;
+    /// not in the future).
+    #[arg(long, value_parser = parse_window_start)]
+    pub to: chrono::DateTime<chrono::Utc>,
+
+    /// The step: 1d, 1w, 1mo, 3mo, 1y (months keep the day of --from,
+    /// or the month's last day when it has fewer).
+    #[arg(long, value_parser = values::parse_step)]
+    pub every: values::Step,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 #[derive(Debug, Args)]
@@ -618,6 +704,26 @@ pub struct JobArgs {
     pub vars: Vec<(String, String)>,
 }
 
+/// `--as-of`, for the commands that run or check a job at a point in time.
+#[derive(Debug, Args)]
+pub struct AsOfArgs {
+    /// The point in time the run describes, instead of the job's `as_of`
+    /// (RFC 3339, e.g. 2026-03-31T00:00:00Z; not in the future): the
+    /// feature window ends there and only outcomes decided before it are
+    /// labels. The job file stays as it is.
+    #[arg(long, value_parser = values::parse_as_of)]
+    pub as_of: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub job: JobArgs,
+
+    #[command(flatten)]
+    pub as_of: AsOfArgs,
+}
+
 #[derive(Debug, Args)]
 #[command(mut_arg(
     "json",
@@ -626,6 +732,9 @@ pub struct JobArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub job: JobArgs,
+
+    #[command(flatten)]
+    pub as_of: AsOfArgs,
 
     /// Use this run id (letters, digits, '-', '_', '.') instead of a new one,
     /// e.g. the scheduler's. Running an id again completes its publication
@@ -829,6 +938,7 @@ mod tests {
             (Exit::Failure, "any other failure"),
             (Exit::NotReproduced, "`reproduce` only"),
             (Exit::DeadLettered, "`deliver` only"),
+            (Exit::Challenger, "`run`, `backfill` only"),
         ] {
             let line = format!("  {}  {meaning}", exit as u8);
             assert!(help.contains(&line), "`{line}` missing from:\n{help}");

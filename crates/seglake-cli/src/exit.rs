@@ -22,6 +22,10 @@ pub enum Exit {
     NotReproduced = 3,
     /// 4: `deliver` only: this run dead-lettered some events.
     DeadLettered = 4,
+    /// 5: `run` and `backfill`: everything was published, but the run went
+    /// past a `[monitoring]` limit, so its models are the challenger, not
+    /// the champion, until `seglake promote`.
+    Challenger = 5,
 }
 
 impl From<Exit> for ExitCode {

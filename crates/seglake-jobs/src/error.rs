@@ -88,6 +88,10 @@ pub enum JobError {
     Rules { message: String },
     #[error("[privacy]: {0}")]
     Privacy(String),
+    /// Drift or outcomes analysis could not read what earlier runs
+    /// published.
+    #[error("monitoring: {0}")]
+    Monitoring(String),
     #[error("building the `{table}` table")]
     Output {
         table: String,
@@ -128,6 +132,7 @@ impl JobError {
             JobError::Features(e) => e.is_invalid_input(),
             JobError::Lineage { .. }
             | JobError::Output { .. }
+            | JobError::Monitoring(_)
             | JobError::ClusterScoring { .. }
             | JobError::ClusterModel(_)
             | JobError::ClusterResult { .. }

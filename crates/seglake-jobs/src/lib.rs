@@ -14,8 +14,10 @@
 //!    |
 //! publish   `models` first (the other tables name its version), then
 //!    |      with [rules]: the rules over the run's tables -> alerts, cases;
-//!    |      `segments`, `segment_profiles` and the feature table, one commit
-//!    |      each, all carrying the run id as the Delta transaction id
+//!    |      `monitoring` (drift, outcomes analysis, limits: champion or
+//!    |      challenger); `segments`, `segment_profiles` and the feature
+//!    |      table, one commit each, all carrying the run id as the Delta
+//!    |      transaction id
 //!    |
 //! record    the run's lineage row to `runs`, last
 //! ```
@@ -48,6 +50,7 @@ mod columns;
 mod error;
 mod explain;
 pub mod feedback;
+mod monitoring;
 pub mod openlineage;
 mod outcomes;
 mod privacy;

@@ -4,6 +4,7 @@
 
 use seglake_features::FeatureEngine;
 use seglake_lake::WriteMode;
+use seglake_lake::monitoring::MONITORING_TABLE;
 use seglake_spec::lineage::TableCount;
 use seglake_spec::{ALERTS_TABLE, CASES_TABLE, JobSpec, SCREENING_HITS_TABLE};
 
@@ -82,7 +83,15 @@ pub(crate) async fn publish(
             cx.progress,
         )
         .await?;
-        publish_models(cx, trained, scored, publication, published).await?;
+        publish_models(
+            cx,
+            trained,
+            scored,
+            &computed.features.batches,
+            publication,
+            published,
+        )
+        .await?;
     }
     if let Some(screened) = cx.screened {
         stage_screening_hits(cx, screened, publication, published).await?;
@@ -140,6 +149,7 @@ async fn publish_models(
     cx: &PublishContext<'_>,
     trained: &Trained,
     scored: Scored,
+    features: &[arrow::array::RecordBatch],
     publication: &mut Publication<'_>,
     published: &mut Published,
 ) -> Result<()> {
@@ -169,6 +179,16 @@ async fn publish_models(
         &trained.feedback,
         stamp,
     )?;
+    step(cx.progress, "monitoring: drift, outcomes analysis, limits");
+    let monitored = crate::monitoring::monitor(cx, trained, features, &segments_data).await?;
+    add_metrics(published, "monitoring", &monitored.summary);
+    published.rows_out.push(TableCount {
+        table: MONITORING_TABLE.into(),
+        rows: monitored.table.1.iter().map(|b| b.num_rows() as i64).sum(),
+    });
+    publication
+        .stage(MONITORING_TABLE, monitored.table, WriteMode::Append, None)
+        .await?;
     publication
         .stage(
             SEGMENTS,

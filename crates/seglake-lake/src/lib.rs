@@ -20,7 +20,9 @@
 //! - [`cases`] holds the columns of `alerts` and `cases` and the states a
 //!   case moves through.
 //! - [`runs`] is the lineage table: one row per run, from
-//!   [`seglake_spec::lineage::RunRecord`].
+//!   [`seglake_spec::lineage::RunRecord`]; [`monitoring`] the KPI history
+//!   of a job's runs; [`rows`] decodes the lake's own tables back into
+//!   their types.
 
 pub mod cases;
 mod error;
@@ -28,7 +30,9 @@ pub mod feedback;
 mod history;
 mod inputs;
 mod metadata;
+pub mod monitoring;
 mod publish;
+pub mod rows;
 pub mod runs;
 pub mod screening_hits;
 pub mod storage;

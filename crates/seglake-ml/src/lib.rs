@@ -15,10 +15,12 @@
 //!   Rand index, ROC AUC, average precision and log-loss, as scikit-learn
 //!   defines them, and [`curves`] (ROC, precision-recall, reliability,
 //!   score histograms) behind them;
-//! - [`projection`]: two-component PCA for drawing customers.
+//! - [`projection`]: two-component PCA for drawing customers;
+//! - [`drift`]: the population stability index between two runs.
 
 pub mod calibration;
 pub mod curves;
+pub mod drift;
 mod error;
 pub mod gbdt;
 mod kernel;

@@ -1,15 +1,15 @@
-//! The run whose models answer `/v1/score`: the latest successful run that
-//! published segments (or a pinned one), its models read back from the
+//! The run whose models answer `/v1/score`: the champion (or a pinned
+//! run), its models read back from the
 //! `models` table, and the swap to a newly published run without a restart.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use seglake_audit::{Lake, SEGMENTS, decode_rows};
+use seglake_audit::{Lake, decode_rows};
 use seglake_features::live::LiveFeatures;
 use seglake_lake::runs::RUNS_TABLE;
 use seglake_model::{ModelKind, Scorer};
-use seglake_spec::lineage::{RunRecord, RunStatus};
+use seglake_spec::lineage::RunRecord;
 use serde::Deserialize;
 
 use crate::error::ServeError;
@@ -38,23 +38,31 @@ struct ModelRow {
     model: String,
 }
 
-/// The run that should score now: `pinned`, or the latest successful run
-/// that published segments.
+/// The run that should score now: `pinned`, or the champion (the latest
+/// run published within its job's `[monitoring]` limits, or promoted
+/// since; see [`seglake_audit::champion`]).
 async fn wanted_run(lake: &Lake, pinned: Option<&str>) -> Result<RunRecord, ServeError> {
     if let Some(id) = pinned {
         return Ok(lake.run(id).await?);
     }
-    lake.runs()
-        .await?
-        .into_iter()
-        .rev()
-        .find(|r| r.status == RunStatus::Succeeded && r.outputs.iter().any(|o| o.table == SEGMENTS))
-        .ok_or_else(|| {
-            ServeError::Config(format!(
-                "no run in {} has published segments yet: run a job with a [segments] section first",
-                lake.root.display()
-            ))
-        })
+    let rows = lake.runs_and_promotions().await?;
+    if let Some(champion) = seglake_audit::champion::champion(&rows, None) {
+        return Ok(champion.clone());
+    }
+    let challenger = seglake_audit::champion::latest_challenger(&rows, None);
+    Err(ServeError::Config(match challenger {
+        Some(c) => format!(
+            "no run in {} has champion models: run {} published its models as the challenger \
+             (it went past a [monitoring] limit); `seglake promote {}` makes them the champion",
+            lake.root.display(),
+            c.run_id,
+            c.run_id
+        ),
+        None => format!(
+            "no run in {} has published segments yet: run a job with a [segments] section first",
+            lake.root.display()
+        ),
+    }))
 }
 
 /// Loads `run`'s models from the `models` version it published.

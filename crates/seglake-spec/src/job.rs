@@ -23,8 +23,9 @@ pub const PROFILES_TABLE: &str = "segment_profiles";
 pub const MODELS_TABLE: &str = "models";
 
 /// Tables every run may publish under the output root.
-pub const RESERVED_TABLES: [&str; 10] = [
+pub const RESERVED_TABLES: [&str; 11] = [
     "runs",
+    "monitoring",
     SEGMENTS_TABLE,
     PROFILES_TABLE,
     MODELS_TABLE,
@@ -74,6 +75,8 @@ pub struct JobSpec {
     pub screening: Option<crate::screening::ScreeningSpec>,
     /// The `[rules]` section, when the job raises alerts.
     pub rules: Option<RulesSpec>,
+    /// The `[monitoring]` limits (none when the section is absent).
+    pub monitoring: crate::monitoring::MonitoringSpec,
     pub output_root: Location,
 }
 
@@ -350,6 +353,12 @@ impl Validator<'_> {
             }
         };
         let rules = self.rules(&raw, &tables)?;
+        let monitoring = match &raw.monitoring {
+            None => Default::default(),
+            Some(section) => {
+                crate::monitoring::validate(section).map_err(|p| self.invalid_all(p))?
+            }
+        };
         let root = self.substitute("output.root", &raw.output.root, &vars)?;
         let output_root =
             Location::parse(&root, self.base).map_err(|m| self.invalid("output.root", m))?;
@@ -372,6 +381,7 @@ impl Validator<'_> {
             privacy,
             screening,
             rules,
+            monitoring,
             output_root,
         })
     }

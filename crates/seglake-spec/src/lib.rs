@@ -40,6 +40,7 @@ mod error;
 mod job;
 pub mod lineage;
 mod location;
+pub mod monitoring;
 pub mod privacy;
 pub mod raw;
 pub mod risk;

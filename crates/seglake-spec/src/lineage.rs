@@ -14,6 +14,9 @@ pub enum RunStatus {
     Succeeded,
     /// The run stopped; `error` says why and `outputs` what had landed.
     Failed,
+    /// Not a run: `seglake promote` made an earlier run's models the
+    /// champion. `metrics.promotion` says which run, who, when and why.
+    Promotion,
 }
 
 impl RunStatus {
@@ -21,6 +24,7 @@ impl RunStatus {
         match self {
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
+            RunStatus::Promotion => "promotion",
         }
     }
 }

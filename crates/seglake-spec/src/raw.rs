@@ -31,6 +31,11 @@ pub struct RawJob {
     /// Monitoring rules that turn segments and risk into alerts.
     #[serde(default)]
     pub rules: Option<RawRules>,
+    /// Limits a run's models must stay within to become the champion
+    /// (checked by [`crate::monitoring::validate`], which names unknown
+    /// limits itself).
+    #[serde(default)]
+    pub monitoring: Option<BTreeMap<String, toml::Value>>,
     pub output: RawOutput,
 }
 

@@ -9,6 +9,8 @@ Exit codes:
   2  any other failure (storage, I/O, internal error)
   3  `reproduce` only: the run did not reproduce bit for bit
   4  `deliver` only: some events were dead-lettered
+  5  `run`, `backfill` only: published, but past a [monitoring] limit: the models are the
+     challenger until `seglake promote`
 
 Logging: set RUST_LOG (e.g. RUST_LOG=info, RUST_LOG=seglake_jobs=debug); logs go to stderr.";
 
@@ -37,6 +39,8 @@ Exit codes:
      nothing was written
   2  any other failure (storage, I/O, internal error); a failure while publishing is recorded
      in `runs` as `failed`
+  5  published, but past a [monitoring] limit: the models are the challenger, not the
+     champion, until `seglake promote RUN_ID`
 
 Logging: set RUST_LOG (e.g. RUST_LOG=info, RUST_LOG=seglake_jobs=debug); logs go to stderr.";
 

@@ -83,6 +83,66 @@ pub fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     seglake_audit::parse_point_in_time(text)
 }
 
+/// `--as-of`: an RFC 3339 time that is not in the future (a run describes
+/// what has happened). A value the user must fix: exit 1.
+pub fn parse_as_of(text: &str) -> Result<chrono::DateTime<chrono::Utc>, crate::exit::InvalidInput> {
+    let invalid = |m: String| crate::exit::InvalidInput(m);
+    let time = chrono::DateTime::parse_from_rfc3339(text.trim())
+        .map_err(|e| {
+            invalid(format!(
+                "`{text}` is not an RFC 3339 time such as 2026-01-01T00:00:00Z: {e}"
+            ))
+        })?
+        .with_timezone(&chrono::Utc);
+    let now = chrono::Utc::now();
+    if time > now {
+        return Err(invalid(format!(
+            "`{text}` is in the future (it is now {}): a run describes what has happened",
+            now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )));
+    }
+    Ok(time)
+}
+
+/// A backfill step: days, weeks, months or years.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Days(u32),
+    Months(u32),
+}
+
+impl Step {
+    /// The `i`-th point from `start`: months are added to `start` itself
+    /// (not step by step), so a run of month-ends does not drift.
+    pub fn nth(
+        self,
+        start: chrono::DateTime<chrono::Utc>,
+        i: u32,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        match self {
+            Step::Days(d) => start.checked_add_signed(chrono::Duration::days(i64::from(d * i))),
+            Step::Months(m) => start.checked_add_months(chrono::Months::new(m * i)),
+        }
+    }
+}
+
+/// `--every`: 1d, 2w, 1mo, 3mo, 1y; more than zero.
+pub fn parse_step(text: &str) -> Result<Step, String> {
+    let (n, unit) = split_number(text);
+    let n: u32 = n
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("`{text}` is not a step such as 1d, 1w, 1mo or 1y"))?;
+    match unit {
+        "d" => Ok(Step::Days(n)),
+        "w" => Ok(Step::Days(7 * n)),
+        "mo" => Ok(Step::Months(n)),
+        "y" => Ok(Step::Months(12 * n)),
+        _ => Err(format!("`{text}`: the unit is d, w, mo or y")),
+    }
+}
+
 /// `"  12w "` -> `("12", "w")`: the leading digits and the unit after them.
 fn split_number(text: &str) -> (&str, &str) {
     let t = text.trim();

@@ -32,14 +32,19 @@ pub async fn audit(args: AuditArgs) -> anyhow::Result<Exit> {
 /// bit the same, after reporting what differs.
 pub async fn reproduce(args: ReproduceArgs) -> anyhow::Result<Exit> {
     let lake = open_lake(&args.lake)?;
+    let run_id = match (&args.run_id, args.as_of) {
+        (Some(id), _) => id.clone(),
+        (None, Some(time)) => lake.run_describing(time).await?.run_id,
+        (None, None) => unreachable!("clap requires a run id or --as-of"),
+    };
     // `_temp` removes a temporary scratch lake when the command ends.
     let (scratch, _temp) = scratch_lake(args.scratch.as_deref())?;
     let spinner = Spinner::new();
     super::job::enforce_memory_budget(&args.engine);
     let engine = super::job::engine_options(&args.engine);
-    let result = seglake_audit::reproduce(&lake, &args.run_id, &scratch, engine, &spinner).await;
+    let result = seglake_audit::reproduce(&lake, &run_id, &scratch, engine, &spinner).await;
     spinner.finish();
-    let mut report = result.with_context(|| format!("reproducing run {}", args.run_id))?;
+    let mut report = result.with_context(|| format!("reproducing run {run_id}"))?;
     report.scratch_kept = args.scratch.is_some();
     if args.output.json {
         print_line(&serde_json::to_string_pretty(&report)?)?;

@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::Context;
 
 use super::print;
-use crate::args::{DemoArgs, EngineArgs, GenerateArgs, JobArgs, OutputArgs, RunArgs};
+use crate::args::{AsOfArgs, DemoArgs, EngineArgs, GenerateArgs, JobArgs, OutputArgs, RunArgs};
 use crate::exit::{Exit, InvalidInput};
 use crate::progress::parts_bar;
 
@@ -53,6 +53,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
     };
     let exit = super::job::run(RunArgs {
         job,
+        as_of: AsOfArgs { as_of: None },
         run_id: None,
         engine: EngineArgs::local(),
         output: OutputArgs { json: false },

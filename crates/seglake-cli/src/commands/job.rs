@@ -8,7 +8,7 @@ use seglake_jobs::{EngineOptions, RunSummary, ValidationReport};
 use seglake_spec::{JobSpec, RunId};
 
 use super::{load_spec, print, print_line};
-use crate::args::{Engine, EngineArgs, JobArgs, RunArgs, ScreenArgs};
+use crate::args::{Engine, EngineArgs, RunArgs, ScreenArgs, ValidateArgs};
 use crate::exit::{Exit, InvalidInput};
 use crate::profiles::Profiles;
 use crate::progress::Spinner;
@@ -23,7 +23,8 @@ const CLUSTER_QUERY_TIMEOUT: Duration = Duration::from_secs(3600);
 const SUMMARY_SEGMENT_FEATURES: usize = 3;
 
 pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
-    let spec = load_spec(&args.job.job, &args.job.vars)?;
+    let mut spec = load_spec(&args.job.job, &args.job.vars)?;
+    spec.as_of = args.as_of.as_of.or(spec.as_of);
     enforce_memory_budget(&args.engine);
     let options = seglake_jobs::RunOptions {
         run_id: args
@@ -50,13 +51,113 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
             text += &profiles.render(SUMMARY_SEGMENT_FEATURES);
         }
         text += &render_rules(&summary);
+        text += &render_monitoring(&summary.record);
         print(&text)?;
     }
-    Ok(Exit::Success)
+    Ok(if is_challenger(&summary.record) {
+        Exit::Challenger
+    } else {
+        Exit::Success
+    })
 }
 
-pub async fn validate(args: JobArgs) -> anyhow::Result<Exit> {
-    let spec = load_spec(&args.job, &args.vars)?;
+/// `runs.metrics.monitoring` of a run, when it has one.
+fn monitoring_of(record: &seglake_spec::lineage::RunRecord) -> Option<serde_json::Value> {
+    let metrics: serde_json::Value = serde_json::from_str(record.metrics.as_deref()?).ok()?;
+    metrics.get("monitoring").cloned()
+}
+
+/// Whether the run went past a `[monitoring]` limit: its models are the
+/// challenger.
+pub(crate) fn is_challenger(record: &seglake_spec::lineage::RunRecord) -> bool {
+    seglake_audit::champion::role_when_published(record) == seglake_audit::champion::CHALLENGER
+}
+
+/// Features listed under the run's drift (the highest PSI first).
+const SUMMARY_DRIFT_FEATURES: usize = 5;
+
+/// The run's drift, outcomes analysis and role, as its summary ends.
+pub(crate) fn render_monitoring(record: &seglake_spec::lineage::RunRecord) -> String {
+    use seglake_spec::monitoring as m;
+    let Some(monitoring) = monitoring_of(record) else {
+        return String::new();
+    };
+    let rows: Vec<&serde_json::Value> = monitoring["metrics"]
+        .as_array()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
+    let of = |metric: &'static str| rows.iter().copied().filter(move |r| r["metric"] == metric);
+    let mut s = match monitoring["previous_run"].as_str() {
+        Some(previous) => format!(
+            "\ndrift against run {previous} (PSI: below 0.1 stable, 0.1-0.25 moderate, above 0.25 act)\n"
+        ),
+        None => "\nno earlier run of this job: no drift to measure yet\n".to_string(),
+    };
+    let mut psi: Vec<&serde_json::Value> = of(m::FEATURE_PSI).collect();
+    psi.sort_by(|a, b| value(b).total_cmp(&value(a)));
+    for row in psi.iter().take(SUMMARY_DRIFT_FEATURES) {
+        s += &psi_line(row["feature"].as_str().unwrap_or("?"), value(row));
+    }
+    if psi.len() > SUMMARY_DRIFT_FEATURES {
+        s += &format!("  ... {} more features (seglake monitor)\n", psi.len() - SUMMARY_DRIFT_FEATURES);
+    }
+    for row in of(m::RISK_SCORE_PSI) {
+        s += &psi_line("risk score", value(row));
+    }
+    for row in of(m::CUSTOMERS_CHANGED_SEGMENT) {
+        s += &format!(
+            "  customers that changed segment: {} ({:.1}%)\n",
+            row["count"],
+            100.0 * value(row)
+        );
+    }
+    for row in of(m::OUTCOMES_AUC).filter(|r| r.get("segment").is_none()) {
+        s += &format!(
+            "outcomes analysis: the model of run {} has AUC {:.3} on {} customers decided since\n",
+            row["model_run_id"].as_str().unwrap_or("?"),
+            value(row),
+            row["count"]
+        );
+    }
+    s + &render_role(&monitoring)
+}
+
+fn value(row: &serde_json::Value) -> f64 {
+    row["value"].as_f64().unwrap_or(f64::NAN)
+}
+
+fn psi_line(name: &str, psi: f64) -> String {
+    format!(
+        "  {name:<32} {psi:>8.4}  {}\n",
+        seglake_audit::monitor::psi_reading(psi)
+    )
+}
+
+fn render_role(monitoring: &serde_json::Value) -> String {
+    let mut s = String::new();
+    if let Some(reason) = monitoring["unavailable"].as_str() {
+        s += &format!("monitoring is incomplete: {reason}\n");
+    }
+    let breaches = monitoring["breaches"].as_array().cloned().unwrap_or_default();
+    if monitoring["role"] == seglake_audit::champion::CHALLENGER {
+        s += "models: CHALLENGER (not used for scoring until `seglake promote`)\n";
+        for b in breaches {
+            s += &format!(
+                "  went past a limit: {} = {} (limit {})\n",
+                b["metric"].as_str().unwrap_or("?"),
+                b["value"],
+                b["limit"]
+            );
+        }
+    } else {
+        s += "models: champion\n";
+    }
+    s
+}
+
+pub async fn validate(args: ValidateArgs) -> anyhow::Result<Exit> {
+    let mut spec = load_spec(&args.job.job, &args.job.vars)?;
+    spec.as_of = args.as_of.as_of.or(spec.as_of);
     let spinner = Spinner::new();
     let result = seglake_jobs::validate(&spec, &spinner).await;
     spinner.finish();

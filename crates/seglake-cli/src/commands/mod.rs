@@ -7,6 +7,7 @@ mod cluster;
 mod deliver;
 mod generate;
 mod job;
+mod monitoring;
 mod report;
 mod retention;
 mod rules;
@@ -30,6 +31,9 @@ pub async fn dispatch(command: Command) -> anyhow::Result<Exit> {
         Command::History(args) => tables::history(args).await,
         Command::Segments(args) => tables::segments(args).await,
         Command::Sql(args) => tables::sql(args).await,
+        Command::Monitor(args) => monitoring::monitor(args).await,
+        Command::Promote(args) => monitoring::promote(args).await,
+        Command::Backfill(args) => monitoring::backfill(args).await,
         Command::Rules(RulesCommand::Backtest(args)) => rules::backtest_command(args).await,
         Command::Screen(args) => job::screen(args).await,
         Command::Deliver(args) => deliver::deliver(args).await,
