@@ -6,7 +6,10 @@ lake's tables read with the Python `deltalake` package at the versions the
       The drift of RUN_AFTER against RUN_BEFORE: the PSI of every numeric
       column of FEATURE_TABLE as each run published it (KEY left out) and of
       `risk_score` in `segments`; each segment label's share in both runs;
-      the customers (in both) whose label changed. And every row of the
+      which earlier segment each later one continues (matched by shared
+      customers, most first, ties by the labels), the change of each
+      share from the segment it continues, and the customers (in both) not
+      in the continuation of their earlier segment. And every row of the
       `monitoring` table (latest version).
 
   python monitoring_reference.py outcomes LAKE MODEL_RUN OUTCOMES AFTER UNTIL KEY BAND...
@@ -125,7 +128,19 @@ def drift(lake, before_id, after_id, feature_table, key):
         )
     )
     both = [k for k in label_after if k in label_before]
-    changed = sum(1 for k in both if label_before[k] != label_after[k])
+    overlap = Counter((label_before[k], label_after[k]) for k in both)
+    matched, taken = {}, set()
+    for (old, new), _ in sorted(overlap.items(), key=lambda p: (-p[1], p[0][0], p[0][1])):
+        if new not in matched and old not in taken:
+            matched[new] = old
+            taken.add(old)
+    changed = sum(1 for k in both if matched.get(label_after[k]) != label_before[k])
+    share_before, share_after = label_shares(segments_before), label_shares(segments_after)
+    change = {
+        label: share - share_before.get(matched.get(label), 0.0)
+        for label, share in share_after.items()
+    }
+    change.update({old: -share for old, share in share_before.items() if old not in taken})
     risk_score_psi = None
     if all("risk_score" in s.column_names for s in (segments_before, segments_after)):
         risk_score_psi = psi(
@@ -138,8 +153,10 @@ def drift(lake, before_id, after_id, feature_table, key):
             for name in numeric
         },
         "risk_score_psi": risk_score_psi,
-        "share_before": label_shares(segments_before),
-        "share_after": label_shares(segments_after),
+        "share_before": share_before,
+        "share_after": share_after,
+        "share_change": change,
+        "continues": matched,
         "changed": {"count": changed, "both": len(both), "share": changed / len(both)},
         "monitoring": monitoring_rows(lake),
     }

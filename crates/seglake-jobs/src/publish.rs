@@ -180,7 +180,12 @@ async fn publish_models(
         stamp,
     )?;
     step(cx.progress, "monitoring: drift, outcomes analysis, limits");
-    let monitored = crate::monitoring::monitor(cx, trained, features, &segments_data).await?;
+    let tables = crate::monitoring::RunTables {
+        features,
+        segments: &segments_data.1,
+        alerts: raised.as_ref().map(|r| r.alerts.1.as_slice()),
+    };
+    let monitored = crate::monitoring::monitor(cx, trained, &tables).await?;
     add_metrics(published, "monitoring", &monitored.summary);
     published.rows_out.push(TableCount {
         table: MONITORING_TABLE.into(),

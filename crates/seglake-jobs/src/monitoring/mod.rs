@@ -1,6 +1,7 @@
 //! Monitoring, part of every run that segments customers: drift against
-//! the job's previous run ([`drift`]), the outcomes analysis of every
-//! earlier risk model ([`outcomes_analysis`]), and the `[monitoring]`
+//! the job's previous run ([`drift`]), the outcomes analysis of earlier
+//! risk models ([`outcomes_analysis`]), alert, case and feedback KPIs
+//! ([`kpis`]), and the `[monitoring]`
 //! limits, which decide whether this run's models become the champion or
 //! stay the challenger. The rows go to the `monitoring` table in the run's
 //! publication; a summary goes to `runs.metrics` under `monitoring`.
@@ -9,8 +10,10 @@
 //! run still publishes, says why monitoring is missing, and, when the job
 //! sets limits it could not check, keeps its models as the challenger.
 
+mod decisions;
 mod drift;
 mod history;
+mod kpis;
 mod outcomes_analysis;
 mod rows;
 
@@ -47,16 +50,24 @@ pub(crate) fn role(breaches: usize, checked: bool, spec: &JobSpec) -> &'static s
     }
 }
 
-/// Monitors the run whose feature table is `features` and whose
-/// `segments` (as published) are `segments`.
+/// What the run produced that monitoring looks at.
+pub(crate) struct RunTables<'a> {
+    /// The feature table as computed.
+    pub features: &'a [RecordBatch],
+    /// `segments` as it is published.
+    pub segments: &'a [RecordBatch],
+    /// The alerts the rules raised, when the job has rules.
+    pub alerts: Option<&'a [RecordBatch]>,
+}
+
+/// Monitors the run that produced `tables`.
 pub(crate) async fn monitor(
     cx: &PublishContext<'_>,
     trained: &Trained,
-    features: &[RecordBatch],
-    segments: &TableData,
+    tables: &RunTables<'_>,
 ) -> Result<Monitored> {
     let spec = cx.spec;
-    let (mut rows, previous, unavailable) = match measure(cx, trained, features, segments).await {
+    let (mut rows, previous, unavailable) = match measure(cx, trained, tables).await {
         Ok((rows, previous)) => (rows, previous, None),
         Err(e) => {
             let reason = seglake_spec::error_chain(&e);
@@ -84,19 +95,15 @@ pub(crate) async fn monitor(
 async fn measure(
     cx: &PublishContext<'_>,
     trained: &Trained,
-    features: &[RecordBatch],
-    segments: &TableData,
+    tables: &RunTables<'_>,
 ) -> Result<(Vec<Row>, Option<String>)> {
     let spec = cx.spec;
     let earlier = history::earlier_runs(spec, cx.run_id, cx.as_of).await?;
     let previous = earlier.last();
-    let mut rows = Vec::new();
-    match previous {
-        Some(previous) => {
-            rows.extend(drift_rows(spec, trained, previous, features, &segments.1).await?)
-        }
-        None => rows.extend(drift::segment_shares(None, &segments.1)),
-    }
+    let mut rows = match previous {
+        Some(previous) => drift_rows(spec, trained, previous, tables).await?,
+        None => drift::segments(&spec.key, None, tables.segments),
+    };
     if let Some(auc) = trained
         .risk
         .as_ref()
@@ -105,8 +112,29 @@ async fn measure(
     {
         rows.push(Row::new(VALIDATION_AUC, auc));
     }
-    rows.extend(outcomes_rows(cx, &earlier).await?);
+    if let Some(alerts) = tables.alerts {
+        rows.extend(kpis::alerts(alerts));
+    }
+    if let Some(decided) = decisions(cx).await? {
+        rows.extend(outcomes_rows(cx, &earlier, &decided).await?);
+        let segment_of = rows::labels_by_key(&spec.key, tables.segments).unwrap_or_default();
+        rows.extend(kpis::cases(&decided, previous.map(|p| p.as_of), &segment_of));
+    }
+    rows.extend(kpis::feedback(&trained.feedback, &trained.segments.labels));
     Ok((rows, previous.map(|p| p.run_id.clone())))
+}
+
+/// The case decisions of the job's outcomes source up to this run's
+/// `as_of`, when it has one that says when each case was decided.
+async fn decisions(cx: &PublishContext<'_>) -> Result<Option<Vec<decisions::Decision>>> {
+    let Some(source) = cx.spec.segments.as_ref().and_then(|s| s.outcomes.as_deref()) else {
+        return Ok(None);
+    };
+    let published_key = |k: &str| match cx.ids.pseudonymiser() {
+        Some(hmac) => hmac.pseudonym(k),
+        None => k.to_string(),
+    };
+    decisions::decisions(cx.engine, source, &cx.spec.key, cx.as_of, &published_key).await
 }
 
 /// The model features: the segmentation's, then the risk model's others.
@@ -124,47 +152,37 @@ async fn drift_rows(
     spec: &JobSpec,
     trained: &Trained,
     previous: &RunRecord,
-    features: &[RecordBatch],
-    segments: &[RecordBatch],
+    tables: &RunTables<'_>,
 ) -> Result<Vec<Row>> {
     let before = history::published(spec, previous, &spec.output_table).await?;
-    let mut rows = drift::feature_psi(&model_features(trained), &before, features);
+    let mut rows = drift::feature_psi(&model_features(trained), &before, tables.features);
     let before = history::published(spec, previous, SEGMENTS_TABLE).await?;
-    rows.extend(drift::risk_score_psi(&before, segments));
-    rows.extend(drift::customers_changed(&spec.key, &before, segments));
-    rows.extend(drift::segment_shares(Some(&before), segments));
+    rows.extend(drift::risk_score_psi(&before, tables.segments));
+    rows.extend(drift::segments(&spec.key, Some(&before), tables.segments));
     Ok(rows)
 }
 
-/// Every earlier risk model judged on the outcomes decided since its run.
-async fn outcomes_rows(cx: &PublishContext<'_>, earlier: &[RunRecord]) -> Result<Vec<Row>> {
-    let spec = cx.spec;
-    let (Some(source), Some(risk)) = (
-        spec.segments.as_ref().and_then(|s| s.outcomes.as_deref()),
-        spec.risk.as_ref(),
-    ) else {
-        return Ok(Vec::new());
-    };
-    if earlier.is_empty() {
-        return Ok(Vec::new());
-    }
-    let published_key = |k: &str| match cx.ids.pseudonymiser() {
-        Some(hmac) => hmac.pseudonym(k),
-        None => k.to_string(),
-    };
-    let Some(decisions) =
-        outcomes_analysis::decisions(cx.engine, source, &spec.key, cx.as_of, &published_key)
-            .await?
-    else {
+/// The latest earlier risk models judged on the outcomes decided since
+/// their runs.
+async fn outcomes_rows(
+    cx: &PublishContext<'_>,
+    earlier: &[RunRecord],
+    decided: &[decisions::Decision],
+) -> Result<Vec<Row>> {
+    let Some(risk) = cx.spec.risk.as_ref() else {
         return Ok(Vec::new());
     };
     let bands: Vec<String> = risk.bands.iter().map(|b| b.name.clone()).collect();
     let mut rows = Vec::new();
     let judged = earlier.len().saturating_sub(MAX_MODELS_JUDGED);
     for run in &earlier[judged..] {
-        let segments = history::published(spec, run, SEGMENTS_TABLE).await?;
+        let segments = history::published(cx.spec, run, SEGMENTS_TABLE).await?;
         rows.extend(outcomes_analysis::judge(
-            &spec.key, run, &segments, &decisions, &bands,
+            &cx.spec.key,
+            run,
+            &segments,
+            decided,
+            &bands,
         ));
     }
     Ok(rows)

@@ -9,69 +9,16 @@ use std::collections::HashMap;
 
 use arrow::array::RecordBatch;
 use chrono::{DateTime, Utc};
-use seglake_features::FeatureEngine;
-use seglake_lake::cases::CONFIRMING_OUTCOMES;
 use seglake_ml::metrics::roc_auc;
 use seglake_spec::lineage::RunRecord;
 use seglake_spec::monitoring::{OUTCOMES_AUC, OUTCOMES_PRECISION, OUTCOMES_RECALL};
 
+use super::decisions::Decision;
 use super::rows::{Row, numbers, texts};
-use crate::error::Result;
 
 /// A segment's AUC is reported when it has at least this many positive
 /// and this many negative customers; fewer make it noise.
 const MIN_PER_CLASS: usize = 5;
-
-/// One decided case: the customer (as published), whether it confirmed
-/// suspicion, and when it was decided.
-pub(crate) struct Decision {
-    pub customer: String,
-    pub confirmed: bool,
-    pub decided_at: DateTime<Utc>,
-}
-
-/// The decisions of the outcomes source up to `as_of`; `None` when the
-/// source has no `decided_at` column (it cannot say when a case closed).
-pub(crate) async fn decisions(
-    engine: &FeatureEngine,
-    source: &str,
-    key: &str,
-    as_of: DateTime<Utc>,
-    published_key: &(dyn Fn(&str) -> String + Sync),
-) -> Result<Option<Vec<Decision>>> {
-    let schema = engine.table_schema(source).await?;
-    if schema.index_of("decided_at").is_err() || schema.index_of("outcome").is_err() {
-        return Ok(None);
-    }
-    let sql = format!(
-        "SELECT CAST(\"{key}\" AS VARCHAR) AS customer, CAST(outcome AS VARCHAR) AS outcome, \
-         to_unixtime(decided_at) AS decided_at FROM \"{source}\""
-    );
-    let batches = engine
-        .query(&format!("case decisions from source `{source}`"), &sql)
-        .await?;
-    let mut decided = decode(&batches, published_key);
-    decided.retain(|d| d.decided_at <= as_of);
-    Ok(Some(decided))
-}
-
-fn decode(batches: &[RecordBatch], published_key: &dyn Fn(&str) -> String) -> Vec<Decision> {
-    let customers = texts(batches, "customer").unwrap_or_default();
-    let outcomes = texts(batches, "outcome").unwrap_or_default();
-    let times = numbers(batches, "decided_at").unwrap_or_default();
-    customers
-        .into_iter()
-        .zip(outcomes)
-        .zip(times)
-        .filter_map(|((c, o), t)| {
-            Some(Decision {
-                customer: published_key(&c?),
-                confirmed: CONFIRMING_OUTCOMES.contains(&o?.as_str()),
-                decided_at: DateTime::from_timestamp(t as i64, 0)?,
-            })
-        })
-        .collect()
-}
 
 /// Each customer's label from the decisions in (`after`, `until`].
 fn labels(decisions: &[Decision], after: DateTime<Utc>) -> HashMap<&str, bool> {

@@ -160,3 +160,18 @@ pub(crate) fn texts(
     }
     Some(out)
 }
+
+/// Each customer's segment label in a `segments` table, by its key.
+pub(crate) fn labels_by_key(
+    key: &str,
+    segments: &[arrow::array::RecordBatch],
+) -> Option<std::collections::HashMap<String, String>> {
+    let keys = texts(segments, key)?;
+    let labels = texts(segments, "segment_label")?;
+    Some(
+        keys.into_iter()
+            .zip(labels)
+            .filter_map(|(k, l)| Some((k?, l?)))
+            .collect(),
+    )
+}
