@@ -87,6 +87,8 @@ pub struct JobMonitor {
     pub runs: Vec<RunSummary>,
     /// The job's latest run in detail.
     pub latest: Option<LatestRun>,
+    /// `seglake promote` decisions, oldest first.
+    pub promotions: Vec<crate::champion::Promotion>,
 }
 
 /// One line of the table. Shares and rates are fractions (0.12 = 12%).
@@ -108,8 +110,11 @@ pub struct RunSummary {
     pub false_positive_rate: Option<f64>,
     /// `[monitoring]` limits breached; `None` when the run recorded none.
     pub gates_breached: Option<i64>,
-    /// Its models became champion (no limit breached).
+    /// Its models became champion when it was published (no limit
+    /// breached, and monitoring complete).
     pub champion: bool,
+    /// Its models are the job's champion now (see [`crate::champion`]).
+    pub champion_now: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -174,7 +179,29 @@ pub async fn monitor(lake: &Lake, options: &MonitorOptions) -> Result<MonitorRep
     if let Some(job) = &options.job {
         check_job(&rows, job)?;
     }
-    Ok(report_from_rows(rows, options))
+    let mut report = report_from_rows(rows, options);
+    add_roles(&mut report, &lake.runs_and_promotions().await?);
+    Ok(report)
+}
+
+/// What `runs` says about the models: the role each run published them in
+/// (also when monitoring was incomplete), the champion now, promotions.
+fn add_roles(report: &mut MonitorReport, runs: &[seglake_spec::lineage::RunRecord]) {
+    use crate::champion::{CHAMPION, champion, promotion_of, role_when_published};
+    for job in &mut report.jobs {
+        let now = champion(runs, Some(&job.job)).map(|r| r.run_id.clone());
+        for summary in &mut job.runs {
+            if let Some(run) = runs.iter().find(|r| r.run_id == summary.run_id) {
+                summary.champion = role_when_published(run) == CHAMPION;
+            }
+            summary.champion_now = now.as_deref() == Some(summary.run_id.as_str());
+        }
+        job.promotions = runs
+            .iter()
+            .filter(|r| r.job_name == job.job)
+            .filter_map(promotion_of)
+            .collect();
+    }
 }
 
 /// An unknown `--job` is an error listing the jobs the table has, rather
@@ -276,6 +303,7 @@ fn job_monitor(job: String, runs: &[RunRows], last: usize) -> JobMonitor {
         runs_in_table: runs.len(),
         runs: summaries,
         latest: runs.last().map(latest_run),
+        promotions: Vec::new(),
     }
 }
 
@@ -301,6 +329,7 @@ fn summarise(run: &RunRows, earlier: Option<&RunRows>) -> RunSummary {
         false_positive_rate: run.overall_value(FALSE_POSITIVE_RATE),
         gates_breached,
         champion: gates_breached.unwrap_or(0) == 0,
+        champion_now: false,
     }
 }
 
@@ -483,6 +512,17 @@ fn render_job(s: &mut String, job: &JobMonitor) {
         )
     };
     table(s, &job.runs);
+    for p in &job.promotions {
+        let _ = writeln!(
+            s,
+            "  promoted: run {} by {} at {} (was: {}): {}",
+            p.run_id,
+            p.by,
+            p.at.format("%Y-%m-%d %H:%M UTC"),
+            p.previous_champion.as_deref().unwrap_or("none"),
+            p.reason
+        );
+    }
     if let Some(latest) = &job.latest {
         latest_lines(s, latest);
     }
@@ -548,7 +588,11 @@ fn run_cells(run: &RunSummary, previous: Option<&RunSummary>) -> Vec<String> {
         };
         cells.push(format!("{text} {arrow}"));
     }
-    cells.push(gate_status(run.gates_breached));
+    let mut status = gate_status(run.champion, run.gates_breached);
+    if run.champion_now {
+        status += " (scores now)";
+    }
+    cells.push(status);
     cells
 }
 
@@ -607,9 +651,10 @@ fn trend_arrow(now: f64, before: f64) -> &'static str {
     }
 }
 
-fn gate_status(gates_breached: Option<i64>) -> String {
+fn gate_status(champion: bool, gates_breached: Option<i64>) -> String {
     match gates_breached {
         Some(n) if n > 0 => format!("challenger ({n} breached)"),
+        _ if !champion => "challenger (monitoring incomplete)".to_string(),
         _ => "champion".to_string(),
     }
 }

@@ -143,9 +143,9 @@ fn render_role(monitoring: &serde_json::Value) -> String {
         s += "models: CHALLENGER (not used for scoring until `seglake promote`)\n";
         for b in breaches {
             s += &format!(
-                "  went past a limit: {} = {} (limit {})\n",
+                "  went past a limit: {} = {:.4} (limit {})\n",
                 b["metric"].as_str().unwrap_or("?"),
-                b["value"],
+                value(&b),
                 b["limit"]
             );
         }

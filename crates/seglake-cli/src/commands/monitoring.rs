@@ -43,7 +43,7 @@ pub async fn promote(args: PromoteArgs) -> anyhow::Result<Exit> {
         promotion.run_id,
         promotion.previous_champion.as_deref().unwrap_or("none"),
         promotion.by,
-        promotion.at.to_rfc3339(),
+        promotion.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         promotion.reason
     ))?;
     Ok(Exit::Success)
