@@ -76,6 +76,7 @@ fn two_runs_publish_versions_0_and_1_with_their_lineage() {
             tables,
             [
                 "models",
+                "monitoring",
                 "segments",
                 "segment_profiles",
                 "alerts",
@@ -212,7 +213,8 @@ fn history_of_an_unknown_table_lists_the_tables_there_are() {
     assert!(
         err.contains("segmnets")
             && err.contains(
-                "customer_features, models, runs, screening_hits, segment_profiles, segments"
+                "customer_features, models, monitoring, runs, screening_hits, segment_profiles, \
+                 segments"
             ),
         "{err}"
     );

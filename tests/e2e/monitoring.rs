@@ -1079,3 +1079,122 @@ fn bad_monitoring_input_exits_1_naming_it_and_writes_nothing() {
         );
     }
 }
+
+#[test]
+fn serve_shadow_scores_with_the_challenger_beside_the_champion() {
+    const CUSTOMERS: usize = 1500;
+    const POSTED: usize = 40;
+    let (dir, job) = bank_folder(
+        CUSTOMERS,
+        "shadowed",
+        "[monitoring]\nmax_feature_psi = 0.25\n",
+    );
+    let lake = dir.path().join("lake");
+    run_ok(&job, AS_OF_1, "shadow-1");
+    let champion_bands = bands_by_customer(&table_rows(&lake, "segments"));
+    Bank::after(CUSTOMERS).write(dir.path());
+    let out = run_at(&job, AS_OF_2, "shadow-2");
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+
+    // The challenger's published answers for the customers posted, with
+    // the features it published for them.
+    let features: BTreeMap<String, Value> = table_rows(&lake, "customer_features")
+        .into_iter()
+        .map(|r| (row_text(&r, "customer_id"), r))
+        .collect();
+    let published: BTreeMap<String, Value> = table_rows(&lake, "segments")
+        .into_iter()
+        .map(|r| (row_text(&r, "customer_id"), r))
+        .collect();
+    let posted: Vec<&String> = published.keys().take(POSTED).collect();
+    let customers: Vec<Value> = posted
+        .iter()
+        .map(|id| {
+            let f = &features[id.as_str()];
+            let values: serde_json::Map<String, Value> = FEATURES
+                .iter()
+                .map(|n| (n.to_string(), f[*n].clone()))
+                .collect();
+            json!({"customer_id": id, "features": values})
+        })
+        .collect();
+
+    let wal = tempfile::tempdir().unwrap();
+    let mut serve = Serve::start(
+        &lake,
+        &wal.path().join("wal"),
+        &["--shadow", "--flush-every", "200ms"],
+    );
+    let response = post(
+        serve.addr,
+        "/v1/score/batch",
+        &json!({ "customers": customers }),
+    );
+    assert_eq!(response.status, 200, "{}", response.body);
+    let answered = response.json()["scores"].as_array().unwrap().clone();
+    assert!(answered.iter().all(|s| s["run_id"] == "shadow-1"));
+    // A clean stop commits what is waiting.
+    assert_eq!(serve.terminate(), Some(0), "{}", serve.log_text());
+
+    let shadow = table_rows(&lake, "shadow_scores");
+    assert_eq!(shadow.len(), POSTED, "{shadow:?}");
+    for (row, answer) in shadow.iter().zip(&answered) {
+        let id = row_text(row, "customer_id");
+        assert_eq!(json!(id), answer["customer_id"], "{row}");
+        // The champion's answer is the one the caller got.
+        assert_eq!(row["champion_run_id"], "shadow-1", "{row}");
+        assert_eq!(
+            row["champion_segment_label"], answer["segment_label"],
+            "{row}"
+        );
+        assert_eq!(row["champion_risk_score"], answer["risk_score"], "{row}");
+        assert_eq!(row["champion_risk_band"], answer["risk_band"], "{row}");
+        // The challenger, on the features it published, answers what it
+        // published: scoring is the same function in the run and in serve.
+        let theirs = &published[id.as_str()];
+        assert_eq!(row["challenger_run_id"], "shadow-2", "{row}");
+        assert_eq!(
+            row["challenger_segment_label"], theirs["segment_label"],
+            "{row}"
+        );
+        assert_eq!(row["challenger_risk_score"], theirs["risk_score"], "{row}");
+        assert_eq!(row["challenger_risk_band"], theirs["risk_band"], "{row}");
+    }
+
+    // `compare` puts the two side by side: band agreement and alert volume
+    // over the customers both scored, as counted here.
+    let challenger_bands = bands_by_customer(&table_rows(&lake, "segments"));
+    let out = seglake(&["compare", "--lake", lake.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let compared: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(compared["champion"]["run_id"], "shadow-1", "{compared}");
+    assert_eq!(compared["challenger"]["run_id"], "shadow-2", "{compared}");
+    let agreement = &compared["band_agreement"];
+    let same = champion_bands
+        .iter()
+        .filter(|(id, band)| challenger_bands.get(*id) == Some(*band))
+        .count();
+    assert_eq!(agreement["compared"], json!(CUSTOMERS), "{agreement}");
+    assert_eq!(agreement["same_band"], json!(same), "{agreement}");
+    let alerting =
+        |bands: &BTreeMap<String, String>| bands.values().filter(|b| *b != "low").count();
+    let volume = &compared["alert_volume"];
+    assert_eq!(
+        volume["champion"]["in_alerting_band"],
+        json!(alerting(&champion_bands)),
+        "{volume}"
+    );
+    assert_eq!(
+        volume["challenger"]["in_alerting_band"],
+        json!(alerting(&challenger_bands)),
+        "{volume}"
+    );
+}
+
+/// Each customer's risk band in a `segments` table.
+fn bands_by_customer(segments: &[Value]) -> BTreeMap<String, String> {
+    segments
+        .iter()
+        .map(|r| (row_text(r, "customer_id"), row_text(r, "risk_band")))
+        .collect()
+}

@@ -10,6 +10,7 @@
 //!   the outcomes known now, segment-specific against one-size thresholds;
 //! - [`champion`]: which run's models are the champion, and promoting a
 //!   challenger;
+//! - [`compare`]: a champion and a challenger side by side;
 //! - [`diff()`]: the migration matrix between two segmentations;
 //! - [`monitor`]: the `monitoring` table as a table of runs with trends;
 //! - [`LakeSql`]: read-only SQL with time travel (`table_at`);
@@ -23,6 +24,7 @@ mod backtest;
 mod backtest_stats;
 mod backtest_text;
 pub mod champion;
+pub mod compare;
 mod diff;
 mod erase;
 mod error;

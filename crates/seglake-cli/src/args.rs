@@ -144,6 +144,13 @@ pub enum Command {
     #[command(after_help = AFTER_HELP)]
     Promote(PromoteArgs),
 
+    /// A champion and a challenger of a job side by side: how many
+    /// customers each puts in each risk band (and how many they agree on),
+    /// alert volume, and the hit rates of their alerting bands on the
+    /// outcomes decided so far (cases and analysts' dispositions).
+    #[command(after_help = AFTER_HELP)]
+    Compare(CompareArgs),
+
     /// Run a job at each point in time from --from to --to, every --every,
     /// oldest first, each as `run --as-of POINT --run-id backfill-JOB-POINT`.
     /// Resumable: a point already published is not run again, and a point
@@ -342,6 +349,14 @@ pub struct ServeArgs {
     #[arg(long)]
     pub wal_dir: Option<PathBuf>,
 
+    /// Also score every customer with the latest challenger of the
+    /// champion's job (a run that went past a [monitoring] limit) and
+    /// append both answers to the `shadow_scores` table every
+    /// --flush-every; responses are the champion's. Compare them with
+    /// `seglake compare`.
+    #[arg(long)]
+    pub shadow: bool,
+
     /// How often to look for a newly published run (e.g. 10s, 1m).
     #[arg(long, default_value = "10s", value_parser = parse_interval)]
     pub reload_every: Duration,
@@ -458,7 +473,10 @@ pub struct ReportArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(mut_arg("json", help("The runs and the latest run's details as one JSON object")))]
+#[command(mut_arg(
+    "json",
+    help("The runs and the latest run's details as one JSON object")
+))]
 pub struct MonitorArgs {
     /// Only this job (default: every job, one block each).
     #[arg(long)]
@@ -467,6 +485,28 @@ pub struct MonitorArgs {
     /// The last N runs of each job (0: all).
     #[arg(long, default_value_t = seglake_audit::monitor::DEFAULT_LAST)]
     pub last: usize,
+
+    #[command(flatten)]
+    pub lake: LakeArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(mut_arg("json", help("The comparison as one JSON object")))]
+pub struct CompareArgs {
+    /// The job (default: the job of the runs given, or the lake's only job).
+    #[arg(long)]
+    pub job: Option<String>,
+
+    /// The champion run (default: the job's champion now).
+    #[arg(long, value_name = "RUN_ID")]
+    pub champion: Option<String>,
+
+    /// The challenger run (default: the job's latest challenger).
+    #[arg(long, value_name = "RUN_ID")]
+    pub challenger: Option<String>,
 
     #[command(flatten)]
     pub lake: LakeArgs,

@@ -108,7 +108,10 @@ mod tests {
             (1..10).map(f64::from).collect::<Vec<_>>()
         );
         // numpy.quantile([0, 1], 0.25) = 0.25
-        assert_eq!(quantile_edges(&[1.0, 0.0, f64::NAN], 4), vec![0.25, 0.5, 0.75]);
+        assert_eq!(
+            quantile_edges(&[1.0, 0.0, f64::NAN], 4),
+            vec![0.25, 0.5, 0.75]
+        );
         assert_eq!(quantile_edges(&[3.0; 7], 10), vec![3.0]);
     }
 
@@ -126,8 +129,7 @@ mod tests {
         let current = [0.0, 0.0, 0.0, 0.0, 0.0, 9.0, 9.0, 9.0, 9.0, 9.0];
         // Two bins go 0.1 -> 0.5, eight go 0.1 -> the floor (1e-4); the
         // missing-value bin is at the floor in both.
-        let expected =
-            2.0 * (0.4 * 5f64.ln()) + 8.0 * ((1e-4 - 0.1) * (1e-4f64 / 0.1).ln());
+        let expected = 2.0 * (0.4 * 5f64.ln()) + 8.0 * ((1e-4 - 0.1) * (1e-4f64 / 0.1).ln());
         assert!((psi(&reference, &current).unwrap() - expected).abs() < 1e-12);
     }
 

@@ -64,6 +64,8 @@ pub struct AppState {
     /// The published cases, for dispositions that name one.
     pub cases: crate::cases::CaseBook,
     pub wal: Wal,
+    /// Shadow scores waiting for their commit (`serve --shadow`).
+    pub shadow: crate::shadow::ShadowLog,
     pub metrics: Arc<Metrics>,
     pub token: Token,
 }
@@ -286,8 +288,63 @@ async fn score(State(state): Shared, body: Bytes) -> Result<Json<Value>, ApiErro
     let loaded = state.models.current();
     let row = request_row(request, &loaded, "").await?;
     let customer = customer_of(request, "")?;
-    let score = score_rows(&loaded, vec![row])?.pop().expect("one row");
+    let score = score_rows(&loaded, vec![row.clone()])?
+        .pop()
+        .expect("one row");
+    shadow_score(
+        &state,
+        &loaded,
+        vec![row],
+        std::slice::from_ref(&customer),
+        std::slice::from_ref(&score),
+    );
     Ok(Json(score_json(&loaded, customer, score)))
+}
+
+/// With `--shadow` and a challenger: scores `rows` with it too and keeps
+/// both answers for `shadow_scores`. Only when the two models read the
+/// same features (the request's values mean the same to both); a
+/// challenger that cannot score leaves the champion's answer untouched.
+fn shadow_score(
+    state: &AppState,
+    champion: &Loaded,
+    rows: Vec<Vec<f64>>,
+    customers: &[Option<String>],
+    scores: &[seglake_model::Score],
+) {
+    let Some(challenger) = state.models.challenger() else {
+        return;
+    };
+    if challenger.scorer.inputs() != champion.scorer.inputs() {
+        return;
+    }
+    let shadowed = match challenger.scorer.score(&rows) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(run_id = %challenger.run_id, "shadow scoring failed: {e}");
+            return;
+        }
+    };
+    let now = Utc::now();
+    let answer = |loaded: &Loaded, s: &seglake_model::Score| crate::shadow::ModelScore {
+        run_id: loaded.run_id.clone(),
+        segment_id: s.segment_id,
+        segment_label: s.segment_label.clone(),
+        risk_score: s.risk.as_ref().map(|r| r.score),
+        risk_band: s.risk.as_ref().map(|r| r.band.clone()),
+    };
+    state.shadow.push(
+        customers
+            .iter()
+            .zip(scores)
+            .zip(&shadowed)
+            .map(|((c, ours), theirs)| crate::shadow::ShadowRow {
+                scored_at: now,
+                customer_id: c.clone(),
+                champion: answer(champion, ours),
+                challenger: answer(&challenger, theirs),
+            }),
+    );
 }
 
 async fn score_batch(State(state): Shared, body: Bytes) -> Result<Json<Value>, ApiError> {
@@ -327,12 +384,13 @@ async fn score_batch(State(state): Shared, body: Bytes) -> Result<Json<Value>, A
         ids.push(customer_of(one, &format!("{at}."))?);
     }
     // Large batches are CPU work: keep it off the request threads.
-    let scored = {
+    let (scored, rows) = {
         let loaded = loaded.clone();
-        tokio::task::spawn_blocking(move || score_rows(&loaded, rows))
+        tokio::task::spawn_blocking(move || score_rows(&loaded, rows.clone()).map(|s| (s, rows)))
             .await
             .map_err(|_| ApiError::Unavailable("scoring stopped".into()))??
     };
+    shadow_score(&state, &loaded, rows, &ids, &scored);
     let scores: Vec<Value> = ids
         .into_iter()
         .zip(scored)

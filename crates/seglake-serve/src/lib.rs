@@ -19,6 +19,7 @@ pub mod feedback;
 pub mod metrics;
 pub mod model;
 mod openapi;
+pub mod shadow;
 pub mod wal;
 
 use std::future::Future;
@@ -40,8 +41,11 @@ pub struct ServeOptions {
     pub wal_dir: PathBuf,
     /// How often to look for a newly published run.
     pub reload_every: Duration,
-    /// How often acknowledged feedback is committed to the table.
+    /// How often acknowledged feedback (and shadow scores) are committed.
     pub flush_every: Duration,
+    /// Also score with the latest challenger and keep both scores in
+    /// `shadow_scores`.
+    pub shadow: bool,
 }
 
 /// Runs the service until `shutdown` completes, then commits the feedback
@@ -57,13 +61,15 @@ pub async fn serve(
     // before anything else happens.
     let wal = wal::Wal::open(&options.wal_dir, &lake.root, metrics.clone()).await?;
     let cases = cases::CaseBook::new(&lake.root);
-    let models = Arc::new(model::Models::load(lake, options.run.clone()).await?);
+    let shadow = shadow::ShadowLog::new(lake.root.clone());
+    let models = Arc::new(model::Models::load(lake, options.run.clone(), options.shadow).await?);
     let loaded = models.current();
     tracing::info!(run_id = %loaded.run_id, job = %loaded.job_name, "scoring with run");
     let state = Arc::new(api::AppState {
         cases,
         models: models.clone(),
         wal,
+        shadow,
         metrics: metrics.clone(),
         token: options.token.clone(),
     });
@@ -95,6 +101,9 @@ pub async fn serve(
                 if let Err(e) = state.wal.flush().await {
                     tracing::error!("feedback not committed yet (kept in the log, retried): {e}");
                 }
+                if let Err(e) = state.shadow.flush().await {
+                    tracing::warn!("shadow scores not committed yet (kept, retried): {e}");
+                }
             }
         })
     };
@@ -115,6 +124,7 @@ pub async fn serve(
     let _ = flusher.await;
     // Everything acknowledged goes to the table before a clean exit.
     state.wal.flush().await?;
+    state.shadow.flush().await?;
     tracing::info!("stopped; every acknowledged feedback item is committed");
     Ok(())
 }

@@ -65,6 +65,15 @@ async fn wanted_run(lake: &Lake, pinned: Option<&str>) -> Result<RunRecord, Serv
     }))
 }
 
+/// The latest challenger of `job`, loaded, if there is one.
+async fn challenger_of(lake: &Lake, job: &str) -> Result<Option<Arc<Loaded>>, ServeError> {
+    let rows = lake.runs_and_promotions().await?;
+    match seglake_audit::champion::latest_challenger(&rows, Some(job)) {
+        Some(run) => Ok(Some(Arc::new(load_run(lake, run).await?))),
+        None => Ok(None),
+    }
+}
+
 /// Loads `run`'s models from the `models` version it published.
 async fn load_run(lake: &Lake, run: &RunRecord) -> Result<Loaded, ServeError> {
     let (recorded, now) = lake.version_of(run, MODELS).await?;
@@ -114,6 +123,9 @@ pub struct Models {
     lake: Lake,
     pinned: Option<String>,
     current: RwLock<Arc<Loaded>>,
+    /// With `--shadow`: the latest challenger of the champion's job, if
+    /// there is one.
+    shadow: Option<RwLock<Option<Arc<Loaded>>>>,
     /// The `runs` table's latest commit when last checked: the table is
     /// read again only when it changed.
     runs_seen: std::sync::Mutex<Option<u64>>,
@@ -136,19 +148,55 @@ fn runs_log_version(lake: &Lake) -> Option<u64> {
 }
 
 impl Models {
-    pub async fn load(lake: Lake, pinned: Option<String>) -> Result<Models, ServeError> {
+    pub async fn load(
+        lake: Lake,
+        pinned: Option<String>,
+        shadow: bool,
+    ) -> Result<Models, ServeError> {
         let run = wanted_run(&lake, pinned.as_deref()).await?;
         let loaded = load_run(&lake, &run).await?;
+        let challenger = match shadow {
+            true => Some(RwLock::new(challenger_of(&lake, &loaded.job_name).await?)),
+            false => None,
+        };
         Ok(Models {
             runs_seen: std::sync::Mutex::new(runs_log_version(&lake)),
             lake,
             pinned,
             current: RwLock::new(Arc::new(loaded)),
+            shadow: challenger,
         })
     }
 
     pub fn current(&self) -> Arc<Loaded> {
         self.current.read().expect("models lock").clone()
+    }
+
+    /// The challenger to shadow-score with, when `--shadow` is on and the
+    /// job has one.
+    pub fn challenger(&self) -> Option<Arc<Loaded>> {
+        self.shadow.as_ref()?.read().expect("models lock").clone()
+    }
+
+    /// Loads the latest challenger of the champion's job if it is not the
+    /// one in use (with `--shadow`).
+    async fn refresh_challenger(&self) -> Result<(), ServeError> {
+        let Some(slot) = &self.shadow else {
+            return Ok(());
+        };
+        let job = self.current().job_name.clone();
+        let rows = self.lake.runs_and_promotions().await?;
+        let wanted = seglake_audit::champion::latest_challenger(&rows, Some(&job));
+        let in_use = self.challenger().map(|c| c.run_id.clone());
+        if wanted.map(|r| &r.run_id) == in_use.as_ref() {
+            return Ok(());
+        }
+        let loaded = match wanted {
+            Some(run) => Some(Arc::new(load_run(&self.lake, run).await?)),
+            None => None,
+        };
+        *slot.write().expect("models lock") = loaded;
+        Ok(())
     }
 
     pub fn lake(&self) -> &Lake {
@@ -166,14 +214,14 @@ impl Models {
             return Ok(None);
         }
         let run = wanted_run(&self.lake, None).await?;
-        if run.run_id == self.current().run_id {
-            *self.runs_seen.lock().expect("runs lock") = version;
-            return Ok(None);
+        let swapped = run.run_id != self.current().run_id;
+        if swapped {
+            let loaded = load_run(&self.lake, &run).await?;
+            *self.current.write().expect("models lock") = Arc::new(loaded);
         }
-        let loaded = load_run(&self.lake, &run).await?;
-        *self.current.write().expect("models lock") = Arc::new(loaded);
+        self.refresh_challenger().await?;
         *self.runs_seen.lock().expect("runs lock") = version;
-        Ok(Some(run.run_id))
+        Ok(swapped.then_some(run.run_id))
     }
 
     /// Checks for a newly published run every `every`, for ever.

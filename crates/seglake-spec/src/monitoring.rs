@@ -170,14 +170,24 @@ mod tests {
 
     #[test]
     fn unknown_negative_and_nan_limits_are_each_named() {
-        let problems =
-            validate(&section("max_psi = 0.2\nmin_auc = -0.1\nmax_feature_psi = nan")).unwrap_err();
+        let problems = validate(&section(
+            "max_psi = 0.2\nmin_auc = -0.1\nmax_feature_psi = nan",
+        ))
+        .unwrap_err();
         let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
         assert_eq!(
             keys,
-            ["monitoring.max_feature_psi", "monitoring.max_psi", "monitoring.min_auc"]
+            [
+                "monitoring.max_feature_psi",
+                "monitoring.max_psi",
+                "monitoring.min_auc"
+            ]
         );
-        assert!(problems[1].message.contains("max_feature_psi, max_risk_score_psi"));
+        assert!(
+            problems[1]
+                .message
+                .contains("max_feature_psi, max_risk_score_psi")
+        );
         assert!(problems[2].message.contains("-0.1"));
     }
 }

@@ -99,7 +99,10 @@ pub(crate) fn render_monitoring(record: &seglake_spec::lineage::RunRecord) -> St
         s += &psi_line(row["feature"].as_str().unwrap_or("?"), value(row));
     }
     if psi.len() > SUMMARY_DRIFT_FEATURES {
-        s += &format!("  ... {} more features (seglake monitor)\n", psi.len() - SUMMARY_DRIFT_FEATURES);
+        s += &format!(
+            "  ... {} more features (seglake monitor)\n",
+            psi.len() - SUMMARY_DRIFT_FEATURES
+        );
     }
     for row in of(m::RISK_SCORE_PSI) {
         s += &psi_line("risk score", value(row));
@@ -138,7 +141,10 @@ fn render_role(monitoring: &serde_json::Value) -> String {
     if let Some(reason) = monitoring["unavailable"].as_str() {
         s += &format!("monitoring is incomplete: {reason}\n");
     }
-    let breaches = monitoring["breaches"].as_array().cloned().unwrap_or_default();
+    let breaches = monitoring["breaches"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     if monitoring["role"] == seglake_audit::champion::CHALLENGER {
         s += "models: CHALLENGER (not used for scoring until `seglake promote`)\n";
         for b in breaches {

@@ -33,6 +33,7 @@ pub async fn dispatch(command: Command) -> anyhow::Result<Exit> {
         Command::Sql(args) => tables::sql(args).await,
         Command::Monitor(args) => monitoring::monitor(args).await,
         Command::Promote(args) => monitoring::promote(args).await,
+        Command::Compare(args) => monitoring::compare(args).await,
         Command::Backfill(args) => monitoring::backfill(args).await,
         Command::Rules(RulesCommand::Backtest(args)) => rules::backtest_command(args).await,
         Command::Screen(args) => job::screen(args).await,

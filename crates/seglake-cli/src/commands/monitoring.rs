@@ -1,5 +1,5 @@
-//! `seglake monitor`, `seglake promote` and `seglake backfill`: a job's
-//! models over time.
+//! `seglake monitor`, `seglake promote`, `seglake compare` and `seglake
+//! backfill`: a job's models over time.
 
 use std::collections::HashSet;
 
@@ -9,7 +9,7 @@ use seglake_spec::lineage::{RunRecord, RunStatus};
 use seglake_spec::{JobSpec, RunId};
 
 use super::{load_spec, open_lake, print, print_line};
-use crate::args::{BackfillArgs, MonitorArgs, PromoteArgs};
+use crate::args::{BackfillArgs, CompareArgs, MonitorArgs, PromoteArgs};
 use crate::exit::{Exit, InvalidInput};
 use crate::progress::Spinner;
 
@@ -24,6 +24,22 @@ pub async fn monitor(args: MonitorArgs) -> anyhow::Result<Exit> {
         print_line(&serde_json::to_string_pretty(&report)?)?;
     } else {
         print(&report.render())?;
+    }
+    Ok(Exit::Success)
+}
+
+pub async fn compare(args: CompareArgs) -> anyhow::Result<Exit> {
+    let lake = open_lake(&args.lake)?;
+    let options = seglake_audit::compare::CompareOptions {
+        job: args.job,
+        champion: args.champion,
+        challenger: args.challenger,
+    };
+    let comparison = seglake_audit::compare::compare(&lake, &options).await?;
+    if args.output.json {
+        print_line(&serde_json::to_string_pretty(&comparison)?)?;
+    } else {
+        print(&comparison.render())?;
     }
     Ok(Exit::Success)
 }
@@ -43,7 +59,9 @@ pub async fn promote(args: PromoteArgs) -> anyhow::Result<Exit> {
         promotion.run_id,
         promotion.previous_champion.as_deref().unwrap_or("none"),
         promotion.by,
-        promotion.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        promotion
+            .at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         promotion.reason
     ))?;
     Ok(Exit::Success)
@@ -125,7 +143,11 @@ pub async fn backfill(args: BackfillArgs) -> anyhow::Result<Exit> {
         let result = seglake_jobs::run(&at_point, &options, &spinner).await;
         spinner.finish();
         let summary = result.with_context(|| {
-            format!("backfill of job `{}` at {}: run {run_id} failed", spec.name, point.to_rfc3339())
+            format!(
+                "backfill of job `{}` at {}: run {run_id} failed",
+                spec.name,
+                point.to_rfc3339()
+            )
         })?;
         let monitoring = super::job::render_monitoring(&summary.record);
         eprint!("{monitoring}");

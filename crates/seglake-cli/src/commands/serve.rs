@@ -17,6 +17,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
         wal_dir,
         reload_every: args.reload_every,
         flush_every: args.flush_every,
+        shadow: args.shadow,
     };
     seglake_serve::serve(options, shutdown_requested(), |address| {
         eprintln!("seglake serve: listening on http://{address}");

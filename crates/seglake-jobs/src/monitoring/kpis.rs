@@ -9,8 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use arrow::array::RecordBatch;
 use chrono::{DateTime, Utc};
 use seglake_spec::monitoring::{
-    ALERTS, ALERTS_PER_SAR, CSAT, FALSE_POSITIVE_RATE, MEDIAN_DAYS_TO_DECISION, NPS,
-    SAR_CONVERSION,
+    ALERTS, ALERTS_PER_SAR, CSAT, FALSE_POSITIVE_RATE, MEDIAN_DAYS_TO_DECISION, NPS, SAR_CONVERSION,
 };
 
 use super::decisions::Decision;
@@ -55,15 +54,22 @@ pub(crate) fn cases(
     segment_of: &HashMap<String, String>,
 ) -> Vec<Row> {
     let mut per: BTreeMap<Option<String>, Decided> = BTreeMap::new();
-    for d in decisions.iter().filter(|d| after.is_none_or(|a| d.decided_at > a)) {
+    for d in decisions
+        .iter()
+        .filter(|d| after.is_none_or(|a| d.decided_at > a))
+    {
         let segment = segment_of.get(&d.customer).cloned();
-        for scope in [None, segment].into_iter().collect::<std::collections::BTreeSet<_>>() {
+        for scope in [None, segment]
+            .into_iter()
+            .collect::<std::collections::BTreeSet<_>>()
+        {
             let s = per.entry(scope).or_default();
             s.cases += 1;
             s.confirmed += d.confirmed as i64;
             s.false_positives += d.false_positive as i64;
             if let Some(alerted) = d.alerted_at {
-                s.days.push((d.decided_at - alerted).num_seconds() as f64 / 86_400.0);
+                s.days
+                    .push((d.decided_at - alerted).num_seconds() as f64 / 86_400.0);
             }
         }
     }
@@ -81,7 +87,11 @@ fn case_rows(segment: Option<String>, mut s: Decided) -> Vec<Row> {
     let cases = s.cases as f64;
     let mut rows = vec![
         about(SAR_CONVERSION, s.confirmed as f64 / cases, s.cases),
-        about(FALSE_POSITIVE_RATE, s.false_positives as f64 / cases, s.cases),
+        about(
+            FALSE_POSITIVE_RATE,
+            s.false_positives as f64 / cases,
+            s.cases,
+        ),
     ];
     if s.confirmed > 0 {
         rows.push(about(ALERTS_PER_SAR, cases / s.confirmed as f64, s.cases));

@@ -118,7 +118,11 @@ async fn measure(
     if let Some(decided) = decisions(cx).await? {
         rows.extend(outcomes_rows(cx, &earlier, &decided).await?);
         let segment_of = rows::labels_by_key(&spec.key, tables.segments).unwrap_or_default();
-        rows.extend(kpis::cases(&decided, previous.map(|p| p.as_of), &segment_of));
+        rows.extend(kpis::cases(
+            &decided,
+            previous.map(|p| p.as_of),
+            &segment_of,
+        ));
     }
     rows.extend(kpis::feedback(&trained.feedback, &trained.segments.labels));
     Ok((rows, previous.map(|p| p.run_id.clone())))
@@ -127,7 +131,12 @@ async fn measure(
 /// The case decisions of the job's outcomes source up to this run's
 /// `as_of`, when it has one that says when each case was decided.
 async fn decisions(cx: &PublishContext<'_>) -> Result<Option<Vec<decisions::Decision>>> {
-    let Some(source) = cx.spec.segments.as_ref().and_then(|s| s.outcomes.as_deref()) else {
+    let Some(source) = cx
+        .spec
+        .segments
+        .as_ref()
+        .and_then(|s| s.outcomes.as_deref())
+    else {
         return Ok(None);
     };
     let published_key = |k: &str| match cx.ids.pseudonymiser() {

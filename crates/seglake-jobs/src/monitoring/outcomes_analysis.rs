@@ -108,7 +108,11 @@ fn auc(y: &[bool], score: &[f64], min: usize) -> Option<f64> {
     (positives >= min && y.len() - positives >= min).then(|| roc_auc(y, score))
 }
 
-fn band_rows(j: &Judged, bands: &[String], about: &dyn Fn(&'static str, f64, usize) -> Row) -> Vec<Row> {
+fn band_rows(
+    j: &Judged,
+    bands: &[String],
+    about: &dyn Fn(&'static str, f64, usize) -> Row,
+) -> Vec<Row> {
     let positives = j.confirmed.iter().filter(|&&v| v).count();
     let mut rows = Vec::new();
     for (rank, band) in bands.iter().enumerate() {
@@ -122,7 +126,11 @@ fn band_rows(j: &Judged, bands: &[String], about: &dyn Fn(&'static str, f64, usi
         };
         if !flagged.is_empty() {
             let precision = hits as f64 / flagged.len() as f64;
-            rows.push(with_band(about(OUTCOMES_PRECISION, precision, flagged.len())));
+            rows.push(with_band(about(
+                OUTCOMES_PRECISION,
+                precision,
+                flagged.len(),
+            )));
         }
         if positives > 0 {
             let recall = hits as f64 / positives as f64;

@@ -122,7 +122,11 @@ pub(crate) fn table(
         Arc::new(rows.iter().map(|r| r.value).collect::<Float64Array>()),
         Arc::new(rows.iter().map(|r| r.count).collect::<Int64Array>()),
         Arc::new(rows.iter().map(|r| r.limit).collect::<Float64Array>()),
-        Arc::new(rows.iter().map(|r| Some(r.breached)).collect::<BooleanArray>()),
+        Arc::new(
+            rows.iter()
+                .map(|r| Some(r.breached))
+                .collect::<BooleanArray>(),
+        ),
     ];
     let schema = schema();
     let batch = arrow::array::RecordBatch::try_new(schema.clone(), columns).map_err(|source| {
