@@ -288,33 +288,35 @@ async fn score(State(state): Shared, body: Bytes) -> Result<Json<Value>, ApiErro
     let loaded = state.models.current();
     let row = request_row(request, &loaded, "").await?;
     let customer = customer_of(request, "")?;
-    let score = score_rows(&loaded, vec![row.clone()])?
-        .pop()
-        .expect("one row");
-    shadow_score(
-        &state,
-        &loaded,
-        vec![row],
-        std::slice::from_ref(&customer),
-        std::slice::from_ref(&score),
-    );
+    // The row is kept only when a challenger will score it too.
+    let challenger = state.models.challenger();
+    let kept = challenger.as_ref().map(|_| vec![row.clone()]);
+    let score = score_rows(&loaded, vec![row])?.pop().expect("one row");
+    if let (Some(challenger), Some(rows)) = (challenger, kept) {
+        shadow_score(
+            &state,
+            &loaded,
+            &challenger,
+            rows,
+            std::slice::from_ref(&customer),
+            std::slice::from_ref(&score),
+        );
+    }
     Ok(Json(score_json(&loaded, customer, score)))
 }
 
-/// With `--shadow` and a challenger: scores `rows` with it too and keeps
-/// both answers for `shadow_scores`. Only when the two models read the
+/// With `--shadow`: scores `rows` with the challenger too and keeps both
+/// answers for `shadow_scores`. Only when the two models read the
 /// same features (the request's values mean the same to both); a
 /// challenger that cannot score leaves the champion's answer untouched.
 fn shadow_score(
     state: &AppState,
     champion: &Loaded,
+    challenger: &Loaded,
     rows: Vec<Vec<f64>>,
     customers: &[Option<String>],
     scores: &[seglake_model::Score],
 ) {
-    let Some(challenger) = state.models.challenger() else {
-        return;
-    };
     if challenger.scorer.inputs() != champion.scorer.inputs() {
         return;
     }
@@ -342,7 +344,7 @@ fn shadow_score(
                 scored_at: now,
                 customer_id: c.clone(),
                 champion: answer(champion, ours),
-                challenger: answer(&challenger, theirs),
+                challenger: answer(challenger, theirs),
             }),
     );
 }
@@ -383,14 +385,19 @@ async fn score_batch(State(state): Shared, body: Bytes) -> Result<Json<Value>, A
         rows.push(request_row(one, &loaded, &format!("{at}.")).await?);
         ids.push(customer_of(one, &format!("{at}."))?);
     }
+    // The rows are kept only when a challenger will score them too.
+    let challenger = state.models.challenger();
+    let kept = challenger.as_ref().map(|_| rows.clone());
     // Large batches are CPU work: keep it off the request threads.
-    let (scored, rows) = {
+    let scored = {
         let loaded = loaded.clone();
-        tokio::task::spawn_blocking(move || score_rows(&loaded, rows.clone()).map(|s| (s, rows)))
+        tokio::task::spawn_blocking(move || score_rows(&loaded, rows))
             .await
             .map_err(|_| ApiError::Unavailable("scoring stopped".into()))??
     };
-    shadow_score(&state, &loaded, rows, &ids, &scored);
+    if let (Some(challenger), Some(rows)) = (challenger, kept) {
+        shadow_score(&state, &loaded, &challenger, rows, &ids, &scored);
+    }
     let scores: Vec<Value> = ids
         .into_iter()
         .zip(scored)
