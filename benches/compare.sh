@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Side-by-side: the demo feature views in seglake and in DuckDB, on the same
 # generated lake, in one run. Prints each engine's wall time and peak memory
-# and the ratios. Usage: benches/compare.sh [CUSTOMERS] (default 1,000,000,
-# about 50M transactions and 30M events; the lake is kept in
-# $SEGLAKE_BENCH_DIR, default ~/.cache/seglake/bench-<customers>).
+# and the ratios. Usage: benches/compare.sh [CUSTOMERS] [JOB] (default
+# 1,000,000 customers, about 50M transactions and 30M events, and the demo
+# job; the lake is kept in $SEGLAKE_BENCH_DIR, default
+# ~/.cache/seglake/bench-<customers>). With JOB, that job's views instead
+# (tests/fixtures/natural_features/job.toml: one view written the natural
+# way, with a COUNT(DISTINCT ...) beside other aggregates).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 customers="${1:-1000000}"
+job="$(realpath "${2:-jobs/demo.toml}")"
 target_dir="${CARGO_TARGET_DIR:-target}"
 lake="${SEGLAKE_BENCH_DIR:-$HOME/.cache/seglake/bench-$customers}"
 venv="${SEGLAKE_BENCH_VENV:-$HOME/.cache/seglake/bench-venv}"
@@ -23,8 +27,8 @@ fi
 echo "== transactions: $(du -sh "$lake/raw/transactions" | cut -f1) of Parquet"
 results=$(mktemp)
 for round in 1 2; do
-    cargo bench --quiet --locked --workspace --bench feature_views -- "$lake" | tee -a "$results"
-    "$venv/bin/python" benches/duckdb_feature_views.py "$lake" | tee -a "$results"
+    cargo bench --quiet --locked --workspace --bench feature_views -- "$lake" "$job" | tee -a "$results"
+    "$venv/bin/python" benches/duckdb_feature_views.py "$lake" "$job" | tee -a "$results"
 done
 python3 - "$results" <<'PY'
 import json, sys

@@ -1,8 +1,9 @@
-"""The demo job's feature views in DuckDB: the same SQL files, the same
-Parquet, the same deduplication and run_context, materialised and sorted by
-customer_id as seglake does. Prints one JSON line like the seglake bench.
+"""A job's feature views in DuckDB (the demo job's by default): the same SQL
+files, the same Parquet, the same deduplication and run_context,
+materialised and sorted by the key as seglake does. Prints one JSON line
+like the seglake bench (`cargo bench --bench feature_views -- LAKE [JOB]`).
 
-Usage: python duckdb_feature_views.py LAKE_DIR
+Usage: python duckdb_feature_views.py LAKE_DIR [JOB_TOML]
 """
 
 import json
@@ -18,8 +19,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def main() -> None:
-    lake = sys.argv[1]
-    with open(os.path.join(ROOT, "jobs", "demo.toml"), "rb") as f:
+    lake = os.path.abspath(sys.argv[1])
+    job_path = sys.argv[2] if len(sys.argv) > 2 else os.path.join(ROOT, "jobs", "demo.toml")
+    # Relative paths in a job resolve against its folder, as in seglake.
+    job_dir = os.path.dirname(os.path.abspath(job_path))
+    with open(job_path, "rb") as f:
         job = tomllib.load(f)
     start = time.perf_counter()
     con = duckdb.connect()
@@ -32,7 +36,7 @@ def main() -> None:
     for name, source in job["sources"].items():
         uri = source["uri"].replace("${lake}", lake)
         if not os.path.isabs(uri):
-            uri = os.path.normpath(os.path.join(ROOT, "jobs", uri))
+            uri = os.path.normpath(os.path.join(job_dir, uri))
         if source["format"] == "csv":
             scan = f"read_csv('{uri}', header = true)"
         elif uri.endswith(".parquet"):
@@ -52,7 +56,7 @@ def main() -> None:
         "listed_name_kind VARCHAR, programmes VARCHAR, score DOUBLE, matched_tokens VARCHAR, "
         "list_source VARCHAR, list_sha256 VARCHAR, run_id VARCHAR, as_of TIMESTAMPTZ)"
     )
-    sql_dir = os.path.normpath(os.path.join(ROOT, "jobs", job["features"]["sql_dir"]))
+    sql_dir = os.path.normpath(os.path.join(job_dir, job["features"]["sql_dir"]))
     materialize = set(job["features"].get("materialize", []))
     for view in job["features"]["views"]:
         kind = "TEMP TABLE" if view in materialize else "VIEW"

@@ -1,6 +1,8 @@
 """One peer of benches/gbdt_compare.sh: trains TOOL (lightgbm, xgboost or
 sklearn) with the benchmark's hyperparameters on the first TRAIN rows,
-scores the rest, and prints one JSON line (fit time, peak memory, AUC).
+scores the rest, and prints one JSON line (fit time, peak memory, AUC;
+for LightGBM also the time of its TreeSHAP, `pred_contrib`, over every
+held-out row).
 
 usage: gbdt_peers.py TOOL PREFIX ROWS COLS TRAIN
 """
@@ -43,7 +45,13 @@ start = time.perf_counter()
 model.fit(xt, yt)
 fit_s = time.perf_counter() - start
 p = model.predict_proba(xv)[:, 1]
+shap = {}
+if tool == "lightgbm":
+    start = time.perf_counter()
+    contributions = model.booster_.predict(xv, pred_contrib=True, num_threads=2)
+    shap = {"shap_rows": len(contributions), "shap_s": time.perf_counter() - start}
 print(json.dumps({
+    **shap,
     "tool": tool,
     "version": lib.__version__,
     "fit_s": fit_s,

@@ -24,7 +24,9 @@
 //!
 //! Both sides group the same rows by the same keys, so the join pairs each
 //! group with itself; `COUNT(v)` skips the NULL value as `COUNT(DISTINCT)`
-//! does. The input is read once per side: for a view over a costly join,
+//! does. `COUNT(DISTINCT x) FILTER (WHERE c)` counts `CASE WHEN c THEN x
+//! END` the same way, so a group no row of which passes the filter keeps
+//! its row, with 0. The input is read once per side: for a view over a costly join,
 //! materialise the join first. The other aggregates are computed by the
 //! same accumulators as before, so their values do not change.
 
@@ -34,7 +36,7 @@ use datafusion::common::tree_node::Transformed;
 use datafusion::common::{Column, DFSchema, NullEquality, Result};
 use datafusion::functions_aggregate::count::count;
 use datafusion::logical_expr::expr::{AggregateFunction, AggregateFunctionParams};
-use datafusion::logical_expr::{Aggregate, Expr, JoinType, LogicalPlan, LogicalPlanBuilder};
+use datafusion::logical_expr::{Aggregate, Expr, JoinType, LogicalPlan, LogicalPlanBuilder, when};
 use datafusion::optimizer::optimizer::ApplyOrder;
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 
@@ -81,8 +83,9 @@ impl OptimizerRule for SplitDistinctCounts {
 struct Split {
     /// The aggregates that stay in the base aggregation, in order.
     others: Vec<Expr>,
-    /// The distinct arguments, each counted on a side of its own.
-    distinct_args: Vec<Expr>,
+    /// The distinct counts (argument and filter), each computed on a side
+    /// of its own.
+    distinct_counts: Vec<DistinctCount>,
     /// For each aggregate of the original, in order: where its value is.
     sources: Vec<Source>,
 }
@@ -90,31 +93,51 @@ struct Split {
 enum Source {
     /// The n-th aggregate of the base aggregation.
     Base(usize),
-    /// The count of the n-th distinct argument.
+    /// The n-th distinct count.
     Distinct(usize),
+}
+
+/// `COUNT(DISTINCT arg) [FILTER (WHERE filter)]`.
+#[derive(PartialEq)]
+struct DistinctCount {
+    arg: Expr,
+    filter: Option<Expr>,
+}
+
+impl DistinctCount {
+    /// The value the counting side groups by: the argument, or NULL where
+    /// the filter does not hold (`COUNT` skips NULLs, and a group whose
+    /// rows all fail the filter still gets its row, with a count of 0).
+    fn counted_value(&self) -> Result<Expr> {
+        match &self.filter {
+            None => Ok(self.arg.clone()),
+            Some(filter) => when(filter.clone(), self.arg.clone()).end(),
+        }
+    }
 }
 
 impl Split {
     /// `None` unless the aggregate has a `COUNT(DISTINCT x)` that
     /// DataFusion would compute with a set per group: next to other
-    /// aggregates, or next to distinct counts of other columns.
+    /// aggregates, next to distinct counts of other columns, or with a
+    /// `FILTER`.
     fn of(aggregate: &Aggregate) -> Option<Split> {
         if matches!(aggregate.group_expr.first(), Some(Expr::GroupingSet(_))) {
             return None;
         }
         let mut split = Split {
             others: Vec::new(),
-            distinct_args: Vec::new(),
+            distinct_counts: Vec::new(),
             sources: Vec::new(),
         };
         for expr in &aggregate.aggr_expr {
-            match distinct_count_argument(expr)? {
-                Some(arg) => {
-                    let n = match split.distinct_args.iter().position(|a| a == arg) {
+            match distinct_count(expr)? {
+                Some(counted) => {
+                    let n = match split.distinct_counts.iter().position(|d| *d == counted) {
                         Some(n) => n,
                         None => {
-                            split.distinct_args.push(arg.clone());
-                            split.distinct_args.len() - 1
+                            split.distinct_counts.push(counted);
+                            split.distinct_counts.len() - 1
                         }
                     };
                     split.sources.push(Source::Distinct(n));
@@ -125,8 +148,10 @@ impl Split {
                 }
             }
         }
-        let worth_it = !split.distinct_args.is_empty()
-            && (!split.others.is_empty() || split.distinct_args.len() > 1);
+        // One unfiltered distinct count alone is DataFusion's own rewrite's.
+        let filtered = split.distinct_counts.iter().any(|d| d.filter.is_some());
+        let worth_it = !split.distinct_counts.is_empty()
+            && (!split.others.is_empty() || split.distinct_counts.len() > 1 || filtered);
         worth_it.then_some(split)
     }
 
@@ -134,17 +159,23 @@ impl Split {
     /// argument, projected to the original aggregate's schema.
     fn plan(&self, aggregate: &Aggregate) -> Result<LogicalPlan> {
         let groups = aggregate.group_expr.len();
-        let base = LogicalPlan::Aggregate(Aggregate::try_new(
-            aggregate.input.clone(),
-            aggregate.group_expr.clone(),
-            self.others.clone(),
-        )?);
+        let base = if groups == 0 && self.others.is_empty() {
+            // Only distinct counts, over the whole input: each side gives
+            // the one row, joined to one empty row.
+            LogicalPlanBuilder::empty(true).build()?
+        } else {
+            LogicalPlan::Aggregate(Aggregate::try_new(
+                aggregate.input.clone(),
+                aggregate.group_expr.clone(),
+                self.others.clone(),
+            )?)
+        };
         let base_schema = Arc::clone(base.schema());
         let mut joined = LogicalPlanBuilder::from(base);
         let mut counts = Vec::new();
-        for (n, arg) in self.distinct_args.iter().enumerate() {
+        for (n, counted) in self.distinct_counts.iter().enumerate() {
             let alias = format!("__seglake_distinct_{n}");
-            let side = distinct_count_side(aggregate, arg, &alias)?;
+            let side = distinct_count_side(aggregate, counted, &alias)?;
             let (left, right) = (
                 group_columns(&base_schema, groups),
                 group_columns(side.schema(), groups),
@@ -181,10 +212,11 @@ impl Split {
     }
 }
 
-/// `Some(Some(x))` for `COUNT(DISTINCT x)`, `Some(None)` for any other
-/// aggregate that can stay as it is, `None` for one the rule leaves alone
-/// (another distinct aggregate, a filter, an ordering, not an aggregate).
-fn distinct_count_argument(expr: &Expr) -> Option<Option<&Expr>> {
+/// `Some(Some(..))` for `COUNT(DISTINCT x) [FILTER (WHERE c)]`,
+/// `Some(None)` for any other aggregate that can stay as it is, `None` for
+/// one the rule leaves alone (another distinct aggregate, an ordering, not
+/// an aggregate).
+fn distinct_count(expr: &Expr) -> Option<Option<DistinctCount>> {
     // Type coercion names a rewritten aggregate after the original
     // (`sum(x = Utf8View("a")) AS sum(x = Utf8("a"))`).
     let expr = match expr {
@@ -209,12 +241,22 @@ fn distinct_count_argument(expr: &Expr) -> Option<Option<&Expr>> {
         return Some(None);
     }
     let counts_one_column = func.name() == "count" && args.len() == 1;
-    (counts_one_column && filter.is_none() && order_by.is_empty()).then(|| Some(&args[0]))
+    (counts_one_column && order_by.is_empty()).then(|| {
+        Some(DistinctCount {
+            arg: args[0].clone(),
+            filter: filter.as_deref().cloned(),
+        })
+    })
 }
 
 /// `SELECT k..., COUNT(v) FROM (SELECT k..., x AS v FROM input GROUP BY
-/// k..., x) GROUP BY k...`, under `alias`.
-fn distinct_count_side(aggregate: &Aggregate, arg: &Expr, alias: &str) -> Result<LogicalPlan> {
+/// k..., x) GROUP BY k...`, under `alias` (with a filter, `v` is `CASE
+/// WHEN c THEN x END`).
+fn distinct_count_side(
+    aggregate: &Aggregate,
+    counted: &DistinctCount,
+    alias: &str,
+) -> Result<LogicalPlan> {
     let groups = aggregate.group_expr.len();
     // Keys under names of their own: a computed key's name (`concat(t.k,
     // ...)`) would be ambiguous beside the base's in the join.
@@ -224,7 +266,7 @@ fn distinct_count_side(aggregate: &Aggregate, arg: &Expr, alias: &str) -> Result
         .enumerate()
         .map(|(i, key)| key.clone().alias(format!("{KEY}{i}")))
         .collect();
-    pair_keys.push(arg.clone().alias(VALUE));
+    pair_keys.push(counted.counted_value()?.alias(VALUE));
     let pairs = LogicalPlan::Aggregate(Aggregate::try_new(
         aggregate.input.clone(),
         pair_keys,
@@ -372,6 +414,27 @@ mod tests {
              FROM t GROUP BY k) s WHERE n > 0 ORDER BY k",
         )
         .await;
+    }
+
+    #[tokio::test]
+    async fn distinct_counts_with_filters() {
+        // Beside other aggregates (one filtered too), the same column with
+        // and without a filter, a filter no row of some groups passes, and
+        // a filter that is NULL where y is.
+        same_as_datafusion(
+            "SELECT k, COUNT(DISTINCT x) FILTER (WHERE y > 1) AS dx1, COUNT(DISTINCT x) AS dx, \
+             COUNT(DISTINCT y) FILTER (WHERE x = 'c2') AS dy2, \
+             COUNT(DISTINCT x) FILTER (WHERE v > 1000) AS none, \
+             SUM(v) FILTER (WHERE y = 0) AS s0, COUNT(*) AS n FROM t GROUP BY k ORDER BY k",
+        )
+        .await;
+        // A filtered distinct count alone (DataFusion's rewrite skips it).
+        same_as_datafusion(
+            "SELECT k, COUNT(DISTINCT x) FILTER (WHERE y <> 3) AS dx FROM t GROUP BY k ORDER BY k",
+        )
+        .await;
+        same_as_datafusion("SELECT COUNT(DISTINCT y) FILTER (WHERE x IS NOT NULL) AS dy FROM t")
+            .await;
     }
 
     #[tokio::test]

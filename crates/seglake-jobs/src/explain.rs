@@ -1,6 +1,6 @@
 //! Every customer's calibrated risk score and its reasons: the booster's
 //! margins through its calibration, and the TreeSHAP contributions that
-//! moved each score most.
+//! moved each score most (Fast TreeSHAP, `seglake_ml::TreeExplainer`).
 
 use ndarray::Array2;
 use seglake_ml::Gbdt;
@@ -31,20 +31,17 @@ pub(crate) fn explain(
         .iter()
         .map(|&m| model.probability_of_margin(m))
         .collect();
-    let contributions = model.contributions_matrix(values.view()).map_err(scoring)?;
-    let reasons: Vec<Vec<Reason>> = contributions
-        .rows()
-        .into_iter()
-        .enumerate()
-        .map(|(i, phi)| {
+    // Each row's contributions are reduced to its top reasons as they are
+    // computed: the full customers x features matrix is never held.
+    let (reasons, importance) = model
+        .explain_rows(values.view(), |i, phi| {
             top_reasons(
-                phi.as_slice().expect("standard layout"),
+                phi,
                 values.row(i).as_slice().expect("standard layout"),
                 reasons,
             )
         })
-        .collect();
-    let importance = Gbdt::mean_abs_contributions(&contributions);
+        .map_err(scoring)?;
     Ok(Explained {
         scores,
         reasons,

@@ -200,7 +200,12 @@ impl KMeans {
     }
 }
 
-/// Nearest of `centres` for every row of `x`.
+/// Nearest of `centres` for every row of `x` (searched in f32, lowest
+/// index on ties: the same search as training), the Euclidean distance to
+/// it (squared in f64) and the inertia. Rows are cut into chunks of
+/// `chunk_rows`; the inertia is summed in row order within a chunk and over
+/// chunks in order, so every result is the same with any number of threads
+/// (the chunk size, like training's, is part of the inertia's last bits).
 pub fn assign_to(
     centres: &Array2<f64>,
     x: ArrayView2<f32>,
@@ -214,10 +219,7 @@ pub fn assign_to(
     }
     let x = x.as_standard_layout();
     let table = CentreTable::new(centres);
-    let (labels, squared) = assign_all(x.view(), &table, centres, chunk_rows);
-    // Summed in row order: the same total whatever the thread count.
-    let inertia = squared.iter().sum();
-    let distances = squared.into_iter().map(f64::sqrt).collect();
+    let (labels, distances, inertia) = assign_all(x.view(), &table, chunk_rows);
     Ok(Assignment {
         labels,
         distances,

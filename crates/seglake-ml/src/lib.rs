@@ -32,7 +32,7 @@ mod seeds;
 pub mod segment;
 
 pub use error::{MlError, Result};
-pub use gbdt::{ClassWeight, Fitted, Gbdt, GbdtParams, GbdtValidParams};
+pub use gbdt::{ClassWeight, Fitted, Gbdt, GbdtParams, GbdtValidParams, TreeExplainer};
 pub use kmeans::{Assignment, KMeans, KMeansParams, KMeansValidParams, assign_to};
 pub use prepare::{FeatureStats, LogMode, Preparation, PrepareOptions};
 pub use segment::{

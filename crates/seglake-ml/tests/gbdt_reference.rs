@@ -189,12 +189,15 @@ fn shap_values_equal_brute_force_shapley_values() {
     // Features 0..7 include the one with missing values (6).
     let (model, x) = small_model(7, 5, 8);
     assert!(model.trees.iter().any(|t| t.depth() >= 3));
+    // Both fast paths: one row without tables, many rows with them.
+    let matrix = model.contributions_matrix(x.view()).unwrap();
     for i in [0, 1, 17, 250, 999, 2999] {
         let row = x.row(i).to_vec();
-        let fast = model.contributions(&row);
         let exact = brute_force_shapley(&model, &row);
-        for (f, (a, b)) in fast.iter().zip(&exact).enumerate() {
-            assert!((a - b).abs() < 1e-12, "row {i} feature {f}: {a} vs {b}");
+        for fast in [model.contributions(&row), matrix.row(i).to_vec()] {
+            for (f, (a, b)) in fast.iter().zip(&exact).enumerate() {
+                assert!((a - b).abs() < 1e-12, "row {i} feature {f}: {a} vs {b}");
+            }
         }
     }
 }

@@ -13,6 +13,7 @@
 //! of threads.
 
 pub mod binning;
+pub mod fast_shap;
 pub mod shap;
 pub mod tree;
 
@@ -25,7 +26,14 @@ use crate::calibration::Platt;
 use crate::error::{MlError, Result};
 use crate::seeds::{Stream, rng, sample_rows};
 use binning::{BinnedMatrix, FeatureBins};
+pub use fast_shap::TreeExplainer;
 use tree::{GrowParams, Tree};
+
+/// Rows per chunk of [`Gbdt::explain_rows`]: each chunk sums its rows'
+/// |contributions| in row order and the chunk sums are added in chunk
+/// order, so the means do not depend on the thread count. Small enough
+/// that a few thousand rows still spread over the threads.
+pub const EXPLAIN_CHUNK_ROWS: usize = 1024;
 
 /// How much a positive row weighs against a negative one.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -551,33 +559,85 @@ impl Gbdt {
         self.init_score + self.trees.iter().map(Tree::expected_value).sum::<f64>()
     }
 
-    /// TreeSHAP contributions of each feature to one row's margin.
-    pub fn contributions(&self, x: &[f64]) -> Vec<f64> {
-        let depths: Vec<usize> = self.trees.iter().map(Tree::depth).collect();
-        self.contributions_with(&depths, x)
+    /// The TreeSHAP tables of this model ([`fast_shap`]), built once to
+    /// explain many rows.
+    pub fn explainer(&self) -> TreeExplainer {
+        TreeExplainer::new(&self.trees, self.features())
     }
 
-    fn contributions_with(&self, depths: &[usize], x: &[f64]) -> Vec<f64> {
+    /// TreeSHAP contributions of each feature to one row's margin: the
+    /// bits [`Gbdt::contributions_matrix`] gives the row, without building
+    /// the explainer's tables (which costs more than explaining one row).
+    pub fn contributions(&self, x: &[f64]) -> Vec<f64> {
         let mut phi = vec![0.0; self.features()];
-        for (tree, &depth) in self.trees.iter().zip(depths) {
-            shap::tree_shap(tree, depth, x, &mut phi);
-        }
+        fast_shap::add_contributions_untabled(&self.trees, x, &mut phi);
         phi
     }
 
-    /// Contributions of every row (rows x features), in parallel.
+    /// Contributions of every row (rows x features), in parallel over
+    /// passes of [`fast_shap::ROWS_PER_PASS`] rows.
     pub fn contributions_matrix(&self, x: ArrayView2<f64>) -> Result<Array2<f64>> {
         self.check_width(x.ncols())?;
-        let depths: Vec<usize> = self.trees.iter().map(Tree::depth).collect();
-        let rows: Vec<Vec<f64>> = (0..x.nrows())
-            .into_par_iter()
-            .map(|i| self.contributions_with(&depths, &row_values(x, i)))
-            .collect();
+        let explainer = self.explainer();
         let mut out = Array2::zeros((x.nrows(), x.ncols()));
-        for (mut o, r) in out.rows_mut().into_iter().zip(rows) {
-            o.assign(&ndarray::ArrayView1::from(&r));
-        }
+        let width = x.ncols().max(1);
+        let pass = fast_shap::ROWS_PER_PASS;
+        out.as_slice_mut()
+            .expect("a new array is in standard layout")
+            .par_chunks_mut(pass * width)
+            .enumerate()
+            .for_each(|(c, phi)| {
+                let rows = x.slice(ndarray::s![c * pass..c * pass + phi.len() / width, ..]);
+                explainer.add_rows(rows, phi);
+            });
         Ok(out)
+    }
+
+    /// Explains every row without keeping the contributions: hands (row
+    /// index, contributions) to `each` and returns its results in row
+    /// order with the mean |contribution| per feature. The means are the
+    /// same bits with any number of threads (see [`EXPLAIN_CHUNK_ROWS`]).
+    pub fn explain_rows<T: Send>(
+        &self,
+        x: ArrayView2<f64>,
+        each: impl Fn(usize, &[f64]) -> T + Sync + Send,
+    ) -> Result<(Vec<T>, Vec<f64>)> {
+        self.check_width(x.ncols())?;
+        let explainer = self.explainer();
+        let width = x.ncols();
+        let chunks: Vec<(Vec<T>, Vec<f64>)> = (0..x.nrows().div_ceil(EXPLAIN_CHUNK_ROWS))
+            .into_par_iter()
+            .map(|c| {
+                let first = c * EXPLAIN_CHUNK_ROWS;
+                let rows = x.slice(ndarray::s![
+                    first..(first + EXPLAIN_CHUNK_ROWS).min(x.nrows()),
+                    ..
+                ]);
+                let mut phi = vec![0.0; rows.nrows() * width];
+                explainer.add_rows(rows, &mut phi);
+                let mut sums = vec![0.0; width];
+                let mut results = Vec::with_capacity(rows.nrows());
+                for i in 0..rows.nrows() {
+                    let phi = &phi[i * width..(i + 1) * width];
+                    for (s, p) in sums.iter_mut().zip(phi) {
+                        *s += p.abs();
+                    }
+                    results.push(each(first + i, phi));
+                }
+                (results, sums)
+            })
+            .collect();
+        let mut results = Vec::with_capacity(x.nrows());
+        let mut means = vec![0.0; width];
+        for (chunk_results, sums) in chunks {
+            results.extend(chunk_results);
+            for (m, s) in means.iter_mut().zip(sums) {
+                *m += s;
+            }
+        }
+        let n = x.nrows().max(1) as f64;
+        means.iter_mut().for_each(|m| *m /= n);
+        Ok((results, means))
     }
 
     /// Mean |contribution| per feature: global importance.

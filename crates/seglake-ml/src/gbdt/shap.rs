@@ -4,6 +4,10 @@
 //! The contributions of a row sum to its margin minus the model's expected
 //! margin (tested to 1e-9), and on small models equal Shapley values found
 //! by enumerating every feature subset (tested).
+//!
+//! [`super::fast_shap`] gives the same values faster and is what the model
+//! uses; this is its fallback for trees it cannot tabulate and its
+//! reference in tests.
 
 use super::tree::{Node, Tree, goes_left_raw};
 
