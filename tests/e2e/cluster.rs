@@ -381,6 +381,50 @@ fn double_aggregates_computed_on_a_cluster_reproduce_on_the_local_engine() {
     );
 }
 
+#[test]
+fn distinct_counts_written_the_natural_way_run_on_a_cluster_as_locally() {
+    // `COUNT(DISTINCT ...)` beside other aggregates: the scheduler's
+    // session rewrites it into plain aggregations joined on the key, the
+    // executors run them, and the local engine gives the same bytes.
+    let cluster = Cluster::start(24_410);
+    let lake = generated_lake(1500);
+    let ls = lake.path().to_str().unwrap();
+    let out = seglake_env(
+        &[
+            "run",
+            "tests/fixtures/natural_features/job.toml",
+            "--var",
+            &format!("lake={ls}"),
+            "--engine",
+            &cluster.engine(),
+            "--run-id",
+            "natural-on-the-cluster",
+        ],
+        &[("RUST_LOG", "debug")],
+    );
+    assert!(out.status.success(), "{}{}", stderr(&out), cluster.logs());
+    assert!(
+        cluster.logs().contains("Job submitted"),
+        "no task ran on the cluster:\n{}",
+        cluster.logs()
+    );
+    drop(cluster);
+    let out = seglake(&[
+        "reproduce",
+        "natural-on-the-cluster",
+        "--lake",
+        ls,
+        "--engine",
+        "local",
+    ]);
+    assert!(
+        out.status.success(),
+        "the cluster's run did not reproduce locally:\n{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}
+
 /// No run left its scratch folder (materialised views) in the lake.
 fn assert_no_scratch(lake: &Path) {
     let scratch = lake.join("_seglake_scratch");
