@@ -12,6 +12,7 @@ use crate::bands::{Evaluation, thresholds};
 use crate::columns::{column_f64, numeric_columns};
 use crate::error::{JobError, Result};
 use crate::explain::explain;
+use crate::progress::{Progress, step};
 use crate::risk_labels::Labels;
 use crate::risk_metrics::risk_metrics;
 
@@ -38,7 +39,11 @@ pub(crate) struct RiskInputs<'a> {
     pub labels: &'a Labels,
 }
 
-pub(crate) fn train(spec: &RiskSpec, inputs: &RiskInputs) -> Result<TrainedRisk> {
+pub(crate) fn train(
+    spec: &RiskSpec,
+    inputs: &RiskInputs,
+    progress: &dyn Progress,
+) -> Result<TrainedRisk> {
     let (names, values) = design_matrix(spec, inputs)?;
     let labelled: Vec<usize> = (0..inputs.keys.len())
         .filter(|&i| inputs.labels.contains_key(&inputs.keys[i]))
@@ -65,6 +70,14 @@ pub(crate) fn train(spec: &RiskSpec, inputs: &RiskInputs) -> Result<TrainedRisk>
         })?;
     drop(x);
     let booster = fitted.model;
+    step(
+        progress,
+        &format!(
+            "scoring and explaining {} customers (TreeSHAP, {} reasons each)",
+            values.nrows(),
+            spec.reasons
+        ),
+    );
     let explained = explain(&booster, &values, spec.reasons, inputs.table)?;
     // Held-out customers (indices into the feature table); all labelled
     // ones when there is no validation split.

@@ -78,7 +78,7 @@ async fn train_risk(
     step(
         progress,
         &format!(
-            "training the risk model on {} labelled customers, explaining every score",
+            "training the risk model on {} labelled customers",
             labels.len()
         ),
     );
@@ -90,5 +90,5 @@ async fn train_risk(
         segment_ids: &segments.segment_ids(),
         labels: &labels,
     };
-    crate::risk::train(risk_spec, &inputs).map(Some)
+    crate::risk::train(risk_spec, &inputs, progress).map(Some)
 }
