@@ -230,7 +230,7 @@ TABLE_ROWS = [
     ("features", ["features"], ["features"]),
     ("segments", ["segments"], ["segments"]),
     ("risk (train)", ["risk"], ["risk"]),
-    ("explain (every customer)", ["explain"], ["explain"]),
+    ("explain (all)", ["explain"], ["explain"]),
     ("publish", ["publish"], []),
 ]
 
