@@ -26,8 +26,8 @@
 //! group with itself; `COUNT(v)` skips the NULL value as `COUNT(DISTINCT)`
 //! does. `COUNT(DISTINCT x) FILTER (WHERE c)` counts `CASE WHEN c THEN x
 //! END` the same way, so a group no row of which passes the filter keeps
-//! its row, with 0. The input is read once per side: for a view over a costly join,
-//! materialise the join first. The other aggregates are computed by the
+//! its row, with 0. The input is read once per side: for a view over a
+//! costly join, materialise the join first. The other aggregates are computed by the
 //! same accumulators as before, so their values do not change.
 
 use std::sync::Arc;
