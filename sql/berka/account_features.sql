@@ -2,7 +2,8 @@
 -- integer id) that was open before as_of. What a KYC analyst reads off an
 -- account file:
 --   * the account: age at as_of, statement frequency, authorised users
---     besides the owner (DISPONENT), payment cards;
+--     besides the owner (DISPONENT), payment cards, and whether the owner
+--     lives outside the district of the account's branch;
 --   * its branch's district (district.A1..A16): unemployment 1995 and 1996
 --     and its change, crimes per 1,000 inhabitants 1995 and 1996, average
 --     salary, share of urban inhabitants, entrepreneurs per 1,000;
@@ -30,6 +31,7 @@ SELECT
     CAST(CAST(r.as_of AS DATE) AS INT) - CAST(a.date AS INT) AS account_age_days,
     COALESCE(u.disponents, 0) AS disponents,
     COALESCE(k.cards, 0) AS cards,
+    CASE WHEN ow.district_id <> a.district_id THEN 1 ELSE 0 END AS owner_out_of_district,
 
     di."A12" AS unemployment_1995,
     di."A13" AS unemployment_1996,
@@ -85,6 +87,12 @@ LEFT JOIN (
     WHERE type = 'DISPONENT'
     GROUP BY account_id
 ) u ON u.account_id = a.account_id
+LEFT JOIN (
+    SELECT d.account_id, c.district_id
+    FROM dispositions d
+    JOIN clients c ON c.client_id = d.client_id
+    WHERE d.type = 'OWNER'
+) ow ON ow.account_id = a.account_id
 LEFT JOIN account_cards k ON k.account_id = a.account_id
 LEFT JOIN order_features o ON o.account_id = a.account_id
 LEFT JOIN transaction_features t ON t.account_id = a.account_id
