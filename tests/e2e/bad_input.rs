@@ -472,3 +472,34 @@ fn names_and_uris_that_escape_the_lake_root_are_refused() {
         f.assert_rejected(&needles);
     }
 }
+
+/// Outcome codes the job's `[outcomes]` vocabulary does not list stop the
+/// run, naming every code found with its count, before anything is
+/// written; `validate` (which reads no data) accepts the job.
+#[test]
+fn outcome_codes_outside_the_vocabulary_are_listed() {
+    let f = Fixture::new();
+    f.edit_job(
+        "[risk]\nlabels",
+        "[outcomes]\nsar_filed = [\"sar_filed\"]\nno_action = [\"no_action\"]\n\n[risk]\nlabels",
+    );
+    f.assert_run_rejected(&[
+        "case outcomes from `case_outcomes`",
+        "codes not in the job's outcome vocabulary: `false_positive` (",
+        "`true_positive` (",
+        "sar_filed: sar_filed; true_positive: ; false_positive: ; no_action: no_action",
+    ]);
+}
+
+/// An outcomes view (an SQL file named by `[segments] outcomes`) needs the
+/// key and an `outcome` column; `validate` says so.
+#[test]
+fn an_outcomes_view_without_an_outcome_column_is_named() {
+    let f = Fixture::new();
+    f.write_sql(
+        "bank_cases",
+        "SELECT customer_id, outcome AS code FROM case_outcomes",
+    );
+    f.edit_job("outcomes = \"case_outcomes\"", "outcomes = \"bank_cases\"");
+    f.assert_rejected(&["outcomes view `bank_cases`", "`outcome`", "customer_id, code"]);
+}

@@ -153,14 +153,31 @@ fn two_runs_publish_versions_0_and_1_with_their_lineage() {
     }
 }
 
+/// The demo runs from any folder: the job, its SQL and reference tables
+/// come from the binary, written under the lake.
 #[test]
 fn demo_command_generates_a_lake_and_a_second_demo_publishes_the_next_version() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
     let lake_arg = lake.to_str().unwrap();
-    let first = seglake_ok(&["demo", "--lake", lake_arg, "--customers", "300"]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_seglake"))
+        .args(["demo", "--lake", "lake", "--customers", "300"])
+        .current_dir(dir.path())
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let first = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
     assert!(lake.join("raw/ground_truth.parquet").is_file());
     assert!(first.contains("version 0"), "{first}");
+    let project = lake.join("demo-project");
+    for file in ["jobs/demo.toml", "sql/rules/structuring.sql", "reference/ofac_sdn.parquet"] {
+        assert_eq!(
+            std::fs::read(project.join(file)).unwrap(),
+            std::fs::read(repo_root().join(file)).unwrap(),
+            "{file}"
+        );
+    }
     let second = seglake_ok(&["demo", "--lake", lake_arg, "--customers", "300"]);
     assert!(
         second.contains("customer_features      version 1"),

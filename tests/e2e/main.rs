@@ -6,6 +6,7 @@
 mod audit;
 mod backtest;
 mod bad_input;
+mod berka;
 mod bi;
 mod cluster;
 mod common;

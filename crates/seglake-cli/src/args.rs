@@ -670,9 +670,11 @@ pub struct DemoArgs {
     #[command(flatten)]
     pub lake: LakeArgs,
 
-    /// The demo job.
-    #[arg(long, default_value = "jobs/demo.toml")]
-    pub job: PathBuf,
+    /// A job to run instead of the built-in demo job (which, with its SQL
+    /// and reference tables, is written to LAKE/demo-project and run from
+    /// there, so the demo needs nothing but this binary).
+    #[arg(long)]
+    pub job: Option<PathBuf>,
 
     /// Customers to generate when LAKE/raw does not exist yet.
     #[arg(long, default_value_t = 10_000)]

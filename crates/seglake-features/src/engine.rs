@@ -366,6 +366,18 @@ impl FeatureEngine {
                 columns: column_list(&schema),
             });
         }
+        if let Some(view) = &spec.outcomes_view {
+            let schema = self.table_schema(&view.name).await?;
+            if schema.field_with_name(&spec.key).is_err()
+                || schema.field_with_name("outcome").is_err()
+            {
+                return Err(FeatureError::OutcomeColumns {
+                    view: view.name.clone(),
+                    key: spec.key.clone(),
+                    columns: column_list(&schema),
+                });
+            }
+        }
         if let Some(risk) = &spec.risk {
             let schema = self.table_schema(&risk.labels.name).await?;
             if schema.field_with_name(&spec.key).is_err()

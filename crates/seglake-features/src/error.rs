@@ -182,6 +182,15 @@ pub enum FeatureError {
     },
 
     #[error(
+        "outcomes view `{view}` needs columns `{key}` (features.key) and `outcome` (the bank's code, mapped by [outcomes]); its columns: {columns}"
+    )]
+    OutcomeColumns {
+        view: String,
+        key: String,
+        columns: String,
+    },
+
+    #[error(
         "label view `{view}` needs columns `{key}` (features.key) and `label` (1 = risk, 0 = not); its columns: {columns}"
     )]
     LabelColumns {

@@ -1,7 +1,8 @@
 //! Reading the feature table's columns for the models: which numeric
-//! columns a section trains on, a column as `f64`, the key as text.
+//! columns a section trains on, a column as `f64`, the key as text and in
+//! its own type.
 
-use arrow::array::{Array, Float64Array, StringArray};
+use arrow::array::{Array, ArrayRef, Float64Array, StringArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Schema};
 use seglake_features::FeatureTable;
@@ -111,4 +112,25 @@ pub(crate) fn key_strings(features: &FeatureTable, table: &str, key: &str) -> Re
         out.extend(column.iter().map(|v| v.unwrap_or_default().to_string()));
     }
     Ok(out)
+}
+
+/// The key column of the feature table `table` in its own type, in row
+/// order: the `segments` table publishes it so, and a BI tool joins it to
+/// the bank's tables without a cast.
+pub(crate) fn key_column(features: &FeatureTable, table: &str, key: &str) -> Result<ArrayRef> {
+    let parts: Vec<&dyn Array> = features
+        .batches
+        .iter()
+        .map(|b| b.column_by_name(key).expect("key checked").as_ref())
+        .collect();
+    if parts.is_empty() {
+        let t = features.schema.field_with_name(key).expect("key checked").data_type();
+        return Ok(arrow::array::new_empty_array(t));
+    }
+    arrow::compute::concat(&parts).map_err(|source| JobError::Column {
+        table: table.to_string(),
+        column: key.to_string(),
+        wanted: "one column",
+        source,
+    })
 }

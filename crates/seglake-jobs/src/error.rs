@@ -73,13 +73,16 @@ pub enum JobError {
         #[source]
         source: ArrowError,
     },
-    #[error("case outcomes from source `{source_name}`: column `{column}` cannot be read")]
+    #[error("case outcomes from `{source_name}`: column `{column}` cannot be read")]
     OutcomeColumn {
         source_name: String,
         column: String,
         #[source]
         source: ArrowError,
     },
+    /// The outcome table holds codes the job's vocabulary does not list.
+    #[error("case outcomes from `{table}`: {message}")]
+    OutcomeCodes { table: String, message: String },
     /// The `[screening]` list or a party's names cannot be screened.
     #[error("[screening]: {message}")]
     Screening { message: String },
@@ -125,6 +128,7 @@ impl JobError {
             | JobError::LabelTraining { .. }
             | JobError::LabelColumn { .. }
             | JobError::OutcomeColumn { .. }
+            | JobError::OutcomeCodes { .. }
             | JobError::Screening { .. }
             | JobError::Rules { .. }
             | JobError::Privacy(_) => true,

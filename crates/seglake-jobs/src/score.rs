@@ -1,13 +1,12 @@
 //! Stage 4, score: every customer's segment, distance and risk columns for
 //! `segments`, on the engine the run uses.
 
-use arrow::array::{ArrayRef, StringArray};
-use arrow::datatypes::{DataType, Field};
+use arrow::array::ArrayRef;
+use arrow::datatypes::Field;
 use seglake_features::FeatureEngine;
 use seglake_lake::WriteMode;
 use seglake_model::ModelTexts;
 use seglake_spec::JobSpec;
-use std::sync::Arc;
 
 use crate::error::{JobError, Result};
 use crate::progress::{Progress, step};
@@ -62,9 +61,8 @@ pub(crate) async fn score(
     progress: &dyn Progress,
 ) -> Result<Scored> {
     let Scoring::Cluster(remote) = scoring else {
-        let keys: ArrayRef = Arc::new(StringArray::from_iter_values(&trained.segments.keys));
         return Ok(Scored {
-            keys: ScoredKeys::Raw(keys),
+            keys: ScoredKeys::Raw(trained.segments.key_column.clone()),
             columns: local_scoring_columns(&trained.segments, trained.risk.as_ref()),
         });
     };
@@ -96,8 +94,8 @@ pub(crate) async fn score(
     })
 }
 
-/// The key column of a table about to be published, as text (the form the
-/// `segments` table keys customers by).
+/// The key column of a table about to be published, in its own type (as
+/// the `segments` table publishes it).
 fn key_column(data: &TableData, table: &str, key: &str) -> Result<ArrayRef> {
     let output = |source| JobError::Output {
         table: table.to_string(),
@@ -109,6 +107,5 @@ fn key_column(data: &TableData, table: &str, key: &str) -> Result<ArrayRef> {
         .map(|b| b.column_by_name(key).expect("the key is checked").clone())
         .collect();
     let refs: Vec<&dyn arrow::array::Array> = columns.iter().map(|c| c.as_ref()).collect();
-    let all = arrow::compute::concat(&refs).map_err(output)?;
-    arrow::compute::cast(&all, &DataType::Utf8).map_err(output)
+    arrow::compute::concat(&refs).map_err(output)
 }

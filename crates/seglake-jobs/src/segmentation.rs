@@ -1,13 +1,14 @@
 //! Training the segmentation: picks the clustered columns, fits the
 //! preparation, trains (seglake-ml), and numbers the segments by size.
 
+use arrow::array::ArrayRef;
 use seglake_features::FeatureTable;
 use seglake_ml::{ClusterMetrics, Preparation, SegmentParams, Segmentation, TrainingInfo};
 use seglake_model::SegmentModel;
 use seglake_spec::SegmentsSpec;
 use serde::Serialize;
 
-use crate::columns::{column_f64, key_strings, numeric_columns};
+use crate::columns::{column_f64, key_column, key_strings, numeric_columns};
 use crate::error::{JobError, Result};
 use crate::segment_labels::segment_labels;
 
@@ -43,6 +44,9 @@ pub(crate) fn select_features(
 pub(crate) struct TrainedSegments {
     /// Every customer's key, in feature-table order.
     pub keys: Vec<String>,
+    /// The same keys in the feature table's own type, as `segments`
+    /// publishes them.
+    pub key_column: ArrayRef,
     pub features: Vec<String>,
     pub preparation: Preparation,
     pub segmentation: Segmentation,
@@ -83,6 +87,7 @@ pub(crate) fn train(
     }
     Ok(TrainedSegments {
         keys: key_strings(features, table, key)?,
+        key_column: key_column(features, table, key)?,
         features: names,
         preparation,
         segmentation,

@@ -80,7 +80,8 @@ pub(crate) fn segments_table(
     stamp: RunStamp,
 ) -> Result<TableData> {
     let (stamp_fields, stamp_values) = stamp_columns(stamp, keys.len());
-    let mut fields = vec![Field::new(key, DataType::Utf8, false)];
+    // The key keeps the feature table's type (text once pseudonymised).
+    let mut fields = vec![Field::new(key, keys.data_type().clone(), false)];
     fields.extend(scoring_fields);
     fields.extend(stamp_fields);
     let mut columns = vec![keys];
@@ -90,8 +91,11 @@ pub(crate) fn segments_table(
 }
 
 /// `segments` with no rows, its columns as `spec`'s run would publish them
-/// (for planning SQL that reads it).
-pub(crate) fn empty_segments_table(spec: &seglake_spec::JobSpec) -> Result<TableData> {
+/// with a key of type `key_type` (for planning SQL that reads it).
+pub(crate) fn empty_segments_table(
+    spec: &seglake_spec::JobSpec,
+    key_type: &DataType,
+) -> Result<TableData> {
     let (mut fields, mut columns) =
         seglake_model::segment_columns(Vec::new(), std::iter::empty(), Vec::new());
     if spec.risk.is_some() {
@@ -100,7 +104,7 @@ pub(crate) fn empty_segments_table(spec: &seglake_spec::JobSpec) -> Result<Table
         fields.extend(risk_fields);
         columns.extend(risk_columns);
     }
-    let keys: ArrayRef = Arc::new(StringArray::from(Vec::<&str>::new()));
+    let keys = arrow::array::new_empty_array(key_type);
     let stamp = RunStamp {
         run_id: "validate",
         model_version: 0,

@@ -22,7 +22,7 @@ pub const KIND_DISPOSITION: &str = "disposition";
 pub const SURVEYS: [(&str, i32, i32); 2] = [("nps", 0, 10), ("csat", 1, 5)];
 
 /// Disposition outcomes, the same words as case outcomes.
-pub const OUTCOMES: [&str; 4] = ["sar_filed", "true_positive", "false_positive", "no_action"];
+pub use seglake_spec::outcomes::OUTCOMES;
 
 /// The survey topic that marks a response about a compliance contact (a
 /// KYC refresh call, a request for documents).

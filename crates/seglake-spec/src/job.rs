@@ -13,6 +13,7 @@ use crate::rules::{
 };
 use crate::screening::SCREENING_HITS_TABLE;
 use crate::segments::SegmentsSpec;
+use crate::outcomes::OutcomeVocabulary;
 use crate::view::ViewSpec;
 
 /// The segmentation a run publishes: one row per customer.
@@ -68,6 +69,12 @@ pub struct JobSpec {
     pub segments: Option<crate::segments::SegmentsSpec>,
     /// The `[risk]` section, when the job scores risk.
     pub risk: Option<crate::risk::RiskSpec>,
+    /// `[segments] outcomes` when it names an SQL file rather than a source
+    /// or feature view: a view of its own, planned after the feature views.
+    pub outcomes_view: Option<ViewSpec>,
+    /// The `[outcomes]` section: which of the outcome table's codes stand
+    /// for which outcome (seglake's own words without the section).
+    pub outcome_vocabulary: OutcomeVocabulary,
     /// The `[privacy]` section: pseudonymised customer ids.
     pub privacy: crate::privacy::PrivacySpec,
     /// The `[screening]` section, when the job screens names against a
@@ -81,11 +88,12 @@ pub struct JobSpec {
 }
 
 impl JobSpec {
-    /// Every SQL file the run executes: the feature views, then the label
-    /// view.
+    /// Every SQL file the run executes: the feature views, the outcomes
+    /// view, then the label view (which may read the outcomes view).
     pub fn sql_views(&self) -> impl Iterator<Item = &ViewSpec> {
         self.views
             .iter()
+            .chain(self.outcomes_view.as_ref())
             .chain(self.risk.as_ref().map(|r| &r.labels))
     }
 
@@ -340,7 +348,11 @@ impl Validator<'_> {
             .enumerate()
             .map(|(i, r)| self.outlier_rule(i, r, &tables))
             .collect::<Result<Vec<_>>>()?;
-        let (segments, risk) = self.models(&raw, &tables)?;
+        let outcomes_view = self.outcomes_view(&raw, &tables)?;
+        let outcome_vocabulary = self.outcome_vocabulary(&raw)?;
+        let mut model_tables = tables.clone();
+        model_tables.extend(outcomes_view.as_ref().map(|v| v.name.as_str()));
+        let (segments, risk) = self.models(&raw, &model_tables)?;
         let privacy = crate::privacy::validate(raw.privacy.as_ref(), self.base)
             .map_err(|(key, message)| self.invalid(key, message))?;
         let screening = match &raw.screening {
@@ -378,12 +390,65 @@ impl Validator<'_> {
             quality: QualitySpec { outliers },
             segments,
             risk,
+            outcomes_view,
+            outcome_vocabulary,
             privacy,
             screening,
             rules,
             monitoring,
             output_root,
         })
+    }
+
+    /// `[segments] outcomes`: a source or feature view as it is, or else the
+    /// SQL file of that name in the views' folder, read as a view of its own
+    /// (so a bank derives outcomes from its case or loan tables in SQL).
+    fn outcomes_view(&self, raw: &RawJob, tables: &[&str]) -> Result<Option<ViewSpec>> {
+        let Some(name) = raw.segments.as_ref().and_then(|s| s.outcomes.as_deref()) else {
+            return Ok(None);
+        };
+        if tables.contains(&name) {
+            return Ok(None);
+        }
+        let dir = self.base.join(&raw.features.sql_dir);
+        let file = dir.join(format!("{}.sql", name.strip_suffix(".sql").unwrap_or(name)));
+        if self.recorded_sql.is_none() && !file.is_file() {
+            return Err(self.invalid(
+                "segments.outcomes",
+                format!(
+                    "`{name}` is not a source or feature view ({}), and there is no SQL file {}; \
+                     SQL files in {}: {}",
+                    tables.join(", "),
+                    file.display(),
+                    dir.display(),
+                    list_sql_files(&dir)
+                ),
+            ));
+        }
+        let view = self.read_view(&dir, "segments.outcomes".into(), name)?;
+        if RESERVED_TABLES.contains(&view.name.as_str()) || view.name == FEEDBACK_SOURCE {
+            return Err(self.invalid(
+                "segments.outcomes",
+                format!("`{}` is a table seglake registers itself; rename the view", view.name),
+            ));
+        }
+        Ok(Some(view))
+    }
+
+    /// The `[outcomes]` section, which only means something beside the
+    /// outcome table it describes.
+    fn outcome_vocabulary(&self, raw: &RawJob) -> Result<OutcomeVocabulary> {
+        let Some(section) = &raw.outcomes else {
+            return Ok(OutcomeVocabulary::default());
+        };
+        if raw.segments.as_ref().and_then(|s| s.outcomes.as_ref()).is_none() {
+            return Err(self.invalid(
+                "outcomes",
+                "maps the codes of the outcome table, which `[segments] outcomes` names; \
+                 name it there",
+            ));
+        }
+        crate::outcomes::validate(section).map_err(|p| self.invalid_all(p))
     }
 
     /// The `[rules]` section: every rule's SQL file read, every problem
@@ -537,8 +602,7 @@ impl Validator<'_> {
     ) -> Result<(Option<SegmentsSpec>, Option<RiskSpec>)> {
         let mut problems = Vec::new();
         let segments = raw.segments.as_ref().and_then(|r| {
-            let names: Vec<&str> = raw.sources.keys().map(String::as_str).collect();
-            crate::segments::validate(r, &names, raw.job.seed)
+            crate::segments::validate(r, raw.job.seed)
                 .map_err(|p| problems.extend(p))
                 .ok()
         });
@@ -1062,5 +1126,61 @@ root = "${lake}"
             msg.contains("`heavy` is neither \"balanced\" nor a number"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn outcomes_name_a_source_a_feature_view_or_an_sql_file() {
+        let f = Fixture::new("outcomes");
+        let spec = with_models(&f, "outcomes = \"tx\"", "").unwrap();
+        assert!(spec.outcomes_view.is_none());
+        let spec = with_models(&f, "outcomes = \"b\"", "").unwrap();
+        assert!(spec.outcomes_view.is_none(), "a feature view is used as it is");
+        std::fs::write(f.dir.join("sql/cases.sql"), "SELECT 1 AS customer_id, 'B' AS outcome").unwrap();
+        let spec = with_models(&f, "outcomes = \"cases\"", "").unwrap();
+        let names: Vec<&str> = spec.sql_views().map(|v| v.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "cases", "l"], "planned after the views, before the labels");
+        let msg = with_models(&f, "outcomes = \"nowhere\"", "").unwrap_err().to_string();
+        assert!(
+            msg.contains("segments.outcomes")
+                && msg.contains("`nowhere` is not a source or feature view (tx, a, b)")
+                && msg.contains("nowhere.sql")
+                && msg.contains("a, b, cases, l"),
+            "{msg}"
+        );
+        let msg = with_models(&f, "outcomes = \"cases\"", "")
+            .and_then(|_| {
+                std::fs::write(f.dir.join("sql/l.sql"), "SELECT 1").unwrap();
+                f.load(&format!(
+                    "{GOOD}\n[segments]\nk = 4\noutcomes = \"l\"\n\n[risk]\nlabels = \"l\"\n"
+                ))
+            })
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("risk.labels") && msg.contains("`l` is already"), "{msg}");
+    }
+
+    #[test]
+    fn the_outcome_vocabulary_maps_the_banks_codes_and_needs_an_outcome_table() {
+        let f = Fixture::new("vocabulary");
+        let vocabulary = "\n[outcomes]\nsar_filed = [\"B\", \"D\"]\nno_action = [\"A\", \"C\"]\n";
+        let body = format!("{GOOD}\n[segments]\nk = 4\noutcomes = \"tx\"\n{vocabulary}");
+        let spec = f.load(&body).unwrap();
+        use crate::outcomes::Outcome;
+        assert_eq!(spec.outcome_vocabulary.outcome("D"), Some(Outcome::SarFiled));
+        assert_eq!(spec.outcome_vocabulary.outcome("sar_filed"), None);
+        let spec = f.load(&format!("{GOOD}\n[segments]\nk = 4\noutcomes = \"tx\"\n")).unwrap();
+        assert_eq!(spec.outcome_vocabulary.outcome("sar_filed"), Some(Outcome::SarFiled));
+        let msg = f
+            .load(&format!("{GOOD}\n[segments]\nk = 4\n{vocabulary}"))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("key `outcomes`") && msg.contains("[segments] outcomes"), "{msg}");
+        let msg = f
+            .load(&format!(
+                "{GOOD}\n[segments]\nk = 4\noutcomes = \"tx\"\n\n[outcomes]\nsar_filed = [\"B\"]\nno_action = [\"B\"]\n"
+            ))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("outcomes.no_action") && msg.contains("`B` is also listed"), "{msg}");
     }
 }

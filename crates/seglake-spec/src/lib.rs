@@ -41,6 +41,7 @@ mod job;
 pub mod lineage;
 mod location;
 pub mod monitoring;
+pub mod outcomes;
 pub mod privacy;
 pub mod raw;
 pub mod risk;

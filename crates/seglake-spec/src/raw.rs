@@ -31,6 +31,9 @@ pub struct RawJob {
     /// Monitoring rules that turn segments and risk into alerts.
     #[serde(default)]
     pub rules: Option<RawRules>,
+    /// The bank's outcome codes, mapped onto seglake's four outcomes.
+    #[serde(default)]
+    pub outcomes: Option<crate::outcomes::RawOutcomes>,
     /// Limits a run's models must stay within to become the champion
     /// (checked by [`crate::monitoring::validate`], which names unknown
     /// limits itself).
@@ -240,7 +243,8 @@ pub struct RawSegments {
     pub min_points: Option<usize>,
     /// Features named in a segment's label (largest |z| first).
     pub label_features: Option<usize>,
-    /// The source with case outcomes (customer key, `outcome`).
+    /// The table with case outcomes (customer key, `outcome`): a source, a
+    /// feature view, or an SQL file of that name in the views' folder.
     pub outcomes: Option<String>,
     #[serde(default)]
     pub prepare: RawPrepare,

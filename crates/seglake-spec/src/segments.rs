@@ -3,8 +3,8 @@
 //! [`KMeansParams`](seglake_ml::KMeansParams), [`PrepareOptions`]), read
 //! from the section and checked here, so `seglake validate` names every bad
 //! value before any data is read. This module also checks the section's
-//! shape: k or "auto" with a range, algorithm-only keys, the outcomes
-//! source, the per-feature preparation.
+//! shape: k or "auto" with a range, algorithm-only keys, the per-feature
+//! preparation (the outcome table's name is checked with the job's tables).
 
 use std::collections::BTreeMap;
 
@@ -50,7 +50,6 @@ impl SegmentsSpec {
 /// collected.
 pub(crate) fn validate(
     raw: &RawSegments,
-    sources: &[&str],
     seed: u64,
 ) -> Result<SegmentsSpec, Vec<Problem>> {
     let err = |key: &str, message: String| vec![Problem::new(format!("segments.{key}"), message)];
@@ -62,17 +61,6 @@ pub(crate) fn validate(
     }
     let k = k_choice(raw).map_err(|(key, m)| err(key, m))?;
     let algorithm = algorithm(raw).map_err(|(key, m)| err(key, m))?;
-    if let Some(source) = &raw.outcomes
-        && !sources.contains(&source.as_str())
-    {
-        return Err(err(
-            "outcomes",
-            format!(
-                "`{source}` is not a source; sources: {}",
-                sources.join(", ")
-            ),
-        ));
-    }
     if raw.label_features == Some(0) {
         return Err(err("label_features", "must be at least 1".into()));
     }

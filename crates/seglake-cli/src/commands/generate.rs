@@ -28,12 +28,10 @@ pub async fn generate(args: GenerateArgs) -> anyhow::Result<Exit> {
 /// flags, nor their environment variables (SEGLAKE_RUN_ID, SEGLAKE_ENGINE,
 /// SEGLAKE_MEMORY_LIMIT, ...).
 pub async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
-    if !args.job.is_file() {
-        return Err(InvalidInput(format!(
-            "demo job {} not found: run `seglake demo` from the seglake repository, or pass --job",
-            args.job.display()
-        ))
-        .into());
+    if let Some(job) = &args.job
+        && !job.is_file()
+    {
+        return Err(InvalidInput(format!("--job {}: no such file", job.display())).into());
     }
     let lake = std::path::absolute(args.lake.path()).context("resolving --lake")?;
     let raw = lake.join("raw");
@@ -47,8 +45,16 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
         );
         generate_into(&raw, args.customers, args.seed, false).await?;
     }
+    let job = match args.job {
+        Some(job) => job,
+        None => {
+            let job = super::demo_project::write_demo_project(&lake)?;
+            eprintln!("the demo job and its SQL: {}", job.display());
+            job
+        }
+    };
     let job = JobArgs {
-        job: args.job,
+        job,
         vars: vec![("lake".to_string(), lake.display().to_string())],
     };
     let exit = super::job::run(RunArgs {

@@ -5,6 +5,7 @@
 mod audit;
 mod cluster;
 mod deliver;
+mod demo_project;
 mod generate;
 mod job;
 mod monitoring;

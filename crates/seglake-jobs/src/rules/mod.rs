@@ -290,7 +290,16 @@ pub(crate) async fn check(spec: &JobSpec, engine: &FeatureEngine) -> Result<()> 
     let Some(rules) = &spec.rules else {
         return Ok(());
     };
-    let segments = crate::tables::empty_segments_table(spec)?;
+    // The rules see this run's `segments` with the raw ids, in the last
+    // view's type.
+    let last_view = &spec.views.last().expect("validated: a view").name;
+    let key_type = engine
+        .table_schema(last_view)
+        .await?
+        .field_with_name(&spec.key)
+        .map(|f| f.data_type().clone())
+        .unwrap_or(arrow::datatypes::DataType::Utf8);
+    let segments = crate::tables::empty_segments_table(spec, &key_type)?;
     engine.register_batches(SEGMENTS_TABLE, segments.0.clone(), Vec::new())?;
     engine.register_batches(PREVIOUS_SEGMENTS_TABLE, segments.0.clone(), Vec::new())?;
     let (schema, _) = thresholds::table(&rules.thresholds, &[], &Default::default())?;
