@@ -15,15 +15,16 @@ fn plain() -> PrepareOptions {
     }
 }
 
-/// Three levels with a tie (b and NULL, 2 rows each) and one rare level.
+/// Three levels with a tie (p and NULL, 2 rows each; by name `missing`
+/// comes first) and one rare level.
 const VALUES: [Option<&str>; 8] = [
     Some("a"),
-    Some("b"),
+    Some("p"),
     Some("a"),
     None,
     Some("c"),
     Some("a"),
-    Some("b"),
+    Some("p"),
     None,
 ];
 
@@ -45,10 +46,10 @@ fn fitted() -> Preparation {
 #[test]
 fn three_levels_null_and_an_unseen_value_by_hand() {
     let prep = fitted();
-    // Levels by descending count, the tie b / missing broken by name.
+    // Levels by descending count, the tie p / missing broken by name.
     assert_eq!(
         prep.names(),
-        ["n", "x=a", "x=b", "x=missing", "x=c", "x=other", "y"]
+        ["n", "x=a", "x=missing", "x=p", "x=c", "x=other", "y"]
     );
     assert_eq!(prep.width(), 7);
     let level = |value: Option<&str>, count| Level {
@@ -60,12 +61,12 @@ fn three_levels_null_and_an_unseen_value_by_hand() {
         x.levels,
         [
             level(Some("a"), 3),
-            level(Some("b"), 2),
             level(None, 2),
+            level(Some("p"), 2),
             level(Some("c"), 1)
         ]
     );
-    assert_eq!(x.levels[2].name(), MISSING_LEVEL);
+    assert_eq!(x.levels[1].name(), MISSING_LEVEL);
 
     // n: 1..8 has mean 4.5 and population variance 5.25; its missing value
     // takes the median, 4.5. y: frequencies 3/8, 2/8, 2/8, 1/8 over the rows
@@ -81,7 +82,7 @@ fn three_levels_null_and_an_unseen_value_by_hand() {
     let want = [
         [0.0, h, 0.0, 0.0, 0.0, 0.0, y(3.0 / 8.0)],
         [(-2.5 / n_std) as f32, 0.0, 0.0, 0.0, 0.0, h, y(0.0)],
-        [(-1.5 / n_std) as f32, 0.0, 0.0, h, 0.0, 0.0, y(2.0 / 8.0)],
+        [(-1.5 / n_std) as f32, 0.0, h, 0.0, 0.0, 0.0, y(2.0 / 8.0)],
         [(3.5 / n_std) as f32, 0.0, 0.0, 0.0, h, 0.0, y(1.0 / 8.0)],
     ];
     for (i, row) in want.iter().enumerate() {
@@ -109,7 +110,7 @@ fn a_centre_in_original_units_is_the_share_in_each_level() {
     let prep = fitted();
     let n: Vec<f64> = (1..=8).map(f64::from).collect();
     let m = prep.transform_mixed(&[&n], &[&VALUES, &VALUES]).unwrap();
-    // The centre of the first four customers: n 1..4, x = a, b, a, NULL.
+    // The centre of the first four customers: n 1..4, x = a, p, a, NULL.
     let centre: Vec<f64> = (0..prep.width())
         .map(|j| (0..4).map(|i| m[[i, j]] as f64).sum::<f64>() / 4.0)
         .collect();
