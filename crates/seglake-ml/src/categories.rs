@@ -76,6 +76,7 @@ pub enum Encoding {
 /// How to prepare one categorical feature.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CategoricalOptions {
+    /// The columns the feature becomes (default `one_hot`).
     pub encoding: Encoding,
     /// The most distinct non-NULL values the feature may have in training
     /// (at least 1); more is an error rather than a silent cut.
@@ -108,9 +109,11 @@ impl CategoricalOptions {
 /// One categorical feature's training values, as a caller hands them in.
 #[derive(Debug, Clone)]
 pub struct CategoricalColumn<'a> {
+    /// The feature's name (the prefix of its one-hot column names).
     pub name: &'a str,
     /// One value per row; `None` is NULL.
     pub values: &'a [Option<&'a str>],
+    /// Encoding and cardinality limit.
     pub options: CategoricalOptions,
 }
 
@@ -157,7 +160,9 @@ impl Level {
 /// The fitted encoding of one categorical feature.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CategoricalStats {
+    /// The feature's name.
     pub name: String,
+    /// The encoding it was fitted with.
     pub encoding: Encoding,
     /// Training rows.
     pub rows: u64,
@@ -168,6 +173,7 @@ pub struct CategoricalStats {
     /// level's frequency (`frequency`: the training mean and population
     /// standard deviation, 1 when the frequency is constant).
     pub mean: f64,
+    /// See `mean`.
     pub std: f64,
 }
 

@@ -120,6 +120,7 @@ fn signed_exp(x: f64) -> f64 {
 /// columns (see [`crate::categories`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Preparation {
+    /// Numeric features, in matrix order (the first columns).
     pub features: Vec<FeatureStats>,
     /// Categorical features. Left out of the JSON when there are none, so a
     /// numeric-only model serialises as before categorical features existed,
