@@ -70,6 +70,22 @@ pub enum MlError {
     OneClass { positives: usize, negatives: usize },
     #[error("{got} labels for {rows} feature rows")]
     LabelLength { rows: usize, got: usize },
+    #[error(
+        "categorical feature `{feature}` has {count} distinct values, more than max_levels = {limit}; raise max_levels or group rare values in the feature view"
+    )]
+    Cardinality {
+        feature: String,
+        limit: usize,
+        count: usize,
+    },
+    #[error(
+        "categorical feature `{feature}` has the value `{level}`, which is reserved (`missing` names NULLs, `other` values unseen in training); rename it in the feature view"
+    )]
+    ReservedLevel { feature: String, level: String },
+    #[error("the preparation has {expected} categorical features, got {got} categorical columns")]
+    CategoricalCount { expected: usize, got: usize },
+    #[error("two prepared columns are both named `{0}`; rename a feature")]
+    DuplicateColumn(String),
 }
 
 impl MlError {

@@ -3,7 +3,8 @@
 //! whatever the number of threads.
 //!
 //! - [`prepare`]: median imputation, quantile clipping, log, standardisation,
-//!   fitted once and stored with the model;
+//!   fitted once and stored with the model; [`categories`]: categorical
+//!   features (one-hot or frequency encoded) in the same preparation;
 //! - [`kmeans`]: partition-parallel mini-batch k-means (k-means++ on a
 //!   seeded sample, Sculley updates, full Lloyd passes to finish);
 //! - [`segment`]: one segmentation (k fixed or chosen by silhouette, or
@@ -19,6 +20,7 @@
 //! - [`drift`]: the population stability index between two runs.
 
 pub mod calibration;
+pub mod categories;
 pub mod curves;
 pub mod drift;
 mod error;
@@ -31,6 +33,10 @@ pub mod projection;
 mod seeds;
 pub mod segment;
 
+pub use categories::{
+    CategoricalColumn, CategoricalOptions, CategoricalStats, DEFAULT_MAX_LEVELS, Encoding, Level,
+    MISSING_LEVEL, OTHER_LEVEL,
+};
 pub use error::{MlError, Result};
 pub use gbdt::{ClassWeight, Fitted, Gbdt, GbdtParams, GbdtValidParams, TreeExplainer};
 pub use kmeans::{Assignment, KMeans, KMeansParams, KMeansValidParams, assign_to};
