@@ -266,7 +266,7 @@ impl Tree {
 }
 
 /// The split test on a raw value: NaN (missing) follows the default branch.
-pub(crate) fn goes_left_raw(v: f64, threshold: f64, default_left: bool) -> bool {
+fn goes_left_raw(v: f64, threshold: f64, default_left: bool) -> bool {
     if v.is_nan() {
         default_left
     } else {
@@ -275,7 +275,7 @@ pub(crate) fn goes_left_raw(v: f64, threshold: f64, default_left: bool) -> bool 
 }
 
 /// The categorical split test on a raw value: only the listed codes go left.
-pub(crate) fn goes_left_categorical(v: f64, left_categories: &[u32]) -> bool {
+fn goes_left_categorical(v: f64, left_categories: &[u32]) -> bool {
     category_code(v).is_some_and(|c| left_categories.binary_search(&c).is_ok())
 }
 
