@@ -1,5 +1,5 @@
 //! seglake-ml's categorical splits against LightGBM's (fixture numbers from
-//! `fixtures/make_categorical_reference.py`, committed beside them), their
+//! `fixtures/make_gbdt_categorical_reference.py`, committed beside them), their
 //! TreeSHAP against the definition of Shapley values, and their
 //! determinism.
 //!
@@ -36,7 +36,7 @@ struct Reference {
 fn reference() -> Reference {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/categorical_reference.json"
+        "/tests/fixtures/gbdt_categorical_reference.json"
     );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
