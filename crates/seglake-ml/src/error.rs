@@ -86,6 +86,18 @@ pub enum MlError {
     CategoricalCount { expected: usize, got: usize },
     #[error("two prepared columns are both named `{0}`; rename a feature")]
     DuplicateColumn(String),
+    #[error(
+        "categorical feature {feature} has {distinct} distinct codes, the largest {largest}: a categorical feature takes at most {limit} codes, 0 to {}",
+        limit - 1
+    )]
+    TooManyCategories {
+        feature: usize,
+        distinct: usize,
+        largest: u32,
+        limit: usize,
+    },
+    #[error("categorical feature {feature} is not a column: the matrix has {features} columns")]
+    CategoricalFeature { feature: usize, features: usize },
 }
 
 impl MlError {

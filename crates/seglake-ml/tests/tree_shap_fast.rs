@@ -91,23 +91,16 @@ fn bits(v: &[f64]) -> Vec<u64> {
 /// Whether some root-to-leaf path splits twice on one feature.
 fn repeats_a_feature(tree: &Tree) -> bool {
     fn walk(tree: &Tree, at: usize, path: &mut Vec<usize>) -> bool {
-        match &tree.nodes[at] {
-            Node::Leaf { .. } => false,
-            Node::Split {
-                feature,
-                left,
-                right,
-                ..
-            } => {
-                if path.contains(feature) {
-                    return true;
-                }
-                path.push(*feature);
-                let found = walk(tree, *left, path) || walk(tree, *right, path);
-                path.pop();
-                found
-            }
+        let Some(split) = tree.nodes[at].split() else {
+            return false;
+        };
+        if path.contains(&split.feature) {
+            return true;
         }
+        path.push(split.feature);
+        let found = walk(tree, split.left, path) || walk(tree, split.right, path);
+        path.pop();
+        found
     }
     walk(tree, 0, &mut Vec::new())
 }

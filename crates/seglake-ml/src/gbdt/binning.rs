@@ -5,6 +5,11 @@
 //! `v` falls in the first bin whose edge is `>= v`, so "bin <= b" during
 //! training is exactly "v <= edges[b]" at prediction time: a model scores raw
 //! values the same way it was trained on bins.
+//!
+//! A categorical feature's bins are its category codes (bin = code, codes
+//! 0 to [`MAX_CATEGORIES`] - 1); every value that is not one of the codes
+//! seen in training (NaN, a negative or non-integer value, a larger code)
+//! shares the missing bin, which a categorical split always sends right.
 
 use ndarray::{ArrayView2, Axis};
 use rayon::prelude::*;
@@ -13,10 +18,27 @@ use serde::{Deserialize, Serialize};
 /// The bin that holds missing values of every feature.
 pub const MISSING_BIN: u8 = u8::MAX;
 
-/// Upper edges of one feature's value bins (the last bin is unbounded).
+/// Most category codes a categorical feature can have: one bin per code,
+/// below [`MISSING_BIN`].
+pub const MAX_CATEGORIES: usize = MISSING_BIN as usize;
+
+/// One feature's value bins: upper edges for a numeric feature (the last
+/// bin is unbounded), the number of codes for a categorical one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeatureBins {
+    /// Empty for a categorical feature.
     pub edges: Vec<f64>,
+    /// `Some(k)`: a categorical feature with codes `0..k` (bin = code).
+    /// Absent from the stored form of numeric features, so models stored
+    /// before categorical features existed read back unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub categories: Option<u8>,
+}
+
+/// The category code a raw value stands for: a non-negative integer that
+/// fits in `u32`; anything else (NaN included) is no code.
+pub fn category_code(v: f64) -> Option<u32> {
+    (v >= 0.0 && v <= u32::MAX as f64 && v.fract() == 0.0).then_some(v as u32)
 }
 
 impl FeatureBins {
@@ -47,15 +69,41 @@ impl FeatureBins {
             edges.dedup();
             edges
         };
-        FeatureBins { edges }
+        FeatureBins {
+            edges,
+            categories: None,
+        }
     }
 
-    /// Number of value bins (edges + 1), not counting the missing bin.
+    /// Bins of a categorical feature whose codes are `0..codes` (at most
+    /// [`MAX_CATEGORIES`], which the caller checks).
+    pub fn categorical(codes: u8) -> FeatureBins {
+        FeatureBins {
+            edges: Vec::new(),
+            categories: Some(codes),
+        }
+    }
+
+    pub fn is_categorical(&self) -> bool {
+        self.categories.is_some()
+    }
+
+    /// Number of value bins (edges + 1, or the number of codes), not
+    /// counting the missing bin.
     pub fn value_bins(&self) -> usize {
-        self.edges.len() + 1
+        match self.categories {
+            Some(k) => k as usize,
+            None => self.edges.len() + 1,
+        }
     }
 
     pub fn bin(&self, v: f64) -> u8 {
+        if let Some(k) = self.categories {
+            return match category_code(v) {
+                Some(c) if c < k as u32 => c as u8,
+                _ => MISSING_BIN,
+            };
+        }
         if v.is_nan() {
             MISSING_BIN
         } else {
@@ -128,5 +176,23 @@ mod tests {
         assert_eq!(b.edges, vec![249.5, 499.5, 749.5]);
         assert_eq!(b.value_bins(), 4);
         assert_eq!([249.0, 250.0, 999.0].map(|v| b.bin(v)), [0, 1, 3]);
+    }
+
+    #[test]
+    fn category_codes_are_their_bins_and_other_values_are_missing() {
+        let b = FeatureBins::categorical(40);
+        assert_eq!(b.value_bins(), 40);
+        assert_eq!([0.0, 7.0, 39.0, -0.0].map(|v| b.bin(v)), [0, 7, 39, 0]);
+        for other in [40.0, 1e12, -1.0, 2.5, f64::NAN, f64::INFINITY] {
+            assert_eq!(b.bin(other), MISSING_BIN, "{other}");
+        }
+    }
+
+    #[test]
+    fn numeric_bins_store_as_before() {
+        let b = FeatureBins::fit(vec![1.0, 2.0], 255);
+        assert_eq!(serde_json::to_string(&b).unwrap(), r#"{"edges":[1.5]}"#);
+        let old: FeatureBins = serde_json::from_str(r#"{"edges":[1.5]}"#).unwrap();
+        assert_eq!(old, b);
     }
 }

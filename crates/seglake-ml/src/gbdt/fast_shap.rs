@@ -70,7 +70,7 @@ use ndarray::{ArrayView2, s};
 
 use super::row_values;
 use super::shap;
-use super::tree::{Node, Tree, goes_left_raw};
+use super::tree::{Node, SplitRule, Tree};
 
 /// Most distinct features on one leaf's path for the fast path: a table
 /// of 2^12 = 4096 doubles (32 KiB) per leaf. Boosted trees of 31 leaves
@@ -96,8 +96,7 @@ pub const ROWS_PER_PASS: usize = 64;
 enum Step {
     Split {
         feature: usize,
-        threshold: f64,
-        default_left: bool,
+        rule: SplitRule<'static>,
         /// The path position of `feature` (below this node).
         position: u32,
     },
@@ -227,13 +226,12 @@ impl TreeExplainer {
             match *step {
                 Step::Split {
                     feature,
-                    threshold,
-                    default_left,
+                    ref rule,
                     position,
                 } => {
                     // The masks without a branch on the side taken: it is
                     // the row's coin flip, which a predictor cannot learn.
-                    let left = goes_left_raw(x[feature], threshold, default_left);
+                    let left = rule.goes_left(x[feature]);
                     pending.push(cold | ((left as u32) << position));
                     cold |= (!left as u32) << position;
                 }
@@ -345,19 +343,11 @@ fn share(tree: &Tree, child: usize, cover: f64) -> f64 {
 /// checks the same conditions as it walks, so both paths agree.
 fn takes_fast_path(tree: &Tree) -> bool {
     fn visit(tree: &Tree, node: usize, path: &mut Path, entries: &mut usize) -> bool {
-        let (feature, left, right, cover) = match &tree.nodes[node] {
-            Node::Leaf { .. } => {
-                *entries += 1 << path.0.len();
-                return *entries <= MAX_TREE_TABLE;
-            }
-            Node::Split {
-                feature,
-                left,
-                right,
-                cover,
-                ..
-            } => (*feature, *left, *right, *cover),
+        let Some(split) = tree.nodes[node].split() else {
+            *entries += 1 << path.0.len();
+            return *entries <= MAX_TREE_TABLE;
         };
+        let (feature, left, right, cover) = (split.feature, split.left, split.right, split.cover);
         let known = path.position(feature);
         if known.is_none() && path.0.len() == MAX_PATH_FEATURES {
             return false;
@@ -385,23 +375,15 @@ struct Builder<'a> {
 impl Builder<'_> {
     /// Lays out the subtree at `node` (of a tree [`takes_fast_path`]).
     fn node(&mut self, node: usize) {
-        let (feature, threshold, default_left, left, right, cover) = match &self.tree.nodes[node] {
+        let split = match &self.tree.nodes[node] {
             Node::Leaf { value, .. } => return self.leaf(*value),
-            Node::Split {
-                feature,
-                threshold,
-                default_left,
-                left,
-                right,
-                cover,
-                ..
-            } => (*feature, *threshold, *default_left, *left, *right, *cover),
+            other => other.split().expect("every other node is a split"),
         };
+        let (feature, left, right, cover) = (split.feature, split.left, split.right, split.cover);
         let known = self.path.position(feature);
         self.out.steps.push(Step::Split {
             feature,
-            threshold,
-            default_left,
+            rule: split.rule.into_owned(),
             position: known.unwrap_or(self.path.0.len()) as u32,
         });
         self.child(left, feature, known, cover);
@@ -558,23 +540,16 @@ impl Untabled<'_> {
     /// Walks the subtree at `node`; `None` as soon as the tree turns out
     /// not to take the fast path (the conditions of [`takes_fast_path`]).
     fn node(&mut self, node: usize) -> Option<()> {
-        let (feature, threshold, default_left, left, right, cover) = match &self.tree.nodes[node] {
+        let split = match &self.tree.nodes[node] {
             Node::Leaf { value, .. } => return self.leaf(*value),
-            Node::Split {
-                feature,
-                threshold,
-                default_left,
-                left,
-                right,
-                cover,
-                ..
-            } => (*feature, *threshold, *default_left, *left, *right, *cover),
+            other => other.split().expect("every other node is a split"),
         };
+        let (feature, left, right, cover) = (split.feature, split.left, split.right, split.cover);
         let known = self.path.position(feature);
         if known.is_none() && self.path.0.len() == MAX_PATH_FEATURES {
             return None;
         }
-        let goes_left = goes_left_raw(self.x[feature], threshold, default_left);
+        let goes_left = split.goes_left(self.x);
         for (child, hot) in [(left, goes_left), (right, !goes_left)] {
             let share = share(self.tree, child, cover);
             let before = self.path.enter(known, feature, share, hot);

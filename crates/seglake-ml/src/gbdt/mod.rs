@@ -3,6 +3,9 @@
 //! histogram subtraction, missing values sent down a learned default
 //! branch, row and feature subsampling, class weights, early stopping on a
 //! seeded stratified validation split, and Platt calibration on that split.
+//! Categorical features (integer codes, declared with
+//! [`fit_with_categorical`]) split natively as in LightGBM: a set of codes
+//! goes left, every other value right ([`tree::Node::CategoricalSplit`]).
 //! Parameters follow linfa's convention ([`GbdtParams`] ->
 //! [`GbdtParams::check`] -> [`GbdtValidParams`]).
 //!
@@ -25,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::calibration::Platt;
 use crate::error::{MlError, Result};
 use crate::seeds::{Stream, rng, sample_rows};
-use binning::{BinnedMatrix, FeatureBins};
+use binning::{BinnedMatrix, FeatureBins, MAX_CATEGORIES, category_code};
 pub use fast_shap::TreeExplainer;
 use tree::{GrowParams, Tree};
 
@@ -105,6 +108,21 @@ pub struct GbdtParams {
     pub early_stopping_rounds: usize,
     pub seed: u64,
     pub chunk_rows: usize,
+    /// Most categories a categorical split sends left (LightGBM's
+    /// `max_cat_threshold`).
+    pub max_cat_threshold: usize,
+    /// Added to a category's hessian sum when categories are ordered for a
+    /// split, and the fewest rows a category needs to take part (LightGBM's
+    /// `cat_smooth`).
+    pub cat_smooth: f64,
+    /// Extra L2 regularisation of categorical splits (LightGBM's `cat_l2`).
+    pub cat_l2: f64,
+    /// Fewest rows between two candidate categorical splits, and on the
+    /// right of one (LightGBM's `min_data_per_group`).
+    pub min_data_per_group: usize,
+    /// A categorical feature with at most this many codes splits one code
+    /// against the rest (LightGBM's `max_cat_to_onehot`).
+    pub max_cat_to_onehot: usize,
 }
 
 impl Default for GbdtParams {
@@ -127,6 +145,11 @@ impl Default for GbdtParams {
             early_stopping_rounds: 20,
             seed: 0,
             chunk_rows: 16_384,
+            max_cat_threshold: 32,
+            cat_smooth: 10.0,
+            cat_l2: 10.0,
+            min_data_per_group: 100,
+            max_cat_to_onehot: 4,
         }
     }
 }
@@ -234,6 +257,21 @@ impl GbdtParams {
         if p.chunk_rows == 0 {
             out.push(param("chunk_rows", "at least 1", 0));
         }
+        if p.max_cat_threshold == 0 {
+            out.push(param("max_cat_threshold", "at least 1", 0));
+        }
+        if !(p.cat_smooth >= 0.0 && p.cat_smooth.is_finite()) {
+            out.push(param("cat_smooth", "a finite number >= 0", p.cat_smooth));
+        }
+        if !(p.cat_l2 >= 0.0 && p.cat_l2.is_finite()) {
+            out.push(param("cat_l2", "a finite number >= 0", p.cat_l2));
+        }
+        if p.min_data_per_group == 0 {
+            out.push(param("min_data_per_group", "at least 1", 0));
+        }
+        if p.max_cat_to_onehot == 0 {
+            out.push(param("max_cat_to_onehot", "at least 1", 0));
+        }
         out
     }
 }
@@ -312,8 +350,75 @@ fn log_loss_row(y: bool, p: f64) -> f64 {
     if y { -p.ln() } else { -(1.0 - p).ln() }
 }
 
-/// Trains a booster on the rows of `x` (NaN = missing) with labels `y`.
+/// Trains a booster on the rows of `x` (NaN = missing) with labels `y`,
+/// every feature numeric.
 pub fn fit(x: ArrayView2<f64>, y: &[bool], params: &GbdtValidParams) -> Result<Fitted> {
+    fit_with_categorical(x, y, params, &[])
+}
+
+/// The bins of every feature: category codes for the `categorical`
+/// columns (checked against [`MAX_CATEGORIES`] over every training row),
+/// quantile bins from a seeded sample of the training rows for the others.
+fn fit_bins(
+    x: ArrayView2<f64>,
+    train: &[usize],
+    categorical: &[usize],
+    p: &GbdtParams,
+) -> Result<Vec<FeatureBins>> {
+    if let Some(&feature) = categorical.iter().find(|&&f| f >= x.ncols()) {
+        return Err(MlError::CategoricalFeature {
+            feature,
+            features: x.ncols(),
+        });
+    }
+    let bin_rows: Vec<usize> = sample_rows(train.len(), p.bin_sample, p.seed, Stream::BinSample)
+        .into_iter()
+        .map(|k| train[k])
+        .collect();
+    (0..x.ncols())
+        .into_par_iter()
+        .map(|f| {
+            if categorical.contains(&f) {
+                category_bins(train.iter().map(|&r| x[[r, f]]), f)
+            } else {
+                let sample = bin_rows.iter().map(|&r| x[[r, f]]).collect();
+                Ok(FeatureBins::fit(sample, p.max_bins))
+            }
+        })
+        .collect()
+}
+
+/// The bins of categorical feature `feature` from its training values:
+/// one per code up to the largest seen. Values that are no code (NaN,
+/// negative, non-integer) do not count; they share the missing bin.
+fn category_bins(values: impl Iterator<Item = f64>, feature: usize) -> Result<FeatureBins> {
+    let codes: std::collections::BTreeSet<u32> = values.filter_map(category_code).collect();
+    match codes.last() {
+        None => Ok(FeatureBins::categorical(0)),
+        Some(&largest) if (largest as usize) < MAX_CATEGORIES => {
+            Ok(FeatureBins::categorical(largest as u8 + 1))
+        }
+        Some(&largest) => Err(MlError::TooManyCategories {
+            feature,
+            distinct: codes.len(),
+            largest,
+            limit: MAX_CATEGORIES,
+        }),
+    }
+}
+
+/// Trains a booster as [`fit`] does, with the columns listed in
+/// `categorical` (indices into `x`'s columns) read as category codes:
+/// non-negative integers `0, 1, 2, ...` below [`MAX_CATEGORIES`], split
+/// by sets of codes rather than thresholds. Values of those columns that
+/// are no code seen in training (NaN, negative or non-integer values, a
+/// code not seen) always go to the right of a categorical split.
+pub fn fit_with_categorical(
+    x: ArrayView2<f64>,
+    y: &[bool],
+    params: &GbdtValidParams,
+    categorical: &[usize],
+) -> Result<Fitted> {
     if y.len() != x.nrows() {
         return Err(MlError::LabelLength {
             rows: x.nrows(),
@@ -344,17 +449,8 @@ pub fn fit(x: ArrayView2<f64>, y: &[bool], params: &GbdtValidParams) -> Result<F
         });
     }
 
-    // Bins from a seeded sample of the training rows.
-    let bin_rows: Vec<usize> = sample_rows(train.len(), p.bin_sample, p.seed, Stream::BinSample)
-        .into_iter()
-        .map(|k| train[k])
-        .collect();
-    let bins: Vec<FeatureBins> = (0..x.ncols())
-        .into_par_iter()
-        .map(|f| FeatureBins::fit(bin_rows.iter().map(|&r| x[[r, f]]).collect(), p.max_bins))
-        .collect();
+    let bins = fit_bins(x, &train, categorical, p)?;
     let data = BinnedMatrix::new(x, &bins);
-    let edges: Vec<Vec<f64>> = bins.iter().map(|b| b.edges.clone()).collect();
 
     let positive_weight = match p.class_weight {
         ClassWeight::Unweighted => 1.0,
@@ -383,6 +479,11 @@ pub fn fit(x: ArrayView2<f64>, y: &[bool], params: &GbdtValidParams) -> Result<F
         min_split_gain: p.min_split_gain,
         learning_rate: p.learning_rate,
         chunk_rows: p.chunk_rows,
+        max_cat_threshold: p.max_cat_threshold,
+        cat_smooth: p.cat_smooth,
+        cat_l2: p.cat_l2,
+        min_data_per_group: p.min_data_per_group as u64,
+        max_cat_to_onehot: p.max_cat_to_onehot,
     };
     let all_features: Vec<usize> = (0..x.ncols()).collect();
     let mut trees: Vec<Tree> = Vec::new();
@@ -438,7 +539,7 @@ pub fn fit(x: ArrayView2<f64>, y: &[bool], params: &GbdtValidParams) -> Result<F
         };
         let tree = tree::grow(
             &data,
-            &edges,
+            &bins,
             &grad,
             &mut bag,
             &mut scores,
@@ -508,6 +609,13 @@ pub fn fit(x: ArrayView2<f64>, y: &[bool], params: &GbdtValidParams) -> Result<F
 impl Gbdt {
     pub fn features(&self) -> usize {
         self.bins.len()
+    }
+
+    /// The features trained as categorical, ascending.
+    pub fn categorical_features(&self) -> Vec<usize> {
+        (0..self.bins.len())
+            .filter(|&f| self.bins[f].is_categorical())
+            .collect()
     }
 
     fn margin_binned(&self, bins: &[u8]) -> f64 {

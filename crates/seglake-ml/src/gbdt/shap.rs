@@ -9,7 +9,7 @@
 //! uses; this is its fallback for trees it cannot tabulate and its
 //! reference in tests.
 
-use super::tree::{Node, Tree, goes_left_raw};
+use super::tree::{Node, Tree};
 
 #[derive(Debug, Clone, Copy, Default)]
 struct PathElement {
@@ -106,7 +106,7 @@ impl Walk<'_> {
         );
         let path_len = self.slot;
         let tree = self.tree;
-        match &tree.nodes[node] {
+        let split = match &tree.nodes[node] {
             Node::Leaf { value, .. } => {
                 let path = &self.paths[at..at + path_len];
                 for i in 1..=depth {
@@ -115,38 +115,29 @@ impl Walk<'_> {
                     let f = el.feature.expect("only the root element has no feature");
                     self.phi[f] += w * (el.one_fraction - el.zero_fraction) * value;
                 }
+                return;
             }
-            Node::Split {
-                feature: split_feature,
-                threshold,
-                default_left,
-                left,
-                right,
-                cover,
-                ..
-            } => {
-                let (hot, cold) =
-                    if goes_left_raw(self.x[*split_feature], *threshold, *default_left) {
-                        (*left, *right)
-                    } else {
-                        (*right, *left)
-                    };
-                let hot_zero = tree.nodes[hot].cover() / cover;
-                let cold_zero = tree.nodes[cold].cover() / cover;
-                let (mut in_zero, mut in_one) = (1.0, 1.0);
-                // A feature already on the path: undo its earlier split.
-                let path = &mut self.paths[at..at + path_len];
-                if let Some(k) = (1..=depth).find(|&k| path[k].feature == Some(*split_feature)) {
-                    in_zero = path[k].zero_fraction;
-                    in_one = path[k].one_fraction;
-                    unwind(path, depth, k);
-                    depth -= 1;
-                }
-                let f = Some(*split_feature);
-                self.recurse(hot, at, depth + 1, hot_zero * in_zero, in_one, f);
-                self.recurse(cold, at, depth + 1, cold_zero * in_zero, 0.0, f);
-            }
+            other => other.split().expect("every other node is a split"),
+        };
+        let (hot, cold) = if split.goes_left(self.x) {
+            (split.left, split.right)
+        } else {
+            (split.right, split.left)
+        };
+        let hot_zero = tree.nodes[hot].cover() / split.cover;
+        let cold_zero = tree.nodes[cold].cover() / split.cover;
+        let (mut in_zero, mut in_one) = (1.0, 1.0);
+        // A feature already on the path: undo its earlier split.
+        let path = &mut self.paths[at..at + path_len];
+        if let Some(k) = (1..=depth).find(|&k| path[k].feature == Some(split.feature)) {
+            in_zero = path[k].zero_fraction;
+            in_one = path[k].one_fraction;
+            unwind(path, depth, k);
+            depth -= 1;
         }
+        let f = Some(split.feature);
+        self.recurse(hot, at, depth + 1, hot_zero * in_zero, in_one, f);
+        self.recurse(cold, at, depth + 1, cold_zero * in_zero, 0.0, f);
     }
 }
 
@@ -173,26 +164,17 @@ pub fn tree_shap(tree: &Tree, depth: usize, x: &[f64], phi: &mut [f64]) {
 /// function TreeSHAP computes Shapley values of. Exponential use only: tests.
 pub fn conditional_expectation(tree: &Tree, x: &[f64], known: &[bool]) -> f64 {
     fn walk(tree: &Tree, at: usize, x: &[f64], known: &[bool]) -> f64 {
-        match &tree.nodes[at] {
-            Node::Leaf { value, .. } => *value,
-            Node::Split {
-                feature,
-                threshold,
-                default_left,
-                left,
-                right,
-                cover,
-                ..
-            } => {
-                if known[*feature] {
-                    let go_left = goes_left_raw(x[*feature], *threshold, *default_left);
-                    walk(tree, if go_left { *left } else { *right }, x, known)
-                } else {
-                    (tree.nodes[*left].cover() * walk(tree, *left, x, known)
-                        + tree.nodes[*right].cover() * walk(tree, *right, x, known))
-                        / cover
-                }
-            }
+        let split = match &tree.nodes[at] {
+            Node::Leaf { value, .. } => return *value,
+            other => other.split().expect("every other node is a split"),
+        };
+        let (left, right) = (split.left, split.right);
+        if known[split.feature] {
+            walk(tree, split.child(x), x, known)
+        } else {
+            (tree.nodes[left].cover() * walk(tree, left, x, known)
+                + tree.nodes[right].cover() * walk(tree, right, x, known))
+                / split.cover
         }
     }
     walk(tree, 0, x, known)
