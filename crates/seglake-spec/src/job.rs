@@ -1135,19 +1135,19 @@ root = "${lake}"
         assert!(spec.outcomes_view.is_none());
         let spec = with_models(&f, "outcomes = \"b\"", "").unwrap();
         assert!(spec.outcomes_view.is_none(), "a feature view is used as it is");
-        std::fs::write(f.dir.join("sql/cases.sql"), "SELECT 1 AS customer_id, 'B' AS outcome").unwrap();
-        let spec = with_models(&f, "outcomes = \"cases\"", "").unwrap();
+        std::fs::write(f.dir.join("sql/bank_cases.sql"), "SELECT 1 AS customer_id, 'B' AS outcome").unwrap();
+        let spec = with_models(&f, "outcomes = \"bank_cases\"", "").unwrap();
         let names: Vec<&str> = spec.sql_views().map(|v| v.name.as_str()).collect();
-        assert_eq!(names, ["a", "b", "cases", "l"], "planned after the views, before the labels");
+        assert_eq!(names, ["a", "b", "bank_cases", "l"], "planned after the views, before the labels");
         let msg = with_models(&f, "outcomes = \"nowhere\"", "").unwrap_err().to_string();
         assert!(
             msg.contains("segments.outcomes")
                 && msg.contains("`nowhere` is not a source or feature view (tx, a, b)")
                 && msg.contains("nowhere.sql")
-                && msg.contains("a, b, cases, l"),
+                && msg.contains("a, b, bank_cases, l"),
             "{msg}"
         );
-        let msg = with_models(&f, "outcomes = \"cases\"", "")
+        let msg = with_models(&f, "outcomes = \"bank_cases\"", "")
             .and_then(|_| {
                 std::fs::write(f.dir.join("sql/l.sql"), "SELECT 1").unwrap();
                 f.load(&format!(
@@ -1157,6 +1157,9 @@ root = "${lake}"
             .unwrap_err()
             .to_string();
         assert!(msg.contains("risk.labels") && msg.contains("`l` is already"), "{msg}");
+        std::fs::write(f.dir.join("sql/cases.sql"), "SELECT 1").unwrap();
+        let msg = with_models(&f, "outcomes = \"cases\"", "").unwrap_err().to_string();
+        assert!(msg.contains("`cases` is a table seglake registers itself"), "{msg}");
     }
 
     #[test]
