@@ -38,7 +38,8 @@ pub struct TableFiles {
     pub partition_columns: Vec<String>,
 }
 
-/// The tables in `dir`, and the files that were not inspected (CSV, JSON, ...).
+/// The tables in `dir`, and the data files that were not inspected (CSV,
+/// JSON, ...).
 pub fn scan(dir: &Path) -> Result<(Vec<TableFiles>, Vec<String>)> {
     if !dir.exists() {
         return Err(ScaffoldError::SourceMissing(dir.to_path_buf()));
@@ -80,7 +81,7 @@ fn scan_level(
                     files: vec![entry],
                     partition_columns: Vec::new(),
                 });
-            } else {
+            } else if is_other_data(&entry) {
                 others.push(rel_path);
             }
         } else if entry.is_dir() {
@@ -167,6 +168,19 @@ fn visible_entries(dir: &Path) -> Result<Vec<PathBuf>> {
 
 fn is_parquet(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "parquet")
+}
+
+/// Data files seglake could read as a source but init does not inspect.
+fn is_other_data(path: &Path) -> bool {
+    let extension = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    extension.is_some_and(|e| {
+        matches!(
+            e.as_str(),
+            "csv" | "tsv" | "json" | "jsonl" | "avro" | "orc"
+        )
+    })
 }
 
 fn file_name(path: &Path) -> String {

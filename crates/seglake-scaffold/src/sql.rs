@@ -348,7 +348,7 @@ fn key_table_columns(table: &Table, taken: &mut Vec<String>) -> (Vec<Output>, Op
     let mut out = Vec::new();
     for (name, data_type, role) in &columns.roles {
         let c = format!("k.{}", quote(name));
-        let mut one = |expr: String, suffix: &str, taken: &mut Vec<String>| Output {
+        let one = |expr: String, suffix: &str, taken: &mut Vec<String>| Output {
             expr,
             feature: feature(format!("{prefix}_{name}{suffix}"), false, taken),
         };

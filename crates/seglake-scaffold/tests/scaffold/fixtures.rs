@@ -92,7 +92,8 @@ pub fn credit_union(dir: &Path) {
                     "value",
                     Arc::new(
                         Decimal128Array::from_iter_values(
-                            rows.clone().map(|i| 500 + (i * 7919 + part * 31) % 250_000),
+                            rows.clone()
+                                .map(|i| i128::from(500 + (i * 7919 + part * 31) % 250_000)),
                         )
                         .with_precision_and_scale(12, 2)
                         .unwrap(),

@@ -173,17 +173,25 @@ fn feature_view_joins_onto_members_and_zeroes_only_counts_and_sums() {
 fn notes_state_the_roles_the_as_of_and_what_is_left_out() {
     let dir = tempfile::tempdir().unwrap();
     let p = proposal_for(dir.path());
-    let toml = &p.job_toml;
-    assert!(toml.contains("# payments: 3,000 rows, 2 files; grouped by member_no; time: paid_at; amount: value; category: channel (3 values)"), "{toml}");
-    assert!(
-        toml.contains("partition folders year are not columns"),
-        "{toml}"
-    );
-    assert!(toml.contains("# TODO set as_of"), "{toml}");
-    assert!(
-        toml.contains("payments.paid_at, 2025-06-30 12:00:00"),
-        "{toml}"
-    );
+    // Comments are wrapped: read them as one text.
+    let comments = p
+        .job_toml
+        .lines()
+        .filter_map(|l| l.strip_prefix("# "))
+        .collect::<Vec<_>>()
+        .join(" ");
+    for expected in [
+        "payments: 3,000 rows, 2 files; grouped by member_no; identifier: payment_ref; time: paid_at; amount: value; category: channel (3 values); partition folders year are not columns",
+        "members.parquet: 300 rows, 1 file; one row per member_no: the feature table starts here; time: joined_on; category: tier (3 values); flag: is_staff; not used: full_name",
+        "TODO set as_of",
+        "payments.paid_at, 2025-06-30 12:00:00",
+    ] {
+        assert!(
+            comments.contains(expected),
+            "`{expected}` missing from:\n{}",
+            p.job_toml
+        );
+    }
     assert!(
         p.notes
             .iter()
