@@ -198,11 +198,15 @@ fn unused_table_note(inv: &Inventory, index: usize, guess: &KeyGuess) -> String 
         .filter(|c| classify(c) == Role::Id)
         .map(|c| c.name.as_str())
         .collect();
-    let bridge = guess.tables.iter().find_map(|(j, _)| {
-        let other = &inv.tables[*j];
-        ids.iter()
-            .find(|id| other.columns.iter().any(|c| c.name == **id))
-            .map(|id| (other.name.as_str(), *id))
+    // The table's own identifiers in column order (`client_id` before
+    // `district_id`), each looked up among the tables that have the key.
+    let bridge = ids.iter().find_map(|id| {
+        guess
+            .tables
+            .iter()
+            .map(|(j, _)| &inv.tables[*j])
+            .find(|other| other.columns.iter().any(|c| c.name == *id))
+            .map(|other| (other.name.as_str(), *id))
     });
     if let Some((other, id)) = bridge {
         note.push_str(&format!(

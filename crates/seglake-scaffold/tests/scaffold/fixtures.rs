@@ -76,7 +76,7 @@ pub fn credit_union(dir: &Path) {
                     "member_no",
                     Arc::new(Int64Array::from_iter_values(
                         rows.clone()
-                            .map(|i| 1001 + (i * 7 + part * 3) % (MEMBERS - 20)),
+                            .map(|i| 1001 + (i * 13 + part * 3) % (MEMBERS - 20)),
                     )),
                 ),
                 (

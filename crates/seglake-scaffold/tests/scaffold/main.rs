@@ -4,5 +4,6 @@
 
 mod errors;
 mod fixtures;
+mod key_guess;
 mod overwrite;
 mod walkthrough;
