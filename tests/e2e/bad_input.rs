@@ -501,5 +501,9 @@ fn an_outcomes_view_without_an_outcome_column_is_named() {
         "SELECT customer_id, outcome AS code FROM case_outcomes",
     );
     f.edit_job("outcomes = \"case_outcomes\"", "outcomes = \"bank_cases\"");
-    f.assert_rejected(&["outcomes view `bank_cases`", "`outcome`", "customer_id, code"]);
+    f.assert_rejected(&[
+        "outcomes view `bank_cases`",
+        "`outcome`",
+        "customer_id, code",
+    ]);
 }

@@ -171,7 +171,11 @@ fn demo_command_generates_a_lake_and_a_second_demo_publishes_the_next_version() 
     assert!(lake.join("raw/ground_truth.parquet").is_file());
     assert!(first.contains("version 0"), "{first}");
     let project = lake.join("demo-project");
-    for file in ["jobs/demo.toml", "sql/rules/structuring.sql", "reference/ofac_sdn.parquet"] {
+    for file in [
+        "jobs/demo.toml",
+        "sql/rules/structuring.sql",
+        "reference/ofac_sdn.parquet",
+    ] {
         assert_eq!(
             std::fs::read(project.join(file)).unwrap(),
             std::fs::read(repo_root().join(file)).unwrap(),

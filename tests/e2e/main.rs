@@ -31,3 +31,4 @@ mod schedules;
 mod screening;
 mod segments;
 mod serve;
+mod walkthrough;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use self::after_help::AFTER_HELP;
-use self::after_help::{DELIVER_AFTER_HELP, RUN_AFTER_HELP, SERVE_AFTER_HELP};
+use self::after_help::{DELIVER_AFTER_HELP, INIT_AFTER_HELP, RUN_AFTER_HELP, SERVE_AFTER_HELP};
 use self::values::{
     parse_bytes, parse_interval, parse_period, parse_time, parse_var, parse_window_start,
 };
@@ -45,6 +45,14 @@ pub enum Command {
     /// (ground_truth.parquet).
     #[command(after_help = AFTER_HELP)]
     Generate(GenerateArgs),
+
+    /// Propose a first job for a folder of your own Parquet files (or
+    /// Delta tables): guesses the customer key, recognises dates, amounts,
+    /// flags and codes from the files' footers, and writes a job file and
+    /// starter SQL views that say what they guessed. Never overwrites a
+    /// file without --force; writes nothing when the folder cannot be read.
+    #[command(after_help = INIT_AFTER_HELP)]
+    Init(InitArgs),
 
     /// Generate synthetic data into a local lake (unless it is already there)
     /// and run the demo job against it. Each further `demo` publishes the
@@ -640,6 +648,28 @@ pub struct EraseArgs {
 
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The folder of the bank's tables: each a .parquet file, a folder of
+    /// Parquet files (hive-partitioned folders included) or a Delta table.
+    #[arg(long)]
+    pub source: PathBuf,
+
+    /// Where to write the job file (NAME.toml, NAME from the source
+    /// folder's name) and its views (sql/NAME/*.sql).
+    #[arg(long, default_value = ".")]
+    pub out: PathBuf,
+
+    /// The customer key column, when the guess is wrong or nothing looks
+    /// like one.
+    #[arg(long)]
+    pub key: Option<String>,
+
+    /// Replace files a previous `init` wrote.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

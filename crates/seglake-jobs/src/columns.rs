@@ -124,7 +124,11 @@ pub(crate) fn key_column(features: &FeatureTable, table: &str, key: &str) -> Res
         .map(|b| b.column_by_name(key).expect("key checked").as_ref())
         .collect();
     if parts.is_empty() {
-        let t = features.schema.field_with_name(key).expect("key checked").data_type();
+        let t = features
+            .schema
+            .field_with_name(key)
+            .expect("key checked")
+            .data_type();
         return Ok(arrow::array::new_empty_array(t));
     }
     arrow::compute::concat(&parts).map_err(|source| JobError::Column {

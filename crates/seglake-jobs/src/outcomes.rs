@@ -39,7 +39,12 @@ pub(crate) async fn case_outcomes(
          FROM \"{table}\" GROUP BY 1, 2"
     );
     let batches = engine
-        .query(&format!("case outcomes per customer from `{table}` (needs columns `{key}` and `outcome`)"), &sql)
+        .query(
+            &format!(
+                "case outcomes per customer from `{table}` (needs columns `{key}` and `outcome`)"
+            ),
+            &sql,
+        )
         .await?;
     let mut out = HashMap::new();
     let mut unknown = BTreeMap::new();
@@ -104,11 +109,17 @@ fn add_batch(
             None
         };
         let Some(outcome) = outcome else {
-            let shown = if code.is_valid(i) { code.value(i) } else { "NULL" };
+            let shown = if code.is_valid(i) {
+                code.value(i)
+            } else {
+                "NULL"
+            };
             *unknown.entry(shown.to_string()).or_default() += cases;
             continue;
         };
-        let counts = out.entry(k.value(i).to_string()).or_insert_with(CaseCounts::default);
+        let counts = out
+            .entry(k.value(i).to_string())
+            .or_insert_with(CaseCounts::default);
         counts.cases += cases;
         match outcome {
             Outcome::SarFiled => counts.sar_filed += cases,

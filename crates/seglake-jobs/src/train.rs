@@ -37,9 +37,9 @@ pub(crate) async fn train(
     let segments =
         crate::segmentation::train(segments_spec, features, &spec.output_table, &spec.key)?;
     let outcomes = match &segments_spec.outcomes {
-        Some(table) => Some(
-            case_outcomes(engine, table, &spec.key, &spec.outcome_vocabulary).await?,
-        ),
+        Some(table) => {
+            Some(case_outcomes(engine, table, &spec.key, &spec.outcome_vocabulary).await?)
+        }
         None => None,
     };
     let risk = train_risk(spec, engine, features, &segments, progress).await?;

@@ -6,6 +6,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Problem, Problems, Result, SpecError};
 use crate::location::Location;
+use crate::outcomes::OutcomeVocabulary;
 use crate::raw::{RawFormat, RawJob, RawOutlierRule};
 use crate::risk::RiskSpec;
 use crate::rules::{
@@ -13,7 +14,6 @@ use crate::rules::{
 };
 use crate::screening::SCREENING_HITS_TABLE;
 use crate::segments::SegmentsSpec;
-use crate::outcomes::OutcomeVocabulary;
 use crate::view::ViewSpec;
 
 /// The segmentation a run publishes: one row per customer.
@@ -429,7 +429,10 @@ impl Validator<'_> {
         if RESERVED_TABLES.contains(&view.name.as_str()) || view.name == FEEDBACK_SOURCE {
             return Err(self.invalid(
                 "segments.outcomes",
-                format!("`{}` is a table seglake registers itself; rename the view", view.name),
+                format!(
+                    "`{}` is a table seglake registers itself; rename the view",
+                    view.name
+                ),
             ));
         }
         Ok(Some(view))
@@ -441,7 +444,12 @@ impl Validator<'_> {
         let Some(section) = &raw.outcomes else {
             return Ok(OutcomeVocabulary::default());
         };
-        if raw.segments.as_ref().and_then(|s| s.outcomes.as_ref()).is_none() {
+        if raw
+            .segments
+            .as_ref()
+            .and_then(|s| s.outcomes.as_ref())
+            .is_none()
+        {
             return Err(self.invalid(
                 "outcomes",
                 "maps the codes of the outcome table, which `[segments] outcomes` names; \
@@ -1134,12 +1142,25 @@ root = "${lake}"
         let spec = with_models(&f, "outcomes = \"tx\"", "").unwrap();
         assert!(spec.outcomes_view.is_none());
         let spec = with_models(&f, "outcomes = \"b\"", "").unwrap();
-        assert!(spec.outcomes_view.is_none(), "a feature view is used as it is");
-        std::fs::write(f.dir.join("sql/bank_cases.sql"), "SELECT 1 AS customer_id, 'B' AS outcome").unwrap();
+        assert!(
+            spec.outcomes_view.is_none(),
+            "a feature view is used as it is"
+        );
+        std::fs::write(
+            f.dir.join("sql/bank_cases.sql"),
+            "SELECT 1 AS customer_id, 'B' AS outcome",
+        )
+        .unwrap();
         let spec = with_models(&f, "outcomes = \"bank_cases\"", "").unwrap();
         let names: Vec<&str> = spec.sql_views().map(|v| v.name.as_str()).collect();
-        assert_eq!(names, ["a", "b", "bank_cases", "l"], "planned after the views, before the labels");
-        let msg = with_models(&f, "outcomes = \"nowhere\"", "").unwrap_err().to_string();
+        assert_eq!(
+            names,
+            ["a", "b", "bank_cases", "l"],
+            "planned after the views, before the labels"
+        );
+        let msg = with_models(&f, "outcomes = \"nowhere\"", "")
+            .unwrap_err()
+            .to_string();
         assert!(
             msg.contains("segments.outcomes")
                 && msg.contains("`nowhere` is not a source or feature view (tx, a, b)")
@@ -1156,10 +1177,18 @@ root = "${lake}"
             })
             .unwrap_err()
             .to_string();
-        assert!(msg.contains("risk.labels") && msg.contains("`l` is already"), "{msg}");
+        assert!(
+            msg.contains("risk.labels") && msg.contains("`l` is already"),
+            "{msg}"
+        );
         std::fs::write(f.dir.join("sql/cases.sql"), "SELECT 1").unwrap();
-        let msg = with_models(&f, "outcomes = \"cases\"", "").unwrap_err().to_string();
-        assert!(msg.contains("`cases` is a table seglake registers itself"), "{msg}");
+        let msg = with_models(&f, "outcomes = \"cases\"", "")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("`cases` is a table seglake registers itself"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -1169,21 +1198,35 @@ root = "${lake}"
         let body = format!("{GOOD}\n[segments]\nk = 4\noutcomes = \"tx\"\n{vocabulary}");
         let spec = f.load(&body).unwrap();
         use crate::outcomes::Outcome;
-        assert_eq!(spec.outcome_vocabulary.outcome("D"), Some(Outcome::SarFiled));
+        assert_eq!(
+            spec.outcome_vocabulary.outcome("D"),
+            Some(Outcome::SarFiled)
+        );
         assert_eq!(spec.outcome_vocabulary.outcome("sar_filed"), None);
-        let spec = f.load(&format!("{GOOD}\n[segments]\nk = 4\noutcomes = \"tx\"\n")).unwrap();
-        assert_eq!(spec.outcome_vocabulary.outcome("sar_filed"), Some(Outcome::SarFiled));
+        let spec = f
+            .load(&format!("{GOOD}\n[segments]\nk = 4\noutcomes = \"tx\"\n"))
+            .unwrap();
+        assert_eq!(
+            spec.outcome_vocabulary.outcome("sar_filed"),
+            Some(Outcome::SarFiled)
+        );
         let msg = f
             .load(&format!("{GOOD}\n[segments]\nk = 4\n{vocabulary}"))
             .unwrap_err()
             .to_string();
-        assert!(msg.contains("key `outcomes`") && msg.contains("[segments] outcomes"), "{msg}");
+        assert!(
+            msg.contains("key `outcomes`") && msg.contains("[segments] outcomes"),
+            "{msg}"
+        );
         let msg = f
             .load(&format!(
                 "{GOOD}\n[segments]\nk = 4\noutcomes = \"tx\"\n\n[outcomes]\nsar_filed = [\"B\"]\nno_action = [\"B\"]\n"
             ))
             .unwrap_err()
             .to_string();
-        assert!(msg.contains("outcomes.no_action") && msg.contains("`B` is also listed"), "{msg}");
+        assert!(
+            msg.contains("outcomes.no_action") && msg.contains("`B` is also listed"),
+            "{msg}"
+        );
     }
 }

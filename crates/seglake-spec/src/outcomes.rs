@@ -192,7 +192,11 @@ mod tests {
         .unwrap();
         assert_eq!(v.outcome("D"), Some(Outcome::SarFiled));
         assert_eq!(v.outcome("C"), Some(Outcome::NoAction));
-        assert_eq!(v.outcome("sar_filed"), None, "only the listed codes are known");
+        assert_eq!(
+            v.outcome("sar_filed"),
+            None,
+            "only the listed codes are known"
+        );
         assert_eq!(
             v.describe(),
             "sar_filed: B, D; true_positive: ; false_positive: ; no_action: A, C"
@@ -204,7 +208,10 @@ mod tests {
     fn a_code_under_two_outcomes_an_empty_code_or_no_code_is_refused() {
         let p = validate(&raw("sar_filed = [\"X\"]\nno_action = [\"X\", \"\"]")).unwrap_err();
         let text: Vec<&str> = p.iter().map(|p| p.message.as_str()).collect();
-        assert!(text[0].contains("`X` is also listed under outcomes.sar_filed"), "{text:?}");
+        assert!(
+            text[0].contains("`X` is also listed under outcomes.sar_filed"),
+            "{text:?}"
+        );
         assert!(text[1].contains("cannot be empty"), "{text:?}");
         let p = validate(&raw("")).unwrap_err();
         assert!(p[0].message.contains("lists no code"), "{p:?}");

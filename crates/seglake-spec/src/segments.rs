@@ -48,10 +48,7 @@ impl SegmentsSpec {
 
 /// Validates `raw`: a shape error stops at once; parameter errors are all
 /// collected.
-pub(crate) fn validate(
-    raw: &RawSegments,
-    seed: u64,
-) -> Result<SegmentsSpec, Vec<Problem>> {
+pub(crate) fn validate(raw: &RawSegments, seed: u64) -> Result<SegmentsSpec, Vec<Problem>> {
     let err = |key: &str, message: String| vec![Problem::new(format!("segments.{key}"), message)];
     if raw.seed.is_some() {
         return Err(err(

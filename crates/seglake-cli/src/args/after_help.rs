@@ -82,3 +82,12 @@ Exit codes:
   4  this run dead-lettered some events (kept in the outbox; later runs do not retry them)
 
 Logging: set RUST_LOG (e.g. RUST_LOG=info, RUST_LOG=seglake_jobs=debug); logs go to stderr.";
+
+/// `seglake init`: the walkthrough from a folder of files to a first run.
+pub const INIT_AFTER_HELP: &str = "\
+Example:
+  seglake init --source data/bank --out jobs   # writes jobs/bank.toml and jobs/sql/bank/*.sql
+  seglake validate jobs/bank.toml              # says what to fix; writes nothing
+  seglake run jobs/bank.toml --var lake=lake   # the first published segmentation
+
+Exit codes: 0 written, 1 the folder, a file or --key is wrong (nothing written), 2 other failure.";

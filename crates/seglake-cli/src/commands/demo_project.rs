@@ -17,7 +17,10 @@ pub const DEMO_PROJECT_DIR: &str = "demo-project";
 /// One file of the project, read from the repository at build time.
 macro_rules! demo_file {
     ($path:literal) => {
-        ($path, include_bytes!(concat!("../../../../", $path)).as_slice())
+        (
+            $path,
+            include_bytes!(concat!("../../../../", $path)).as_slice(),
+        )
     };
 }
 
@@ -76,7 +79,10 @@ mod tests {
         let mut on_disk = vec![DEMO_JOB.to_string()];
         for dir in ["sql/features", "sql/rules", "reference"] {
             for entry in std::fs::read_dir(repo.join(dir)).unwrap() {
-                on_disk.push(format!("{dir}/{}", entry.unwrap().file_name().to_string_lossy()));
+                on_disk.push(format!(
+                    "{dir}/{}",
+                    entry.unwrap().file_name().to_string_lossy()
+                ));
             }
         }
         on_disk.sort();
@@ -97,6 +103,10 @@ mod tests {
         std::fs::write(&sql, "edited").unwrap();
         write_demo_project(lake.path()).unwrap();
         assert_ne!(std::fs::read(&sql).unwrap(), b"edited");
-        assert!(lake.path().join("demo-project/reference/ofac_sdn.parquet").is_file());
+        assert!(
+            lake.path()
+                .join("demo-project/reference/ofac_sdn.parquet")
+                .is_file()
+        );
     }
 }

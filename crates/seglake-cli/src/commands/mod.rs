@@ -7,6 +7,7 @@ mod cluster;
 mod deliver;
 mod demo_project;
 mod generate;
+mod init;
 mod job;
 mod monitoring;
 mod report;
@@ -25,6 +26,7 @@ use crate::exit::Exit;
 
 pub async fn dispatch(command: Command) -> anyhow::Result<Exit> {
     match command {
+        Command::Init(args) => init::init(args).await,
         Command::Generate(args) => generate::generate(args).await,
         Command::Demo(args) => generate::demo(args).await,
         Command::Run(args) => job::run(args).await,
