@@ -5,13 +5,10 @@
 use arrow::array::RecordBatch;
 use chrono::{DateTime, Utc};
 use seglake_features::FeatureEngine;
-use seglake_lake::cases::CONFIRMING_OUTCOMES;
+use seglake_spec::outcomes::{Outcome, OutcomeVocabulary};
 
 use super::rows::{numbers, texts};
 use crate::error::Result;
-
-/// The outcome that closes a case as a false positive.
-const FALSE_POSITIVE: &str = "false_positive";
 
 /// One decided case.
 pub(crate) struct Decision {
@@ -27,11 +24,13 @@ pub(crate) struct Decision {
 
 /// The decisions up to `as_of`; `None` when the source has no
 /// `decided_at` or `outcome` column (it cannot say when a case closed).
-/// Times are read to the second.
+/// Times are read to the second; codes mean what `vocabulary` says (the
+/// run stopped already on a code it does not list).
 pub(crate) async fn decisions(
     engine: &FeatureEngine,
     source: &str,
     key: &str,
+    vocabulary: &OutcomeVocabulary,
     as_of: DateTime<Utc>,
     published_key: &(dyn Fn(&str) -> String + Sync),
 ) -> Result<Option<Vec<Decision>>> {
@@ -51,12 +50,16 @@ pub(crate) async fn decisions(
     let batches = engine
         .query(&format!("case decisions from source `{source}`"), &sql)
         .await?;
-    let mut decided = decode(&batches, published_key);
+    let mut decided = decode(&batches, vocabulary, published_key);
     decided.retain(|d| d.decided_at <= as_of);
     Ok(Some(decided))
 }
 
-fn decode(batches: &[RecordBatch], published_key: &dyn Fn(&str) -> String) -> Vec<Decision> {
+fn decode(
+    batches: &[RecordBatch],
+    vocabulary: &OutcomeVocabulary,
+    published_key: &dyn Fn(&str) -> String,
+) -> Vec<Decision> {
     let customers = texts(batches, "customer").unwrap_or_default();
     let outcomes = texts(batches, "outcome").unwrap_or_default();
     let decided = numbers(batches, "decided_at").unwrap_or_default();
@@ -67,11 +70,11 @@ fn decode(batches: &[RecordBatch], published_key: &dyn Fn(&str) -> String) -> Ve
         .zip(outcomes)
         .zip(decided.into_iter().zip(alerted))
         .filter_map(|((c, o), (d, a))| {
-            let outcome = o?;
+            let outcome = vocabulary.outcome(&o?)?;
             Some(Decision {
                 customer: published_key(&c?),
-                confirmed: CONFIRMING_OUTCOMES.contains(&outcome.as_str()),
-                false_positive: outcome == FALSE_POSITIVE,
+                confirmed: outcome.confirms(),
+                false_positive: outcome == Outcome::FalsePositive,
                 decided_at: time(d)?,
                 alerted_at: time(a),
             })

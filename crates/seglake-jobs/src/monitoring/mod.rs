@@ -143,7 +143,9 @@ async fn decisions(cx: &PublishContext<'_>) -> Result<Option<Vec<decisions::Deci
         Some(hmac) => hmac.pseudonym(k),
         None => k.to_string(),
     };
-    decisions::decisions(cx.engine, source, &cx.spec.key, cx.as_of, &published_key).await
+    let vocabulary = &cx.spec.outcome_vocabulary;
+    decisions::decisions(cx.engine, source, &cx.spec.key, vocabulary, cx.as_of, &published_key)
+        .await
 }
 
 /// The model features: the segmentation's, then the risk model's others.

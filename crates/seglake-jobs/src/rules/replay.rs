@@ -109,8 +109,9 @@ impl<'a> Replay<'a> {
 }
 
 /// The customers whose suspicion was confirmed: a case outcome (the
-/// `[segments] outcomes` source) or an analyst's disposition (`feedback`)
-/// that is one of [`CONFIRMING_OUTCOMES`], as `engine` holds them.
+/// `[segments] outcomes` table, its codes read through the job's
+/// `[outcomes]` vocabulary) or an analyst's disposition (`feedback`) that
+/// is one of [`CONFIRMING_OUTCOMES`], as `engine` holds them.
 pub async fn confirmed_customers(
     spec: &JobSpec,
     engine: &FeatureEngine,
@@ -125,11 +126,23 @@ pub async fn confirmed_customers(
          WHERE kind = 'disposition' AND outcome IN ({codes})"
     );
     if let Some(outcomes) = spec.segments.as_ref().and_then(|s| s.outcomes.as_ref()) {
-        let key = &spec.key;
-        sql.push_str(&format!(
-            " UNION SELECT DISTINCT CAST(\"{key}\" AS VARCHAR) AS k FROM \"{outcomes}\" \
-             WHERE outcome IN ({codes})"
-        ));
+        // The outcome table holds the bank's codes: those the job's
+        // vocabulary maps to a confirming outcome (SQL string literals,
+        // quotes doubled).
+        let bank_codes: Vec<String> = spec
+            .outcome_vocabulary
+            .codes()
+            .filter(|(_, outcome)| outcome.confirms())
+            .map(|(code, _)| format!("'{}'", code.replace('\'', "''")))
+            .collect();
+        if !bank_codes.is_empty() {
+            let key = &spec.key;
+            sql.push_str(&format!(
+                " UNION SELECT DISTINCT CAST(\"{key}\" AS VARCHAR) AS k FROM \"{outcomes}\" \
+                 WHERE CAST(outcome AS VARCHAR) IN ({})",
+                bank_codes.join(", ")
+            ));
+        }
     }
     let batches = engine
         .query("confirmed customers (case outcomes and dispositions)", &sql)
