@@ -113,8 +113,10 @@ initialise() {
     if [ -n "${SEGLAKE_PG_PASSWORD:-}" ]; then
         printf '%s' "$SEGLAKE_PG_PASSWORD" >"$dir/password"
     elif [ ! -s "$dir/password" ]; then
-        # 24 random alphanumerics: no quoting trouble in URIs or shells.
-        tr -dc 'A-Za-z0-9' </dev/urandom | head -c 24 >"$dir/password"
+        # 32 hex digits: no quoting trouble in URIs or shells. (od reads a
+        # bounded count: a `tr </dev/urandom | head` pipe dies of SIGPIPE
+        # under pipefail.)
+        od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$dir/password"
     fi
     chmod 600 "$dir/password"
     [ "$(id -u)" = 0 ] && chown postgres "$dir/password"

@@ -126,12 +126,16 @@ impl Target {
                     .map(|d| d.message().to_string())
                     .unwrap_or_default(),
             },
-            None if format!("{e:#}").contains("password missing") => {
-                PostgresError::PasswordRequired { server, user }
-            }
+            None if is_password_missing(&e) => PostgresError::PasswordRequired { server, user },
             None => self.unreachable(Some(e)),
         }
     }
+}
+
+/// tokio-postgres's configuration error for a server that asks for a
+/// password the config does not have: the error's cause says so.
+fn is_password_missing(e: &tokio_postgres::Error) -> bool {
+    std::error::Error::source(e).is_some_and(|cause| cause.to_string() == "password missing")
 }
 
 fn server_name(config: &Config) -> String {

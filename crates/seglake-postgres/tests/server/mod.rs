@@ -44,7 +44,18 @@ impl Drop for Lease {
         shared.users -= 1;
         if shared.users == 0 {
             if let Some(server) = shared.server.take() {
-                script("stop", &server.dir);
+                // No panic here: this may run while a failed test unwinds.
+                let stopped = Command::new("bash")
+                    .arg(script_path())
+                    .arg("stop")
+                    .arg(&server.dir)
+                    .status();
+                if !matches!(stopped, Ok(s) if s.success()) {
+                    eprintln!(
+                        "server.sh stop {} failed: {stopped:?}",
+                        server.dir.display()
+                    );
+                }
                 let _ = std::fs::remove_dir_all(&server.dir);
             }
         }
@@ -63,19 +74,27 @@ pub fn server() -> Lease {
     }
 }
 
+fn script_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/postgres/server.sh")
+}
+
+/// Runs `server.sh ACTION DIR`; on failure removes DIR (a server that did
+/// not start leaves nothing to stop) and panics with the script's message.
 fn script(action: &str, dir: &Path) -> String {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/postgres/server.sh");
     let out = Command::new("bash")
-        .arg(&script)
+        .arg(script_path())
         .arg(action)
         .arg(dir)
         .output()
         .expect("bash runs");
-    assert!(
-        out.status.success(),
-        "server.sh {action} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    if !out.status.success() {
+        let _ = std::fs::remove_dir_all(dir);
+        panic!(
+            "server.sh {action} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
