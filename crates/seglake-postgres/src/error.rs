@@ -7,6 +7,8 @@ pub type Result<T, E = PostgresError> = std::result::Result<T, E>;
 /// No variant carries a password: the URI is refused before it is kept when
 /// it has one, [`crate::Secret`] never prints its value, and the server's
 /// messages (which some variants quote) never repeat it.
+// The variants are documented; their fields are what their messages print.
+#[allow(missing_docs)]
 #[derive(Debug, thiserror::Error)]
 pub enum PostgresError {
     /// The source settings are wrong before any server is asked: both or
@@ -39,7 +41,7 @@ pub enum PostgresError {
     PasswordVariable { variable: String },
 
     /// Nothing answered at the server's address within the connect timeout.
-    #[error("postgres server {server} is unreachable (waited up to {timeout_secs} s)")]
+    #[error("postgres server {server} is unreachable (connect timeout {timeout_secs} s)")]
     Unreachable {
         server: String,
         timeout_secs: u64,

@@ -28,8 +28,8 @@
 //! How a snapshot is taken:
 //!
 //! 1. The settings are checked without a server ([`PostgresSource::check`]):
-//!    one of table and query; a query is one `SELECT`/`WITH` (lexically,
-//!    [`sql`]); the URI has no password.
+//!    one of table and query; a query is one `SELECT`/`WITH` (checked
+//!    lexically, then run read-only); the URI has no password.
 //! 2. A coordinating connection opens a `REPEATABLE READ READ ONLY`
 //!    transaction and exports its snapshot (`pg_export_snapshot()`); in it
 //!    the table is looked up, the result's column types are mapped to Arrow
@@ -48,6 +48,8 @@
 //! Passwords come from the environment or a file ([`PasswordSource`]) as a
 //! [`Secret`], which no `Debug`, `Display` or error prints. Connections are
 //! plain TCP: no TLS connector is built in yet.
+
+#![warn(missing_docs)]
 
 mod connect;
 mod error;
@@ -98,7 +100,9 @@ impl Default for SnapshotOptions {
 /// One range as read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RangeRead {
+    /// The partition column's bounds.
     pub range: KeyRange,
+    /// Rows read in the range.
     pub rows: u64,
 }
 
@@ -107,12 +111,14 @@ pub struct RangeRead {
 pub struct SnapshotSummary {
     /// The directory holding the files (the output path).
     pub location: PathBuf,
+    /// Rows in the snapshot.
     pub rows: u64,
     /// The Parquet files, in name (and row) order.
     pub files: Vec<SnapshotFile>,
     /// SHA-256 of the files' bytes concatenated in name order, hex (see
     /// [`checksum`]).
     pub sha256: String,
+    /// The Arrow schema of the files (every field nullable).
     pub schema: SchemaRef,
     /// The column rows are ordered and ranges cut by, if any (else rows are
     /// ordered by every column).

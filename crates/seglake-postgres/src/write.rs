@@ -26,7 +26,9 @@ const WRITE_BATCH_ROWS: usize = 8192;
 pub struct SnapshotFile {
     /// `part-00000.parquet`, `part-00001.parquet`, ...
     pub name: String,
+    /// Rows in the file.
     pub rows: u64,
+    /// The file's size.
     pub bytes: u64,
     /// SHA-256 of the file, hex.
     pub sha256: String,

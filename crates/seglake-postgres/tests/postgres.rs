@@ -663,6 +663,15 @@ async fn unknown_table_and_non_select_queries_are_named() {
         .get(0);
     assert_eq!(count, CUSTOMERS, "nothing was deleted");
 
+    let mut unknown_partition = table_source(&server, "bank_errors", "customers", 2);
+    unknown_partition.partition_column = Some("nope".into());
+    let err = snapshot_err(&unknown_partition, Some(&pw), &output).await;
+    assert_eq!(
+        err.to_string(),
+        "postgres source: partition column `nope` is not a column of the table `customers` \
+         (columns: id, name, balance, opened_at)"
+    );
+
     let mut bad_partition = table_source(&server, "bank_errors", "customers", 2);
     bad_partition.partition_column = Some("name".into());
     let err = snapshot_err(&bad_partition, Some(&pw), &output).await;
