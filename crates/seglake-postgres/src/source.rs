@@ -1,5 +1,6 @@
 //! What a job says about a PostgreSQL source, checked without a server.
 
+use std::fmt;
 use std::time::Duration;
 
 use crate::connect::Target;
@@ -9,8 +10,9 @@ use crate::sql::{TableName, check_select};
 /// The most ranges one source is read in: each is a connection.
 pub const MAX_PARTITIONS: usize = 64;
 
-/// A PostgreSQL table or query to snapshot.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A PostgreSQL table or query to snapshot. Its `Debug` hides a password
+/// wrongly left in the URI, so logging a source never leaks one.
+#[derive(Clone, PartialEq, Eq)]
 pub struct PostgresSource {
     /// `postgres://USER@HOST:PORT/DATABASE` (options such as
     /// `?connect_timeout=5` allowed). A URI with a password is refused: the
@@ -29,6 +31,49 @@ pub struct PostgresSource {
     /// How many ranges to read concurrently (1 to [`MAX_PARTITIONS`]); the
     /// snapshot's bytes do not depend on it.
     pub partitions: usize,
+}
+
+impl fmt::Debug for PostgresSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresSource")
+            .field("uri", &redact_uri(&self.uri))
+            .field("table", &self.table)
+            .field("query", &self.query)
+            .field("partition_column", &self.partition_column)
+            .field("partitions", &self.partitions)
+            .finish()
+    }
+}
+
+/// `uri` with the password of its user part and any `password=` option
+/// replaced by `***`.
+fn redact_uri(uri: &str) -> String {
+    let mut out = uri.to_string();
+    if let Some(scheme_end) = out.find("://") {
+        let authority_start = scheme_end + 3;
+        let authority_end = out[authority_start..]
+            .find(['/', '?'])
+            .map_or(out.len(), |n| authority_start + n);
+        if let Some(at) = out[authority_start..authority_end].rfind('@') {
+            let userinfo = &out[authority_start..authority_start + at];
+            if let Some(colon) = userinfo.find(':') {
+                let start = authority_start + colon + 1;
+                out.replace_range(start..authority_start + at, "***");
+            }
+        }
+    }
+    if let Some(query_start) = out.find('?') {
+        let (head, query) = out.split_at(query_start + 1);
+        let redacted: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        out = format!("{head}{}", redacted.join("&"));
+    }
+    out
 }
 
 /// Where the rows come from.
@@ -129,6 +174,33 @@ mod tests {
         };
         assert!(neither.check().is_err());
         assert!(source().check().is_ok());
+    }
+
+    #[test]
+    fn debug_hides_a_password_left_in_the_uri() {
+        for uri in [
+            "postgres://bank:hunter2@db:5432/core",
+            "postgres://bank:hun@ter2@db/core?sslmode=disable",
+            "postgres://bank@db/core?sslmode=disable&password=hunter2",
+        ] {
+            let shown = format!(
+                "{:?}",
+                PostgresSource {
+                    uri: uri.into(),
+                    ..source()
+                }
+            );
+            assert!(
+                !shown.contains("hunter2") && !shown.contains("ter2"),
+                "{shown}"
+            );
+            assert!(shown.contains("***"), "{shown}");
+        }
+        let plain = format!("{:?}", source());
+        assert!(
+            plain.contains("postgres://bank@127.0.0.1:5432/bank"),
+            "{plain}"
+        );
     }
 
     #[test]

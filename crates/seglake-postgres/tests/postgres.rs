@@ -730,6 +730,24 @@ async fn unmappable_types_are_named_with_their_column() {
         err.to_string().contains("column `tags` has type text[]"),
         "{err}"
     );
+    // A value with no Arrow form fails the read midway: nothing is left.
+    db.batch_execute(
+        "CREATE TABLE events (id int8 PRIMARY KEY, at timestamptz);
+         INSERT INTO events SELECT i, timestamptz '2024-01-01' FROM generate_series(1, 5000) i;
+         INSERT INTO events VALUES (5001, 'infinity');",
+    )
+    .await
+    .unwrap();
+    let err = snapshot_err(
+        &table_source(&server, "bank_types_bad", "events", 2),
+        Some(&pw),
+        &output,
+    )
+    .await;
+    assert_eq!(
+        err.to_string(),
+        "postgres source: column `at`: an infinite timestamp has no Arrow value"
+    );
     // The cast the message suggests works.
     let cast = query_source(
         &server,
