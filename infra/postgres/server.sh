@@ -9,6 +9,8 @@
 #                                        the server; prints `port=P pid=N`
 #   infra/postgres/server.sh stop DIR    stop the server started from DIR,
 #                                        by the pid it recorded
+#   infra/postgres/server.sh install     only install the server, if no
+#                                        initdb is found (`start` does too)
 #
 # After `start`, DIR holds `port`, `pid`, `user` and `password` (mode 600):
 # connect with postgres://$(cat DIR/user)@127.0.0.1:$(cat DIR/port)/postgres
@@ -34,7 +36,7 @@ dir="${2:-}"
 host=127.0.0.1
 
 usage() {
-    echo "usage: $0 start|stop DIR" >&2
+    echo "usage: $0 start|stop DIR, or $0 install" >&2
     exit 2
 }
 
@@ -186,5 +188,6 @@ stop() {
 case "$action" in
     start) start ;;
     stop) stop ;;
+    install) echo "initdb: $(find_bin)/initdb" ;;
     *) usage ;;
 esac
