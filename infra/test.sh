@@ -34,6 +34,14 @@ if [ ! -d tests/browser/node_modules ] || [ tests/browser/package-lock.json -nt 
 fi
 export SEGLAKE_BROWSER_CHECK="$PWD/tests/browser/check_report.mjs"
 
+# The PostgreSQL source tests start a real server on 127.0.0.1
+# (infra/postgres/server.sh: Debian's postgresql, stopped by pid when the
+# tests end); installed here so the log shows it.
+if ! ls /usr/lib/postgresql/*/bin/initdb > /dev/null 2>&1; then
+    echo "== installing Debian's PostgreSQL server (for the PostgreSQL source tests)"
+    bash infra/postgres/server.sh install
+fi
+
 echo "== cargo build --benches (they are run by hand, so a change that breaks one must fail here)"
 cargo build --release --workspace --locked --benches
 echo "== cargo test (release profile: DataFusion in debug mode is too slow to test with real data)"
