@@ -155,12 +155,15 @@ fn init_validate_run_gives_a_first_segmentation_of_a_new_schema() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("is valid"), "{}", stdout(&out));
 
+    // Relative paths in a job resolve against the job file's folder: the
+    // README passes the lake as $PWD/lake.
+    let lake = project.path().join("lake");
+    let var = format!("lake={}", lake.display());
     let out = seglake_in(
         project.path(),
-        &["run", "jobs/credit_union.toml", "--var", "lake=lake"],
+        &["run", "jobs/credit_union.toml", "--var", &var],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    let lake = project.path().join("lake");
     let rows = table_rows(&lake, "segments");
     assert_eq!(rows.len(), MEMBERS as usize, "one row per member");
     assert!(

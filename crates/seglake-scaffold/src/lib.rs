@@ -228,7 +228,7 @@ impl Proposal {
             .map(|p| p.display().to_string())
             .unwrap_or_default();
         out.push_str(&format!(
-            "next\n  seglake validate {job}\n  seglake run {job} --var lake=DIR\n"
+            "next\n  seglake validate {job}\n  seglake run {job} --var lake=$PWD/lake\n"
         ));
         out
     }

@@ -88,6 +88,7 @@ pub const INIT_AFTER_HELP: &str = "\
 Example:
   seglake init --source data/bank --out jobs   # writes jobs/bank.toml and jobs/sql/bank/*.sql
   seglake validate jobs/bank.toml              # says what to fix; writes nothing
-  seglake run jobs/bank.toml --var lake=lake   # the first published segmentation
+  seglake run jobs/bank.toml --var lake=$PWD/lake   # the first published segmentation
+  (relative paths in a job, --var values included, resolve against the job file's folder)
 
 Exit codes: 0 written, 1 the folder, a file or --key is wrong (nothing written), 2 other failure.";
