@@ -144,8 +144,15 @@ async fn decisions(cx: &PublishContext<'_>) -> Result<Option<Vec<decisions::Deci
         None => k.to_string(),
     };
     let vocabulary = &cx.spec.outcome_vocabulary;
-    decisions::decisions(cx.engine, source, &cx.spec.key, vocabulary, cx.as_of, &published_key)
-        .await
+    decisions::decisions(
+        cx.engine,
+        source,
+        &cx.spec.key,
+        vocabulary,
+        cx.as_of,
+        &published_key,
+    )
+    .await
 }
 
 /// The model features: the segmentation's, then the risk model's others.
