@@ -5,10 +5,13 @@
 
 use ndarray::Array2;
 use seglake_ml::gbdt::fast_shap::{MAX_PATH_FEATURES, MAX_TREE_TABLE};
-use seglake_ml::gbdt::shap::{conditional_expectation, tree_shap};
+use seglake_ml::gbdt::shap::tree_shap;
 use seglake_ml::gbdt::tree::{Node, Tree};
 use seglake_ml::gbdt::{self, EXPLAIN_CHUNK_ROWS};
 use seglake_ml::{Gbdt, GbdtParams, MlError};
+
+mod shared;
+use shared::brute_force_shapley;
 
 struct SplitMix64(u64);
 
@@ -255,33 +258,6 @@ fn random_shape(rng: &mut SplitMix64, features: usize, depth: usize) -> Shape {
         Box::new(random_shape(rng, features, depth - 1)),
         Box::new(random_shape(rng, features, depth - 1)),
     )
-}
-
-/// Shapley values of the trees' conditional expectations by enumerating
-/// every subset of features.
-fn brute_force_shapley(model: &Gbdt, x: &[f64]) -> Vec<f64> {
-    let m = x.len();
-    let value = |mask: u32| -> f64 {
-        let known: Vec<bool> = (0..m).map(|f| mask & (1 << f) != 0).collect();
-        model
-            .trees
-            .iter()
-            .map(|t| conditional_expectation(t, x, &known))
-            .sum()
-    };
-    let fact = |n: usize| (1..=n).map(|k| k as f64).product::<f64>();
-    let mut phi = vec![0.0; m];
-    for (i, p) in phi.iter_mut().enumerate() {
-        for mask in 0u32..(1 << m) {
-            if mask & (1 << i) != 0 {
-                continue;
-            }
-            let s = mask.count_ones() as usize;
-            let w = fact(s) * fact(m - s - 1) / fact(m);
-            *p += w * (value(mask | (1 << i)) - value(mask));
-        }
-    }
-    phi
 }
 
 #[test]

@@ -375,7 +375,7 @@ fn fit_bins(
         .into_iter()
         .map(|k| train[k])
         .collect();
-    (0..x.ncols())
+    let bins: Vec<Result<FeatureBins>> = (0..x.ncols())
         .into_par_iter()
         .map(|f| {
             if categorical.contains(&f) {
@@ -385,7 +385,11 @@ fn fit_bins(
                 Ok(FeatureBins::fit(sample, p.max_bins))
             }
         })
-        .collect()
+        .collect();
+    // Collected in feature order first: a parallel collect into a Result
+    // keeps whichever error a thread found first, and the message must not
+    // depend on the thread count.
+    bins.into_iter().collect()
 }
 
 /// The bins of categorical feature `feature` from its training values:
