@@ -85,60 +85,98 @@ pub fn table_view(
     let mut features: Vec<Feature> = outputs.into_iter().map(|o| o.feature).collect();
     match columns.time {
         Some(time) => {
-            let t = quote(time.name());
-            let (first, last, active) = (
-                feature(format!("{prefix}_first_days_ago"), false, taken),
-                feature(format!("{prefix}_last_days_ago"), false, taken),
-                feature(format!("{prefix}_active_days"), true, taken),
-            );
-            sql.push_str(&format!(
-                "-- Rows are dated by `{}`: rows after as_of are left out, and the\n\
-                 -- first and last are counted in days before as_of.\n\
-                 WITH dated AS (\n    SELECT t.*\n    FROM run_context r\n    CROSS JOIN {}\n    \
-                 WHERE {} < {}\n      AND t.{key_column} IS NOT NULL\n),\n\
-                 per_key AS (\n    SELECT\n        {key_column},\n{},\n        \
-                 COUNT(DISTINCT CAST({t} AS DATE)) AS {},\n        MIN({t}) AS first_at,\n        \
-                 MAX({t}) AS last_at\n    FROM dated\n    GROUP BY {key_column}\n)\n\
-                 SELECT\n    p.{key_column} AS {},\n{},\n    {} AS {},\n    {} AS {}\n\
-                 FROM run_context r\nCROSS JOIN per_key p\n",
-                time.name(),
-                from_table(table),
-                format!("t.{t}"),
-                as_of_for(time.data_type()),
-                select.join(",\n"),
-                active.name,
-                guess.key,
-                features
-                    .iter()
-                    .chain([&active])
-                    .map(|f| format!("    p.{}", f.name))
-                    .collect::<Vec<_>>()
-                    .join(",\n"),
-                days_before_as_of("p.first_at", time.data_type()),
-                first.name,
-                days_before_as_of("p.last_at", time.data_type()),
-                last.name,
-            ));
-            features.extend([active, first, last]);
+            let dated = Dated {
+                table,
+                time,
+                key_column: &key_column,
+                key: &guess.key,
+                prefix,
+            };
+            sql.push_str(&dated.sql(&select, &mut features, taken));
         }
-        None => sql.push_str(&format!(
-            "-- No date or timestamp column: every row counts, whatever the as_of.\n\
-             SELECT\n    t.{key_column} AS {},\n{}\nFROM {}\nWHERE t.{key_column} IS NOT NULL\n\
-             GROUP BY t.{key_column}\n",
-            guess.key,
-            select
-                .iter()
-                .map(|s| s.replacen("        ", "    ", 1))
-                .collect::<Vec<_>>()
-                .join(",\n"),
-            from_table(table),
-        )),
+        None => sql.push_str(&undated_sql(table, &key_column, &guess.key, &select)),
     }
     View {
         name: view.to_string(),
         sql,
         features,
     }
+}
+
+/// A table whose rows are dated by `time`: its view leaves out rows after
+/// as_of and adds active days and first and last activity.
+struct Dated<'a> {
+    table: &'a Table,
+    time: &'a arrow::datatypes::Field,
+    key_column: &'a str,
+    key: &'a str,
+    prefix: &'a str,
+}
+
+impl Dated<'_> {
+    /// The view's SQL from the aggregates in `select`; the three dated
+    /// features are added to `features`.
+    fn sql(
+        &self,
+        select: &[String],
+        features: &mut Vec<Feature>,
+        taken: &mut Vec<String>,
+    ) -> String {
+        let (table, time, key_column, prefix) =
+            (self.table, self.time, self.key_column, self.prefix);
+        let t = quote(time.name());
+        let (first, last, active) = (
+            feature(format!("{prefix}_first_days_ago"), false, taken),
+            feature(format!("{prefix}_last_days_ago"), false, taken),
+            feature(format!("{prefix}_active_days"), true, taken),
+        );
+        let sql = format!(
+            "-- Rows are dated by `{}`: rows after as_of are left out, and the\n\
+             -- first and last are counted in days before as_of.\n\
+             WITH dated AS (\n    SELECT t.*\n    FROM run_context r\n    CROSS JOIN {}\n    \
+             WHERE {} < {}\n      AND t.{key_column} IS NOT NULL\n),\n\
+             per_key AS (\n    SELECT\n        {key_column},\n{},\n        \
+             COUNT(DISTINCT CAST({t} AS DATE)) AS {},\n        MIN({t}) AS first_at,\n        \
+             MAX({t}) AS last_at\n    FROM dated\n    GROUP BY {key_column}\n)\n\
+             SELECT\n    p.{key_column} AS {},\n{},\n    {} AS {},\n    {} AS {}\n\
+             FROM run_context r\nCROSS JOIN per_key p\n",
+            time.name(),
+            from_table(table),
+            format!("t.{t}"),
+            as_of_for(time.data_type()),
+            select.join(",\n"),
+            active.name,
+            self.key,
+            features
+                .iter()
+                .chain([&active])
+                .map(|f| format!("    p.{}", f.name))
+                .collect::<Vec<_>>()
+                .join(",\n"),
+            days_before_as_of("p.first_at", time.data_type()),
+            first.name,
+            days_before_as_of("p.last_at", time.data_type()),
+            last.name,
+        );
+        features.extend([active, first, last]);
+        sql
+    }
+}
+
+/// The view of a table without a date or timestamp column.
+fn undated_sql(table: &Table, key_column: &str, key: &str, select: &[String]) -> String {
+    format!(
+        "-- No date or timestamp column: every row counts, whatever the as_of.\n\
+         SELECT\n    t.{key_column} AS {},\n{}\nFROM {}\nWHERE t.{key_column} IS NOT NULL\n\
+         GROUP BY t.{key_column}\n",
+        key,
+        select
+            .iter()
+            .map(|s| s.replacen("        ", "    ", 1))
+            .collect::<Vec<_>>()
+            .join(",\n"),
+        from_table(table),
+    )
 }
 
 fn header(table: &Table, key: &str) -> String {
