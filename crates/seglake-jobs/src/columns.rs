@@ -5,6 +5,7 @@
 use arrow::array::{Array, ArrayRef, Float64Array, StringArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Schema};
+use arrow::error::ArrowError;
 use seglake_features::FeatureTable;
 
 use crate::error::{JobError, Result};
@@ -131,10 +132,32 @@ pub(crate) fn key_column(features: &FeatureTable, table: &str, key: &str) -> Res
             .data_type();
         return Ok(arrow::array::new_empty_array(t));
     }
-    arrow::compute::concat(&parts).map_err(|source| JobError::Column {
+    let error = |source| JobError::Column {
         table: table.to_string(),
         column: key.to_string(),
         wanted: "one column",
         source,
-    })
+    };
+    plain_text_key(arrow::compute::concat(&parts).map_err(error)?).map_err(error)
+}
+
+/// A text key as plain `Utf8`: DataFusion reads Parquet strings as views
+/// (and a source may dictionary-encode them), which are the same Delta
+/// `string` but another Arrow type in the data files' schema; published
+/// tables keep one, so their bytes do not depend on how a view read the
+/// key. Other types (integers) are kept as they are.
+pub(crate) fn plain_text_key(keys: ArrayRef) -> std::result::Result<ArrayRef, ArrowError> {
+    let text = match keys.data_type() {
+        DataType::Utf8View | DataType::LargeUtf8 => true,
+        DataType::Dictionary(_, value) => matches!(
+            value.as_ref(),
+            DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+        ),
+        _ => false,
+    };
+    if text {
+        cast(&keys, &DataType::Utf8)
+    } else {
+        Ok(keys)
+    }
 }

@@ -107,5 +107,6 @@ fn key_column(data: &TableData, table: &str, key: &str) -> Result<ArrayRef> {
         .map(|b| b.column_by_name(key).expect("the key is checked").clone())
         .collect();
     let refs: Vec<&dyn arrow::array::Array> = columns.iter().map(|c| c.as_ref()).collect();
-    arrow::compute::concat(&refs).map_err(output)
+    let keys = arrow::compute::concat(&refs).map_err(output)?;
+    crate::columns::plain_text_key(keys).map_err(output)
 }
