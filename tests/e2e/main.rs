@@ -21,6 +21,7 @@ mod http;
 mod memory_limit;
 mod model_format;
 mod monitoring;
+mod postgres;
 mod python_reader;
 mod report;
 mod risk;

@@ -45,6 +45,12 @@ pub async fn register(ctx: &SessionContext, input: &PinnedInput, remote: bool) -
             let format = CsvFormat::default().with_has_header(true);
             files_provider(ctx, input, Arc::new(format), ".csv").await?
         }
+        // A run registers its snapshot (a Parquet source) instead.
+        SourceFormat::Postgres => {
+            return Err(table_err(name)(DataFusionError::Plan(
+                "a postgres source is read through its snapshot, taken at run start".into(),
+            )));
+        }
     };
     ctx.register_table(table_name.as_str(), provider)
         .map_err(table_err(name))?;

@@ -80,6 +80,17 @@ pub enum JobError {
         #[source]
         source: ArrowError,
     },
+    /// A PostgreSQL source could not be described or snapshotted.
+    #[error("source `{source_name}` ({what})")]
+    Postgres {
+        source_name: String,
+        what: String,
+        #[source]
+        source: seglake_postgres::PostgresError,
+    },
+    /// A snapshot's folder in the lake cannot be prepared or read back.
+    #[error("snapshot of a postgres source: {what}: {message}")]
+    Snapshot { what: String, message: String },
     /// The outcome table holds codes the job's vocabulary does not list.
     #[error("case outcomes from `{table}`: {message}")]
     OutcomeCodes { table: String, message: String },
@@ -134,8 +145,10 @@ impl JobError {
             | JobError::Privacy(_) => true,
             JobError::Lake(e) => e.is_invalid_input(),
             JobError::Features(e) => e.is_invalid_input(),
+            JobError::Postgres { source, .. } => source.is_invalid_input(),
             JobError::Lineage { .. }
             | JobError::Output { .. }
+            | JobError::Snapshot { .. }
             | JobError::Monitoring(_)
             | JobError::ClusterScoring { .. }
             | JobError::ClusterModel(_)

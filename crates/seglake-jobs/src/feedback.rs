@@ -25,6 +25,7 @@ pub fn feedback_source(root: &Location) -> SourceSpec {
         format: SourceFormat::Delta,
         version: None,
         dedupe_on: Vec::new(),
+        postgres: None,
     }
 }
 

@@ -65,6 +65,7 @@ mod run_metrics;
 pub mod screening;
 mod segment_labels;
 mod segmentation;
+pub mod snapshots;
 mod tables;
 
 pub use error::{JobError, Result};

@@ -126,7 +126,8 @@ pub async fn planning_engine(
 }
 
 /// Runs the job and publishes its outputs. Nothing is written unless every
-/// input check, every view and every model succeeded.
+/// input check, every view and every model succeeded; a run that fails
+/// removes the snapshots it took of its PostgreSQL sources.
 pub async fn run(
     spec: &JobSpec,
     options: &RunOptions,
@@ -137,6 +138,26 @@ pub async fn run(
         .run_id
         .clone()
         .unwrap_or_else(|| RunId::new(started_at));
+    let result = run_as(spec, options, progress, run_id.clone(), started_at).await;
+    let snapshotted = options.pinned_inputs.is_none()
+        && spec
+            .sources
+            .iter()
+            .any(|s| s.format == seglake_spec::SourceFormat::Postgres);
+    if result.is_err() && snapshotted {
+        crate::snapshots::discard(&spec.output_root, run_id.as_str()).await;
+    }
+    result
+}
+
+/// [`run`] under the id `run_id`.
+async fn run_as(
+    spec: &JobSpec,
+    options: &RunOptions,
+    progress: &dyn Progress,
+    run_id: RunId,
+    started_at: chrono::DateTime<Utc>,
+) -> Result<RunSummary> {
     let identity = RunIdentity {
         spec,
         run_id: run_id.as_str(),

@@ -3,12 +3,13 @@
 
 use seglake_features::{FeatureEngine, RunContext, ViewMode};
 use seglake_lake::{PinnedInput, resolve_input};
-use seglake_spec::JobSpec;
+use seglake_spec::{JobSpec, SourceFormat};
 
 use crate::RunOptions;
 use crate::error::Result;
 use crate::progress::{Progress, step};
 use crate::screening::{Screened, ScreeningRun};
+use crate::snapshots;
 
 /// An engine with every table of the run registered, and the inputs it
 /// reads at their pinned versions.
@@ -28,7 +29,7 @@ pub(crate) async fn prepare(
 ) -> Result<Prepared> {
     let inputs = match &options.pinned_inputs {
         Some(pinned) => pinned.clone(),
-        None => pin_inputs(spec, progress).await?,
+        None => pin_inputs(spec, run, mode, progress).await?,
     };
     step(
         progress,
@@ -45,6 +46,9 @@ pub(crate) async fn prepare(
         engine.share_scratch_under(&spec.output_root.to_url(), &run.run_id)?;
     }
     engine.register_inputs(&inputs).await?;
+    if options.pinned_inputs.is_none() && mode == ViewMode::PlanOnly {
+        register_described(spec, &engine).await?;
+    }
     crate::feedback::register_empty_if_absent(&engine, &inputs)?;
     engine.register_run_context(run)?;
     // Before the views: they may read `screening_hits`.
@@ -78,13 +82,48 @@ pub(crate) async fn prepare(
 }
 
 /// Every source at its current version, and the lake's `feedback` table
-/// when it has one.
-async fn pin_inputs(spec: &JobSpec, progress: &dyn Progress) -> Result<Vec<PinnedInput>> {
+/// when it has one. A run snapshots its PostgreSQL sources into the lake
+/// and pins the snapshots; planning alone leaves them out (see
+/// [`register_described`]).
+async fn pin_inputs(
+    spec: &JobSpec,
+    run: &RunContext,
+    mode: ViewMode,
+    progress: &dyn Progress,
+) -> Result<Vec<PinnedInput>> {
     step(progress, "pinning input versions");
     let mut inputs = Vec::new();
     for source in &spec.sources {
-        inputs.push(resolve_input(source).await?);
+        match (source.format, mode) {
+            (SourceFormat::Postgres, ViewMode::Run) => {
+                step(
+                    progress,
+                    &format!(
+                        "snapshotting postgres source `{}` into the lake",
+                        source.name
+                    ),
+                );
+                inputs.push(snapshots::pin_snapshot(&spec.output_root, &run.run_id, source).await?);
+            }
+            (SourceFormat::Postgres, ViewMode::PlanOnly) => {}
+            _ => inputs.push(resolve_input(source).await?),
+        }
     }
     inputs.extend(crate::feedback::pin(&spec.output_root).await?);
     Ok(inputs)
+}
+
+/// Planning without a run (`validate`): each PostgreSQL source is
+/// registered empty, with the columns the server says a snapshot would
+/// have, so the views are checked against them without copying rows.
+async fn register_described(spec: &JobSpec, engine: &FeatureEngine) -> Result<()> {
+    for source in spec
+        .sources
+        .iter()
+        .filter(|s| s.format == SourceFormat::Postgres)
+    {
+        let schema = snapshots::describe(source).await?;
+        engine.register_batches(&source.name, schema, Vec::new())?;
+    }
+    Ok(())
 }

@@ -88,6 +88,7 @@ pub(crate) fn run_record(
             .collect(),
         metrics: published.metrics.clone(),
         openlineage: None,
+        snapshots: inputs.iter().filter_map(|i| i.snapshot.clone()).collect(),
         error: error.map(|e| seglake_spec::error_chain(e)),
     }
 }

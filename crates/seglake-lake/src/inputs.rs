@@ -1,7 +1,7 @@
 use futures::TryStreamExt;
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt};
-use seglake_spec::lineage::{FileRecord, InputRecord};
+use seglake_spec::lineage::{FileRecord, InputRecord, SnapshotRecord};
 use seglake_spec::{Location, SourceFormat, SourceSpec};
 use url::Url;
 
@@ -16,6 +16,9 @@ pub struct PinnedInput {
     /// Parquet/CSV: every file the run reads, as URLs, in path order.
     pub file_urls: Vec<Url>,
     pub files: Vec<FileRecord>,
+    /// A PostgreSQL source: the snapshot taken at run start, which `spec`
+    /// (a Parquet source) and `files` read.
+    pub snapshot: Option<SnapshotRecord>,
 }
 
 impl PinnedInput {
@@ -35,6 +38,12 @@ pub async fn resolve_input(source: &SourceSpec) -> Result<PinnedInput> {
     match source.format {
         SourceFormat::Delta => resolve_delta(source).await,
         SourceFormat::Parquet | SourceFormat::Csv => resolve_files(source).await,
+        // The run snapshots it first and pins the snapshot (a Parquet
+        // source): reaching here is a caller that forgot to.
+        SourceFormat::Postgres => Err(bad(
+            source,
+            "a postgres source is read through its snapshot, taken at run start",
+        )),
     }
 }
 
@@ -142,6 +151,7 @@ async fn resolve_delta(source: &SourceSpec) -> Result<PinnedInput> {
         delta_version: Some(version),
         file_urls: Vec::new(),
         files: Vec::new(),
+        snapshot: None,
     })
 }
 
@@ -149,7 +159,7 @@ async fn resolve_files(source: &SourceSpec) -> Result<PinnedInput> {
     let extension = match source.format {
         SourceFormat::Parquet => "parquet",
         SourceFormat::Csv => "csv",
-        SourceFormat::Delta => unreachable!(),
+        SourceFormat::Delta | SourceFormat::Postgres => unreachable!("pinned elsewhere"),
     };
     let (store, prefix, base_url): (std::sync::Arc<dyn ObjectStore>, StorePath, Url) =
         match &source.location {
@@ -235,6 +245,7 @@ async fn resolve_files(source: &SourceSpec) -> Result<PinnedInput> {
         delta_version: None,
         file_urls,
         files,
+        snapshot: None,
     })
 }
 
@@ -242,12 +253,22 @@ async fn resolve_files(source: &SourceSpec) -> Result<PinnedInput> {
 /// Delta source at the recorded version (or the version an erasure
 /// replaced it with, `version_now`), a file source as exactly the recorded
 /// files, each checked to still exist with the recorded size and ETag.
-/// Anything gone or changed is an error naming it.
+/// Anything gone or changed is an error naming it. A PostgreSQL source is
+/// pinned as the snapshot the run read (its recorded files).
 pub async fn pin_recorded(
     source: &SourceSpec,
     record: &InputRecord,
     version_now: Option<i64>,
 ) -> Result<PinnedInput> {
+    let snapshot;
+    let source = if source.format == SourceFormat::Postgres {
+        let location = Location::parse(&record.uri, std::path::Path::new("/"))
+            .map_err(|m| bad(source, format!("the recorded snapshot location: {m}")))?;
+        snapshot = source.snapshot_at(location);
+        &snapshot
+    } else {
+        source
+    };
     if let Some(version) = version_now.or(record.delta_version) {
         let table = crate::storage::delta_builder(source.location.to_url())
             .map_err(unopenable(source, Some(version)))?
@@ -288,6 +309,7 @@ pub async fn pin_recorded(
             delta_version: Some(version),
             file_urls: Vec::new(),
             files: Vec::new(),
+            snapshot: None,
         });
     }
     let mut file_urls = Vec::new();
@@ -328,6 +350,7 @@ pub async fn pin_recorded(
         delta_version: None,
         file_urls,
         files: record.files.clone(),
+        snapshot: None,
     })
 }
 

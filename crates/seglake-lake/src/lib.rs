@@ -15,6 +15,9 @@
 //!   of each; [`read_table`] reads a version back.
 //! - [`append_once`] appends with a Delta application transaction, so a
 //!   writer replaying a batch after a crash never adds it twice.
+//! - [`copy_folder_in`], [`read_file`], [`write_file`] and
+//!   [`remove_folder`] handle plain folders of files in the lake
+//!   (PostgreSQL sources' snapshots).
 //! - [`feedback`] is the table `serve` appends survey responses and analyst
 //!   dispositions to.
 //! - [`cases`] holds the columns of `alerts` and `cases` and the states a
@@ -27,6 +30,7 @@
 pub mod cases;
 mod error;
 pub mod feedback;
+mod folders;
 mod history;
 mod inputs;
 mod metadata;
@@ -39,6 +43,7 @@ pub mod storage;
 mod table;
 
 pub use error::{LakeError, Result};
+pub use folders::{copy_folder_in, read_file, remove_folder, write_file};
 pub use history::{HistoryEntry, current_version_of, history, version_at};
 pub use inputs::{PinnedInput, delta_data_files, pin_recorded, resolve_input};
 pub use metadata::{META_ERASURE_ID, META_JOB, META_REPLACES_VERSION, META_RUN_ID, META_VERSION};

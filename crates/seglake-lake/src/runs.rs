@@ -127,6 +127,21 @@ pub fn schema() -> SchemaRef {
         Field::new("metrics", DataType::Utf8, true),
         Field::new("openlineage", DataType::Utf8, true),
         Field::new("error", DataType::Utf8, true),
+        // Nullable: the column came after the table did (rows of older runs
+        // read null).
+        Field::new(
+            "snapshots",
+            list_of(vec![
+                str_("source"),
+                str_("database"),
+                str_("relation"),
+                str_("location"),
+                Field::new("rows", DataType::Int64, false),
+                str_("sha256"),
+                str_("server_version"),
+            ]),
+            true,
+        ),
     ]))
 }
 
@@ -198,6 +213,15 @@ mod tests {
             }],
             metrics: Some("{\"k\": 3}".to_string()),
             openlineage: None,
+            snapshots: vec![SnapshotRecord {
+                source: "kyc".into(),
+                database: "postgres://bank@db/core".into(),
+                relation: "public.customers".into(),
+                location: "/lake/_snapshots/run-1/kyc".into(),
+                rows: 7,
+                sha256: "ef".into(),
+                server_version: "17.2".into(),
+            }],
             error: None,
         };
         let batch = to_batch(&[record]).unwrap();

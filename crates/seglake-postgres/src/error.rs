@@ -189,3 +189,23 @@ impl PostgresError {
         }
     }
 }
+
+impl PostgresError {
+    /// True when the user can fix the cause in the job, its password or the
+    /// database (a wrong table, query, type or credential): the CLI exits
+    /// with 1. An unreachable or failing server, or the lake's storage, is
+    /// a failure of its own (2).
+    pub fn is_invalid_input(&self) -> bool {
+        !matches!(
+            self,
+            PostgresError::Unreachable { .. }
+                | PostgresError::ConnectionRefused { .. }
+                | PostgresError::Server { .. }
+                | PostgresError::OutputExists { .. }
+                | PostgresError::Io { .. }
+                | PostgresError::Parquet { .. }
+                | PostgresError::Arrow { .. }
+                | PostgresError::Task(_)
+        )
+    }
+}

@@ -191,6 +191,21 @@ pub async fn snapshot(
     })
 }
 
+/// The Arrow schema a snapshot of `source` would have, asked of the server
+/// without reading a row: what `seglake validate` plans the views with.
+/// Every check [`snapshot`] makes before reading is made (connection,
+/// password, table, query, column types, partition column).
+pub async fn describe(
+    source: &PostgresSource,
+    password: Option<&Secret>,
+    options: &SnapshotOptions,
+) -> Result<SchemaRef> {
+    let checked = source.checked(options.connect_timeout)?;
+    let coordinator = checked.target.connect(password).await?;
+    let plan = plan::plan(&coordinator, &checked).await?;
+    Ok(plan.schema.clone())
+}
+
 /// Snapshots are never overwritten: a run writes a new one.
 fn refuse_existing(output: &Path) -> Result<()> {
     if output.symlink_metadata().is_ok() {

@@ -113,6 +113,9 @@ pub enum SourceFormat {
     Parquet,
     Delta,
     Csv,
+    /// A PostgreSQL table or query, snapshotted into the lake as Parquet
+    /// at run start (the run reads the snapshot).
+    Postgres,
 }
 
 impl SourceFormat {
@@ -121,6 +124,7 @@ impl SourceFormat {
             SourceFormat::Parquet => "parquet",
             SourceFormat::Delta => "delta",
             SourceFormat::Csv => "csv",
+            SourceFormat::Postgres => "postgres",
         }
     }
 }
@@ -133,6 +137,23 @@ pub struct SourceSpec {
     /// Delta only: the pinned version; the latest at run start when absent.
     pub version: Option<i64>,
     pub dedupe_on: Vec<String>,
+    /// `format = "postgres"`: the database, table or query; `location` is
+    /// then the database URI.
+    pub postgres: Option<crate::postgres::PostgresSettings>,
+}
+
+impl SourceSpec {
+    /// The source as the run reads a snapshot of it: Parquet files at
+    /// `location`, under the same name, with the same deduplication.
+    pub fn snapshot_at(&self, location: Location) -> SourceSpec {
+        SourceSpec {
+            location,
+            format: SourceFormat::Parquet,
+            version: None,
+            postgres: None,
+            ..self.clone()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -537,12 +558,30 @@ impl Validator<'_> {
             ));
         }
         let uri = self.substitute(&format!("{key}.uri"), &s.uri, vars)?;
+        if s.format == RawFormat::Postgres {
+            return self.postgres_source(name, &key, s, &uri);
+        }
+        let misplaced = crate::postgres::misplaced_keys(s);
+        if let Some(first) = misplaced.first() {
+            return Err(self.invalid(
+                format!("{key}.{first}"),
+                format!(
+                    "{} only apply to postgres sources",
+                    misplaced
+                        .iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
         let location =
             Location::parse(&uri, self.base).map_err(|m| self.invalid(format!("{key}.uri"), m))?;
         let format = match s.format {
             RawFormat::Parquet => SourceFormat::Parquet,
             RawFormat::Delta => SourceFormat::Delta,
             RawFormat::Csv => SourceFormat::Csv,
+            RawFormat::Postgres => unreachable!("handled above"),
         };
         if let Some(v) = s.version {
             if format != SourceFormat::Delta {
@@ -564,6 +603,30 @@ impl Validator<'_> {
             format,
             version: s.version,
             dedupe_on: s.dedupe_on.clone(),
+            postgres: None,
+        })
+    }
+
+    /// A `format = "postgres"` source: its location is the database URI
+    /// (checked to carry no password), its settings checked offline.
+    fn postgres_source(
+        &self,
+        name: &str,
+        key: &str,
+        s: &crate::raw::RawSource,
+        uri: &str,
+    ) -> Result<SourceSpec> {
+        let settings = crate::postgres::settings(key, s, uri, self.base)
+            .map_err(|problems| self.invalid_all(problems))?;
+        let url =
+            url::Url::parse(uri).map_err(|e| self.invalid(format!("{key}.uri"), e.to_string()))?;
+        Ok(SourceSpec {
+            name: name.to_string(),
+            location: Location::Url(url),
+            format: SourceFormat::Postgres,
+            version: None,
+            dedupe_on: s.dedupe_on.clone(),
+            postgres: Some(settings),
         })
     }
 
@@ -981,6 +1044,64 @@ root = "${lake}"
             .unwrap_err()
             .to_string();
         assert!(msg.contains("sources.tx.version"), "{msg}");
+    }
+
+    #[test]
+    fn a_postgres_source_names_a_table_or_a_query_and_never_a_password() {
+        let f = Fixture::new("postgres");
+        let pg = |keys: &str| {
+            GOOD.replace(
+                "uri = \"${lake}/raw/tx\"\nformat = \"parquet\"",
+                &format!("uri = \"postgres://bank@db:5432/core\"\nformat = \"postgres\"\n{keys}"),
+            )
+        };
+        let spec = f
+            .load(&pg(
+                "table = \"public.customers\"\npassword_file = \"secrets/pg\"",
+            ))
+            .unwrap();
+        let source = &spec.sources[0];
+        assert_eq!(source.format, SourceFormat::Postgres);
+        assert_eq!(source.location.to_string(), "postgres://bank@db:5432/core");
+        let settings = source.postgres.as_ref().unwrap();
+        assert_eq!(settings.table.as_deref(), Some("public.customers"));
+        assert_eq!(settings.partitions, crate::postgres::DEFAULT_PARTITIONS);
+        assert_eq!(settings.password_file, Some(f.dir.join("secrets/pg")));
+        let snapshot = source.snapshot_at(Location::Local(f.dir.join("snap")));
+        assert_eq!(
+            (snapshot.format, snapshot.postgres),
+            (SourceFormat::Parquet, None)
+        );
+
+        for (keys, expected) in [
+            ("", "exactly one of `table` and `query`"),
+            (
+                "table = \"t\"\nquery = \"SELECT 1\"",
+                "exactly one of `table` and `query`",
+            ),
+            ("table = \"t\"\npartitions = 0", "sources.tx.partitions"),
+            ("table = \"t\"\nversion = 2", "sources.tx.version"),
+        ] {
+            let msg = f.load(&pg(keys)).unwrap_err().to_string();
+            assert!(msg.contains(expected), "{keys}: {msg}");
+        }
+        let with_password = pg("table = \"t\"").replace("bank@", "bank:hunter2@");
+        let msg = f.load(&with_password).unwrap_err().to_string();
+        assert!(
+            msg.contains("password") && !msg.contains("hunter2"),
+            "{msg}"
+        );
+        let msg = f
+            .load(&GOOD.replace(
+                "format = \"parquet\"",
+                "format = \"parquet\"\ntable = \"t\"",
+            ))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("sources.tx.table") && msg.contains("postgres"),
+            "{msg}"
+        );
     }
 
     #[test]

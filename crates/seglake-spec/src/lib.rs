@@ -42,6 +42,7 @@ pub mod lineage;
 mod location;
 pub mod monitoring;
 pub mod outcomes;
+pub mod postgres;
 pub mod privacy;
 pub mod raw;
 pub mod risk;

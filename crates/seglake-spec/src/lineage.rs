@@ -66,6 +66,39 @@ pub struct RunRecord {
     /// Why a `failed` run failed.
     #[serde(default)]
     pub error: Option<String>,
+    /// The snapshots the run took of its PostgreSQL sources (runs recorded
+    /// before the column existed read as none).
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub snapshots: Vec<SnapshotRecord>,
+}
+
+/// A PostgreSQL source as a run snapshotted it at run start: the run read
+/// the Parquet files at `location` (also its input's files), and a
+/// reproduction reads them again whatever the database holds by then.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SnapshotRecord {
+    /// The source's name in the job.
+    pub source: String,
+    /// The database URI (it never holds a password).
+    pub database: String,
+    /// The table, or the query's text.
+    pub relation: String,
+    /// The folder of the snapshot's Parquet files.
+    pub location: String,
+    pub rows: i64,
+    /// SHA-256 of the files' bytes concatenated in name order, hex.
+    pub sha256: String,
+    /// The server's `server_version`.
+    pub server_version: String,
+}
+
+/// A list column that older rows hold as null.
+fn null_as_empty<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -161,6 +161,25 @@ pub struct RawSource {
     /// counted) before any view sees the source.
     #[serde(default)]
     pub dedupe_on: Vec<String>,
+    /// PostgreSQL sources only: the table (`name` or `schema.name`).
+    #[serde(default)]
+    pub table: Option<String>,
+    /// PostgreSQL sources only: one `SELECT` (instead of `table`).
+    #[serde(default)]
+    pub query: Option<String>,
+    /// PostgreSQL sources only: the integer column ranges are cut by.
+    #[serde(default)]
+    pub partition_column: Option<String>,
+    /// PostgreSQL sources only: how many ranges are read at once.
+    #[serde(default)]
+    pub partitions: Option<usize>,
+    /// PostgreSQL sources only: the environment variable holding the
+    /// password (default `PGPASSWORD`).
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// PostgreSQL sources only: a file holding the password.
+    #[serde(default)]
+    pub password_file: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -169,6 +188,7 @@ pub enum RawFormat {
     Parquet,
     Delta,
     Csv,
+    Postgres,
 }
 
 #[derive(Debug, Deserialize)]

@@ -461,6 +461,14 @@ fn render_validation(spec: &JobSpec, report: &ValidationReport) -> String {
             i.spec.location
         );
     }
+    // Validating reads no rows: a postgres source is snapshotted by the run.
+    let postgres = spec.sources.iter().filter(|s| s.postgres.is_some());
+    for source in postgres {
+        s += &format!(
+            "  {:<22} {:<8} {:<18} {}\n",
+            source.name, "postgres", "columns described", source.location
+        );
+    }
     s += &format!(
         "views, in order: {}\n",
         spec.views
