@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 use crate::http::{Serve, post};
+use crate::serve::raw_rows;
 
 /// The line of the demo job the `[features]` additions follow.
 const MATERIALIZE: &str =
@@ -176,6 +177,24 @@ fn served_scores_read_text(lake: &std::path::Path, published: &[Value]) {
     assert_eq!(served["segment_id"], by_key[id]["segment_id"]);
     assert_eq!(
         served["risk_score"].as_f64().map(f64::to_bits),
+        by_key[id]["risk_score"].as_f64().map(f64::to_bits)
+    );
+
+    // From the customer's raw rows, through the run's feature SQL: the
+    // categories come out of the SQL as text.
+    let raw: serde_json::Map<String, Value> =
+        ["customers", "transactions", "events", "case_outcomes"]
+            .into_iter()
+            .map(|s| (s.to_string(), Value::Array(raw_rows(lake, s, id))))
+            .collect();
+    let r = post(
+        serve.addr,
+        "/v1/score",
+        &json!({"customer_id": id, "raw": raw, "as_of": "2026-01-01T00:00:00Z"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json()["risk_score"].as_f64().map(f64::to_bits),
         by_key[id]["risk_score"].as_f64().map(f64::to_bits)
     );
 

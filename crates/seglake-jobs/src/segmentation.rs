@@ -86,31 +86,22 @@ pub(crate) fn train(
         .map(|n| column_f64(features, table, n))
         .collect::<Result<_>>()?;
     let views: Vec<&[f64]> = columns.iter().map(Vec::as_slice).collect();
-    let options: Vec<_> = names.iter().map(|n| spec.prepare_for(n).clone()).collect();
     let texts = categorical.views(&chosen.categorical);
     let text_views: Vec<&[Option<&str>]> = texts.iter().map(Vec::as_slice).collect();
-    let ml = |source| JobError::Segmentation {
-        table: table.to_string(),
-        source,
+    let inputs = Inputs {
+        numeric: &names,
+        values: &views,
+        categorical: &chosen.categorical,
+        texts: &text_views,
     };
-    // The limit was checked when the columns were read (an error naming
-    // the job's key), so seglake-ml's own default must not cut in.
-    let to_encode: Vec<CategoricalColumn> = chosen
-        .categorical
-        .iter()
-        .zip(&text_views)
-        .map(|(name, values)| {
-            CategoricalColumn::new(name, values)
-                .encoding(spec.categorical_encoding)
-                .max_levels(usize::MAX)
-        })
-        .collect();
-    let preparation = Preparation::fit_mixed(&names, &views, &options, &to_encode).map_err(ml)?;
-    let matrix = preparation
-        .transform_mixed(&views, &text_views)
-        .map_err(ml)?;
+    let (preparation, matrix) = prepare(spec, &inputs, table)?;
     drop(columns);
-    let segmentation = seglake_ml::segment(matrix.view(), &spec.params).map_err(ml)?;
+    let segmentation = seglake_ml::segment(matrix.view(), &spec.params).map_err(|source| {
+        JobError::Segmentation {
+            table: table.to_string(),
+            source,
+        }
+    })?;
     let order = published_order(&segmentation.metrics.sizes);
     let mut labels = vec![String::new(); order.len()];
     let raw_labels = segment_labels(
@@ -141,6 +132,46 @@ pub(crate) fn train(
         labels,
         params: spec.params.clone(),
     })
+}
+
+/// The clustered features' values, by kind.
+struct Inputs<'a> {
+    numeric: &'a [String],
+    values: &'a [&'a [f64]],
+    categorical: &'a [String],
+    texts: &'a [&'a [Option<&'a str>]],
+}
+
+/// Fits the preparation (numeric features, then categorical ones in the
+/// section's encoding) and prepares the matrix k-means reads.
+fn prepare(
+    spec: &SegmentsSpec,
+    inputs: &Inputs,
+    table: &str,
+) -> Result<(Preparation, ndarray::Array2<f32>)> {
+    let ml = |source| JobError::Segmentation {
+        table: table.to_string(),
+        source,
+    };
+    let options: Vec<_> = (inputs.numeric.iter())
+        .map(|n| spec.prepare_for(n).clone())
+        .collect();
+    // The limit was checked when the columns were read (an error naming
+    // the job's key), so seglake-ml's own default must not cut in.
+    let to_encode: Vec<CategoricalColumn> = (inputs.categorical.iter())
+        .zip(inputs.texts)
+        .map(|(name, values)| {
+            CategoricalColumn::new(name, values)
+                .encoding(spec.categorical_encoding)
+                .max_levels(usize::MAX)
+        })
+        .collect();
+    let preparation =
+        Preparation::fit_mixed(inputs.numeric, inputs.values, &options, &to_encode).map_err(ml)?;
+    let matrix = preparation
+        .transform_mixed(inputs.values, inputs.texts)
+        .map_err(ml)?;
+    Ok((preparation, matrix))
 }
 
 /// The prepared columns' names as labels read them: a frequency-encoded
@@ -285,6 +316,19 @@ impl TrainedSegments {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_segments_top_level_is_its_most_frequent_and_ties_go_to_training_order() {
+        let values = [Some("b"), Some("a"), Some("a"), None, Some("b"), None];
+        let prepared =
+            Preparation::fit_mixed(&[], &[], &[], &[CategoricalColumn::new("kind", &values)])
+                .unwrap();
+        // Training order: a, b, missing (2 each: by name).
+        let ids = [0, 0, 1, 1, 1, 1];
+        let p = CategoryProfile::of(&prepared.categorical[0], &values, &ids, 2);
+        assert_eq!(p.top, ["a", "missing"]);
+        assert_eq!(p.share, [0.5, 0.5]);
+    }
 
     #[test]
     fn the_largest_segment_is_published_as_zero_and_ties_keep_model_order() {
