@@ -404,6 +404,8 @@ mod tests {
         risk.categorical.clear();
         let json = risk.to_json();
         assert!(!json.contains("\"categorical\""), "{json}");
+        // ... and such a stored model reads back as it was.
+        assert_eq!(RiskModel::from_json(&json).unwrap(), risk);
         // Category codes for an input the booster does not split as
         // categories are refused when read.
         let (_, risk) = models();
