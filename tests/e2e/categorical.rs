@@ -29,7 +29,7 @@ fn with_features(extra: &str) -> String {
 /// smallest category groups lowered to fit a small bank: among the demo's
 /// forty numeric features they are rarely among a customer's top three
 /// reasons, and the point here is how such a reason reads.
-fn categorical_job() -> JobVariant {
+pub(crate) fn categorical_job() -> JobVariant {
     let job = JobVariant::new(
         "categorical",
         MATERIALIZE,
