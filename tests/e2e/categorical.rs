@@ -209,6 +209,11 @@ fn served_scores_read_text(lake: &std::path::Path, published: &[Value]) {
     let r = post(serve.addr, "/v1/score", &json!({"features": given}));
     assert_eq!(r.status, 400, "{}", r.body);
     assert_eq!(r.json()["field"], "features.kyc_risk_rating", "{}", r.body);
+    let said = r.json()["error"].as_str().unwrap_or_default().to_string();
+    assert!(
+        said.contains("must be text or null, got a number"),
+        "{said}"
+    );
 
     given.insert("kyc_risk_rating".into(), json!("high"));
     given.insert("txn_count".into(), json!("many"));
