@@ -138,6 +138,42 @@ fn data_files(lake: &Path, table: &str) -> Vec<Vec<u8>> {
 
 const PUBLISHED: [&str; 3] = ["segments", "segment_profiles", "customer_features"];
 
+/// Categorical features travel to the executors as text arguments of the
+/// scoring function: the cluster's `segments` are the local run's.
+#[test]
+fn categorical_features_on_a_cluster_publish_the_local_segments_bit_for_bit() {
+    let cluster = Cluster::start(24_420);
+    let job = crate::categorical::categorical_job();
+    let run = |lake: &Path, extra: &[&str]| {
+        let var = format!("lake={}", lake.display());
+        let mut args = vec!["run", job.0.to_str().unwrap(), "--var", &var];
+        args.extend(["--run-id", "cluster-categorical"]);
+        args.extend(extra);
+        seglake_ok(&args);
+    };
+    let (local, remote) = (generated_lake(1_000), generated_lake(1_000));
+    run(local.path(), &[]);
+    run(remote.path(), &["--engine", &cluster.engine()]);
+    for table in PUBLISHED {
+        let (l, r) = (
+            data_files(local.path(), table),
+            data_files(remote.path(), table),
+        );
+        assert!(!l.is_empty(), "{table}: no data files");
+        assert!(l == r, "{table}: the cluster's data files differ");
+    }
+    let reasons = table_rows(remote.path(), "segments");
+    let named = reasons
+        .iter()
+        .flat_map(|r| r["reasons"].as_array().unwrap().clone());
+    assert!(
+        named
+            .map(|r| r["feature"].as_str().unwrap().to_string())
+            .any(|f| f.starts_with("kyc_risk_rating = ")),
+        "no reason names a category"
+    );
+}
+
 #[test]
 fn the_demo_on_a_cluster_publishes_the_local_segments_bit_for_bit() {
     let cluster = Cluster::start(24_350);

@@ -8,6 +8,7 @@ mod backtest;
 mod bad_input;
 mod berka;
 mod bi;
+mod categorical;
 mod cluster;
 mod common;
 mod deliver;

@@ -295,7 +295,7 @@ fn customer_ids(batch: &arrow::array::RecordBatch) -> &arrow::array::StringArray
 }
 
 /// The rows of raw source `source` that belong to `customer`, as JSON objects.
-fn raw_rows(lake: &Path, source: &str, customer: &str) -> Vec<Value> {
+pub(crate) fn raw_rows(lake: &Path, source: &str, customer: &str) -> Vec<Value> {
     use arrow::array::Array;
     let mut writer = arrow::json::ArrayWriter::new(Vec::new());
     for batch in raw_batches(lake, source) {

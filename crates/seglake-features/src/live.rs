@@ -11,7 +11,7 @@
 
 use crate::engine::{EngineOptions, FeatureEngine, RunContext, ViewMode};
 use crate::error::{FeatureError, column_list};
-use arrow::array::{Array, Float64Array, RecordBatch, StringArray};
+use arrow::array::{Array, ArrayRef, Float64Array, RecordBatch, StringArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, SchemaRef};
 use chrono::{DateTime, Utc};
@@ -203,16 +203,18 @@ impl LiveFeatures {
         Ok(engine)
     }
 
-    /// The feature values (`names`, NaN for NULL) of `customer` at `as_of`,
-    /// from `rows`: source name -> JSON rows. `at` prefixes field names.
+    /// The feature values of `customer` at `as_of`, from `rows`: source
+    /// name -> JSON rows: the numeric features `names` (NaN for NULL) and
+    /// the categorical features `texts` (as text, `None` for NULL). `at`
+    /// prefixes field names.
     pub async fn features(
         &self,
         customer: &str,
         rows: &serde_json::Map<String, Value>,
         as_of: DateTime<Utc>,
-        names: &[String],
+        (names, texts): (&[String], &[String]),
         at: &str,
-    ) -> Result<Vec<f64>, LiveError> {
+    ) -> Result<(Vec<f64>, Vec<Option<String>>), LiveError> {
         let known: Vec<&str> = self
             .per_customer_sources()
             .iter()
@@ -247,22 +249,15 @@ impl LiveFeatures {
             else {
                 continue;
             };
-            return names
+            let numbers = names
                 .iter()
-                .map(|name| {
-                    let column = batch.column_by_name(name).ok_or_else(|| {
-                        LiveError::Failed(format!("the feature SQL gives no column `{name}`"))
-                    })?;
-                    let column = cast(&column.slice(row, 1), &DataType::Float64)
-                        .map_err(|e| LiveError::Failed(format!("`{name}`: {e}")))?;
-                    let column = column.as_any().downcast_ref::<Float64Array>().expect("f64");
-                    Ok(if column.is_null(0) {
-                        f64::NAN
-                    } else {
-                        column.value(0)
-                    })
-                })
-                .collect();
+                .map(|name| Ok(number_at(batch, row, name)?.unwrap_or(f64::NAN)))
+                .collect::<Result<_, LiveError>>()?;
+            let texts = texts
+                .iter()
+                .map(|name| text_at(batch, row, name))
+                .collect::<Result<_, LiveError>>()?;
+            return Ok((numbers, texts));
         }
         Err(request(
             at,
@@ -274,6 +269,28 @@ impl LiveFeatures {
             ),
         ))
     }
+}
+
+/// Column `name` of `batch` at `row`, cast to `to`.
+fn cell(batch: &RecordBatch, row: usize, name: &str, to: &DataType) -> Result<ArrayRef, LiveError> {
+    let column = batch
+        .column_by_name(name)
+        .ok_or_else(|| LiveError::Failed(format!("the feature SQL gives no column `{name}`")))?;
+    cast(&column.slice(row, 1), to).map_err(|e| LiveError::Failed(format!("`{name}`: {e}")))
+}
+
+/// A numeric feature's value at `row`; `None` for NULL.
+fn number_at(batch: &RecordBatch, row: usize, name: &str) -> Result<Option<f64>, LiveError> {
+    let column = cell(batch, row, name, &DataType::Float64)?;
+    let column = column.as_any().downcast_ref::<Float64Array>().expect("f64");
+    Ok(column.is_valid(0).then(|| column.value(0)))
+}
+
+/// A categorical feature's value at `row`, as text; `None` for NULL.
+fn text_at(batch: &RecordBatch, row: usize, name: &str) -> Result<Option<String>, LiveError> {
+    let column = cell(batch, row, name, &DataType::Utf8)?;
+    let column = column.as_any().downcast_ref::<StringArray>().expect("utf8");
+    Ok(column.is_valid(0).then(|| column.value(0).to_string()))
 }
 
 /// A source's JSON rows as one batch of its schema; every row must belong

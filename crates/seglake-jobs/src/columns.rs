@@ -1,5 +1,5 @@
-//! Reading the feature table's columns for the models: which numeric
-//! columns a section trains on, a column as `f64`, the key as text and in
+//! Reading the feature table's columns for the models: which numeric and
+//! categorical columns a section trains on, a column as `f64`, the key as text and in
 //! its own type.
 
 use arrow::array::{Array, ArrayRef, Float64Array, StringArray};
@@ -16,16 +16,25 @@ fn is_numeric(t: &DataType) -> bool {
         || matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..))
 }
 
-/// The numeric columns a model reads: `features` (every numeric column but
-/// the key when absent) without `exclude`; `section` names the job section
-/// in the message of an error.
-pub(crate) fn numeric_columns(
+/// The columns one model reads.
+#[derive(Debug, PartialEq)]
+pub(crate) struct ModelColumns {
+    pub numeric: Vec<String>,
+    /// Categorical features (text), in the job's declared order.
+    pub categorical: Vec<String>,
+}
+
+/// The columns a model reads: `features` (every numeric column but the
+/// key, and every declared `categorical` column, when absent) without
+/// `exclude`; `section` names the job section in the message of an error.
+pub(crate) fn model_columns(
     schema: &Schema,
     key: &str,
     section: &str,
     features: Option<&[String]>,
     exclude: &[String],
-) -> std::result::Result<Vec<String>, String> {
+    categorical: &[String],
+) -> std::result::Result<ModelColumns, String> {
     let numeric: Vec<String> = schema
         .fields()
         .iter()
@@ -35,9 +44,14 @@ pub(crate) fn numeric_columns(
     let check = |key_name: &str, column: &str| -> std::result::Result<(), String> {
         match schema.field_with_name(column) {
             Ok(f) if is_numeric(f.data_type()) && column != key => Ok(()),
+            Ok(_) if categorical.iter().any(|c| c == column) => Ok(()),
             Ok(f) => Err(format!(
-                "{key_name}: column `{column}` is {}, not a numeric feature; numeric columns: {}",
+                "{key_name}: column `{column}` is {}, not a numeric feature{}; numeric columns: {}",
                 f.data_type(),
+                match crate::categorical::is_text(f.data_type()) {
+                    true => " (text columns are read when listed in [features] categorical)",
+                    false => "",
+                },
                 numeric.join(", ")
             )),
             Err(_) => Err(format!(
@@ -49,20 +63,27 @@ pub(crate) fn numeric_columns(
     for column in exclude {
         check(&format!("{section}.exclude"), column)?;
     }
-    let chosen: Vec<String> = match features {
-        Some(list) => {
-            for column in list {
-                check(&format!("{section}.features"), column)?;
-            }
-            list.to_vec()
+    if let Some(list) = features {
+        for column in list {
+            check(&format!("{section}.features"), column)?;
         }
-        None => numeric.clone(),
-    };
-    let chosen: Vec<String> = chosen
+    }
+    let wanted = |c: &String| !exclude.contains(c) && features.is_none_or(|list| list.contains(c));
+    let chosen = ModelColumns {
+        numeric: match features {
+            Some(list) => list
+                .iter()
+                .filter(|c| numeric.contains(c))
+                .cloned()
+                .collect(),
+            None => numeric.clone(),
+        }
         .into_iter()
         .filter(|c| !exclude.contains(c))
-        .collect();
-    if chosen.is_empty() {
+        .collect(),
+        categorical: categorical.iter().filter(|c| wanted(c)).cloned().collect(),
+    };
+    if chosen.numeric.is_empty() && chosen.categorical.is_empty() {
         return Err(format!(
             "no numeric feature left ({section}.features / {section}.exclude)"
         ));

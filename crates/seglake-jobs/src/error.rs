@@ -38,6 +38,10 @@ pub enum JobError {
         #[source]
         source: ArrowError,
     },
+    /// `[features] categorical` names a column the feature table does not
+    /// have (or not as text), or a categorical column has too many values.
+    #[error("categorical features of the feature table `{table}`: {message}")]
+    Categorical { table: String, message: String },
     /// The `[segments]` section names columns the feature table does not
     /// have (or not as numbers).
     #[error("segmenting the feature table `{table}`: {message}")]
@@ -131,6 +135,7 @@ impl JobError {
             JobError::Spec(_)
             | JobError::ReservedColumn { .. }
             | JobError::Column { .. }
+            | JobError::Categorical { .. }
             | JobError::Segments { .. }
             | JobError::Segmentation { .. }
             | JobError::Risk { .. }

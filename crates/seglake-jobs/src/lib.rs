@@ -45,6 +45,7 @@ mod train;
 
 // What the stages are made of.
 mod bands;
+mod categorical;
 mod cluster_scoring;
 mod columns;
 mod error;

@@ -60,8 +60,12 @@ pub struct ValidationReport {
     pub inputs: Vec<PinnedInput>,
     /// The feature table's columns and their types.
     pub columns: Vec<(String, String)>,
-    /// The features segmentation would cluster on, when the job segments.
+    /// The features segmentation would cluster on, when the job segments
+    /// (numeric, then categorical).
     pub segment_features: Option<Vec<String>>,
+    /// The text columns no model reads, and how to use them (`None` when
+    /// every text column is a declared categorical feature).
+    pub text_columns_left_out: Option<String>,
     /// What in the views may depend on row order or time (warnings; with
     /// `strict_determinism` they are errors and validation fails).
     pub order_dependences: Vec<seglake_features::ViewOrderDependence>,
@@ -81,13 +85,19 @@ pub async fn validate(spec: &JobSpec, progress: &dyn Progress) -> Result<Validat
     let prepared = prepare(spec, &run, &options, ViewMode::PlanOnly, progress).await?;
     let last = &spec.views.last().expect("validated").name;
     let schema = prepared.engine.table_schema(last).await?;
+    let categorical =
+        crate::categorical::declared(&spec.categorical, &schema, &spec.output_table, &spec.key)?;
     let segment_features = match &spec.segments {
-        Some(segments) => Some(crate::segmentation::select_features(
-            segments,
-            &schema,
-            &spec.output_table,
-            &spec.key,
-        )?),
+        Some(segments) => {
+            let chosen = crate::segmentation::select_features(
+                segments,
+                &schema,
+                &spec.output_table,
+                &spec.key,
+                &categorical,
+            )?;
+            Some([chosen.numeric, chosen.categorical].concat())
+        }
         None => None,
     };
     Ok(ValidationReport {
@@ -98,6 +108,7 @@ pub async fn validate(spec: &JobSpec, progress: &dyn Progress) -> Result<Validat
             .map(|f| (f.name().clone(), f.data_type().to_string()))
             .collect(),
         segment_features,
+        text_columns_left_out: crate::categorical::left_out(&schema, &spec.key, &categorical),
         order_dependences: prepared.engine.order_dependences().to_vec(),
     })
 }

@@ -5,11 +5,12 @@
 use ndarray::Array2;
 use seglake_features::FeatureTable;
 use seglake_ml::gbdt;
-use seglake_model::{RISK_FORMAT, Reason, RiskModel, SEGMENT_FEATURE};
+use seglake_model::{CategoryCodes, RISK_FORMAT, Reason, RiskModel, SEGMENT_FEATURE};
 use seglake_spec::RiskSpec;
 
 use crate::bands::{Evaluation, thresholds};
-use crate::columns::{column_f64, numeric_columns};
+use crate::categorical::CategoricalData;
+use crate::columns::{column_f64, model_columns};
 use crate::error::{JobError, Result};
 use crate::explain::explain;
 use crate::progress::{Progress, step};
@@ -30,6 +31,8 @@ pub(crate) struct TrainedRisk {
 /// segments and their labels.
 pub(crate) struct RiskInputs<'a> {
     pub features: &'a FeatureTable,
+    /// The job's categorical features.
+    pub categorical: &'a CategoricalData,
     /// The feature table's name, for errors.
     pub table: &'a str,
     pub key: &'a str,
@@ -44,7 +47,11 @@ pub(crate) fn train(
     inputs: &RiskInputs,
     progress: &dyn Progress,
 ) -> Result<TrainedRisk> {
-    let (names, values) = design_matrix(spec, inputs)?;
+    let Design {
+        names,
+        values,
+        categorical,
+    } = design_matrix(spec, inputs)?;
     let labelled: Vec<usize> = (0..inputs.keys.len())
         .filter(|&i| inputs.labels.contains_key(&inputs.keys[i]))
         .collect();
@@ -63,11 +70,20 @@ pub(crate) fn train(
         .map(|&i| inputs.labels[&inputs.keys[i]])
         .collect();
     let x = values.select(ndarray::Axis(0), &labelled);
-    let fitted =
-        gbdt::fit(x.view(), &y, &spec.booster).map_err(|source| JobError::LabelTraining {
-            view: spec.labels.name.clone(),
-            source,
-        })?;
+    let split_as_categories: Vec<usize> = (0..categorical.len())
+        .map(|j| names.iter().position(|n| *n == categorical[j].feature))
+        .map(|at| at.expect("a design input"))
+        .collect();
+    // Without categorical inputs, the numeric-only path every earlier
+    // model was trained by.
+    let fitted = match split_as_categories.is_empty() {
+        true => gbdt::fit(x.view(), &y, &spec.booster),
+        false => gbdt::fit_with_categorical(x.view(), &y, &spec.booster, &split_as_categories),
+    }
+    .map_err(|source| JobError::LabelTraining {
+        view: spec.labels.name.clone(),
+        source,
+    })?;
     drop(x);
     let booster = fitted.model;
     step(
@@ -108,6 +124,7 @@ pub(crate) fn train(
             .chain(std::iter::once(spec.default_band.clone()))
             .collect(),
         booster,
+        categorical,
         features: names,
         format: RISK_FORMAT.to_string(),
         per_segment: spec.per_segment,
@@ -133,25 +150,43 @@ pub(crate) fn train(
     })
 }
 
-/// The booster's inputs (the section's numeric columns, then the segment
-/// id when the model is hybrid) as one row per customer.
-fn design_matrix(spec: &RiskSpec, inputs: &RiskInputs) -> Result<(Vec<String>, Array2<f64>)> {
+/// The booster's inputs, one row per customer.
+struct Design {
+    /// The section's numeric columns, then its categorical ones, then the
+    /// segment id when the model is hybrid.
+    names: Vec<String>,
+    values: Array2<f64>,
+    /// The categorical inputs' levels: their values as category codes.
+    categorical: Vec<CategoryCodes>,
+}
+
+fn design_matrix(spec: &RiskSpec, inputs: &RiskInputs) -> Result<Design> {
     let risk_error = |message| JobError::Risk {
         table: inputs.table.to_string(),
         message,
     };
-    let mut names = numeric_columns(
+    let chosen = model_columns(
         &inputs.features.schema,
         inputs.key,
         "risk",
         spec.features.as_deref(),
         &spec.exclude,
+        &inputs.categorical.names,
     )
     .map_err(risk_error)?;
+    let mut names = chosen.numeric;
     let mut columns: Vec<Vec<f64>> = names
         .iter()
         .map(|n| column_f64(inputs.features, inputs.table, n))
         .collect::<Result<_>>()?;
+    let categorical = category_codes(inputs, &chosen.categorical)?;
+    for (codes, values) in categorical
+        .iter()
+        .zip(inputs.categorical.views(&chosen.categorical))
+    {
+        names.push(codes.feature.clone());
+        columns.push(codes.codes(values));
+    }
     if spec.segment_feature {
         if names.iter().any(|n| n == SEGMENT_FEATURE) {
             return Err(risk_error(format!(
@@ -167,7 +202,38 @@ fn design_matrix(spec: &RiskSpec, inputs: &RiskInputs) -> Result<(Vec<String>, A
             values[[i, f]] = v;
         }
     }
-    Ok((names, values))
+    Ok(Design {
+        names,
+        values,
+        categorical,
+    })
+}
+
+/// The levels of the categorical inputs `names`, fitted by seglake-ml's
+/// preparation: the levels, their order and the `missing` level are those
+/// k-means reads, so both models name a customer's category alike.
+fn category_codes(inputs: &RiskInputs, names: &[String]) -> Result<Vec<CategoryCodes>> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let values = inputs.categorical.views(names);
+    let columns: Vec<seglake_ml::CategoricalColumn> = names
+        .iter()
+        .zip(&values)
+        // The limit was checked when the columns were read.
+        .map(|(n, v)| seglake_ml::CategoricalColumn::new(n, v).max_levels(usize::MAX))
+        .collect();
+    let fitted = seglake_ml::Preparation::fit_mixed(&[], &[], &[], &columns).map_err(|source| {
+        JobError::RiskScoring {
+            table: inputs.table.to_string(),
+            source,
+        }
+    })?;
+    Ok(fitted
+        .categorical
+        .iter()
+        .map(CategoryCodes::from_stats)
+        .collect())
 }
 
 impl TrainedRisk {

@@ -23,7 +23,7 @@ pub(crate) fn segment_labels(
         ranked[c]
             .iter()
             .take(n)
-            .map(|&j| format!("{} {}", level(centres[[c, j]]), readable(&names[j])))
+            .map(|&j| phrase_of(centres[[c, j]], &names[j]))
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -65,6 +65,23 @@ fn level(z: f64) -> &'static str {
     }
 }
 
+/// One feature's part of a label: `high cash share`; for a one-hot
+/// column (`feature=level`, whose centre is the share of the segment in
+/// the level), `often kyc risk rating = high` or `rarely ...`.
+fn phrase_of(z: f64, name: &str) -> String {
+    match name.split_once('=') {
+        Some((feature, value)) => {
+            let how = match level(z) {
+                "high" => "often",
+                "low" => "rarely",
+                typical => typical,
+            };
+            format!("{how} {} = {value}", readable(feature))
+        }
+        None => format!("{} {}", level(z), readable(name)),
+    }
+}
+
 /// Labels still equal after using every feature get ` (2)`, ` (3)`, ...
 fn numbered_duplicates(labels: Vec<String>) -> Vec<String> {
     let mut seen = HashMap::new();
@@ -102,6 +119,20 @@ mod tests {
                 "high cash share, low volume",
                 "high cash share, high volume",
                 "typical cash share"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_one_hot_column_is_named_with_its_level() {
+        let centres = ndarray::array![[0.1, 0.6], [0.1, -0.6]];
+        let names = ["age".to_string(), "kyc_risk_rating=high".into()];
+        let labels = segment_labels(&centres, &names, 1);
+        assert_eq!(
+            labels,
+            [
+                "often kyc risk rating = high",
+                "rarely kyc risk rating = high"
             ]
         );
     }

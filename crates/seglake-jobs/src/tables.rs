@@ -248,6 +248,25 @@ fn centre_columns(trained: &TrainedSegments) -> (Vec<Field>, Vec<ArrayRef>) {
     (fields, columns)
 }
 
+/// Each categorical feature's most frequent level in the segment
+/// (`top_` + the feature's name) and that level's share of the segment's
+/// customers (`top_share_` + the name), after the numeric centres.
+fn category_columns(trained: &TrainedSegments) -> (Vec<Field>, Vec<ArrayRef>) {
+    let mut fields = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for p in &trained.category_profiles {
+        fields.push(Field::new(format!("top_{}", p.name), DataType::Utf8, false));
+        columns.push(Arc::new(StringArray::from_iter_values(&p.top)));
+        fields.push(Field::new(
+            format!("top_share_{}", p.name),
+            DataType::Float64,
+            false,
+        ));
+        columns.push(Arc::new(Float64Array::from(p.share.clone())));
+    }
+    (fields, columns)
+}
+
 /// The `segment_profiles` table: one row per segment, by segment id.
 pub(crate) fn profiles_table(
     trained: &TrainedSegments,
@@ -278,6 +297,7 @@ pub(crate) fn profiles_table(
         outcome_columns(trained, outcomes, &sizes),
         feedback_columns(feedback),
         centre_columns(trained),
+        category_columns(trained),
     ] {
         fields.extend(more_fields);
         columns.extend(more_columns);
@@ -303,7 +323,7 @@ fn segments_row(trained: &TrainedSegments) -> ModelRow {
     ModelRow {
         kind: ModelKind::Segments,
         algorithm: trained.params.algorithm.name().to_string(),
-        features: trained.features.clone(),
+        features: trained.model().features_read(),
         params: serde_json::to_string(&trained.params).expect("params serialise"),
         preparation: serde_json::to_string(&trained.preparation).expect("stats serialise"),
         metrics: serde_json::to_string(&trained.metrics()).expect("metrics serialise"),

@@ -33,16 +33,33 @@ pub(crate) async fn train(
     let Some(segments_spec) = &spec.segments else {
         return Ok(None);
     };
+    let categorical =
+        crate::categorical::read(&spec.categorical, features, &spec.output_table, &spec.key)?;
+    if let Some(said) =
+        crate::categorical::left_out(&features.schema, &spec.key, &categorical.names)
+    {
+        tracing::warn!("{said}");
+    }
     step(progress, &segmenting_message(segments_spec));
-    let segments =
-        crate::segmentation::train(segments_spec, features, &spec.output_table, &spec.key)?;
+    let segments = crate::segmentation::train(
+        segments_spec,
+        features,
+        &categorical,
+        &spec.output_table,
+        &spec.key,
+    )?;
     let outcomes = match &segments_spec.outcomes {
         Some(table) => {
             Some(case_outcomes(engine, table, &spec.key, &spec.outcome_vocabulary).await?)
         }
         None => None,
     };
-    let risk = train_risk(spec, engine, features, &segments, progress).await?;
+    let models_read = ModelsRead {
+        features,
+        categorical: &categorical,
+        segments: &segments,
+    };
+    let risk = train_risk(spec, engine, &models_read, progress).await?;
     let feedback = crate::feedback::per_segment(
         &crate::feedback::per_customer(engine).await?,
         &segments.keys,
@@ -64,15 +81,23 @@ fn segmenting_message(spec: &SegmentsSpec) -> String {
     }
 }
 
+/// What the risk model reads: the feature table, its categorical features
+/// and the trained segmentation.
+struct ModelsRead<'a> {
+    features: &'a FeatureTable,
+    categorical: &'a crate::categorical::CategoricalData,
+    segments: &'a TrainedSegments,
+}
+
 /// The risk model of a job with a `[risk]` section, trained on the label
 /// view; the segment ids are an input when the model is hybrid.
 async fn train_risk(
     spec: &JobSpec,
     engine: &FeatureEngine,
-    features: &FeatureTable,
-    segments: &TrainedSegments,
+    read: &ModelsRead<'_>,
     progress: &dyn Progress,
 ) -> Result<Option<TrainedRisk>> {
+    let segments = read.segments;
     let Some(risk_spec) = &spec.risk else {
         return Ok(None);
     };
@@ -85,7 +110,8 @@ async fn train_risk(
         ),
     );
     let inputs = RiskInputs {
-        features,
+        features: read.features,
+        categorical: read.categorical,
         table: &spec.output_table,
         key: &spec.key,
         keys: &segments.keys,

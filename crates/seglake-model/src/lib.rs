@@ -22,6 +22,7 @@
 //!         -> seglake-serve (POST /v1/score)
 //! ```
 
+mod categories;
 mod columns;
 mod error;
 mod risk;
@@ -29,11 +30,12 @@ mod scorer;
 mod segments;
 mod udf;
 
+pub use categories::CategoryCodes;
 pub use columns::{risk_columns, segment_columns};
 pub use error::{ModelError, ModelKind, Result};
 pub use risk::{
     NamedReason, RISK_FORMAT, Reason, RiskModel, SEGMENT_FEATURE, Thresholds, top_reasons,
 };
-pub use scorer::{RiskScore, Score, Scorer};
+pub use scorer::{RiskScore, Row, Score, Scorer};
 pub use segments::{SEGMENTS_FORMAT, SegmentModel};
 pub use udf::{ModelTexts, SCORE_FUNCTION, ScoreUdf};

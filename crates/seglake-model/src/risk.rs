@@ -5,6 +5,7 @@
 use seglake_ml::Gbdt;
 use serde::{Deserialize, Serialize};
 
+use crate::categories::CategoryCodes;
 use crate::error::{ModelError, ModelKind, Result};
 use crate::segments::check_format;
 
@@ -21,6 +22,11 @@ pub struct RiskModel {
     /// Band names from the highest risk down, then the default band.
     pub bands: Vec<String>,
     pub booster: Gbdt,
+    /// The categorical inputs (text columns read as category codes) and
+    /// their levels. Left out of the JSON when there are none, so a model
+    /// without them is stored as before they existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categorical: Vec<CategoryCodes>,
     /// The booster's inputs, in order (`segment_id` last when hybrid).
     pub features: Vec<String>,
     pub format: String,
@@ -62,7 +68,30 @@ impl RiskModel {
                 detail: "features or bands".into(),
             });
         }
+        model.check_categorical()?;
         Ok(model)
+    }
+
+    /// Refuses category codes for an input the booster does not split as
+    /// categories (or that it does not have).
+    fn check_categorical(&self) -> Result<()> {
+        let split_as_categories = self.booster.categorical_features();
+        for codes in &self.categorical {
+            let input = self.features.iter().position(|f| *f == codes.feature);
+            if !input.is_some_and(|i| split_as_categories.contains(&i)) {
+                return Err(ModelError::Inconsistent {
+                    kind: ModelKind::Risk,
+                    detail: format!("category codes for `{}`", codes.feature),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The category codes of input `input`, when it is categorical.
+    pub fn codes_of(&self, input: usize) -> Option<&CategoryCodes> {
+        let name = &self.features[input];
+        self.categorical.iter().find(|c| c.feature == *name)
     }
 
     /// The input index of the segment id, when the model reads one.
@@ -80,9 +109,17 @@ impl RiskModel {
         (score, band, top_reasons(&phi, x, self.reasons))
     }
 
-    /// A reason with its feature's name.
+    /// A reason with its feature's name; a categorical input's reason
+    /// names its level (`kyc_risk_rating = high`) and has no value.
     pub fn named(&self, reason: &Reason) -> NamedReason {
-        reason.named(&self.features)
+        match self.codes_of(reason.feature) {
+            Some(codes) => NamedReason {
+                feature: format!("{} = {}", codes.feature, codes.level_name(reason.value)),
+                value: None,
+                contribution: reason.contribution,
+            },
+            None => reason.named(&self.features),
+        }
     }
 }
 

@@ -15,10 +15,14 @@ pub const SEGMENTS_FORMAT: &str = "seglake.segments.v1";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SegmentModel {
     pub format: String,
-    /// The clustered features, in the order of `preparation` and `centres`.
+    /// The clustered numeric features, in the order of `preparation` and
+    /// of the first columns of `centres`; the categorical features (when
+    /// the job has some) are the preparation's, whose encoded columns
+    /// follow.
     pub features: Vec<String>,
     pub preparation: Preparation,
-    /// Prepared-space centres, row i = published segment id i.
+    /// Prepared-space centres (one value per prepared column), row i =
+    /// published segment id i.
     pub centres: Vec<Vec<f64>>,
     /// Labels by published segment id.
     pub labels: Vec<String>,
@@ -63,25 +67,41 @@ impl SegmentModel {
     }
 
     fn check(&self) -> Result<()> {
-        let dim = self.features.len();
+        let dim = self.preparation.width();
         let k = self.centres.len();
         if k == 0
             || self.labels.len() != k
             || self.centres.iter().any(|c| c.len() != dim)
-            || self.preparation.features.len() != dim
+            || self.preparation.features.len() != self.features.len()
         {
             return Err(ModelError::Inconsistent {
                 kind: ModelKind::Segments,
-                detail: format!("{k} centres, {} labels, {dim} features", self.labels.len()),
+                detail: format!(
+                    "{k} centres, {} labels, {} features ({dim} prepared columns)",
+                    self.labels.len(),
+                    self.features.len()
+                ),
             });
         }
         Ok(())
     }
 
+    /// The categorical features, in the preparation's order.
+    pub fn categorical(&self) -> Vec<String> {
+        let stats = &self.preparation.categorical;
+        stats.iter().map(|c| c.name.clone()).collect()
+    }
+
+    /// Every feature the segmentation reads: the numeric ones, then the
+    /// categorical ones.
+    pub fn features_read(&self) -> Vec<String> {
+        [self.features.clone(), self.categorical()].concat()
+    }
+
     /// The centres as a matrix, row i = segment id i.
     pub fn centre_matrix(&self) -> Array2<f64> {
         Array2::from_shape_vec(
-            (self.centres.len(), self.features.len()),
+            (self.centres.len(), self.preparation.width()),
             self.centres.concat(),
         )
         .expect("checked when read")

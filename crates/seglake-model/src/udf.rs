@@ -13,7 +13,7 @@
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray, Float64Array, StructArray};
+use arrow::array::{Array, AsArray, Float64Array, StringArray, StructArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Fields, Float64Type};
 use datafusion::common::{DataFusionError, Result as DfResult};
@@ -23,7 +23,7 @@ use datafusion::logical_expr::{
 use serde::{Deserialize, Serialize};
 
 use crate::error::ModelError;
-use crate::scorer::Scorer;
+use crate::scorer::{Row, Scorer};
 
 /// The name the scoring function has in SQL and in serialised plans.
 pub const SCORE_FUNCTION: &str = "seglake_score";
@@ -37,8 +37,10 @@ pub struct ModelTexts {
 
 /// `seglake_score(input...)`: the segment and risk score of one customer,
 /// as a struct of the `segments` table's scoring columns. Arguments are the
-/// scorer's inputs in [`Scorer::inputs`] order, any numeric type (read as
-/// the batch run reads them: cast to `DOUBLE`, NULL as missing).
+/// scorer's numeric inputs in [`Scorer::inputs`] order, any numeric type
+/// (read as the batch run reads them: cast to `DOUBLE`, NULL as missing),
+/// then its categorical inputs in [`Scorer::text_inputs`] order (cast to
+/// text, NULL as the `missing` level).
 pub struct ScoreUdf {
     models: ModelTexts,
     scorer: Scorer,
@@ -49,7 +51,7 @@ pub struct ScoreUdf {
 impl std::fmt::Debug for ScoreUdf {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ScoreUdf")
-            .field("inputs", &self.scorer.inputs())
+            .field("inputs", &self.inputs())
             .field("risk", &self.scorer.has_risk())
             .finish()
     }
@@ -99,8 +101,11 @@ impl ScoreUdf {
         })
     }
 
-    pub fn inputs(&self) -> &[String] {
-        self.scorer.inputs()
+    /// The function's arguments, in order: the numeric inputs, then the
+    /// categorical ones.
+    pub fn inputs(&self) -> Vec<String> {
+        let numeric = self.scorer.inputs().iter();
+        numeric.chain(self.scorer.text_inputs()).cloned().collect()
     }
 }
 
@@ -119,29 +124,40 @@ impl ScalarUDFImpl for ScoreUdf {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         let n = args.number_rows;
-        if args.args.len() != self.scorer.inputs().len() {
+        let inputs = self.inputs();
+        if args.args.len() != inputs.len() {
             return Err(DataFusionError::Plan(format!(
                 "{SCORE_FUNCTION} takes {} inputs ({}), got {}",
-                self.scorer.inputs().len(),
-                self.scorer.inputs().join(", "),
+                inputs.len(),
+                inputs.join(", "),
                 args.args.len()
             )));
         }
-        let columns: Vec<Float64Array> = args
-            .args
+        let (numeric, text) = args.args.split_at(self.scorer.inputs().len());
+        let numbers: Vec<Float64Array> = numeric
             .iter()
             .map(|arg| {
-                let array = arg.to_array(n)?;
-                let array = cast(&array, &DataType::Float64)?;
+                let array = cast(&arg.to_array(n)?, &DataType::Float64)?;
                 Ok(array.as_primitive::<Float64Type>().clone())
             })
             .collect::<DfResult<_>>()?;
-        let rows: Vec<Vec<f64>> = (0..n)
-            .map(|i| {
-                columns
+        let texts: Vec<StringArray> = text
+            .iter()
+            .map(|arg| {
+                let array = cast(&arg.to_array(n)?, &DataType::Utf8)?;
+                Ok(array.as_string::<i32>().clone())
+            })
+            .collect::<DfResult<_>>()?;
+        let rows: Vec<Row> = (0..n)
+            .map(|i| Row {
+                numbers: numbers
                     .iter()
                     .map(|c| if c.is_null(i) { f64::NAN } else { c.value(i) })
-                    .collect()
+                    .collect(),
+                texts: texts
+                    .iter()
+                    .map(|c| c.is_valid(i).then(|| c.value(i).to_string()))
+                    .collect(),
             })
             .collect();
         let scores = self.scorer.score(&rows).map_err(|e| {

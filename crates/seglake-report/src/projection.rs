@@ -48,9 +48,18 @@ pub fn project(
         columns.push(rows.iter().map(|&r| all[r]).collect::<Vec<f64>>());
     }
     let column_refs: Vec<&[f64]> = columns.iter().map(Vec::as_slice).collect();
+    let mut texts = Vec::new();
+    for name in model.categorical() {
+        let all = features.strings(&name)?;
+        texts.push(rows.iter().map(|&r| all[r].clone()).collect::<Vec<_>>());
+    }
+    let texts: Vec<Vec<Option<&str>>> = (texts.iter())
+        .map(|c| c.iter().map(Option::as_deref).collect())
+        .collect();
+    let text_refs: Vec<&[Option<&str>]> = texts.iter().map(Vec::as_slice).collect();
     let prepared = model
         .preparation
-        .transform(&column_refs)
+        .transform_mixed(&column_refs, &text_refs)
         .map_err(|source| ReportError::Prepare {
             run_id: run.run_id.clone(),
             source,

@@ -96,7 +96,8 @@ fn features_section(j: &JobText) -> String {
 
 const SEGMENTS: &str = "
 # Mini-batch k-means over every numeric feature; k chosen by silhouette.
-# Text columns are not clustered on. Preparation (median imputation,
+# Text columns are read only when listed in [features] categorical (or
+# categorical = \"auto\"). Preparation (median imputation,
 # clipping to quantiles, log of heavy tails, standardisation) is the default.
 [segments]
 algorithm = \"kmeans\"

@@ -25,6 +25,7 @@ use crate::metrics::Metrics;
 use crate::model::{Loaded, Models};
 use crate::wal::Wal;
 use seglake_features::live::LiveError;
+use seglake_model::Row;
 
 /// At most this many customers in one `/v1/score/batch` request.
 pub const MAX_BATCH: usize = 10_000;
@@ -141,39 +142,60 @@ fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
     })
 }
 
-/// One customer's feature values in the scorer's order; `at` prefixes
-/// field names in errors.
-fn feature_row(value: &Value, loaded: &Loaded, at: &str) -> Result<Vec<f64>, ApiError> {
+/// One customer's feature values in the scorer's order: numbers for its
+/// numeric inputs, text for its categorical ones (`null` for a value that
+/// is not known); `at` prefixes field names in errors.
+fn feature_row(value: &Value, loaded: &Loaded, at: &str) -> Result<Row, ApiError> {
     let features = object(value, at)?;
-    let inputs = loaded.scorer.inputs();
-    if let Some(unknown) = features.keys().find(|k| !inputs.contains(k)) {
+    let (inputs, texts) = (loaded.scorer.inputs(), loaded.scorer.text_inputs());
+    let known = |k: &String| inputs.contains(k) || texts.contains(k);
+    if let Some(unknown) = features.keys().find(|k| !known(k)) {
         return Err(ApiError::field(
             format!("{at}.{unknown}"),
             format!(
                 "not a feature of run {}'s models; they read: {}",
                 loaded.run_id,
-                inputs.join(", ")
+                [inputs, texts].concat().join(", ")
             ),
         ));
     }
-    inputs
-        .iter()
-        .map(|name| match features.get(name) {
-            None => Err(ApiError::field(
+    let given = |name: &String| {
+        features.get(name).ok_or_else(|| {
+            ApiError::field(
                 format!("{at}.{name}"),
                 "missing (send null for a value that is not known)",
-            )),
-            Some(Value::Null) => Ok(f64::NAN),
-            Some(Value::Number(n)) => n
+            )
+        })
+    };
+    let numbers = inputs
+        .iter()
+        .map(|name| match given(name)? {
+            Value::Null => Ok(f64::NAN),
+            Value::Number(n) => n
                 .as_f64()
                 .filter(|v| v.is_finite())
                 .ok_or_else(|| ApiError::field(format!("{at}.{name}"), "must be a finite number")),
-            Some(other) => Err(ApiError::field(
+            other => Err(ApiError::field(
                 format!("{at}.{name}"),
                 format!("must be a number or null, got {}", kind(other)),
             )),
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    let texts = texts
+        .iter()
+        .map(|name| match given(name)? {
+            Value::Null => Ok(None),
+            Value::String(s) => Ok(Some(s.clone())),
+            other => Err(ApiError::field(
+                format!("{at}.{name}"),
+                format!(
+                    "a categorical feature: must be text or null, got {}",
+                    kind(other)
+                ),
+            )),
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Row { numbers, texts })
 }
 
 /// A request's `customer_id`, if it gives one (echoed back, never logged).
@@ -211,7 +233,7 @@ fn score_json(loaded: &Loaded, customer: Option<String>, score: seglake_model::S
     out
 }
 
-fn score_rows(loaded: &Loaded, rows: Vec<Vec<f64>>) -> Result<Vec<seglake_model::Score>, ApiError> {
+fn score_rows(loaded: &Loaded, rows: Vec<Row>) -> Result<Vec<seglake_model::Score>, ApiError> {
     loaded
         .scorer
         .score(&rows)
@@ -225,7 +247,7 @@ async fn request_row(
     request: &serde_json::Map<String, Value>,
     loaded: &Loaded,
     at: &str,
-) -> Result<Vec<f64>, ApiError> {
+) -> Result<Row, ApiError> {
     only_fields(request, at, &["customer_id", "features", "raw", "as_of"])?;
     match (request.get("features"), request.get("raw")) {
         (Some(features), None) => {
@@ -256,20 +278,16 @@ async fn request_row(
                 }
             };
             let raw = object(raw, &format!("{at}raw"))?;
-            live.features(
-                &customer,
-                raw,
-                as_of,
-                loaded.scorer.inputs(),
-                &format!("{at}raw"),
-            )
-            .await
-            .map_err(|e| match e {
-                LiveError::Request { field, message } => ApiError::field(field, message),
-                LiveError::Failed(m) => ApiError::Unavailable(format!(
-                    "the run's feature SQL failed on these rows: {m}"
-                )),
-            })
+            let inputs = (loaded.scorer.inputs(), loaded.scorer.text_inputs());
+            live.features(&customer, raw, as_of, inputs, &format!("{at}raw"))
+                .await
+                .map(|(numbers, texts)| Row { numbers, texts })
+                .map_err(|e| match e {
+                    LiveError::Request { field, message } => ApiError::field(field, message),
+                    LiveError::Failed(m) => ApiError::Unavailable(format!(
+                        "the run's feature SQL failed on these rows: {m}"
+                    )),
+                })
         }
         (Some(_), Some(_)) => Err(ApiError::field(
             format!("{at}raw"),
@@ -313,11 +331,13 @@ fn shadow_score(
     state: &AppState,
     champion: &Loaded,
     challenger: &Loaded,
-    rows: Vec<Vec<f64>>,
+    rows: Vec<Row>,
     customers: &[Option<String>],
     scores: &[seglake_model::Score],
 ) {
-    if challenger.scorer.inputs() != champion.scorer.inputs() {
+    if challenger.scorer.inputs() != champion.scorer.inputs()
+        || challenger.scorer.text_inputs() != champion.scorer.text_inputs()
+    {
         return;
     }
     let shadowed = match challenger.scorer.score(&rows) {

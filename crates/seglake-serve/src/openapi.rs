@@ -15,8 +15,8 @@ pub fn document() -> Value {
             "customer_id": {"type": "string", "description": "echoed back; with `raw`, the customer whose rows they are"},
             "features": {
                 "type": "object",
-                "description": "every feature the run's models read (see a 400's message for the list), by name: a number, or null when not known (imputed as in training)",
-                "additionalProperties": {"type": ["number", "null"]}
+                "description": "every feature the run's models read (see a 400's message for the list), by name: a number, or text for a categorical feature (a value unseen in training is the level `other`), or null when not known (imputed as in training; the level `missing` for a categorical feature)",
+                "additionalProperties": {"type": ["number", "string", "null"]}
             },
             "raw": {
                 "type": "object",

@@ -64,6 +64,9 @@ pub struct JobSpec {
     /// `[features] strict_determinism`: order-dependent SQL in a view is an
     /// error rather than a warning.
     pub strict_determinism: bool,
+    /// `[features] categorical` and `max_categories`: the text columns
+    /// both models read as categories.
+    pub categorical: crate::categorical::CategoricalSpec,
     pub quality: QualitySpec,
     /// The `[segments]` section, when the job segments customers.
     pub segments: Option<crate::segments::SegmentsSpec>,
@@ -369,6 +372,12 @@ impl Validator<'_> {
             .enumerate()
             .map(|(i, r)| self.outlier_rule(i, r, &tables))
             .collect::<Result<Vec<_>>>()?;
+        let categorical = crate::categorical::validate(
+            raw.features.categorical.as_ref(),
+            raw.features.max_categories,
+            &raw.features.key,
+        )
+        .map_err(|p| self.invalid(p.key, p.message))?;
         let outcomes_view = self.outcomes_view(&raw, &tables)?;
         let outcome_vocabulary = self.outcome_vocabulary(&raw)?;
         let mut model_tables = tables.clone();
@@ -408,6 +417,7 @@ impl Validator<'_> {
             key: raw.features.key,
             output_table: raw.features.output_table,
             strict_determinism: raw.features.strict_determinism,
+            categorical,
             quality: QualitySpec { outliers },
             segments,
             risk,

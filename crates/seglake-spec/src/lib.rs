@@ -36,6 +36,7 @@
 //! #     std::fs::create_dir_all(&d).unwrap(); d }
 //! ```
 
+pub mod categorical;
 mod error;
 mod job;
 pub mod lineage;
@@ -52,6 +53,7 @@ pub mod screening;
 pub mod segments;
 mod view;
 
+pub use categorical::{CategoricalColumns, CategoricalSpec};
 pub use error::{Problem, Problems, Result, SpecError, error_chain};
 pub use job::{
     FEEDBACK_SOURCE, JobSpec, MODELS_TABLE, OutlierRule, PROFILES_TABLE, QualitySpec,

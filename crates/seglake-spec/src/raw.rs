@@ -208,6 +208,12 @@ pub struct RawFeatures {
     /// instead of a warning.
     #[serde(default)]
     pub strict_determinism: bool,
+    /// Text columns both models read as categories: a list, or "auto".
+    #[serde(default)]
+    pub categorical: Option<crate::categorical::RawCategorical>,
+    /// The most distinct values a categorical column may have.
+    #[serde(default)]
+    pub max_categories: Option<usize>,
 }
 
 fn default_output_table() -> String {
@@ -268,6 +274,8 @@ pub struct RawSegments {
     pub outcomes: Option<String>,
     #[serde(default)]
     pub prepare: RawPrepare,
+    /// How k-means reads categorical features: "one_hot" or "frequency".
+    pub categorical_encoding: Option<String>,
     /// Never accepted: the job's seed (`job.seed`) seeds every model.
     #[serde(default)]
     pub seed: Option<toml::Value>,

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use seglake_ml::{Algorithm, KChoice, LogMode, PrepareOptions, SegmentParams};
+use seglake_ml::{Algorithm, Encoding, KChoice, LogMode, PrepareOptions, SegmentParams};
 
 use crate::error::Problem;
 use crate::raw::{RawAlgorithm, RawClip, RawK, RawPrepareFeature, RawSegments};
@@ -37,6 +37,9 @@ pub struct SegmentsSpec {
     /// ...but these, by column name (the section's settings, then the
     /// feature's own).
     pub prepare_features: BTreeMap<String, PrepareOptions>,
+    /// How the job's categorical features (`[features] categorical`)
+    /// become k-means columns: `one_hot` (the default) or `frequency`.
+    pub categorical_encoding: Encoding,
 }
 
 impl SegmentsSpec {
@@ -62,6 +65,8 @@ pub(crate) fn validate(raw: &RawSegments, seed: u64) -> Result<SegmentsSpec, Vec
         return Err(err("label_features", "must be at least 1".into()));
     }
     let (prepare, prepare_features) = preparation(raw)?;
+    let categorical_encoding = encoding(raw.categorical_encoding.as_deref())
+        .map_err(|m| err("categorical_encoding", m))?;
     let params = SegmentParams {
         algorithm,
         k,
@@ -103,7 +108,17 @@ pub(crate) fn validate(raw: &RawSegments, seed: u64) -> Result<SegmentsSpec, Vec
         outcomes: raw.outcomes.clone(),
         prepare,
         prepare_features,
+        categorical_encoding,
     })
+}
+
+/// `categorical_encoding`: `one_hot` when absent.
+fn encoding(text: Option<&str>) -> Result<Encoding, String> {
+    match text {
+        None | Some("one_hot") => Ok(Encoding::OneHot),
+        Some("frequency") => Ok(Encoding::Frequency),
+        Some(other) => Err(format!("`{other}` is not one of: one_hot, frequency")),
+    }
 }
 
 type ShapeError = (&'static str, String);

@@ -493,6 +493,9 @@ fn render_validation(spec: &JobSpec, report: &ValidationReport) -> String {
             features.join(", ")
         );
     }
+    if let Some(said) = &report.text_columns_left_out {
+        s += &format!("note: {said}\n");
+    }
     s += &format!("output root {}\n", spec.output_root);
     for found in &report.order_dependences {
         s += &format!(

@@ -155,10 +155,19 @@ async fn decisions(cx: &PublishContext<'_>) -> Result<Option<Vec<decisions::Deci
     .await
 }
 
-/// The model features: the segmentation's, then the risk model's others.
+/// The models' numeric features: the segmentation's, then the risk
+/// model's others. (Drift is measured on numbers; a categorical feature's
+/// PSI is not computed.)
 fn model_features(trained: &Trained) -> Vec<String> {
     let mut features = trained.segments.features.clone();
-    for f in trained.risk.iter().flat_map(|r| &r.model.features) {
+    let risk = trained.risk.iter().map(|r| &r.model);
+    let numeric = risk.flat_map(|m| {
+        let inputs = m.features.iter().enumerate();
+        inputs
+            .filter(|(i, _)| m.codes_of(*i).is_none())
+            .map(|(_, f)| f)
+    });
+    for f in numeric {
         if !features.contains(f) {
             features.push(f.clone());
         }
