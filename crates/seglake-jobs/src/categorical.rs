@@ -2,22 +2,12 @@
 //! which text columns they are, their values as text, the cardinality
 //! limit, and the text columns a job leaves out (said, never silent).
 
-use arrow::array::{Array, StringArray};
-use arrow::compute::cast;
-use arrow::datatypes::{DataType, Schema};
+use arrow::datatypes::Schema;
 use seglake_features::FeatureTable;
 use seglake_spec::{CategoricalColumns, CategoricalSpec};
 
+use crate::columns::{column_text, is_text};
 use crate::error::{JobError, Result};
-
-/// A string column, or a dictionary of strings.
-pub(crate) fn is_text(t: &DataType) -> bool {
-    match t {
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
-        DataType::Dictionary(_, value) => is_text(value),
-        _ => false,
-    }
-}
 
 /// The text columns of the feature table but the key, in column order.
 fn text_columns(schema: &Schema, key: &str) -> Vec<String> {
@@ -140,32 +130,10 @@ pub(crate) fn read(
     Ok(CategoricalData { names, values })
 }
 
-/// One column of the feature table as text, NULL as `None`.
-fn column_text(features: &FeatureTable, table: &str, name: &str) -> Result<Vec<Option<String>>> {
-    let mut out = Vec::with_capacity(features.rows);
-    for batch in &features.batches {
-        let column = batch
-            .column_by_name(name)
-            .expect("checked against the schema");
-        let column = cast(column, &DataType::Utf8).map_err(|source| JobError::Column {
-            table: table.to_string(),
-            column: name.to_string(),
-            wanted: "text",
-            source,
-        })?;
-        let column = column
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .expect("cast to utf8");
-        out.extend(column.iter().map(|v| v.map(str::to_string)));
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::datatypes::Field;
+    use arrow::datatypes::{DataType, Field};
 
     fn schema() -> Schema {
         let dictionary =

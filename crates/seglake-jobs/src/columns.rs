@@ -48,7 +48,7 @@ pub(crate) fn model_columns(
             Ok(f) => Err(format!(
                 "{key_name}: column `{column}` is {}, not a numeric feature{}; numeric columns: {}",
                 f.data_type(),
-                match crate::categorical::is_text(f.data_type()) {
+                match is_text(f.data_type()) {
                     true => " (text columns are read when listed in [features] categorical)",
                     false => "",
                 },
@@ -94,16 +94,7 @@ pub(crate) fn model_columns(
 /// One column of the feature table `table` as f64, nulls as NaN.
 pub(crate) fn column_f64(features: &FeatureTable, table: &str, name: &str) -> Result<Vec<f64>> {
     let mut out = Vec::with_capacity(features.rows);
-    for batch in &features.batches {
-        let column = batch
-            .column_by_name(name)
-            .expect("checked against the schema");
-        let column = cast(column, &DataType::Float64).map_err(|source| JobError::Column {
-            table: table.to_string(),
-            column: name.to_string(),
-            wanted: "numbers",
-            source,
-        })?;
+    for column in cast_column(features, table, name, &DataType::Float64, "numbers")? {
         let column = column
             .as_any()
             .downcast_ref::<Float64Array>()
@@ -111,6 +102,57 @@ pub(crate) fn column_f64(features: &FeatureTable, table: &str, name: &str) -> Re
         out.extend(column.iter().map(|v| v.unwrap_or(f64::NAN)));
     }
     Ok(out)
+}
+
+/// One column of the feature table `table` as text, NULL as `None`.
+pub(crate) fn column_text(
+    features: &FeatureTable,
+    table: &str,
+    name: &str,
+) -> Result<Vec<Option<String>>> {
+    let mut out = Vec::with_capacity(features.rows);
+    for column in cast_column(features, table, name, &DataType::Utf8, "text")? {
+        let column = column
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("cast to utf8");
+        out.extend(column.iter().map(|v| v.map(str::to_string)));
+    }
+    Ok(out)
+}
+
+/// Column `name` of each of the feature table's batches, cast to `to`.
+fn cast_column(
+    features: &FeatureTable,
+    table: &str,
+    name: &str,
+    to: &DataType,
+    wanted: &'static str,
+) -> Result<Vec<ArrayRef>> {
+    features
+        .batches
+        .iter()
+        .map(|batch| {
+            let column = batch
+                .column_by_name(name)
+                .expect("checked against the schema");
+            cast(column, to).map_err(|source| JobError::Column {
+                table: table.to_string(),
+                column: name.to_string(),
+                wanted,
+                source,
+            })
+        })
+        .collect()
+}
+
+/// A string column, or a dictionary of strings.
+pub(crate) fn is_text(t: &DataType) -> bool {
+    match t {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+        DataType::Dictionary(_, value) => is_text(value),
+        _ => false,
+    }
 }
 
 /// The key column of the feature table `table` as text, in row order.
