@@ -78,7 +78,7 @@ pub fn inspect(dir: &Path) -> Result<Inventory> {
     let mut names: Vec<String> = Vec::new();
     let mut tables = Vec::new();
     for files in located {
-        let name = unique_name(&table_name(&files.path), &names);
+        let name = crate::names::unique_name(&table_name(&files.path), &names);
         names.push(name.clone());
         tables.push(read_table(name, files)?);
     }
@@ -393,14 +393,4 @@ fn table_name(path: &str) -> String {
     let last = path.rsplit('/').next().unwrap_or(path);
     let stem = last.strip_suffix(".parquet").unwrap_or(last);
     crate::names::identifier(stem, "t")
-}
-
-pub(crate) fn unique_name(name: &str, taken: &[String]) -> String {
-    if !taken.iter().any(|t| t == name) {
-        return name.to_string();
-    }
-    (2..)
-        .map(|i| format!("{name}_{i}"))
-        .find(|n| !taken.iter().any(|t| t == n))
-        .expect("some suffix is free")
 }

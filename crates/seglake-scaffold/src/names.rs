@@ -163,7 +163,18 @@ fn is_keyword(name: &str) -> bool {
 
 /// Adds `name`, made unique against `taken` with a numeric suffix.
 pub fn claim(name: String, taken: &mut Vec<String>) -> String {
-    let name = crate::inspect::unique_name(&name, taken);
+    let name = unique_name(&name, taken);
     taken.push(name.clone());
     name
+}
+
+/// `name`, or `name_2`, `name_3`, ... when it is taken.
+pub(crate) fn unique_name(name: &str, taken: &[String]) -> String {
+    if !taken.iter().any(|t| t == name) {
+        return name.to_string();
+    }
+    (2..)
+        .map(|i| format!("{name}_{i}"))
+        .find(|n| !taken.iter().any(|t| t == n))
+        .expect("some suffix is free")
 }
