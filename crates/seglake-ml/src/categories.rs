@@ -47,7 +47,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{MlError, Result};
-use crate::prepare::{LogMode, PrepareOptions, fit_feature};
+use crate::numeric::{LogMode, PrepareOptions, fit_feature};
 
 /// The level name of NULL values (in column names and profiles).
 pub const MISSING_LEVEL: &str = "missing";

@@ -28,6 +28,7 @@ pub mod gbdt;
 mod kernel;
 pub mod kmeans;
 pub mod metrics;
+mod numeric;
 pub mod prepare;
 pub mod projection;
 mod seeds;
