@@ -1,8 +1,6 @@
 //! `seglake run` and `seglake validate`: a job, what it did, or what it
 //! would do.
 
-use std::time::Duration;
-
 use anyhow::Context;
 use seglake_jobs::{EngineOptions, RunSummary, ValidationReport};
 use seglake_spec::{JobSpec, RunId};
@@ -16,7 +14,8 @@ use crate::progress::Spinner;
 /// How long one query may take on a cluster unless `--query-timeout` says
 /// otherwise: a cluster that lost its executors must not keep the run
 /// waiting. Locally there is no limit.
-const CLUSTER_QUERY_TIMEOUT: Duration = Duration::from_secs(3600);
+#[cfg(feature = "cluster")]
+const CLUSTER_QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Features shown per segment under the run summary (`seglake segments
 /// --top` shows more).
@@ -231,9 +230,14 @@ pub(crate) fn engine_options(args: &EngineArgs) -> EngineOptions {
         query_timeout: args.query_timeout,
         ..Default::default()
     };
-    if let Engine::Ballista(cluster) = &args.engine {
-        options.remote = Some(std::sync::Arc::new(cluster.clone()));
-        options.query_timeout = args.query_timeout.or(Some(CLUSTER_QUERY_TIMEOUT));
+    match &args.engine {
+        Engine::Local => {}
+        // Only a binary with the cluster engine has another engine.
+        #[cfg(feature = "cluster")]
+        Engine::Ballista(cluster) => {
+            options.remote = Some(std::sync::Arc::new(cluster.clone()));
+            options.query_timeout = args.query_timeout.or(Some(CLUSTER_QUERY_TIMEOUT));
+        }
     }
     options
 }
@@ -524,8 +528,11 @@ mod tests {
         assert_eq!(group(-1_234), "-1,234");
     }
 
+    #[cfg(feature = "cluster")]
     #[test]
     fn a_cluster_query_times_out_after_an_hour_unless_told() {
+        use std::time::Duration;
+
         let cluster = "ballista://127.0.0.1:50050".parse::<Engine>().unwrap();
         let on = |engine: Engine, timeout: Option<Duration>| {
             engine_options(&EngineArgs {
