@@ -224,22 +224,22 @@ pub(crate) fn enforce_memory_budget(args: &EngineArgs) {
 
 /// The engine `run` computes on: in process, or a Ballista cluster.
 pub(crate) fn engine_options(args: &EngineArgs) -> EngineOptions {
-    let mut options = EngineOptions {
+    let local = EngineOptions {
         target_partitions: args.partitions,
         memory_limit: args.memory.memory_limit,
         query_timeout: args.query_timeout,
         ..Default::default()
     };
     match &args.engine {
-        Engine::Local => {}
+        Engine::Local => local,
         // Only a binary with the cluster engine has another engine.
         #[cfg(feature = "cluster")]
-        Engine::Ballista(cluster) => {
-            options.remote = Some(std::sync::Arc::new(cluster.clone()));
-            options.query_timeout = args.query_timeout.or(Some(CLUSTER_QUERY_TIMEOUT));
-        }
+        Engine::Ballista(cluster) => EngineOptions {
+            remote: Some(std::sync::Arc::new(cluster.clone())),
+            query_timeout: args.query_timeout.or(Some(CLUSTER_QUERY_TIMEOUT)),
+            ..local
+        },
     }
-    options
 }
 
 /// The segment profiles the run published, if it segmented.
