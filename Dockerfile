@@ -8,8 +8,8 @@
 #   docker build -t ghcr.io/seglake/seglake:latest .
 #
 # The binary is built as `cargo install` builds it: the dist profile (no
-# debug info, stripped), Cargo.lock as it is; it holds the cluster engine
-# and the S3 store, which the Kubernetes examples need.
+# debug info, stripped), Cargo.lock as it is, with both optional features
+# (the cluster engine and S3), which the Kubernetes examples need.
 
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
@@ -19,7 +19,7 @@ COPY . .
 # is copied out of the cache in the same step.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --profile dist --locked -p seglake-cli \
+    cargo build --profile dist --locked -p seglake-cli --features cluster,s3 \
     && install -D target/dist/seglake /out/seglake
 
 # The same Debian release as the builder, so the binary finds the glibc it

@@ -42,7 +42,12 @@ if ! ls /usr/lib/postgresql/*/bin/initdb > /dev/null 2>&1; then
     bash infra/postgres/server.sh install
 fi
 
+# Every cargo command here has the same flags: the tests need every feature
+# (the cluster and S3 tests), and a second feature set would build
+# DataFusion and delta-rs a second time. seglake-cli's default features are
+# all of them, so `cargo run --release -- demo` shares this build.
+cargo_flags=(--release --workspace --locked --all-features)
 echo "== cargo build --benches (they are run by hand, so a change that breaks one must fail here)"
-cargo build --release --workspace --locked --benches
+cargo build "${cargo_flags[@]}" --benches
 echo "== cargo test (release profile: DataFusion in debug mode is too slow to test with real data)"
-cargo test --release --workspace --locked "$@"
+cargo test "${cargo_flags[@]}" "$@"

@@ -3,6 +3,12 @@
 //! under their own heading in `--help`).
 
 mod after_help;
+// The cluster engine is the `cluster` feature (Ballista and its gRPC
+// stack): without it there is no `seglake cluster`
+// command, and `--engine` takes `local` only (`ballista://` is refused with
+// the feature to build with).
+#[cfg(feature = "cluster")]
+mod cluster;
 mod values;
 
 use std::path::{Path, PathBuf};
@@ -12,7 +18,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use self::after_help::AFTER_HELP;
-use self::after_help::{DELIVER_AFTER_HELP, INIT_AFTER_HELP, RUN_AFTER_HELP, SERVE_AFTER_HELP};
+use self::after_help::{DELIVER_AFTER_HELP, INIT_AFTER_HELP, SERVE_AFTER_HELP, run_after_help};
+#[cfg(feature = "cluster")]
+pub use self::cluster::{ClusterCommand, ExecutorArgs, SchedulerArgs};
 use self::values::{
     parse_bytes, parse_interval, parse_period, parse_time, parse_var, parse_window_start,
 };
@@ -63,7 +71,7 @@ pub enum Command {
     /// Run a job: read its sources at pinned versions, compute its feature
     /// views, and publish the feature table and the run's lineage as new
     /// Delta versions.
-    #[command(after_help = RUN_AFTER_HELP)]
+    #[command(after_help = run_after_help())]
     Run(RunArgs),
 
     /// Check a job without running it: the spec, every source, every SQL
@@ -201,6 +209,7 @@ pub enum Command {
     /// ballista://HOST:PORT`: the scheduler or an executor, with seglake's
     /// functions and codecs. Object stores are opened with the credentials
     /// of the process's own environment. Stops on Ctrl-C or SIGTERM.
+    #[cfg(feature = "cluster")]
     #[command(subcommand)]
     Cluster(ClusterCommand),
 }
@@ -244,6 +253,13 @@ pub struct EngineArgs {
         env = "SEGLAKE_ENGINE",
         default_value = "local",
         help_heading = "Engine"
+    )]
+    #[cfg_attr(
+        not(feature = "cluster"),
+        arg(
+            help = "Where the feature views and the scoring pass run: `local` (this process) \
+            only, as this seglake was built without the cluster engine"
+        )
     )]
     pub engine: Engine,
 
@@ -309,6 +325,7 @@ pub enum Engine {
     /// `local`: in this process.
     Local,
     /// `ballista://HOST:PORT`: on a Ballista cluster.
+    #[cfg(feature = "cluster")]
     Ballista(seglake_cluster::BallistaEngine),
 }
 
@@ -321,10 +338,31 @@ impl FromStr for Engine {
         if text == "local" {
             return Ok(Engine::Local);
         }
-        seglake_cluster::BallistaEngine::parse(text)
-            .map(Engine::Ballista)
-            .map_err(|e| InvalidInput(e.to_string()))
+        cluster_engine(text)
     }
+}
+
+#[cfg(feature = "cluster")]
+fn cluster_engine(text: &str) -> Result<Engine, InvalidInput> {
+    seglake_cluster::BallistaEngine::parse(text)
+        .map(Engine::Ballista)
+        .map_err(|e| InvalidInput(e.to_string()))
+}
+
+/// Without the cluster engine a cluster address is refused, naming the
+/// feature to build with, before anything runs.
+#[cfg(not(feature = "cluster"))]
+fn cluster_engine(text: &str) -> Result<Engine, InvalidInput> {
+    if text.starts_with("ballista://") {
+        return Err(InvalidInput(format!(
+            "`{text}`: this seglake was built without the cluster engine; build it with \
+             the `cluster` feature (cargo install --path crates/seglake-cli --locked \
+             --features cluster)"
+        )));
+    }
+    Err(InvalidInput(format!(
+        "`{text}`: expected `local` (this seglake was built without the cluster engine)"
+    )))
 }
 
 /// Rewords a shared flag's help for one command:
@@ -821,60 +859,6 @@ pub struct RunArgs {
     pub output: OutputArgs,
 }
 
-/// `seglake cluster`: the processes of a Ballista cluster.
-#[derive(Debug, Subcommand)]
-pub enum ClusterCommand {
-    /// The scheduler: plans each query into stages and hands their tasks to
-    /// the executors. Listens on --bind only.
-    Scheduler(SchedulerArgs),
-    /// An executor: runs tasks, keeps shuffle data and serves results.
-    /// Listens on the --bind host only.
-    Executor(ExecutorArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct SchedulerArgs {
-    /// The address to listen on, and to give executors and clients.
-    #[arg(long, default_value = "127.0.0.1:50050")]
-    pub bind: std::net::SocketAddr,
-
-    /// Seconds without a heartbeat after which an executor is taken out of
-    /// the cluster and its tasks run elsewhere.
-    #[arg(long, default_value_t = 30)]
-    pub executor_timeout: u64,
-}
-
-#[derive(Debug, Args)]
-pub struct ExecutorArgs {
-    /// The scheduler, HOST:PORT.
-    #[arg(long)]
-    pub scheduler: String,
-
-    /// The address for shuffle data and results (Arrow Flight).
-    #[arg(long, default_value = "127.0.0.1:50051")]
-    pub bind: std::net::SocketAddr,
-
-    /// The port of the task service, on the --bind host; the --bind port + 1
-    /// by default.
-    #[arg(long)]
-    pub grpc_port: Option<u16>,
-
-    /// Tasks run at once; all cores by default.
-    #[arg(long, default_value_t = 0)]
-    pub concurrent_tasks: usize,
-
-    /// Folder for shuffle files; a temporary one by default.
-    #[arg(long)]
-    pub work_dir: Option<PathBuf>,
-
-    /// Seconds between heartbeats to the scheduler.
-    #[arg(long, default_value_t = 5)]
-    pub heartbeat: u64,
-
-    #[command(flatten)]
-    pub memory: MemoryArgs,
-}
-
 #[derive(Debug, Args)]
 #[command(mut_arg("lake", help("The lake (output root) holding the table")))]
 #[command(mut_arg("json", help("One JSON object per version instead of a table")))]
@@ -936,6 +920,7 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    #[cfg(feature = "cluster")]
     #[test]
     fn engine_is_local_or_a_ballista_address() {
         assert!(matches!(
@@ -953,6 +938,7 @@ mod tests {
 
     /// The message names the flag and the forms it takes, and a bad
     /// engine is invalid input (exit 1), as before clap parsed it.
+    #[cfg(feature = "cluster")]
     #[test]
     fn a_bad_engine_names_the_flag_and_the_valid_forms() {
         let err = run_args(&["--engine", "spark://host:7077"]).unwrap_err();
@@ -965,6 +951,28 @@ mod tests {
         assert_eq!(Exit::for_usage(&err), Exit::InvalidInput);
         let err = run_args(&["--engine", "ballista://127.0.0.1"]).unwrap_err();
         assert!(err.render().to_string().contains("no port"));
+    }
+
+    #[cfg(not(feature = "cluster"))]
+    #[test]
+    fn without_the_cluster_engine_a_cluster_address_names_the_feature() {
+        let err = run_args(&["--engine", "ballista://127.0.0.1:50050"]).unwrap_err();
+        let message = err.render().to_string();
+        assert!(message.contains("--features cluster"), "{message}");
+        assert_eq!(Exit::for_usage(&err), Exit::InvalidInput);
+        assert!(Cli::command().find_subcommand("cluster").is_none());
+    }
+
+    /// `run --help` documents S3 and the cluster only in a binary that has them.
+    #[test]
+    fn run_help_names_only_the_features_built_in() {
+        let help = run_after_help();
+        assert_eq!(help.contains("AWS_ACCESS_KEY_ID"), cfg!(feature = "s3"));
+        assert_eq!(
+            help.contains("ballista://"),
+            cfg!(all(feature = "s3", feature = "cluster"))
+        );
+        assert!(help.contains(" line.\n\nPublishing: "), "{help}");
     }
 
     #[test]

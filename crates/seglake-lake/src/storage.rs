@@ -14,6 +14,11 @@
 //!
 //! The option maps built here hold no credential, so printing one (or a
 //! builder made from it) cannot leak a secret.
+//!
+//! S3 is this crate's `s3` feature (deltalake's S3 store and the AWS SDK).
+//! A build without it refuses an `s3://` location here, naming the feature
+//! to build with, rather than with delta-rs's "cannot infer storage
+//! location".
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -68,16 +73,35 @@ pub fn storage_options() -> HashMap<String, String> {
 
 /// A Delta table builder for `url` with [`storage_options`].
 pub fn delta_builder(url: Url) -> deltalake::DeltaResult<DeltaTableBuilder> {
+    require_store(&url)?;
     Ok(DeltaTableBuilder::from_url(url)?.with_storage_options(storage_options()))
 }
 
 /// The object store holding `url`, rooted at the bucket (or the file system
 /// root), and the path of `url` inside it.
 pub fn object_store_for(url: &Url) -> deltalake::DeltaResult<(Arc<dyn ObjectStore>, StorePath)> {
+    require_store(url)?;
     let root = store_root(url);
     let store = deltalake::logstore::store_for(&root, storage_options())?;
     let path = StorePath::from_url_path(url.path())?;
     Ok((store, path))
+}
+
+/// Refuses an `s3://` URL when this build has no S3 store.
+fn require_store(url: &Url) -> deltalake::DeltaResult<()> {
+    if url.scheme() == "s3" && !cfg!(feature = "s3") {
+        return Err(deltalake::DeltaTableError::Generic(missing_s3(url)));
+    }
+    Ok(())
+}
+
+/// The message for an `s3://` location in a build without S3.
+fn missing_s3(url: &Url) -> String {
+    format!(
+        "{}: this seglake was built without S3 support; build it with the `s3` feature \
+         (cargo install --path crates/seglake-cli --locked --features s3)",
+        store_root(url)
+    )
 }
 
 /// `url` as a folder (its path ending in `/`), so that `Url::join` adds to
@@ -115,6 +139,19 @@ mod tests {
                 "s3://bank-lake/prod/segments/part-0.parquet"
             );
         }
+    }
+
+    #[cfg(not(feature = "s3"))]
+    #[test]
+    fn without_s3_an_s3_location_names_the_feature() {
+        let url = Url::parse("s3://bank-lake/prod/segments").unwrap();
+        let err = delta_builder(url.clone()).unwrap_err().to_string();
+        assert!(
+            err.contains("s3://bank-lake/") && err.contains("--features s3"),
+            "{err}"
+        );
+        let err = object_store_for(&url).unwrap_err().to_string();
+        assert!(err.contains("--features s3"), "{err}");
     }
 
     #[test]

@@ -14,8 +14,25 @@ Exit codes:
 
 Logging: set RUST_LOG (e.g. RUST_LOG=info, RUST_LOG=seglake_jobs=debug); logs go to stderr.";
 
-/// `run --help`: where S3 settings come from (never the job file).
-pub const RUN_AFTER_HELP: &str = "\
+/// `run --help`: where S3 settings come from (never the job file), how a
+/// run publishes, and its exit codes. The S3 and cluster lines are there
+/// only when the binary has those features.
+pub fn run_after_help() -> String {
+    let mut text = String::new();
+    if cfg!(feature = "s3") {
+        text.push_str(RUN_S3);
+        if cfg!(feature = "cluster") {
+            text.push_str(RUN_S3_ON_A_CLUSTER);
+        }
+        text.push_str(RUN_NO_CREDENTIALS);
+    } else {
+        text.push_str(RUN_WITHOUT_S3);
+    }
+    text.push_str(RUN_PUBLISHING);
+    text
+}
+
+const RUN_S3: &str = "\
 S3 (sources and output root at s3://BUCKET/PREFIX), configured from the environment only:
   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, or AWS_PROFILE; AWS_REGION
   AWS_ENDPOINT_URL, AWS_ALLOW_HTTP=true   an S3-compatible store (MinIO, Ceph, ...)
@@ -25,10 +42,25 @@ S3 (sources and output root at s3://BUCKET/PREFIX), configured from the environm
   SEGLAKE_S3_MAX_BACKOFF      longest wait between retries, e.g. 15s; default 15s
   SEGLAKE_S3_TIMEOUT          time limit of one request, e.g. 30s; default 30s
   SEGLAKE_COMMIT_ATTEMPTS     commit attempts per table when other writers commit first; default 30
+";
+
+const RUN_S3_ON_A_CLUSTER: &str = "\
 On a cluster (--engine ballista://HOST:PORT), every executor reads S3 with the settings of its
 own environment; no credential is sent with a job.
-Credentials in a job file or a URI are refused; secrets are masked in every log line.
+";
 
+const RUN_NO_CREDENTIALS: &str = "\
+Credentials in a job file or a URI are refused; secrets are masked in every log line.
+";
+
+const RUN_WITHOUT_S3: &str = "\
+S3: this seglake was built without the `s3` feature; s3:// locations are refused.
+  SEGLAKE_COMMIT_ATTEMPTS     commit attempts per table when other writers commit first; default 30
+Secrets are masked in every log line.
+";
+
+// Starts with the blank line before it (a `\` would swallow it).
+const RUN_PUBLISHING: &str = "
 Publishing: every table's data files first, then one commit per table carrying the run id as
 its Delta transaction id, then the `runs` row. Re-running a run id after a crash or failure
 (--run-id) completes the commits that are missing and repeats none.

@@ -1,8 +1,6 @@
 //! `seglake run` and `seglake validate`: a job, what it did, or what it
 //! would do.
 
-use std::time::Duration;
-
 use anyhow::Context;
 use seglake_jobs::{EngineOptions, RunSummary, ValidationReport};
 use seglake_spec::{JobSpec, RunId};
@@ -16,7 +14,8 @@ use crate::progress::Spinner;
 /// How long one query may take on a cluster unless `--query-timeout` says
 /// otherwise: a cluster that lost its executors must not keep the run
 /// waiting. Locally there is no limit.
-const CLUSTER_QUERY_TIMEOUT: Duration = Duration::from_secs(3600);
+#[cfg(feature = "cluster")]
+const CLUSTER_QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Features shown per segment under the run summary (`seglake segments
 /// --top` shows more).
@@ -225,17 +224,22 @@ pub(crate) fn enforce_memory_budget(args: &EngineArgs) {
 
 /// The engine `run` computes on: in process, or a Ballista cluster.
 pub(crate) fn engine_options(args: &EngineArgs) -> EngineOptions {
-    let mut options = EngineOptions {
+    let local = EngineOptions {
         target_partitions: args.partitions,
         memory_limit: args.memory.memory_limit,
         query_timeout: args.query_timeout,
         ..Default::default()
     };
-    if let Engine::Ballista(cluster) = &args.engine {
-        options.remote = Some(std::sync::Arc::new(cluster.clone()));
-        options.query_timeout = args.query_timeout.or(Some(CLUSTER_QUERY_TIMEOUT));
+    match &args.engine {
+        Engine::Local => local,
+        // Only a binary with the cluster engine has another engine.
+        #[cfg(feature = "cluster")]
+        Engine::Ballista(cluster) => EngineOptions {
+            remote: Some(std::sync::Arc::new(cluster.clone())),
+            query_timeout: args.query_timeout.or(Some(CLUSTER_QUERY_TIMEOUT)),
+            ..local
+        },
     }
-    options
 }
 
 /// The segment profiles the run published, if it segmented.
@@ -535,8 +539,11 @@ mod tests {
         assert_eq!(group(-1_234), "-1,234");
     }
 
+    #[cfg(feature = "cluster")]
     #[test]
     fn a_cluster_query_times_out_after_an_hour_unless_told() {
+        use std::time::Duration;
+
         let cluster = "ballista://127.0.0.1:50050".parse::<Engine>().unwrap();
         let on = |engine: Engine, timeout: Option<Duration>| {
             engine_options(&EngineArgs {

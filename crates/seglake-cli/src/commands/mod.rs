@@ -3,6 +3,8 @@
 //! tables.
 
 mod audit;
+// `seglake cluster`: the `cluster` feature (see `args.rs`).
+#[cfg(feature = "cluster")]
 mod cluster;
 mod deliver;
 mod demo_project;
@@ -48,6 +50,7 @@ pub async fn dispatch(command: Command) -> anyhow::Result<Exit> {
         Command::Vacuum(args) => retention::vacuum(args).await,
         Command::Erase(args) => retention::erase(args).await,
         Command::Serve(args) => serve::serve(args).await,
+        #[cfg(feature = "cluster")]
         Command::Cluster(command) => cluster::cluster(command).await,
     }
 }
