@@ -23,11 +23,12 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     && install -D target/dist/seglake /out/seglake
 
 # The same Debian release as the builder, so the binary finds the glibc it
-# was linked against; it needs nothing else but the CA certificates (S3 and
-# webhooks over TLS check servers against the system's roots).
+# was linked against; it needs the CA certificates (S3, webhooks and Kafka
+# over TLS check servers against the system's roots) and OpenSSL's library
+# (the Kafka client's TLS and SCRAM).
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates \
+    && apt-get install -y --no-install-recommends ca-certificates libssl3 \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/seglake /usr/local/bin/seglake
 # Not root; its home is the working folder (`seglake demo` writes ./lake).

@@ -42,6 +42,11 @@ if ! ls /usr/lib/postgresql/*/bin/initdb > /dev/null 2>&1; then
     bash infra/postgres/server.sh install
 fi
 
+# The ingestion tests start a real Kafka-protocol broker on 127.0.0.1
+# (infra/kafka/broker.sh: Tansu, built once with `cargo install` into
+# ~/.cache/seglake/kafka, stopped by pid when the tests end).
+bash infra/kafka/broker.sh install
+
 # Every cargo command here has the same flags: the tests need every feature
 # (the cluster and S3 tests), and a second feature set would build
 # DataFusion and delta-rs a second time. seglake-cli's default features are

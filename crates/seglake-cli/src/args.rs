@@ -18,7 +18,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use self::after_help::AFTER_HELP;
-use self::after_help::{DELIVER_AFTER_HELP, INIT_AFTER_HELP, SERVE_AFTER_HELP, run_after_help};
+use self::after_help::{
+    DELIVER_AFTER_HELP, INGEST_AFTER_HELP, INIT_AFTER_HELP, SERVE_AFTER_HELP, run_after_help,
+};
 #[cfg(feature = "cluster")]
 pub use self::cluster::{ClusterCommand, ExecutorArgs, SchedulerArgs};
 use self::values::{
@@ -204,6 +206,24 @@ pub enum Command {
     /// the feedback it acknowledged.
     #[command(after_help = SERVE_AFTER_HELP)]
     Serve(ServeArgs),
+
+    /// Append a Kafka topic's messages (one JSON object each) to a Delta
+    /// table, exactly once: each commit carries the offsets it holds, so a
+    /// crash or restart neither loses nor repeats a message. Messages that
+    /// are not rows of the table (not JSON, a required field missing, a
+    /// wrong type) go to a dead-letter table with the error and offset and
+    /// never stop the stream. Follows the topic until Ctrl-C or SIGTERM
+    /// (committing what it holds), or with --exit-at-end stops once it has
+    /// read everything.
+    #[command(after_help = INGEST_AFTER_HELP)]
+    Ingest(IngestArgs),
+
+    /// Send rows of Parquet files to a Kafka topic, one JSON object per
+    /// row (what `seglake ingest` reads), creating the topic if it does not
+    /// exist: to load a topic with a bank's transactions for a demo, a
+    /// test or a benchmark.
+    #[command(after_help = INGEST_AFTER_HELP)]
+    Produce(ProduceArgs),
 
     /// Run a process of a Ballista cluster for `seglake run --engine
     /// ballista://HOST:PORT`: the scheduler or an executor, with seglake's
@@ -410,6 +430,86 @@ pub struct ServeArgs {
     /// How often acknowledged feedback is committed to the feedback table.
     #[arg(long, default_value = "2s", value_parser = parse_interval)]
     pub flush_every: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// The topic: kafka://HOST:PORT[,HOST:PORT...]/TOPIC. Credentials come
+    /// from the environment (see below), never from the URL.
+    #[arg(long, value_name = "KAFKA_URL")]
+    pub from: String,
+
+    /// The Delta table to append to (a folder or an s3:// URL). Created on
+    /// the first commit if it does not exist, with the columns of
+    /// --schema-like.
+    #[arg(long, value_name = "TABLE")]
+    pub to: String,
+
+    /// Message format. JSON objects, one per message, matched to the
+    /// table's columns by name.
+    #[arg(long, value_enum, default_value_t = MessageFormat::Json)]
+    pub format: MessageFormat,
+
+    /// A Parquet file, a folder of them, or a Delta table whose columns a
+    /// new --to table takes (for an existing table, its own columns are
+    /// used and this must agree with them).
+    #[arg(long, value_name = "PATH")]
+    pub schema_like: Option<PathBuf>,
+
+    /// The dead-letter table [default: the --to table's path + `_dead_letters`].
+    #[arg(long, value_name = "TABLE")]
+    pub dead_letters: Option<String>,
+
+    /// Commit a partition's micro-batch when it holds this many messages...
+    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_messages: u64,
+
+    /// ...or when its oldest message has waited this long (e.g. 5s, 500ms).
+    #[arg(long, default_value = "5s", value_parser = parse_interval)]
+    pub batch_age: Duration,
+
+    /// Stop once every partition is read to its end (after committing),
+    /// instead of following the topic.
+    #[arg(long)]
+    pub exit_at_end: bool,
+
+    /// How long to wait for the brokers before giving up (exit 2).
+    #[arg(long, default_value = "30s", value_parser = parse_interval)]
+    pub connect_timeout: Duration,
+
+    /// Serve Prometheus metrics (messages, rows, dead letters, lag, commit
+    /// delay) at http://ADDR/metrics.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_bind: Option<std::net::SocketAddr>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum MessageFormat {
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ProduceArgs {
+    /// A Parquet file or a folder of them.
+    #[arg(long, value_name = "PATH")]
+    pub from: PathBuf,
+
+    /// The topic: kafka://HOST:PORT[,HOST:PORT...]/TOPIC.
+    #[arg(long, value_name = "KAFKA_URL")]
+    pub to: String,
+
+    /// The column whose value is each message's key (and so picks its
+    /// partition: one customer's rows stay in order), e.g. customer_id.
+    #[arg(long, value_name = "COLUMN")]
+    pub key: Option<String>,
+
+    /// Partitions of the topic, if it has to be created.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..))]
+    pub partitions: i32,
+
+    /// How long to wait for the brokers before giving up (exit 2).
+    #[arg(long, default_value = "30s", value_parser = parse_interval)]
+    pub connect_timeout: Duration,
 }
 
 #[derive(Debug, Args)]

@@ -75,6 +75,8 @@ fn is_invalid_input(e: &(dyn std::error::Error + 'static)) -> bool {
         || e.downcast_ref::<seglake_jobs::JobError>()
             .is_some_and(|j| j.is_invalid_input())
         || e.downcast_ref::<seglake_spec::SpecError>().is_some()
+        || e.downcast_ref::<seglake_stream::StreamError>()
+            .is_some_and(|s| s.is_invalid_input())
         || e.downcast_ref::<seglake_lake::LakeError>()
             .is_some_and(|l| l.is_invalid_input())
         || e.downcast_ref::<seglake_audit::AuditError>()

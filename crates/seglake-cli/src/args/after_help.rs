@@ -124,3 +124,22 @@ Example:
   (relative paths in a job, --var values included, resolve against the job file's folder)
 
 Exit codes: 0 written, 1 the folder, a file or --key is wrong (nothing written), 2 other failure.";
+
+/// `ingest --help` and `produce --help`: the connection's environment and
+/// what ingestion writes.
+pub const INGEST_AFTER_HELP: &str = "\
+Connecting to a secured cluster (from the environment; never logged):
+  SEGLAKE_KAFKA_SECURITY_PROTOCOL   plaintext (default) | ssl | sasl_plaintext | sasl_ssl
+  SEGLAKE_KAFKA_SSL_CA_FILE         PEM file of the CAs to trust (default: the system's)
+  SEGLAKE_KAFKA_SASL_MECHANISM      PLAIN (default) | SCRAM-SHA-256 | SCRAM-SHA-512
+  SEGLAKE_KAFKA_SASL_USERNAME       the SASL user
+  SEGLAKE_KAFKA_SASL_PASSWORD       its password, or SEGLAKE_KAFKA_SASL_PASSWORD_FILE (a file)
+
+Each commit to the table carries, per partition, the last offset it holds (a Delta
+application transaction `seglake-ingest/TOPIC/PARTITION`); a restart reads from the next one.
+The dead-letter table has: topic, partition, offset, message_timestamp, key, payload
+(the bytes as sent), error, ingested_at.
+
+Exit codes: 0 stopped cleanly (Ctrl-C, SIGTERM, or --exit-at-end); 1 invalid input (a bad
+URL, unknown topic, a column JSON cannot carry, a --schema-like that disagrees with the
+table); 2 any other failure (an unreachable broker after --connect-timeout, storage).";

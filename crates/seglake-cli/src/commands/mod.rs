@@ -9,6 +9,7 @@ mod cluster;
 mod deliver;
 mod demo_project;
 mod generate;
+mod ingest;
 mod init;
 mod job;
 mod monitoring;
@@ -50,6 +51,8 @@ pub async fn dispatch(command: Command) -> anyhow::Result<Exit> {
         Command::Vacuum(args) => retention::vacuum(args).await,
         Command::Erase(args) => retention::erase(args).await,
         Command::Serve(args) => serve::serve(args).await,
+        Command::Ingest(args) => ingest::ingest(args).await,
+        Command::Produce(args) => ingest::produce(args).await,
         #[cfg(feature = "cluster")]
         Command::Cluster(command) => cluster::cluster(command).await,
     }
@@ -78,4 +81,16 @@ fn load_spec(job: &std::path::Path, vars: &[(String, String)]) -> anyhow::Result
 
 fn open_lake(lake: &LakeArgs) -> anyhow::Result<seglake_audit::Lake> {
     Ok(seglake_audit::Lake::open(lake.path())?)
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what Kubernetes sends), saying `stopping`
+/// on stderr; the command then finishes what it holds.
+async fn shutdown_requested(stopping: &'static str) {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    eprintln!("{stopping}");
 }

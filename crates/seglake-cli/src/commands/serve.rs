@@ -19,7 +19,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
         flush_every: args.flush_every,
         shadow: args.shadow,
     };
-    seglake_serve::serve(options, shutdown_requested(), |address| {
+    let stop =
+        super::shutdown_requested("stopping: finishing requests in flight, committing feedback");
+    seglake_serve::serve(options, stop, |address| {
         eprintln!("seglake serve: listening on http://{address}");
     })
     .await
@@ -45,18 +47,6 @@ fn api_token(file: Option<&Path>) -> anyhow::Result<seglake_serve::Token> {
         })?,
     };
     Ok(seglake_serve::Token::new(text).map_err(InvalidInput)?)
-}
-
-/// Resolves on Ctrl-C or SIGTERM (what Kubernetes sends); the server then
-/// finishes the requests in flight and commits the feedback it took.
-async fn shutdown_requested() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("a SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-    eprintln!("stopping: finishing requests in flight, committing feedback");
 }
 
 /// A configuration error is the user's to fix (exit 1), and so may be the

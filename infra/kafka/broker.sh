@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# A throwaway Kafka-protocol broker for `seglake ingest` / `produce` and
+# their tests: Tansu (Apache-2.0, a Kafka-compatible broker written in Rust,
+# installed from crates.io with `cargo install`), keeping its topics in
+# memory, listening on 127.0.0.1 only. Throwaway: a restart of the broker
+# loses every topic.
+#
+#   infra/kafka/broker.sh start DIR   start a broker; prints `port=P pid=N`,
+#                                     and DIR holds `port` and `pid`
+#   infra/kafka/broker.sh stop DIR    stop the broker started from DIR, by
+#                                     the pid it recorded
+#   infra/kafka/broker.sh install     only install the broker, if missing
+#                                     (`start` does too)
+#
+# Settings (environment):
+#   SEGLAKE_KAFKA_BROKER_BIN   the broker's binary (default: installed under
+#                              $SEGLAKE_TOOLS, ~/.cache/seglake by default)
+#   SEGLAKE_KAFKA_PORT         the port (default: a free one)
+#
+# Both commands are idempotent: `start` on a running broker prints its port
+# and returns at once; `stop` on a stopped one does nothing.
+set -euo pipefail
+
+action="${1:-}"
+dir="${2:-}"
+host=127.0.0.1
+# Pinned: the version the tests were written against.
+tansu_version=0.6.0
+tools="${SEGLAKE_TOOLS:-$HOME/.cache/seglake}/kafka"
+bin="${SEGLAKE_KAFKA_BROKER_BIN:-$tools/bin/tansu}"
+
+usage() {
+    echo "usage: $0 start|stop DIR, or $0 install" >&2
+    exit 2
+}
+
+# Builds Tansu with its in-memory storage only (the `dynostore` feature; no
+# PostgreSQL, S3 or lake back ends), in a target folder of its own so that
+# seglake's build is untouched. A few minutes, once per machine.
+install_broker() {
+    [ -x "$bin" ] && return 0
+    echo "== installing the Tansu Kafka broker $tansu_version (cargo install, once)" >&2
+    CARGO_TARGET_DIR="$tools/target" cargo install tansu --version "$tansu_version" \
+        --no-default-features --features dynostore --locked --root "$tools" >&2
+    rm -rf "$tools/target"
+}
+
+free_port() {
+    local port
+    for _ in $(seq 1 50); do
+        port=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
+            echo "$port"
+            return 0
+        fi
+    done
+    echo "no free port found on $host" >&2
+    exit 2
+}
+
+# The pid of the broker started from DIR, if it still runs.
+running_pid() {
+    [ -s "$dir/pid" ] || return 1
+    local pid
+    pid="$(cat "$dir/pid")"
+    kill -0 "$pid" 2>/dev/null || return 1
+    # A recycled pid is not the broker.
+    [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$bin")" ] || return 1
+    echo "$pid"
+}
+
+start() {
+    [ -n "$dir" ] || usage
+    mkdir -p "$dir"
+    dir="$(cd "$dir" && pwd)"
+    local pid
+    if pid="$(running_pid)"; then
+        echo "port=$(cat "$dir/port") pid=$pid"
+        return 0
+    fi
+    install_broker
+    local port="${SEGLAKE_KAFKA_PORT:-$(free_port)}"
+    local url="tcp://$host:$port"
+    setsid "$bin" broker --listener-url "$url" --advertised-listener-url "$url" \
+        --storage-engine memory://tansu/ >"$dir/broker.log" 2>&1 </dev/null &
+    pid=$!
+    echo "$pid" >"$dir/pid"
+    echo "$port" >"$dir/port"
+    for _ in $(seq 1 300); do
+        if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
+            echo "port=$port pid=$pid"
+            return 0
+        fi
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "the broker did not start; see $dir/broker.log:" >&2
+    tail -n 20 "$dir/broker.log" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+    rm -f "$dir/pid"
+    exit 2
+}
+
+# SIGTERM, up to 10 s to exit, then SIGKILL.
+stop() {
+    [ -n "$dir" ] || usage
+    local pid
+    if ! pid="$(running_pid)"; then
+        rm -f "$dir/pid"
+        return 0
+    fi
+    kill -TERM "$pid"
+    for _ in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || { rm -f "$dir/pid"; return 0; }
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    rm -f "$dir/pid"
+}
+
+case "$action" in
+    start) start ;;
+    stop) stop ;;
+    install) install_broker; echo "broker: $bin" ;;
+    *) usage ;;
+esac

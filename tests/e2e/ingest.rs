@@ -1,0 +1,451 @@
+//! README "Streaming ingestion", on a real Kafka-protocol broker (Tansu,
+//! started by `infra/kafka/broker.sh` on 127.0.0.1 and stopped by its pid):
+//! the demo bank's transactions produced into a topic with `seglake
+//! produce`, and bad messages beside them, ingested by `seglake ingest`
+//! through SIGKILLs into a Delta table that an independent reader finds
+//! equal to the Parquet files, every row once; the bad messages in the
+//! dead-letter table, each once; metrics while it follows the topic; a
+//! clean stop on SIGTERM; and a broker, topic or schema that is wrong named
+//! with nothing written.
+
+use std::io::BufRead as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+/// A broker of one test, stopped (by pid) when dropped.
+struct Broker {
+    dir: PathBuf,
+    port: u16,
+}
+
+fn script() -> PathBuf {
+    repo_root().join("infra/kafka/broker.sh")
+}
+
+impl Broker {
+    fn start(tag: &str) -> Broker {
+        let dir =
+            std::env::temp_dir().join(format!("seglake-e2e-kafka-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let out = Command::new("bash")
+            .arg(script())
+            .arg("start")
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = std::fs::read_to_string(dir.join("port"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        Broker { dir, port }
+    }
+
+    fn url(&self, topic: &str) -> String {
+        format!("kafka://127.0.0.1:{}/{topic}", self.port)
+    }
+
+    /// Sends `payloads` (None: a message without a value) to partition 0.
+    fn send_raw(&self, topic: &str, payloads: &[Option<&[u8]>]) {
+        use rdkafka::producer::{FutureProducer, FutureRecord};
+        let producer: FutureProducer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", format!("127.0.0.1:{}", self.port))
+            .create()
+            .unwrap();
+        tokio_rt().block_on(async {
+            for payload in payloads {
+                let mut record = FutureRecord::<str, [u8]>::to(topic).partition(0).key("bad");
+                if let Some(p) = payload {
+                    record = record.payload(p);
+                }
+                producer
+                    .send(record, Duration::from_secs(30))
+                    .await
+                    .unwrap();
+            }
+        });
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(script())
+            .arg("stop")
+            .arg(&self.dir)
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The bad messages of the tests and the error each must be filed with.
+const BAD: [(Option<&[u8]>, &str); 4] = [
+    (Some(b"this is not json"), "not JSON"),
+    (Some(b"[1, 2]"), "not a JSON object but an array"),
+    (
+        Some(br#"{"customer_id": "C1", "ts": "2026-01-01T00:00:00Z", "amount": 1}"#),
+        "missing required field `transaction_id`",
+    ),
+    (None, "no payload"),
+];
+
+fn ingest_command(broker: &Broker, topic: &str, table: &Path, extra: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_seglake"));
+    command
+        .args(["ingest", "--from", &broker.url(topic), "--to"])
+        .arg(table)
+        .args(extra)
+        .current_dir(repo_root())
+        .env_remove("RUST_LOG");
+    command
+}
+
+/// Commits in a Delta table's log so far.
+fn commits(table: &Path) -> usize {
+    std::fs::read_dir(table.join("_delta_log"))
+        .map(|d| {
+            d.filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "json")
+            })
+            .count()
+        })
+        .unwrap_or(0)
+}
+
+fn check(table: &Path, source: &Path) -> serde_json::Value {
+    let dead = PathBuf::from(format!("{}_dead_letters", table.display()));
+    python_json(
+        "ingest_check.py",
+        &[
+            table.as_os_str(),
+            source.as_os_str(),
+            "transaction_id".as_ref(),
+            dead.as_os_str(),
+        ],
+    )
+}
+
+#[test]
+fn ingestion_is_exactly_once_through_kills_with_bad_messages_dead_lettered() {
+    let lake = generated_lake(300);
+    let source = lake.path().join("raw/transactions");
+    let broker = Broker::start("once");
+    let out = seglake_ok(&[
+        "produce",
+        "--from",
+        source.to_str().unwrap(),
+        "--to",
+        &broker.url("transactions"),
+        "--key",
+        "customer_id",
+        "--partitions",
+        "3",
+    ]);
+    assert!(
+        out.starts_with("sent ") && out.contains("messages to kafka://"),
+        "{out}"
+    );
+    let bad: Vec<Option<&[u8]>> = BAD.iter().map(|(p, _)| *p).collect();
+    broker.send_raw("transactions", &bad);
+
+    let table = lake.path().join("stream/transactions");
+    let batch = [
+        "--schema-like",
+        source.to_str().unwrap(),
+        "--batch-messages",
+        "700",
+        "--batch-age",
+        "200ms",
+    ];
+    // Killed outright three times, each after a few more commits.
+    for kill_after in [2, 5, 9] {
+        let mut child = ingest_command(&broker, "transactions", &table, &batch)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while commits(&table) < kill_after {
+            assert!(
+                Instant::now() < deadline,
+                "stuck below {kill_after} commits"
+            );
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "ingest exited while following the topic"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    let mut last = ingest_command(&broker, "transactions", &table, &batch);
+    let out = last.arg("--exit-at-end").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("partition(s)"), "{}", stdout(&out));
+
+    let result = check(&table, &source);
+    assert!(result["source_rows"].as_u64().unwrap() > 5_000, "{result}");
+    assert_eq!(result["rows"], result["source_rows"], "{result}");
+    assert_eq!(
+        result["equal"], true,
+        "every produced row exactly once: {result}"
+    );
+    let dead = result["dead_letters"].as_array().unwrap();
+    assert_eq!(dead.len(), BAD.len(), "each bad message once: {result}");
+    for (letter, (_, why)) in dead.iter().zip(BAD) {
+        assert!(
+            letter["error"].as_str().unwrap().contains(why),
+            "{letter} vs {why}"
+        );
+        assert_eq!(letter["partition"], 0);
+    }
+
+    // A restart with nothing new commits nothing.
+    let versions = commits(&table);
+    let out = ingest_command(&broker, "transactions", &table, &["--exit-at-end"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("ingested 0 messages"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(commits(&table), versions);
+}
+
+/// Reads the `metrics on http://ADDR/metrics` line of a running ingest.
+fn metrics_address(child: &mut Child) -> String {
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    loop {
+        let line = lines
+            .next()
+            .expect("ingest printed its metrics address")
+            .unwrap();
+        if let Some(rest) = line.strip_prefix("seglake ingest: metrics on http://") {
+            return rest.trim_end_matches("/metrics").to_string();
+        }
+    }
+}
+
+fn scrape(address: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut socket = std::net::TcpStream::connect(address).unwrap();
+    socket
+        .write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n")
+        .unwrap();
+    let mut text = String::new();
+    socket.read_to_string(&mut text).unwrap();
+    text
+}
+
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .reduce(|a, b| a + b)
+}
+
+#[test]
+fn a_followed_topic_reports_metrics_and_stops_cleanly_on_sigterm() {
+    let lake = generated_lake(60);
+    let source = lake.path().join("raw/transactions");
+    let broker = Broker::start("follow");
+    seglake_ok(&[
+        "produce",
+        "--from",
+        source.to_str().unwrap(),
+        "--to",
+        &broker.url("tx"),
+        "--partitions",
+        "2",
+    ]);
+    broker.send_raw("tx", &[Some(b"{\"oops\": true")]);
+    let table = lake.path().join("stream/tx");
+    let mut child = ingest_command(
+        &broker,
+        "tx",
+        &table,
+        &[
+            "--schema-like",
+            source.to_str().unwrap(),
+            "--batch-age",
+            "100ms",
+            "--metrics-bind",
+            "127.0.0.1:0",
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let address = metrics_address(&mut child);
+    let produced = result_rows(&source);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let text = loop {
+        let text = scrape(&address);
+        if metric(&text, "seglake_ingest_rows_total") == Some(produced as f64) {
+            break text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "rows never reached {produced}:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(
+        metric(&text, "seglake_ingest_dead_letters_total"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "seglake_ingest_messages_total"),
+        Some(produced as f64 + 1.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "seglake_ingest_lag_messages"),
+        Some(0.0),
+        "{text}"
+    );
+    assert!(text.contains("partition=\"1\""), "{text}");
+
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stdout(&out).contains(&format!("{produced} rows into")),
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// Rows in the Parquet files under `dir`.
+fn result_rows(dir: &Path) -> usize {
+    let mut rows = 0;
+    for file in std::fs::read_dir(dir).unwrap() {
+        let file = std::fs::File::open(file.unwrap().path()).unwrap();
+        let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
+        rows += parquet::file::reader::FileReader::metadata(&reader)
+            .file_metadata()
+            .num_rows() as usize;
+    }
+    rows
+}
+
+#[test]
+fn a_bad_broker_topic_schema_or_credential_is_named_and_nothing_is_written() {
+    let lake = generated_lake(20);
+    let source = lake.path().join("raw/transactions");
+    let table = lake.path().join("stream/t");
+    let like = ["--schema-like", source.to_str().unwrap(), "--exit-at-end"];
+    let before = file_tree(lake.path());
+
+    // Nothing listens on port 1.
+    let out = seglake(&[
+        "ingest",
+        "--from",
+        "kafka://127.0.0.1:1/t",
+        "--to",
+        table.to_str().unwrap(),
+        "--connect-timeout",
+        "2s",
+        like[0],
+        like[1],
+        like[2],
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("could not reach the Kafka broker(s) 127.0.0.1:1"),
+        "{}",
+        stderr(&out)
+    );
+
+    let broker = Broker::start("bad");
+    let out = seglake(&[
+        "ingest",
+        "--from",
+        &broker.url("no-such-topic"),
+        "--to",
+        table.to_str().unwrap(),
+        like[0],
+        like[1],
+        like[2],
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("topic `no-such-topic` does not exist"),
+        "{}",
+        stderr(&out)
+    );
+
+    seglake_ok(&[
+        "produce",
+        "--from",
+        source.to_str().unwrap(),
+        "--to",
+        &broker.url("t"),
+    ]);
+    let out = seglake(&[
+        "ingest",
+        "--from",
+        &broker.url("t"),
+        "--to",
+        table.to_str().unwrap(),
+        "--exit-at-end",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--schema-like"), "{}", stderr(&out));
+
+    let out = seglake(&[
+        "ingest",
+        "--from",
+        "kafka://bob:hunter2@127.0.0.1:9/t",
+        "--to",
+        table.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("hunter2"), "{}", stderr(&out));
+
+    // SASL against a broker without it: a failure, the password never printed.
+    let out = seglake_env(
+        &[
+            "ingest",
+            "--from",
+            &broker.url("t"),
+            "--to",
+            table.to_str().unwrap(),
+            "--connect-timeout",
+            "3s",
+            like[0],
+            like[1],
+            like[2],
+        ],
+        &[
+            ("SEGLAKE_KAFKA_SECURITY_PROTOCOL", "sasl_plaintext"),
+            ("SEGLAKE_KAFKA_SASL_USERNAME", "analyst"),
+            ("SEGLAKE_KAFKA_SASL_PASSWORD", "s3cret-pa55word"),
+        ],
+    );
+    assert_ne!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("s3cret-pa55word") && !stdout(&out).contains("s3cret-pa55word"));
+
+    assert_eq!(file_tree(lake.path()), before, "nothing was written");
+}
