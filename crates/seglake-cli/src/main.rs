@@ -82,9 +82,14 @@ fn init_tracing(format: LogFormat) {
     // Quiet by default: the progress display and the summary are the
     // interface; RUST_LOG=info shows every step as a log line.
     // delta-rs warns on every vacuum that keeping versions is an
-    // experimental API; seglake relies on it deliberately.
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("warn,deltalake_core::operations::vacuum=error"));
+    // experimental API; seglake relies on it deliberately. The Kafka client
+    // logs every failed connection attempt, many a second, while `ingest`
+    // waits for a broker: the error it ends with says what went wrong.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new(
+            "warn,deltalake_core::operations::vacuum=error,librdkafka=off,rdkafka::client=off",
+        )
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(|| redact::RedactedStderr);

@@ -5,8 +5,8 @@ pub type Result<T, E = StreamError> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StreamError {
-    #[error("{source}: {why}")]
-    InvalidSource { source: String, why: String },
+    #[error("{url}: {why}")]
+    InvalidSource { url: String, why: String },
 
     #[error("Kafka credentials: {0}")]
     Credentials(String),

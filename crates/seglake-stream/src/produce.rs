@@ -56,7 +56,7 @@ pub async fn produce_rows(
     key_column: Option<&str>,
 ) -> Result<u64> {
     let producer: FutureProducer = source::client_config(source)?
-        .set("enable.idempotence", "true")
+        .set("acks", "all")
         .set("linger.ms", "20")
         .create()
         .map_err(|e| StreamError::kafka(format!("{source}: creating the producer"), e))?;
@@ -117,7 +117,7 @@ fn keys_of(batch: &RecordBatch, column: Option<&str>) -> Result<Option<Vec<Strin
     let array = batch
         .column_by_name(column)
         .ok_or_else(|| StreamError::InvalidSource {
-            source: format!("key column `{column}`"),
+            url: format!("key column `{column}`"),
             why: "the rows have no such column".to_string(),
         })?;
     let formatter = ArrayFormatter::try_new(array, &FormatOptions::default())

@@ -38,7 +38,7 @@ impl KafkaSource {
     /// Parses `kafka://HOST:PORT[,HOST:PORT...]/TOPIC`.
     pub fn parse(text: &str) -> Result<Self> {
         let invalid = |why: &str| StreamError::InvalidSource {
-            source: text.to_string(),
+            url: text.to_string(),
             why: why.to_string(),
         };
         let rest = text
@@ -50,7 +50,7 @@ impl KafkaSource {
         if brokers.contains('@') {
             // Never repeat the text: it may hold a password.
             return Err(StreamError::InvalidSource {
-                source: "kafka://...".to_string(),
+                url: "kafka://...".to_string(),
                 why: format!(
                     "credentials never go in the URL: set {SASL_USERNAME_ENV} and \
                      {SASL_PASSWORD_ENV} (or {SASL_PASSWORD_FILE_ENV})"
