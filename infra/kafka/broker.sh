@@ -24,6 +24,8 @@ set -euo pipefail
 action="${1:-}"
 dir="${2:-}"
 host=127.0.0.1
+# shellcheck source=../lib/ports.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/ports.sh"
 # Pinned: the version the tests were written against.
 tansu_version=0.6.0
 tools="${SEGLAKE_TOOLS:-$HOME/.cache/seglake}/kafka"
@@ -43,19 +45,6 @@ install_broker() {
     CARGO_TARGET_DIR="$tools/target" cargo install tansu --version "$tansu_version" \
         --no-default-features --features dynostore --locked --root "$tools" >&2
     rm -rf "$tools/target"
-}
-
-free_port() {
-    local port
-    for _ in $(seq 1 50); do
-        port=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
-            echo "$port"
-            return 0
-        fi
-    done
-    echo "no free port found on $host" >&2
-    exit 2
 }
 
 # The pid of the broker started from DIR, if it still runs.

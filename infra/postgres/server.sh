@@ -34,6 +34,8 @@ set -euo pipefail
 action="${1:-}"
 dir="${2:-}"
 host=127.0.0.1
+# shellcheck source=../lib/ports.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/ports.sh"
 
 usage() {
     echo "usage: $0 start|stop DIR, or $0 install" >&2
@@ -75,20 +77,6 @@ as_owner() {
     else
         "$@"
     fi
-}
-
-# A port nothing listens on (the server's bind is checked again at start).
-free_port() {
-    local port
-    for _ in $(seq 1 50); do
-        port=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
-            echo "$port"
-            return 0
-        fi
-    done
-    echo "no free port found on $host" >&2
-    exit 2
 }
 
 # The pid of the server started from DIR, if it still runs.

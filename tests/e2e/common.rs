@@ -249,3 +249,52 @@ pub fn write_parquet(
     w.write(&batch).unwrap();
     w.close().unwrap();
 }
+
+/// A throwaway server started by an `infra/` script (`SCRIPT start DIR`),
+/// stopped by the same script (`SCRIPT stop DIR`, by the pid it recorded)
+/// when dropped. DIR is under the system temp folder, which a server
+/// running as another user (PostgreSQL's, when the tests run as root) can
+/// enter; the script leaves its settings (`port`, ...) there.
+pub struct ScriptedServer {
+    pub script: PathBuf,
+    pub dir: PathBuf,
+}
+
+impl ScriptedServer {
+    pub fn start(script: &str, tag: &str) -> ScriptedServer {
+        let script = repo_root().join(script);
+        let dir = std::env::temp_dir().join(format!("seglake-e2e-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg("start")
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        ScriptedServer { script, dir }
+    }
+
+    /// A setting the script wrote: DIR/`name`, trimmed.
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.join(name))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+}
+
+impl Drop for ScriptedServer {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(&self.script)
+            .arg("stop")
+            .arg(&self.dir)
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

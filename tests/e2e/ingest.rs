@@ -17,36 +17,18 @@ use crate::common::*;
 
 /// A broker of one test, stopped (by pid) when dropped.
 struct Broker {
-    dir: PathBuf,
+    /// Held for its `Drop`, which stops the broker.
+    _server: ScriptedServer,
     port: u16,
-}
-
-fn script() -> PathBuf {
-    repo_root().join("infra/kafka/broker.sh")
 }
 
 impl Broker {
     fn start(tag: &str) -> Broker {
-        let dir =
-            std::env::temp_dir().join(format!("seglake-e2e-kafka-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let out = Command::new("bash")
-            .arg(script())
-            .arg("start")
-            .arg(&dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let port = std::fs::read_to_string(dir.join("port"))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        Broker { dir, port }
+        let server = ScriptedServer::start("infra/kafka/broker.sh", &format!("kafka-{tag}"));
+        Broker {
+            port: server.read("port").parse().unwrap(),
+            _server: server,
+        }
     }
 
     fn url(&self, topic: &str) -> String {
@@ -72,17 +54,6 @@ impl Broker {
                     .unwrap();
             }
         });
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(script())
-            .arg("stop")
-            .arg(&self.dir)
-            .status();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -350,52 +321,56 @@ fn result_rows(dir: &Path) -> usize {
     rows
 }
 
+/// Runs `seglake ARGS` with `env` and checks the exit code and that stderr
+/// says `message`; returns stderr and stdout together.
+fn assert_fails(args: &[&str], env: &[(&str, &str)], code: i32, message: &str) -> String {
+    let out = seglake_env(args, env);
+    let text = format!("{}{}", stderr(&out), stdout(&out));
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {text}");
+    assert!(
+        text.contains(message),
+        "{args:?}: expected `{message}` in:\n{text}"
+    );
+    text
+}
+
 #[test]
 fn a_bad_broker_topic_schema_or_credential_is_named_and_nothing_is_written() {
     let lake = generated_lake(20);
     let source = lake.path().join("raw/transactions");
     let table = lake.path().join("stream/t");
-    let like = ["--schema-like", source.to_str().unwrap(), "--exit-at-end"];
     let before = file_tree(lake.path());
+    let broker = Broker::start("bad");
+    let ingest = |from: &str, extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["ingest", "--from", from, "--to", table.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.into_iter().map(String::from).collect()
+    };
+    let like = [
+        "--schema-like",
+        source.to_str().unwrap(),
+        "--exit-at-end",
+        "--connect-timeout",
+        "3s",
+    ];
+    let run = |args: Vec<String>, env: &[(&str, &str)], code: i32, message: &str| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_fails(&args, env, code, message)
+    };
 
     // Nothing listens on port 1.
-    let out = seglake(&[
-        "ingest",
-        "--from",
-        "kafka://127.0.0.1:1/t",
-        "--to",
-        table.to_str().unwrap(),
-        "--connect-timeout",
-        "2s",
-        like[0],
-        like[1],
-        like[2],
-    ]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("could not reach the Kafka broker(s) 127.0.0.1:1"),
-        "{}",
-        stderr(&out)
+    run(
+        ingest("kafka://127.0.0.1:1/t", &like),
+        &[],
+        2,
+        "could not reach the Kafka broker(s) 127.0.0.1:1",
     );
-
-    let broker = Broker::start("bad");
-    let out = seglake(&[
-        "ingest",
-        "--from",
-        &broker.url("no-such-topic"),
-        "--to",
-        table.to_str().unwrap(),
-        like[0],
-        like[1],
-        like[2],
-    ]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("topic `no-such-topic` does not exist"),
-        "{}",
-        stderr(&out)
+    run(
+        ingest(&broker.url("no-such-topic"), &like),
+        &[],
+        1,
+        "topic `no-such-topic` does not exist",
     );
-
     seglake_ok(&[
         "produce",
         "--from",
@@ -403,49 +378,27 @@ fn a_bad_broker_topic_schema_or_credential_is_named_and_nothing_is_written() {
         "--to",
         &broker.url("t"),
     ]);
-    let out = seglake(&[
-        "ingest",
-        "--from",
-        &broker.url("t"),
-        "--to",
-        table.to_str().unwrap(),
-        "--exit-at-end",
-    ]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains("--schema-like"), "{}", stderr(&out));
-
-    let out = seglake(&[
-        "ingest",
-        "--from",
-        "kafka://bob:hunter2@127.0.0.1:9/t",
-        "--to",
-        table.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(!stderr(&out).contains("hunter2"), "{}", stderr(&out));
-
-    // SASL against a broker without it: a failure, the password never printed.
-    let out = seglake_env(
-        &[
-            "ingest",
-            "--from",
-            &broker.url("t"),
-            "--to",
-            table.to_str().unwrap(),
-            "--connect-timeout",
-            "3s",
-            like[0],
-            like[1],
-            like[2],
-        ],
-        &[
-            ("SEGLAKE_KAFKA_SECURITY_PROTOCOL", "sasl_plaintext"),
-            ("SEGLAKE_KAFKA_SASL_USERNAME", "analyst"),
-            ("SEGLAKE_KAFKA_SASL_PASSWORD", "s3cret-pa55word"),
-        ],
+    run(
+        ingest(&broker.url("t"), &["--exit-at-end"]),
+        &[],
+        1,
+        "--schema-like",
     );
-    assert_ne!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(!stderr(&out).contains("s3cret-pa55word") && !stdout(&out).contains("s3cret-pa55word"));
+    let text = run(
+        ingest("kafka://bob:hunter2@127.0.0.1:9/t", &[]),
+        &[],
+        1,
+        "credentials never go in the URL",
+    );
+    assert!(!text.contains("hunter2"), "{text}");
+    // SASL against a broker without it: a failure, the password never printed.
+    let sasl = [
+        ("SEGLAKE_KAFKA_SECURITY_PROTOCOL", "sasl_plaintext"),
+        ("SEGLAKE_KAFKA_SASL_USERNAME", "analyst"),
+        ("SEGLAKE_KAFKA_SASL_PASSWORD", "s3cret-pa55word"),
+    ];
+    let text = run(ingest(&broker.url("t"), &like), &sasl, 2, "could not reach");
+    assert!(!text.contains("s3cret-pa55word"), "{text}");
 
     assert_eq!(file_tree(lake.path()), before, "nothing was written");
 }

@@ -13,44 +13,21 @@ use crate::common::*;
 
 /// A PostgreSQL server of one test, stopped (by pid) when dropped.
 struct Server {
-    dir: PathBuf,
+    /// Held for its `Drop`, which stops the server.
+    _server: ScriptedServer,
     port: u16,
     user: String,
     password: String,
 }
 
-fn script() -> PathBuf {
-    repo_root().join("infra/postgres/server.sh")
-}
-
 impl Server {
     fn start(tag: &str) -> Server {
-        // Under the system temp folder, which the `postgres` user the
-        // server runs as (when the tests run as root) can enter.
-        let dir = std::env::temp_dir().join(format!("seglake-e2e-pg-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let out = Command::new("bash")
-            .arg(script())
-            .arg("start")
-            .arg(&dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let read = |name: &str| {
-            std::fs::read_to_string(dir.join(name))
-                .unwrap()
-                .trim()
-                .to_string()
-        };
+        let server = ScriptedServer::start("infra/postgres/server.sh", &format!("pg-{tag}"));
         Server {
-            port: read("port").parse().unwrap(),
-            user: read("user"),
-            password: read("password"),
-            dir,
+            port: server.read("port").parse().unwrap(),
+            user: server.read("user"),
+            password: server.read("password"),
+            _server: server,
         }
     }
 
@@ -82,17 +59,6 @@ impl Server {
             "{sql}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(script())
-            .arg("stop")
-            .arg(&self.dir)
-            .status();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
