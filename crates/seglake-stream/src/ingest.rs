@@ -192,6 +192,11 @@ async fn open_partition<S: Sink>(
     id: i32,
     wait: Duration,
 ) -> Result<Partition> {
+    // Only the earliest offset is used: whether a partition is read to its
+    // end is what the fetches say (librdkafka's end-of-partition events),
+    // not a separate offsets request, which a broker may answer with a
+    // stale high watermark (Tansu 0.6 answers with its last batch's first
+    // offset).
     let (earliest, high_watermark) =
         consumer
             .fetch_watermarks(&source.topic, id, wait)
@@ -220,7 +225,7 @@ async fn open_partition<S: Sink>(
         id,
         next,
         dead_done: dead_done.unwrap_or(-1).max(next - 1),
-        at_end: next >= high_watermark,
+        at_end: false,
         pending: Vec::new(),
         oldest: None,
     })

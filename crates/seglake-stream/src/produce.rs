@@ -65,17 +65,31 @@ pub async fn produce_rows(
         let keys = keys_of(batch, key_column)?;
         let lines = json_lines(batch)?;
         for (chunk, lines) in lines.chunks(IN_FLIGHT).enumerate() {
+            // Enqueued at once (librdkafka batches them per partition),
+            // then each delivery awaited.
             let mut deliveries = Vec::with_capacity(lines.len());
             for (i, line) in lines.iter().enumerate() {
                 let mut record = FutureRecord::<str, [u8]>::to(&source.topic).payload(line);
                 if let Some(keys) = &keys {
                     record = record.key(keys[chunk * IN_FLIGHT + i].as_str());
                 }
-                deliveries.push(producer.send(record, Duration::from_secs(30)));
+                let delivery = producer.send_result(record).map_err(|(e, _)| {
+                    StreamError::kafka(format!("{source}: queueing a message"), e)
+                })?;
+                deliveries.push(delivery);
             }
-            for delivery in futures_join(deliveries).await {
-                delivery.map_err(|(e, _)| StreamError::kafka(format!("{source}: producing"), e))?;
-                sent += 1;
+            for delivery in deliveries {
+                match delivery.await {
+                    Ok(Ok(_)) => sent += 1,
+                    Ok(Err((e, _))) => {
+                        return Err(StreamError::kafka(format!("{source}: producing"), e));
+                    }
+                    Err(_) => {
+                        return Err(StreamError::Sink(format!(
+                            "{source}: the producer stopped before a delivery was confirmed"
+                        )));
+                    }
+                }
             }
         }
     }
@@ -83,15 +97,6 @@ pub async fn produce_rows(
         .flush(Duration::from_secs(30))
         .map_err(|e| StreamError::kafka(format!("{source}: flushing"), e))?;
     Ok(sent)
-}
-
-/// Awaits `futures` in order (each is already in flight).
-async fn futures_join<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut out = Vec::with_capacity(futures.len());
-    for f in futures {
-        out.push(f.await);
-    }
-    out
 }
 
 /// Each row of `batch` as one JSON object (NULLs left out).
