@@ -356,6 +356,22 @@ fn a_followed_topic_reports_metrics_and_stops_cleanly_on_sigterm() {
         "{}",
         stdout(&out)
     );
+
+    // The table exists now: a --schema-like with other columns is refused.
+    let events = lake.path().join("raw/events");
+    let args = [
+        "ingest",
+        "--from",
+        &broker.url("tx"),
+        "--to",
+        table.to_str().unwrap(),
+        "--schema-like",
+        events.to_str().unwrap(),
+        "--exit-at-end",
+    ];
+    let versions = commits(&table);
+    assert_fails(&args, &[], 1, "--schema-like does not match the table");
+    assert_eq!(commits(&table), versions);
 }
 
 /// Every row of the Parquet files in `dir`.
