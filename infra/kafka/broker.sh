@@ -24,8 +24,8 @@ set -euo pipefail
 action="${1:-}"
 dir="${2:-}"
 host=127.0.0.1
-# shellcheck source=../lib/ports.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../lib/ports.sh"
+# shellcheck source=../lib/service.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/service.sh"
 # Pinned: the version the tests were written against.
 tansu_version=0.6.0
 tools="${SEGLAKE_TOOLS:-$HOME/.cache/seglake}/kafka"
@@ -92,19 +92,7 @@ start() {
 
 # SIGTERM, up to 10 s to exit, then SIGKILL.
 stop() {
-    [ -n "$dir" ] || usage
-    local pid
-    if ! pid="$(running_pid)"; then
-        rm -f "$dir/pid"
-        return 0
-    fi
-    kill -TERM "$pid"
-    for _ in $(seq 1 100); do
-        kill -0 "$pid" 2>/dev/null || { rm -f "$dir/pid"; return 0; }
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    rm -f "$dir/pid"
+    stop_server TERM 10
 }
 
 case "$action" in

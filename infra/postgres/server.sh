@@ -34,8 +34,8 @@ set -euo pipefail
 action="${1:-}"
 dir="${2:-}"
 host=127.0.0.1
-# shellcheck source=../lib/ports.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../lib/ports.sh"
+# shellcheck source=../lib/service.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/service.sh"
 
 usage() {
     echo "usage: $0 start|stop DIR, or $0 install" >&2
@@ -157,20 +157,7 @@ start() {
 # A fast shutdown (SIGINT: open transactions are rolled back), waiting up to
 # 30 s for the server to exit, then SIGKILL.
 stop() {
-    [ -n "$dir" ] || usage
-    local pid
-    if ! pid="$(running_pid)"; then
-        rm -f "$dir/pid"
-        return 0
-    fi
-    kill -INT "$pid"
-    for _ in $(seq 1 300); do
-        kill -0 "$pid" 2>/dev/null || { rm -f "$dir/pid"; return 0; }
-        sleep 0.1
-    done
-    echo "the server (pid $pid) did not stop in 30 s: killing it" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-    rm -f "$dir/pid"
+    stop_server INT 30
 }
 
 case "$action" in

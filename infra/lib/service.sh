@@ -1,0 +1,36 @@
+# Sourced by the scripts that start a throwaway server on $host from a
+# folder $dir holding its `pid` (infra/postgres/server.sh,
+# infra/kafka/broker.sh); each defines `running_pid` and `usage`.
+
+# A port nothing listens on (the server's bind is checked again at start).
+free_port() {
+    local port
+    for _ in $(seq 1 50); do
+        port=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
+            echo "$port"
+            return 0
+        fi
+    done
+    echo "no free port found on $host" >&2
+    exit 2
+}
+
+# Stops the server started from $dir: SIGNAL, up to SECONDS for it to exit,
+# then SIGKILL. Nothing to do when it is not running.
+stop_server() {
+    local signal="$1" seconds="$2" pid
+    [ -n "$dir" ] || usage
+    if ! pid="$(running_pid)"; then
+        rm -f "$dir/pid"
+        return 0
+    fi
+    kill "-$signal" "$pid"
+    for _ in $(seq 1 $((seconds * 10))); do
+        kill -0 "$pid" 2>/dev/null || { rm -f "$dir/pid"; return 0; }
+        sleep 0.1
+    done
+    echo "the server (pid $pid) did not stop in $seconds s: killing it" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+    rm -f "$dir/pid"
+}
