@@ -1,7 +1,7 @@
 //! One numeric feature's preparation: the options (clipping quantiles, log
 //! mode), its fitted statistics and how a value is transformed and
-//! inverted. [`crate::prepare`] fits every feature of a model with it, and
-//! [`crate::categories`] the standardisation of a frequency-encoded column.
+//! inverted. It depends on nothing else in the crate: the model-wide
+//! preparation and the categorical encodings build on it, not the reverse.
 
 use serde::{Deserialize, Serialize};
 
