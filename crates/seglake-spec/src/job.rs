@@ -727,6 +727,7 @@ impl Validator<'_> {
                 path: file,
                 sql: sql.clone(),
                 materialize: false,
+                incremental: None,
             });
         }
         if !file.is_file() {
@@ -750,6 +751,7 @@ impl Validator<'_> {
             path: file,
             sql,
             materialize: false,
+            incremental: None,
         })
     }
 
@@ -793,7 +795,53 @@ impl Validator<'_> {
                 }
             }
         }
+        self.mark_incremental(raw, &mut views)?;
         Ok(views)
+    }
+
+    /// Marks the views `[[features.incremental]]` lists.
+    fn mark_incremental(&self, raw: &RawJob, views: &mut [ViewSpec]) -> Result<()> {
+        let sources: Vec<(&str, &str)> = raw
+            .sources
+            .iter()
+            .map(|(name, s)| {
+                let format = match s.format {
+                    crate::raw::RawFormat::Parquet => "parquet",
+                    crate::raw::RawFormat::Delta => "delta",
+                    crate::raw::RawFormat::Csv => "csv",
+                    crate::raw::RawFormat::Postgres => "postgres",
+                };
+                (name.as_str(), format)
+            })
+            .collect();
+        let mut problems = Vec::new();
+        for (i, entry) in raw.features.incremental.iter().enumerate() {
+            let listed: Vec<(&str, bool)> = views
+                .iter()
+                .map(|v| (v.name.as_str(), v.materialize))
+                .collect();
+            match crate::incremental::validate(i, entry, &listed, &sources) {
+                Ok(spec) => {
+                    let view = views
+                        .iter_mut()
+                        .find(|v| v.name == entry.view)
+                        .expect("validated: a listed view");
+                    if view.incremental.is_some() {
+                        problems.push(Problem {
+                            key: format!("features.incremental[{i}].view"),
+                            message: format!("`{}` is listed twice", entry.view),
+                        });
+                    }
+                    view.incremental = Some(spec);
+                }
+                Err(found) => problems.extend(found),
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(self.invalid_all(problems))
+        }
     }
 
     fn outlier_rule(&self, i: usize, r: &RawOutlierRule, tables: &[&str]) -> Result<OutlierRule> {
@@ -1156,6 +1204,40 @@ root = "${lake}"
             .unwrap_err()
             .to_string();
         assert!(msg.contains("feature table itself"), "{msg}");
+    }
+
+    #[test]
+    fn incremental_views_are_earlier_views_over_a_file_source() {
+        let f = Fixture::new("incremental");
+        let with = |entry: &str| {
+            f.load(&GOOD.replace(
+                "key = \"customer_id\"",
+                &format!("key = \"customer_id\"\n\n[[features.incremental]]\n{entry}"),
+            ))
+        };
+        let spec = with("view = \"a\"\nsource = \"tx\"\ntime_column = \"ts\"\nkeep_days = 30")
+            .unwrap();
+        assert_eq!(
+            spec.views[0].incremental,
+            Some(crate::incremental::IncrementalSpec {
+                source: "tx".into(),
+                time_column: "ts".into(),
+                keep_days: 30
+            })
+        );
+        assert!(spec.views[1].incremental.is_none());
+        let msg = with("view = \"b\"\nsource = \"nope\"\ntime_column = \"ts\"\nkeep_days = 0")
+            .unwrap_err()
+            .to_string();
+        for expected in [
+            "features.incremental[0].view",
+            "feature table itself",
+            "features.incremental[0].source",
+            "`nope` is not one of the sources: tx",
+            "features.incremental[0].keep_days",
+        ] {
+            assert!(msg.contains(expected), "{expected} not in {msg}");
+        }
     }
 
     #[test]

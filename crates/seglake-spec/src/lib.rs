@@ -38,6 +38,7 @@
 
 pub mod categorical;
 mod error;
+pub mod incremental;
 mod job;
 pub mod lineage;
 mod location;

@@ -203,6 +203,10 @@ pub struct RawFeatures {
     /// later views read several times (as dbt's `materialized = 'table'`).
     #[serde(default)]
     pub materialize: Vec<String>,
+    /// Views kept as per-day state and recomputed only for the days new
+    /// source rows fall on.
+    #[serde(default)]
+    pub incremental: Vec<crate::incremental::RawIncremental>,
     /// A view whose result could depend on row order or on when it runs
     /// (`ARRAY_AGG` without `ORDER BY`, `random()`, ...) is an error
     /// instead of a warning.

@@ -12,4 +12,6 @@ pub struct ViewSpec {
     /// Computed once per run and stored, instead of re-evaluated by each
     /// view that reads it.
     pub materialize: bool,
+    /// `[[features.incremental]]`: the view is kept as per-day state.
+    pub incremental: Option<crate::incremental::IncrementalSpec>,
 }
