@@ -89,6 +89,8 @@ pub async fn reproduce(
         run_id: Some(RunId::parse(run_id).map_err(AuditError::Invalid)?),
         pinned_inputs: Some(pinned),
         post_lineage: false,
+        // From the recorded inputs alone, never from today's state.
+        full_refresh: true,
         engine,
     };
     seglake_jobs::run(&spec, &options, progress).await?;

@@ -952,6 +952,13 @@ pub struct RunArgs {
     #[arg(long, env = "SEGLAKE_RUN_ID")]
     pub run_id: Option<String>,
 
+    /// Compute the state of the job's incremental views
+    /// ([[features.incremental]]) from every day of their sources, not from
+    /// the last run's state: after changing such a view's SQL or settings,
+    /// or to check an incremental run against a full one.
+    #[arg(long)]
+    pub full_refresh: bool,
+
     #[command(flatten)]
     pub engine: EngineArgs,
 

@@ -149,6 +149,8 @@ pub struct FeatureEngine {
     shared_scratch: Option<SharedScratch>,
     /// Found while registering views: see [`crate::determinism`].
     order_dependences: Vec<ViewOrderDependence>,
+    /// `run_context.as_of`, once registered: where incremental views start.
+    as_of: Option<DateTime<Utc>>,
 }
 
 /// An order- or time-dependent expression, and the view it is in.
@@ -217,6 +219,7 @@ impl FeatureEngine {
             scratch: None,
             shared_scratch: None,
             order_dependences: Vec::new(),
+            as_of: None,
         })
     }
 
@@ -272,7 +275,8 @@ impl FeatureEngine {
         Ok(())
     }
 
-    pub fn register_run_context(&self, run: &RunContext) -> Result<()> {
+    pub fn register_run_context(&mut self, run: &RunContext) -> Result<()> {
+        self.as_of = Some(run.as_of);
         use arrow::array::{Int64Array, TimestampMicrosecondArray};
         use arrow::datatypes::{Field, Schema, TimeUnit};
         let schema = Arc::new(Schema::new(vec![
@@ -341,6 +345,10 @@ impl FeatureEngine {
         }
         // The label view comes last: it may read any source or feature view.
         for view in spec.sql_views() {
+            if view.incremental.is_some() {
+                self.register_incremental(spec, view).await?;
+                continue;
+            }
             let plan = self.plan_view(view).await?;
             self.check_order_dependence(spec, view, &plan)?;
             if view.materialize && materialize {
@@ -390,6 +398,40 @@ impl FeatureEngine {
                 });
             }
         }
+        Ok(())
+    }
+
+    /// An incremental view: its state when the run registered it already
+    /// (as computed from the state table and the new days), otherwise a
+    /// plan over every day the state keeps at `as_of` (what a full
+    /// computation of the state gives).
+    async fn register_incremental(&mut self, spec: &JobSpec, view: &ViewSpec) -> Result<()> {
+        let registered =
+            self.ctx
+                .table_exist(view.name.as_str())
+                .map_err(|error| FeatureError::ViewSql {
+                    view: view.name.clone(),
+                    path: view.path.clone(),
+                    error,
+                })?;
+        if registered {
+            return Ok(());
+        }
+        let as_of = self
+            .as_of
+            .expect("run_context is registered before the views");
+        let incremental = view.incremental.as_ref().expect("an incremental view");
+        let days = crate::daily::Days::From(crate::daily::first_kept_day(as_of, incremental));
+        let plan = self.daily_plan(spec, view, &days).await?;
+        self.check_order_dependence(spec, view, &plan)?;
+        let table = ViewTable::new(plan, Some(view.sql.clone()));
+        self.ctx
+            .register_table(view.name.as_str(), Arc::new(table))
+            .map_err(|error| FeatureError::ViewSql {
+                view: view.name.clone(),
+                path: view.path.clone(),
+                error,
+            })?;
         Ok(())
     }
 
@@ -537,11 +579,20 @@ impl FeatureEngine {
     /// rules' SQL, which is not registered as a view.
     pub async fn run_query_file(&self, view: &ViewSpec) -> Result<Vec<RecordBatch>> {
         let context = format!("`{}` ({})", view.name, view.path.display());
+        let plan = self.plan_view(view).await?;
+        self.collect_logical(&context, plan).await
+    }
+
+    /// Runs a logical plan and collects its rows.
+    pub(crate) async fn collect_logical(
+        &self,
+        context: &str,
+        plan: datafusion::logical_expr::LogicalPlan,
+    ) -> Result<Vec<RecordBatch>> {
         let exec = |error| FeatureError::Execution {
-            context: context.clone(),
+            context: context.to_string(),
             error,
         };
-        let plan = self.plan_view(view).await?;
         let physical = self
             .ctx
             .state()
@@ -549,7 +600,7 @@ impl FeatureEngine {
             .await
             .map_err(exec)?;
         let collect = datafusion::physical_plan::collect(physical.clone(), self.ctx.task_ctx());
-        self.within_timeout(&context, collect, Some(physical)).await
+        self.within_timeout(context, collect, Some(physical)).await
     }
 
     /// The columns `view` would return, without running it.
@@ -558,7 +609,10 @@ impl FeatureEngine {
         Ok(Arc::new(plan.schema().as_arrow().clone()))
     }
 
-    async fn plan_view(&self, view: &ViewSpec) -> Result<datafusion::logical_expr::LogicalPlan> {
+    pub(crate) async fn plan_view(
+        &self,
+        view: &ViewSpec,
+    ) -> Result<datafusion::logical_expr::LogicalPlan> {
         let sql_err = |error| FeatureError::ViewSql {
             view: view.name.clone(),
             path: view.path.clone(),

@@ -113,6 +113,30 @@ pub enum FeatureError {
         findings: String,
     },
 
+    /// A view marked incremental is not a per-day view (see
+    /// `seglake_spec::incremental`).
+    #[error(
+        "feature view `{view}` ({path}) cannot be incremental: {why}; an incremental view returns \
+         rows per customer and day (a DATE column `day`), each day computed from that day's \
+         rows of its source alone, or remove it from `features.incremental`"
+    )]
+    NotIncremental {
+        view: String,
+        path: PathBuf,
+        why: String,
+    },
+
+    /// An incremental view returned a day it was not asked for.
+    #[error(
+        "feature view `{view}` returned rows for {day}, a day it was not computing: its `day` \
+         column must be the date of the source's `{time_column}`"
+    )]
+    StrayDay {
+        view: String,
+        day: String,
+        time_column: String,
+    },
+
     #[error("feature view `{view}` ({path}): {error}")]
     ViewSql {
         view: String,

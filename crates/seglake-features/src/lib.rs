@@ -35,6 +35,7 @@
 //! (what `seglake serve` does for a request that posts raw data).
 
 mod aggregates;
+mod daily;
 mod determinism;
 mod distinct_counts;
 mod engine;
@@ -46,6 +47,7 @@ mod scratch;
 mod sources;
 
 pub use aggregates::seglake_aggregates;
+pub use daily::{Days, conform, first_kept_day, state_schema};
 pub use determinism::{OrderDependence, order_dependences};
 pub use distinct_counts::SplitDistinctCounts;
 pub use engine::{

@@ -153,7 +153,7 @@ impl LiveFeatures {
         at: &str,
     ) -> Result<FeatureEngine, LiveError> {
         let failed = |e: FeatureError| LiveError::Failed(error_chain(&e));
-        let engine = FeatureEngine::new(&EngineOptions {
+        let mut engine = FeatureEngine::new(&EngineOptions {
             target_partitions: Some(1),
             memory_limit: None,
             ..EngineOptions::default()

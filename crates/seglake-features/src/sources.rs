@@ -22,8 +22,11 @@ use crate::error::{FeatureError, Result};
 /// The name under which a deduplicated source's raw rows stay reachable
 /// (for the duplicate count); views should use the source's own name.
 pub fn raw_name(source: &str) -> String {
-    format!("{source}__raw")
+    format!("{source}{RAW_SUFFIX}")
 }
+
+/// What [`raw_name`] appends to a source's name.
+pub(crate) const RAW_SUFFIX: &str = "__raw";
 
 /// Registers `input` under its source name. `remote`: the queries run on a
 /// cluster, so a Delta source is read as its version's Parquet files

@@ -106,6 +106,14 @@ pub enum JobError {
     Rules { message: String },
     #[error("[privacy]: {0}")]
     Privacy(String),
+    /// An incremental view's state cannot be used, and is not rebuilt
+    /// without being asked to.
+    #[error("incremental view `{view}`: state table `{table}` {message}")]
+    State {
+        view: String,
+        table: String,
+        message: String,
+    },
     /// Drift or outcomes analysis could not read what earlier runs
     /// published.
     #[error("monitoring: {0}")]
@@ -147,7 +155,8 @@ impl JobError {
             | JobError::OutcomeCodes { .. }
             | JobError::Screening { .. }
             | JobError::Rules { .. }
-            | JobError::Privacy(_) => true,
+            | JobError::Privacy(_)
+            | JobError::State { .. } => true,
             JobError::Lake(e) => e.is_invalid_input(),
             JobError::Features(e) => e.is_invalid_input(),
             JobError::Postgres { source, .. } => source.is_invalid_input(),

@@ -67,6 +67,7 @@ pub mod screening;
 mod segment_labels;
 mod segmentation;
 pub mod snapshots;
+mod state;
 mod tables;
 
 pub use error::{JobError, Result};

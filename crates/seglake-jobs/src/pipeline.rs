@@ -42,6 +42,9 @@ pub struct RunOptions {
     /// Post the run's OpenLineage event when the environment configures an
     /// endpoint (off for reproductions, which are not production runs).
     pub post_lineage: bool,
+    /// Compute incremental views' state from every day of their sources
+    /// instead of from the last run's state (which is then not read).
+    pub full_refresh: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -215,6 +218,7 @@ async fn run_as(
         engine: &prepared.engine,
         rules_engine: rules_engine.as_ref().unwrap_or(&prepared.engine),
         screened: prepared.screened.as_ref(),
+        states: &prepared.states,
         progress,
     };
     let outcome = stage(

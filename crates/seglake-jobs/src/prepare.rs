@@ -18,6 +18,8 @@ pub(crate) struct Prepared {
     pub inputs: Vec<PinnedInput>,
     /// The sanctions screening's hits, when the job screens (`Run` mode).
     pub screened: Option<Screened>,
+    /// The incremental views' state (`Run` mode), registered as the views.
+    pub states: Vec<crate::state::ViewState>,
 }
 
 pub(crate) async fn prepare(
@@ -69,6 +71,20 @@ pub(crate) async fn prepare(
             None
         }
     };
+    let states = match mode {
+        ViewMode::Run => {
+            crate::state::refresh_states(
+                spec,
+                &engine,
+                &inputs,
+                run.as_of,
+                options.full_refresh,
+                progress,
+            )
+            .await?
+        }
+        ViewMode::PlanOnly => Vec::new(),
+    };
     engine.register_views(spec, mode).await?;
     engine.check_rules(spec).await?;
     if mode == ViewMode::PlanOnly {
@@ -78,6 +94,7 @@ pub(crate) async fn prepare(
         engine,
         inputs,
         screened,
+        states,
     })
 }
 

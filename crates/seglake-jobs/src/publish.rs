@@ -32,6 +32,8 @@ pub(crate) struct PublishContext<'a> {
     pub rules_engine: &'a FeatureEngine,
     /// The run's sanctions-screening hits, when the job screens.
     pub screened: Option<&'a Screened>,
+    /// The incremental views' state, published with the run.
+    pub states: &'a [crate::state::ViewState],
     pub progress: &'a dyn Progress,
 }
 
@@ -40,6 +42,8 @@ pub(crate) struct PublishContext<'a> {
 pub(crate) struct Published {
     pub rows_out: Vec<TableCount>,
     pub metrics: Option<String>,
+    /// How each incremental view's state was brought up to date.
+    pub states: Vec<seglake_spec::lineage::StateRecord>,
 }
 
 /// Publishes the feature table and, when the job trained models, `models`,
@@ -95,6 +99,21 @@ pub(crate) async fn publish(
     }
     if let Some(screened) = cx.screened {
         stage_screening_hits(cx, screened, publication, published).await?;
+    }
+    for state in cx.states {
+        publication
+            .stage(
+                &state.table,
+                (state.schema.clone(), state.batches.clone()),
+                WriteMode::Snapshot,
+                None,
+            )
+            .await?;
+        published.rows_out.push(TableCount {
+            table: state.table.clone(),
+            rows: state.batches.iter().map(|b| b.num_rows() as i64).sum(),
+        });
+        published.states.push(state.record.clone());
     }
     match feature_data {
         Some(data) => {

@@ -89,6 +89,7 @@ pub(crate) fn run_record(
         metrics: published.metrics.clone(),
         openlineage: None,
         snapshots: inputs.iter().filter_map(|i| i.snapshot.clone()).collect(),
+        states: published.states.clone(),
         error: error.map(|e| seglake_spec::error_chain(e)),
     }
 }

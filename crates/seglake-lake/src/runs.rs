@@ -142,6 +142,23 @@ pub fn schema() -> SchemaRef {
             ]),
             true,
         ),
+        // Nullable, as `snapshots`: how each incremental view's state was
+        // brought up to date (none for jobs without such views).
+        Field::new(
+            "states",
+            list_of(vec![
+                str_("view"),
+                str_("table"),
+                str_("fingerprint"),
+                str_("mode"),
+                Field::new("reason", DataType::Utf8, true),
+                Field::new("new_files", DataType::Int64, false),
+                Field::new("days_computed", DataType::Int64, false),
+                Field::new("days_kept", DataType::Int64, false),
+                Field::new("days_dropped", DataType::Int64, false),
+            ]),
+            true,
+        ),
     ]))
 }
 
@@ -221,6 +238,17 @@ mod tests {
                 rows: 7,
                 sha256: "ef".into(),
                 server_version: "17.2".into(),
+            }],
+            states: vec![StateRecord {
+                view: "daily".into(),
+                table: "state_daily".into(),
+                fingerprint: "ab:tx:ts:30".into(),
+                mode: "full".into(),
+                reason: Some("no state yet".into()),
+                new_files: 0,
+                days_computed: 30,
+                days_kept: 0,
+                days_dropped: 0,
             }],
             error: None,
         };

@@ -103,7 +103,11 @@ pub(crate) fn validate(
             format!(
                 "`{}` is not one of the sources: {}",
                 raw.source,
-                sources.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                sources
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         ),
         Some((_, format)) if !matches!(*format, "parquet" | "delta") => problem(

@@ -1215,8 +1215,8 @@ root = "${lake}"
                 &format!("key = \"customer_id\"\n\n[[features.incremental]]\n{entry}"),
             ))
         };
-        let spec = with("view = \"a\"\nsource = \"tx\"\ntime_column = \"ts\"\nkeep_days = 30")
-            .unwrap();
+        let spec =
+            with("view = \"a\"\nsource = \"tx\"\ntime_column = \"ts\"\nkeep_days = 30").unwrap();
         assert_eq!(
             spec.views[0].incremental,
             Some(crate::incremental::IncrementalSpec {

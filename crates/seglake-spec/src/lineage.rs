@@ -70,6 +70,32 @@ pub struct RunRecord {
     /// before the column existed read as none).
     #[serde(default, deserialize_with = "null_as_empty")]
     pub snapshots: Vec<SnapshotRecord>,
+    /// How the run brought each incremental view's state up to date (runs
+    /// recorded before the column existed read as none).
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub states: Vec<StateRecord>,
+}
+
+/// One incremental view's state as a run computed it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StateRecord {
+    pub view: String,
+    /// The state table (`state_<view>`).
+    pub table: String,
+    /// The view's SQL hash and incremental settings: a later run refuses a
+    /// state whose fingerprint is not its own.
+    pub fingerprint: String,
+    /// `full` (every day computed) or `incremental`.
+    pub mode: String,
+    /// Why the state was computed in full.
+    pub reason: Option<String>,
+    /// New files (or Delta data files) of the source read.
+    pub new_files: i64,
+    pub days_computed: i64,
+    /// Days kept from the previous state as they were.
+    pub days_kept: i64,
+    /// Days of the previous state before the window, dropped.
+    pub days_dropped: i64,
 }
 
 /// A PostgreSQL source as a run snapshotted it at run start: the run read

@@ -61,6 +61,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
         job,
         as_of: AsOfArgs { as_of: None },
         run_id: None,
+        full_refresh: false,
         engine: EngineArgs::local(),
         output: OutputArgs { json: false },
     })

@@ -35,6 +35,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
         engine: engine_options(&args.engine),
         pinned_inputs: None,
         post_lineage: true,
+        full_refresh: args.full_refresh,
     };
     let spinner = Spinner::new();
     let result = seglake_jobs::run(&spec, &options, &spinner).await;

@@ -138,6 +138,7 @@ pub async fn backfill(args: BackfillArgs) -> anyhow::Result<Exit> {
             engine: super::job::engine_options(&args.engine),
             pinned_inputs: None,
             post_lineage: true,
+            full_refresh: false,
         };
         let spinner = Spinner::new();
         let result = seglake_jobs::run(&at_point, &options, &spinner).await;
