@@ -19,6 +19,7 @@ mod float_determinism;
 mod handbuilt_features;
 mod handbuilt_rules;
 mod http;
+mod incremental;
 mod ingest;
 mod memory_limit;
 mod model_format;

@@ -22,8 +22,8 @@ use seglake_spec::incremental::{DAY_COLUMN, IncrementalSpec};
 use seglake_spec::{JobSpec, ViewSpec};
 
 use crate::engine::FeatureEngine;
-use crate::sources::RAW_SUFFIX;
 use crate::error::{FeatureError, Result};
+use crate::sources::RAW_SUFFIX;
 
 /// Which days of an incremental view to compute.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -34,6 +34,10 @@ use seglake_spec::{JobSpec, SourceFormat, ViewSpec};
 use crate::error::{JobError, Result};
 use crate::progress::{Progress, step};
 
+/// Why a state is computed in full when nothing is wrong with it.
+const NO_STATE: &str = "no state yet";
+const FULL_REFRESH: &str = "--full-refresh";
+
 /// One incremental view's state as this run computed it.
 pub(crate) struct ViewState {
     pub table: String,
@@ -84,7 +88,7 @@ pub(crate) async fn refresh_states(
             as_of,
         };
         let refresh = if full_refresh {
-            Refresh::Full("--full-refresh".to_string())
+            Refresh::Full(FULL_REFRESH.to_string())
         } else {
             at.plan(inputs).await?
         };
@@ -121,7 +125,7 @@ impl StateAt<'_> {
         let table = self.table();
         let location = table_location(&self.spec.output_root, &table);
         if !table_exists(&location).await? {
-            return Ok(Refresh::Full("no state yet".to_string()));
+            return Ok(Refresh::Full(NO_STATE.to_string()));
         }
         let history = seglake_lake::history(&table, &location).await?;
         let version = history.iter().map(|h| h.version).max().unwrap_or(0);
@@ -233,7 +237,7 @@ impl StateAt<'_> {
                 continue;
             }
             let recorded = writer.inputs.iter().find(|i| &i.name == name);
-            if recorded != Some(&input.lineage()) {
+            if !recorded.is_some_and(|r| r.same_version(&input.lineage())) {
                 return Ok(Some(format!(
                     "source `{name}`, which the view reads, changed"
                 )));
@@ -247,13 +251,17 @@ impl StateAt<'_> {
         let table = self.table();
         match refresh {
             Refresh::Full(why) => {
-                step(
-                    progress,
-                    &format!(
-                        "incremental view `{}`: computing every day from {first} ({why})",
-                        self.view.name
-                    ),
+                let message = format!(
+                    "incremental view `{}`: computing every day from {first} ({why})",
+                    self.view.name
                 );
+                // A rebuild nobody asked for is worth seeing by default (the
+                // progress steps are logged at info).
+                if why == NO_STATE || why == FULL_REFRESH {
+                    step(progress, &message);
+                } else {
+                    tracing::warn!("{message}");
+                }
                 let (schema, batches) = self
                     .engine
                     .compute_days(self.spec, self.view, &Days::From(first))
@@ -271,16 +279,14 @@ impl StateAt<'_> {
                 new_files,
                 days,
             } => {
-                step(
-                    progress,
-                    &format!(
-                        "incremental view `{}`: {new_files} new file(s) of `{}`, recomputing {} \
-                         day(s), keeping the others from state version {version}",
-                        self.view.name,
-                        self.incremental.source,
-                        days.len()
-                    ),
+                let message = format!(
+                    "incremental view `{}`: {new_files} new file(s) of `{}`, recomputing {} \
+                     day(s), keeping the others from state version {version}",
+                    self.view.name,
+                    self.incremental.source,
+                    days.len()
                 );
+                step(progress, &message);
                 let (schema, mut batches) = self
                     .engine
                     .compute_days(self.spec, self.view, &Days::Only(days.clone()))
@@ -378,7 +384,7 @@ async fn new_files(
                             file.path
                         )));
                     }
-                    Some(now) if now != file => {
+                    Some(now) if !file.same_file(now) => {
                         return Ok(Err(format!(
                             "source `{name}` was rewritten: file {} changed",
                             file.path

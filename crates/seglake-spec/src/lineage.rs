@@ -154,6 +154,32 @@ pub struct FileRecord {
     pub etag: Option<String>,
 }
 
+impl FileRecord {
+    /// The same file with the same bytes, as far as the store tells: path,
+    /// size and (when recorded) ETag. Not the modification time, which
+    /// `runs` keeps in microseconds and a store may give in nanoseconds.
+    pub fn same_file(&self, other: &FileRecord) -> bool {
+        self.path == other.path
+            && self.size == other.size
+            && (self.etag.is_none() || self.etag == other.etag)
+    }
+}
+
+impl InputRecord {
+    /// The same input at the same version: the same Delta version, or the
+    /// same files (see [`FileRecord::same_file`]).
+    pub fn same_version(&self, other: &InputRecord) -> bool {
+        self.name == other.name
+            && self.uri == other.uri
+            && self.delta_version == other.delta_version
+            && self.files.len() == other.files.len()
+            && self
+                .files
+                .iter()
+                .all(|f| other.files.iter().any(|o| f.same_file(o)))
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TableCount {
     pub table: String,

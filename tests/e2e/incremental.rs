@@ -1,0 +1,410 @@
+//! Incremental feature runs (`[[features.incremental]]`, jobs/demo_incremental.toml):
+//! daily arrivals of transaction files, with late rows and a replaying feed,
+//! and runs killed in the middle; every incremental feature table equals a
+//! full computation at the same as_of, read back by Python `deltalake`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::common::*;
+
+const JOB: &str = "jobs/demo_incremental.toml";
+
+/// A lake for the incremental job: the generated bank's customers, and its
+/// transactions as daily arrivals (tests/python/incremental_days.py) in
+/// `arrivals/`, of which only `base.parquet` is in the lake yet.
+struct Bank {
+    dir: tempfile::TempDir,
+    counts: Value,
+}
+
+impl Bank {
+    fn new(customers: u64) -> Bank {
+        let dir = generated_lake(customers);
+        let raw = dir.path().join("raw");
+        let counts = python_json(
+            "incremental_days.py",
+            &[
+                "split".as_ref(),
+                raw.join("transactions").as_os_str(),
+                dir.path().join("arrivals").as_os_str(),
+            ],
+        );
+        std::fs::remove_dir_all(raw.join("transactions")).unwrap();
+        let bank = Bank { dir, counts };
+        bank.arrive("base.parquet");
+        bank
+    }
+
+    fn lake(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn transactions(&self) -> PathBuf {
+        self.lake().join("raw/transactions")
+    }
+
+    /// Moves arrival `name` into the lake's transactions.
+    fn arrive(&self, name: &str) {
+        std::fs::create_dir_all(self.transactions()).unwrap();
+        std::fs::copy(
+            self.lake().join("arrivals").join(name),
+            self.transactions().join(name),
+        )
+        .unwrap();
+    }
+
+    fn run_args(&self, as_of: &str) -> Vec<String> {
+        vec![
+            "run".into(),
+            JOB.into(),
+            "--var".into(),
+            format!("lake={}", self.lake().display()),
+            "--as-of".into(),
+            format!("{as_of}T00:00:00Z"),
+        ]
+    }
+
+    fn run(&self, as_of: &str, extra: &[&str]) -> std::process::Output {
+        let mut args = self.run_args(as_of);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        seglake(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
+    fn run_ok(&self, as_of: &str, extra: &[&str]) -> String {
+        let out = self.run(as_of, extra);
+        assert!(
+            out.status.success(),
+            "incremental job at {as_of} failed:\n{}",
+            stderr(&out)
+        );
+        stderr(&out)
+    }
+
+    /// The `states` of the latest row of `runs`, one per incremental view.
+    fn latest_states(&self) -> Vec<Value> {
+        let mut runs = runs_rows(&self.lake().join("incremental"));
+        runs.sort_by_key(|r| r["finished_at"].as_str().unwrap_or_default().to_string());
+        runs.last().unwrap()["states"].as_array().unwrap().clone()
+    }
+
+    /// Whether `runs` records the latest version of state table `table`.
+    fn state_recorded(&self, table: &str) -> bool {
+        let root = self.lake().join("incremental");
+        let latest = history_json(&root.join(table))
+            .iter()
+            .map(|h| h["version"].as_i64().unwrap())
+            .max()
+            .unwrap();
+        runs_rows(&root).iter().any(|r| {
+            r["outputs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|o| o["table"] == table && o["version"] == latest)
+        })
+    }
+
+    /// Starts a run at `as_of` (logging at info) and kills it once its log
+    /// shows `marker`. Returns whether it was killed before it finished.
+    fn kill_at(&self, as_of: &str, marker: &str) -> bool {
+        let log = self.lake().join(format!("killed-{as_of}.log"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_seglake"))
+            .args(self.run_args(as_of))
+            .current_dir(repo_root())
+            .env("RUST_LOG", "info")
+            .env("SEGLAKE_LOG_FORMAT", "json")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if text.contains(marker) {
+                child.kill().unwrap();
+                return !child.wait().unwrap().success();
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("the run ended ({status}) before `{marker}`:\n{text}");
+            }
+            assert!(Instant::now() < deadline, "no `{marker}` in 300 s:\n{text}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+/// Whether the two lakes' `table` hold the same rows (Python `deltalake`).
+fn same_table(a: &Path, b: &Path, table: &str) -> Value {
+    python_json(
+        "incremental_days.py",
+        &[
+            "same".as_ref(),
+            a.join("incremental").join(table).as_os_str(),
+            b.join("incremental").join(table).as_os_str(),
+        ],
+    )
+}
+
+/// A full computation at `as_of` over a copy of `bank`'s lake inputs, in a
+/// lake of its own; asserts its feature table and state equal `bank`'s.
+fn assert_equals_full_run(bank: &Bank, as_of: &str) {
+    let full = tempfile::tempdir().unwrap();
+    let copy = |from: &Path, to: &Path| {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    };
+    copy(
+        &bank.lake().join("raw/customers"),
+        &full.path().join("raw/customers"),
+    );
+    copy(&bank.transactions(), &full.path().join("raw/transactions"));
+    let out = seglake(&[
+        "run",
+        JOB,
+        "--var",
+        &format!("lake={}", full.path().display()),
+        "--as-of",
+        &format!("{as_of}T00:00:00Z"),
+    ]);
+    assert!(out.status.success(), "full run: {}", stderr(&out));
+    for table in [
+        "customer_features",
+        "state_daily_transactions",
+        "state_daily_counterparties",
+    ] {
+        let same = same_table(bank.lake(), full.path(), table);
+        assert_eq!(
+            same["same"], true,
+            "{table} at {as_of}: incremental != full ({same})"
+        );
+    }
+}
+
+fn modes(states: &[Value]) -> Vec<String> {
+    states
+        .iter()
+        .map(|s| s["mode"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn incremental_runs_over_daily_arrivals_equal_full_runs_through_kills() {
+    let bank = Bank::new(300);
+    assert!(bank.counts["late"].as_i64().unwrap() > 0, "{}", bank.counts);
+
+    // Day 1: no state yet, every day computed.
+    bank.run_ok("2025-12-29", &[]);
+    let states = bank.latest_states();
+    assert_eq!(modes(&states), ["full", "full"]);
+    assert_eq!(states[0]["reason"], "no state yet");
+
+    // Day 2: one new file with the day's rows, late rows of 2025-06-15 and
+    // replays of 2025-03-03: exactly those three days recomputed.
+    bank.arrive("day-2025-12-29.parquet");
+    bank.run_ok("2025-12-30", &[]);
+    let states = bank.latest_states();
+    assert_eq!(modes(&states), ["incremental", "incremental"], "{states:?}");
+    assert_eq!(states[0]["new_files"], 1);
+    assert_eq!(states[0]["days_computed"], 3, "{states:?}");
+    assert!(states[0]["days_kept"].as_i64().unwrap() > 300, "{states:?}");
+    assert_equals_full_run(&bank, "2025-12-30");
+
+    // Day 3: killed while computing the state, then killed once the state
+    // tables are committed (before `runs` records them), then run to the end.
+    bank.arrive("day-2025-12-30.parquet");
+    assert!(bank.kill_at("2025-12-31", "incremental view `daily_transactions`"));
+    assert!(bank.kill_at(
+        "2025-12-31",
+        r#""message":"published","table":"state_daily_counterparties""#,
+    ));
+    let unrecorded = !bank.state_recorded("state_daily_counterparties");
+    bank.run_ok("2025-12-31", &[]);
+    let states = bank.latest_states();
+    if unrecorded {
+        // The killed run's state landed, `runs` does not know it: rebuilt,
+        // and said why.
+        assert_eq!(modes(&states)[1], "full", "{states:?}");
+        assert!(
+            states[1]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("is not recorded in `runs`"),
+            "{states:?}"
+        );
+    } else {
+        assert_eq!(modes(&states)[1], "incremental", "{states:?}");
+    }
+    assert_equals_full_run(&bank, "2025-12-31");
+
+    // Day 4, from whatever state day 3 left.
+    bank.arrive("day-2025-12-31.parquet");
+    bank.run_ok("2026-01-01", &[]);
+    assert_eq!(modes(&bank.latest_states()), ["incremental", "incremental"]);
+    assert_equals_full_run(&bank, "2026-01-01");
+}
+
+#[test]
+fn a_changed_view_is_refused_a_rewritten_source_is_recomputed() {
+    let bank = Bank::new(120);
+    bank.run_ok("2025-12-29", &[]);
+
+    // The view's SQL changed: the state is not this view's. Refused, named,
+    // nothing written; --full-refresh rebuilds it.
+    let sql = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(repo_root().join("sql/incremental")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), sql.path().join(entry.file_name())).unwrap();
+    }
+    let view = sql.path().join("daily_counterparties.sql");
+    let text = std::fs::read_to_string(&view).unwrap();
+    std::fs::write(&view, format!("-- edited\n{text}")).unwrap();
+    let job = bank.lake().join("changed.toml");
+    let spec = std::fs::read_to_string(repo_root().join(JOB))
+        .unwrap()
+        .replace(
+            "sql_dir = \"../sql/incremental\"",
+            &format!("sql_dir = \"{}\"", sql.path().display()),
+        )
+        .replace(
+            "uri = \"../reference/",
+            &format!("uri = \"{}/reference/", repo_root().display()),
+        );
+    std::fs::write(&job, spec).unwrap();
+    let lake_var = format!("lake={}", bank.lake().display());
+    let run_changed = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            job.to_str().unwrap(),
+            "--var",
+            &lake_var,
+            "--as-of",
+            "2025-12-30T00:00:00Z",
+        ];
+        args.extend(extra);
+        seglake(&args)
+    };
+    let before = file_tree(&bank.lake().join("incremental"));
+    let out = run_changed(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    for expected in [
+        "incremental view `daily_counterparties`",
+        "state table `state_daily_counterparties`",
+        "another definition of the view",
+        "--full-refresh",
+    ] {
+        assert!(
+            stderr(&out).contains(expected),
+            "{expected}:\n{}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(file_tree(&bank.lake().join("incremental")), before);
+    let out = run_changed(&["--full-refresh"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let states = bank.latest_states();
+    assert_eq!(modes(&states), ["full", "full"]);
+    assert_eq!(states[1]["reason"], "--full-refresh");
+
+    // The source rewritten under the state (a file replaced by another with
+    // fewer rows): every day recomputed, said in the log and in `runs`.
+    bank.run_ok("2025-12-30", &["--full-refresh"]);
+    let base = bank.transactions().join("base.parquet");
+    let rows = bank.counts["base"].as_i64().unwrap();
+    let out = Command::new(python())
+        .args([
+            "-c",
+            &format!(
+                "import pyarrow.parquet as pq; t = pq.read_table('{0}'); \
+                 pq.write_table(t.slice(0, {1}), '{0}')",
+                base.display(),
+                rows - 5
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let log = bank.run_ok("2025-12-31", &[]);
+    let states = bank.latest_states();
+    assert_eq!(modes(&states), ["full", "full"]);
+    let reason = states[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("`transactions` was rewritten: file") && reason.contains("base.parquet"),
+        "{reason}"
+    );
+    assert!(log.contains("was rewritten"), "not in the log:\n{log}");
+    assert_equals_full_run(&bank, "2025-12-31");
+}
+
+#[test]
+fn a_view_whose_days_depend_on_each_other_cannot_be_incremental() {
+    let lake = tempfile::tempdir().unwrap();
+    let bank = generated_lake(50);
+    for (replace, why) in [
+        (
+            "GROUP BY customer_id, CAST(ts AS DATE)",
+            "it reads `run_context`",
+        ),
+        ("FROM flagged\n", "it uses a window function"),
+        ("CAST(ts AS DATE) AS day,", "it returns no `day` column"),
+    ] {
+        let sql = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir(repo_root().join("sql/incremental")).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), sql.path().join(entry.file_name())).unwrap();
+        }
+        let view = sql.path().join("daily_transactions.sql");
+        let text = std::fs::read_to_string(&view).unwrap();
+        let changed = match why {
+            "it reads `run_context`" => text.replace(
+                replace,
+                "GROUP BY customer_id, CAST(ts AS DATE)\n\
+                 HAVING MAX(ts) < (SELECT MAX(as_of) FROM run_context)",
+            ),
+            "it uses a window function" => text.replace(
+                replace,
+                "FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY ts) AS n \
+                 FROM flagged) f\n",
+            ),
+            _ => text.replace(replace, "CAST(ts AS DATE) AS on_day,"),
+        };
+        assert_ne!(changed, text, "{why}");
+        std::fs::write(&view, changed).unwrap();
+        let job = lake.path().join("job.toml");
+        let spec = std::fs::read_to_string(repo_root().join(JOB))
+            .unwrap()
+            .replace(
+                "sql_dir = \"../sql/incremental\"",
+                &format!("sql_dir = \"{}\"", sql.path().display()),
+            )
+            .replace(
+                "uri = \"../reference/",
+                &format!("uri = \"{}/reference/", repo_root().display()),
+            );
+        std::fs::write(&job, spec).unwrap();
+        let out = seglake(&[
+            "validate",
+            job.to_str().unwrap(),
+            "--var",
+            &format!("lake={}", bank.path().display()),
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{why}: {}", stderr(&out));
+        for expected in [
+            "feature view `daily_transactions`",
+            "cannot be incremental",
+            why,
+        ] {
+            assert!(
+                stderr(&out).contains(expected),
+                "{expected}:\n{}",
+                stderr(&out)
+            );
+        }
+    }
+}
