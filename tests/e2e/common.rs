@@ -190,7 +190,12 @@ pub struct JobVariant(pub PathBuf);
 
 impl JobVariant {
     pub fn new(tag: &str, from: &str, to: &str) -> Self {
-        let base = std::fs::read_to_string(repo_root().join("jobs/demo.toml")).unwrap();
+        JobVariant::of("jobs/demo.toml", tag, from, to)
+    }
+
+    /// A copy of `job` (relative to the repository) with `from` replaced.
+    pub fn of(job: &str, tag: &str, from: &str, to: &str) -> Self {
+        let base = std::fs::read_to_string(repo_root().join(job)).unwrap();
         assert!(base.contains(from), "{from}");
         let path = repo_root()
             .join("jobs")

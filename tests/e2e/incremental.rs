@@ -19,6 +19,10 @@ const JOB: &str = "jobs/demo_incremental.toml";
 struct Bank {
     dir: tempfile::TempDir,
     counts: Value,
+    /// The job file (relative to the repository, or absolute).
+    job: String,
+    /// Where the job reads transactions, relative to the lake.
+    transactions: &'static str,
 }
 
 impl Bank {
@@ -34,7 +38,17 @@ impl Bank {
             ],
         );
         std::fs::remove_dir_all(raw.join("transactions")).unwrap();
-        let bank = Bank { dir, counts };
+        Bank {
+            dir,
+            counts,
+            job: JOB.to_string(),
+            transactions: "raw/transactions",
+        }
+    }
+
+    /// The bank with `base.parquet` arrived in `raw/transactions`.
+    fn with_base(customers: u64) -> Bank {
+        let bank = Bank::new(customers);
         bank.arrive("base.parquet");
         bank
     }
@@ -44,23 +58,23 @@ impl Bank {
     }
 
     fn transactions(&self) -> PathBuf {
-        self.lake().join("raw/transactions")
+        self.lake().join(self.transactions)
+    }
+
+    fn arrival(&self, name: &str) -> PathBuf {
+        self.lake().join("arrivals").join(name)
     }
 
     /// Moves arrival `name` into the lake's transactions.
     fn arrive(&self, name: &str) {
         std::fs::create_dir_all(self.transactions()).unwrap();
-        std::fs::copy(
-            self.lake().join("arrivals").join(name),
-            self.transactions().join(name),
-        )
-        .unwrap();
+        std::fs::copy(self.arrival(name), self.transactions().join(name)).unwrap();
     }
 
     fn run_args(&self, as_of: &str) -> Vec<String> {
         vec![
             "run".into(),
-            JOB.into(),
+            self.job.clone(),
             "--var".into(),
             format!("lake={}", self.lake().display()),
             "--as-of".into(),
@@ -149,25 +163,31 @@ fn same_table(a: &Path, b: &Path, table: &str) -> Value {
     )
 }
 
+/// Copies folder `from` (and what is in it) to `to`.
+fn copy_folder(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.path().is_dir() {
+            copy_folder(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
 /// A full computation at `as_of` over a copy of `bank`'s lake inputs, in a
 /// lake of its own; asserts its feature table and state equal `bank`'s.
 fn assert_equals_full_run(bank: &Bank, as_of: &str) {
     let full = tempfile::tempdir().unwrap();
-    let copy = |from: &Path, to: &Path| {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
-    };
-    copy(
+    copy_folder(
         &bank.lake().join("raw/customers"),
         &full.path().join("raw/customers"),
     );
-    copy(&bank.transactions(), &full.path().join("raw/transactions"));
+    copy_folder(&bank.transactions(), &full.path().join(bank.transactions));
     let out = seglake(&[
         "run",
-        JOB,
+        &bank.job,
         "--var",
         &format!("lake={}", full.path().display()),
         "--as-of",
@@ -196,7 +216,7 @@ fn modes(states: &[Value]) -> Vec<String> {
 
 #[test]
 fn incremental_runs_over_daily_arrivals_equal_full_runs_through_kills() {
-    let bank = Bank::new(300);
+    let bank = Bank::with_base(300);
     assert!(bank.counts["late"].as_i64().unwrap() > 0, "{}", bank.counts);
 
     // Day 1: no state yet, every day computed.
@@ -252,7 +272,7 @@ fn incremental_runs_over_daily_arrivals_equal_full_runs_through_kills() {
 
 #[test]
 fn a_changed_view_is_refused_a_rewritten_source_is_recomputed() {
-    let bank = Bank::new(120);
+    let bank = Bank::with_base(120);
     bank.run_ok("2025-12-29", &[]);
 
     // The view's SQL changed: the state is not this view's. Refused, named,
@@ -407,4 +427,61 @@ fn a_view_whose_days_depend_on_each_other_cannot_be_incremental() {
             );
         }
     }
+}
+
+/// Issue 26's walkthrough: transactions streamed into a topic, `seglake
+/// ingest` into a Delta table, the incremental job over it a day apart:
+/// the second run reads only the data files the new day's commits added and
+/// gives the feature table of a full run.
+#[test]
+fn streamed_transactions_feed_incremental_runs_that_read_only_the_new_day() {
+    let mut bank = Bank::new(200);
+    let job = JobVariant::of(
+        JOB,
+        "incremental-stream",
+        "uri = \"${lake}/raw/transactions\"\nformat = \"parquet\"",
+        "uri = \"${lake}/stream/transactions\"\nformat = \"delta\"",
+    );
+    bank.job = job.0.display().to_string();
+    bank.transactions = "stream/transactions";
+    let broker = ScriptedServer::start("infra/kafka/broker.sh", "kafka-incremental");
+    let topic = format!("kafka://127.0.0.1:{}/transactions", broker.read("port"));
+    let table = bank.transactions();
+    let stream = |arrival: &str, first: bool| {
+        let from = bank.arrival(arrival);
+        let mut produce = vec!["produce", "--from", from.to_str().unwrap(), "--to", &topic];
+        produce.extend(["--key", "customer_id"]);
+        if first {
+            produce.extend(["--partitions", "2"]);
+        }
+        seglake_ok(&produce);
+        let base = bank.arrival("base.parquet");
+        seglake_ok(&[
+            "ingest",
+            "--from",
+            &topic,
+            "--to",
+            table.to_str().unwrap(),
+            "--schema-like",
+            base.to_str().unwrap(),
+            "--exit-at-end",
+        ]);
+    };
+
+    stream("base.parquet", true);
+    bank.run_ok("2025-12-29", &[]);
+    assert_eq!(modes(&bank.latest_states()), ["full", "full"]);
+
+    // A day of transactions (with late rows and replays) streamed in.
+    let versions_before = history_json(&table).len();
+    stream("day-2025-12-29.parquet", false);
+    let commits = history_json(&table).len() - versions_before;
+    assert!(commits >= 1, "no commit of the new day");
+    bank.run_ok("2025-12-30", &[]);
+    let states = bank.latest_states();
+    assert_eq!(modes(&states), ["incremental", "incremental"], "{states:?}");
+    // One data file per commit the new day's ingestion made, nothing else.
+    assert_eq!(states[0]["new_files"], commits as i64, "{states:?}");
+    assert_eq!(states[0]["days_computed"], 3, "{states:?}");
+    assert_equals_full_run(&bank, "2025-12-30");
 }
