@@ -207,6 +207,33 @@ fn assert_equals_full_run(bank: &Bank, as_of: &str) {
     }
 }
 
+/// The incremental job at `path`, reading its SQL from a copy of
+/// `sql/incremental` in which `edit` rewrote view `view`'s file (the copy is
+/// removed when the returned folder is dropped).
+fn job_with_view(
+    path: &Path,
+    view: &str,
+    edit: impl FnOnce(&str) -> String,
+) -> (PathBuf, tempfile::TempDir) {
+    let sql = tempfile::tempdir().unwrap();
+    copy_folder(&repo_root().join("sql/incremental"), sql.path());
+    let file = sql.path().join(format!("{view}.sql"));
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, edit(&text)).unwrap();
+    let spec = std::fs::read_to_string(repo_root().join(JOB))
+        .unwrap()
+        .replace(
+            "sql_dir = \"../sql/incremental\"",
+            &format!("sql_dir = \"{}\"", sql.path().display()),
+        )
+        .replace(
+            "uri = \"../reference/",
+            &format!("uri = \"{}/reference/", repo_root().display()),
+        );
+    std::fs::write(path, spec).unwrap();
+    (path.to_path_buf(), sql)
+}
+
 fn modes(states: &[Value]) -> Vec<String> {
     states
         .iter()
@@ -277,26 +304,11 @@ fn a_changed_view_is_refused_a_rewritten_source_is_recomputed() {
 
     // The view's SQL changed: the state is not this view's. Refused, named,
     // nothing written; --full-refresh rebuilds it.
-    let sql = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(repo_root().join("sql/incremental")).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), sql.path().join(entry.file_name())).unwrap();
-    }
-    let view = sql.path().join("daily_counterparties.sql");
-    let text = std::fs::read_to_string(&view).unwrap();
-    std::fs::write(&view, format!("-- edited\n{text}")).unwrap();
-    let job = bank.lake().join("changed.toml");
-    let spec = std::fs::read_to_string(repo_root().join(JOB))
-        .unwrap()
-        .replace(
-            "sql_dir = \"../sql/incremental\"",
-            &format!("sql_dir = \"{}\"", sql.path().display()),
-        )
-        .replace(
-            "uri = \"../reference/",
-            &format!("uri = \"{}/reference/", repo_root().display()),
-        );
-    std::fs::write(&job, spec).unwrap();
+    let (job, _sql) = job_with_view(
+        &bank.lake().join("changed.toml"),
+        "daily_counterparties",
+        |text| format!("-- edited\n{text}"),
+    );
     let lake_var = format!("lake={}", bank.lake().display());
     let run_changed = |extra: &[&str]| {
         let mut args = vec![
@@ -374,40 +386,27 @@ fn a_view_whose_days_depend_on_each_other_cannot_be_incremental() {
         ("FROM flagged\n", "it uses a window function"),
         ("CAST(ts AS DATE) AS day,", "it returns no `day` column"),
     ] {
-        let sql = tempfile::tempdir().unwrap();
-        for entry in std::fs::read_dir(repo_root().join("sql/incremental")).unwrap() {
-            let entry = entry.unwrap();
-            std::fs::copy(entry.path(), sql.path().join(entry.file_name())).unwrap();
-        }
-        let view = sql.path().join("daily_transactions.sql");
-        let text = std::fs::read_to_string(&view).unwrap();
-        let changed = match why {
-            "it reads `run_context`" => text.replace(
-                replace,
-                "GROUP BY customer_id, CAST(ts AS DATE)\n\
-                 HAVING MAX(ts) < (SELECT MAX(as_of) FROM run_context)",
-            ),
-            "it uses a window function" => text.replace(
-                replace,
-                "FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY ts) AS n \
-                 FROM flagged) f\n",
-            ),
-            _ => text.replace(replace, "CAST(ts AS DATE) AS on_day,"),
-        };
-        assert_ne!(changed, text, "{why}");
-        std::fs::write(&view, changed).unwrap();
-        let job = lake.path().join("job.toml");
-        let spec = std::fs::read_to_string(repo_root().join(JOB))
-            .unwrap()
-            .replace(
-                "sql_dir = \"../sql/incremental\"",
-                &format!("sql_dir = \"{}\"", sql.path().display()),
-            )
-            .replace(
-                "uri = \"../reference/",
-                &format!("uri = \"{}/reference/", repo_root().display()),
-            );
-        std::fs::write(&job, spec).unwrap();
+        let (job, _sql) = job_with_view(
+            &lake.path().join("job.toml"),
+            "daily_transactions",
+            |text| {
+                let changed = match why {
+                    "it reads `run_context`" => text.replace(
+                        replace,
+                        "GROUP BY customer_id, CAST(ts AS DATE)\n\
+                     HAVING MAX(ts) < (SELECT MAX(as_of) FROM run_context)",
+                    ),
+                    "it uses a window function" => text.replace(
+                        replace,
+                        "FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY ts) \
+                     AS n FROM flagged) f\n",
+                    ),
+                    _ => text.replace(replace, "CAST(ts AS DATE) AS on_day,"),
+                };
+                assert_ne!(changed, text, "{why}");
+                changed
+            },
+        );
         let out = seglake(&[
             "validate",
             job.to_str().unwrap(),

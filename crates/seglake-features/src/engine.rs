@@ -356,14 +356,7 @@ impl FeatureEngine {
                 self.materialize(&view.name, &what, plan).await?;
                 continue;
             }
-            let table = ViewTable::new(plan, Some(view.sql.clone()));
-            self.ctx
-                .register_table(view.name.as_str(), Arc::new(table))
-                .map_err(|error| FeatureError::ViewSql {
-                    view: view.name.clone(),
-                    path: view.path.clone(),
-                    error,
-                })?;
+            self.register_plan(view, plan)?;
         }
         let last = spec.views.last().expect("validated: at least one view");
         let schema = self.table_schema(&last.name).await?;
@@ -424,6 +417,15 @@ impl FeatureEngine {
         let days = crate::daily::Days::From(crate::daily::first_kept_day(as_of, incremental));
         let plan = self.daily_plan(spec, view, &days).await?;
         self.check_order_dependence(spec, view, &plan)?;
+        self.register_plan(view, plan)
+    }
+
+    /// Registers `plan` as `view`, computed wherever it is read.
+    fn register_plan(
+        &self,
+        view: &ViewSpec,
+        plan: datafusion::logical_expr::LogicalPlan,
+    ) -> Result<()> {
         let table = ViewTable::new(plan, Some(view.sql.clone()));
         self.ctx
             .register_table(view.name.as_str(), Arc::new(table))

@@ -247,74 +247,89 @@ impl StateAt<'_> {
     }
 
     async fn compute(&self, refresh: Refresh, progress: &dyn Progress) -> Result<ViewState> {
-        let first = first_kept_day(self.as_of, self.incremental);
-        let table = self.table();
         match refresh {
-            Refresh::Full(why) => {
-                let message = format!(
-                    "incremental view `{}`: computing every day from {first} ({why})",
-                    self.view.name
-                );
-                // A rebuild nobody asked for is worth seeing by default (the
-                // progress steps are logged at info).
-                if why == NO_STATE || why == FULL_REFRESH {
-                    step(progress, &message);
-                } else {
-                    tracing::warn!("{message}");
-                }
-                let (schema, batches) = self
-                    .engine
-                    .compute_days(self.spec, self.view, &Days::From(first))
-                    .await?;
-                let days = distinct_days(&batches).len();
-                Ok(ViewState {
-                    table,
-                    schema,
-                    batches,
-                    record: self.record("full", Some(why), 0, days, 0),
-                })
-            }
+            Refresh::Full(why) => self.compute_full(why, progress).await,
             Refresh::Incremental {
                 version,
                 new_files,
                 days,
             } => {
-                let message = format!(
-                    "incremental view `{}`: {new_files} new file(s) of `{}`, recomputing {} \
-                     day(s), keeping the others from state version {version}",
-                    self.view.name,
-                    self.incremental.source,
-                    days.len()
+                step(
+                    progress,
+                    &format!(
+                        "incremental view `{}`: {new_files} new file(s) of `{}`, recomputing {} \
+                         day(s), keeping the others from state version {version}",
+                        self.view.name,
+                        self.incremental.source,
+                        days.len()
+                    ),
                 );
-                step(progress, &message);
-                let (schema, mut batches) = self
-                    .engine
-                    .compute_days(self.spec, self.view, &Days::Only(days.clone()))
-                    .await?;
-                let location = table_location(&self.spec.output_root, &table);
-                let old = read_table(&table, &location, Some(version)).await?;
-                let old_days = distinct_days(&old);
-                let old = seglake_features::conform(
-                    &schema,
-                    old,
-                    &format!("reading state table `{table}` version {version}"),
-                )?;
-                let kept = keep_days(old, first, &days).map_err(|e| {
-                    self.refused(format!("cannot filter version {version}'s rows: {e}"))
-                })?;
-                let kept_days = distinct_days(&kept).len();
-                let dropped = old_days.iter().filter(|d| **d < first).count();
-                batches.extend(kept);
-                let mut record = self.record("incremental", None, new_files, days.len(), kept_days);
-                record.days_dropped = dropped as i64;
-                Ok(ViewState {
-                    table,
-                    schema,
-                    batches,
-                    record,
-                })
+                self.compute_days(version, new_files, days).await
             }
         }
+    }
+
+    /// Every day from the first kept one.
+    async fn compute_full(&self, why: String, progress: &dyn Progress) -> Result<ViewState> {
+        let first = first_kept_day(self.as_of, self.incremental);
+        let message = format!(
+            "incremental view `{}`: computing every day from {first} ({why})",
+            self.view.name
+        );
+        // A rebuild nobody asked for is worth seeing by default (the
+        // progress steps are logged at info).
+        if why == NO_STATE || why == FULL_REFRESH {
+            step(progress, &message);
+        } else {
+            tracing::warn!("{message}");
+        }
+        let (schema, batches) = self
+            .engine
+            .compute_days(self.spec, self.view, &Days::From(first))
+            .await?;
+        let days = distinct_days(&batches).len();
+        Ok(ViewState {
+            table: self.table(),
+            schema,
+            batches,
+            record: self.record("full", Some(why), 0, days, 0),
+        })
+    }
+
+    /// `days` recomputed, the other days of state `version` kept, and the
+    /// days before the window dropped.
+    async fn compute_days(
+        &self,
+        version: i64,
+        new_files: usize,
+        days: BTreeSet<NaiveDate>,
+    ) -> Result<ViewState> {
+        let first = first_kept_day(self.as_of, self.incremental);
+        let table = self.table();
+        let (schema, mut batches) = self
+            .engine
+            .compute_days(self.spec, self.view, &Days::Only(days.clone()))
+            .await?;
+        let location = table_location(&self.spec.output_root, &table);
+        let old = read_table(&table, &location, Some(version)).await?;
+        let old_days = distinct_days(&old);
+        let old = seglake_features::conform(
+            &schema,
+            old,
+            &format!("reading state table `{table}` version {version}"),
+        )?;
+        let kept = keep_days(old, first, &days)
+            .map_err(|e| self.refused(format!("cannot filter version {version}'s rows: {e}")))?;
+        let kept_days = distinct_days(&kept).len();
+        batches.extend(kept);
+        let mut record = self.record("incremental", None, new_files, days.len(), kept_days);
+        record.days_dropped = old_days.iter().filter(|d| **d < first).count() as i64;
+        Ok(ViewState {
+            table,
+            schema,
+            batches,
+            record,
+        })
     }
 
     fn record(
