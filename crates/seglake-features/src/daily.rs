@@ -96,7 +96,7 @@ pub(crate) fn check_daily_plan(spec: &JobSpec, view: &ViewSpec, plan: &LogicalPl
             incremental.source
         )));
     }
-    check_daily_columns(spec, plan.schema().as_arrow()).map_err(refuse)
+    check_daily_columns(&spec.key, plan.schema().as_arrow()).map_err(refuse)
 }
 
 /// The names of the tables and views `plan` reads, sub-queries included.
@@ -120,9 +120,9 @@ fn scanned_tables(plan: &LogicalPlan) -> BTreeSet<String> {
 }
 
 /// The key, a `DATE` day, and only types the state table stores as they are.
-fn check_daily_columns(spec: &JobSpec, schema: &Schema) -> std::result::Result<(), String> {
-    if schema.field_with_name(&spec.key).is_err() {
-        return Err(format!("it returns no key column `{}`", spec.key));
+fn check_daily_columns(key: &str, schema: &Schema) -> std::result::Result<(), String> {
+    if schema.field_with_name(key).is_err() {
+        return Err(format!("it returns no key column `{key}`"));
     }
     match schema.field_with_name(DAY_COLUMN).map(|f| f.data_type()) {
         Ok(DataType::Date32) => {}
@@ -365,4 +365,159 @@ pub fn conform(
             RecordBatch::try_new(schema.clone(), columns).map_err(exec)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Int64Array, StringArray, TimestampMicrosecondArray};
+    use arrow::datatypes::Field;
+    use arrow::util::pretty::pretty_format_batches;
+    use datafusion::datasource::MemTable;
+    use datafusion::prelude::SessionContext;
+
+    const DAY_US: i64 = 86_400_000_000;
+    /// 2025-01-01T00:00:00Z in microseconds.
+    const JAN_1: i64 = 1_735_689_600_000_000;
+
+    /// Rows of two customers over four days, the second day twice (a
+    /// replayed row), as `tx__raw`; `tx` is it without the replays.
+    async fn context() -> SessionContext {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("customer_id", DataType::Utf8, false),
+            Field::new(
+                "ts",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                false,
+            ),
+            Field::new("amount", DataType::Int64, false),
+        ]));
+        let at = |day: i64, hour: i64| JAN_1 + day * DAY_US + hour * 3_600_000_000;
+        let rows = [
+            ("a", at(0, 1), 5),
+            ("a", at(1, 23), 7),
+            ("a", at(1, 23), 7),
+            ("b", at(1, 0), 11),
+            ("b", at(2, 12), 13),
+            ("a", at(3, 6), 17),
+        ];
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
+                Arc::new(
+                    TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.1))
+                        .with_timezone("UTC"),
+                ),
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.2))),
+            ],
+        )
+        .unwrap();
+        let ctx = SessionContext::new();
+        let table = MemTable::try_new(schema, vec![vec![batch]]).unwrap();
+        ctx.register_table("tx__raw", Arc::new(table)).unwrap();
+        let deduplicated = ctx.sql("SELECT DISTINCT * FROM tx__raw").await.unwrap();
+        ctx.register_table("tx", deduplicated.into_view()).unwrap();
+        ctx
+    }
+
+    const VIEW: &str = "SELECT customer_id, CAST(ts AS DATE) AS day, COUNT(*) AS n, \
+                        SUM(amount) AS total FROM tx t GROUP BY customer_id, CAST(ts AS DATE) \
+                        ORDER BY day, customer_id";
+
+    async fn rows(ctx: &SessionContext, days: Option<&Days>) -> String {
+        let plan = ctx.state().create_logical_plan(VIEW).await.unwrap();
+        let incremental = IncrementalSpec {
+            source: "tx".into(),
+            time_column: "ts".into(),
+            keep_days: 30,
+        };
+        let plan = match days {
+            Some(days) => restrict_to_days(plan, &incremental, days).unwrap(),
+            None => plan,
+        };
+        let batches = ctx
+            .execute_logical_plan(plan)
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        pretty_format_batches(&batches).unwrap().to_string()
+    }
+
+    fn day(offset: i64) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2025, 1, 1).unwrap() + chrono::Duration::days(offset)
+    }
+
+    /// The table's lines for `days` (its header and the rows on them).
+    fn lines_on(table: &str, days: &[NaiveDate]) -> Vec<String> {
+        table
+            .lines()
+            .filter(|l| !l.contains("| 2025-") || days.iter().any(|d| l.contains(&d.to_string())))
+            .map(String::from)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn some_days_are_those_days_rows_of_every_day() {
+        let ctx = context().await;
+        let every = rows(&ctx, None).await;
+        assert!(
+            every.contains("| a           | 2025-01-02 | 1 | 7     |"),
+            "{every}"
+        );
+        for chosen in [vec![day(1)], vec![day(0), day(3)], vec![day(2)]] {
+            let set = Days::Only(chosen.iter().copied().collect());
+            let some = rows(&ctx, Some(&set)).await;
+            assert_eq!(
+                some.lines().collect::<Vec<_>>(),
+                lines_on(&every, &chosen),
+                "{chosen:?}"
+            );
+        }
+        let from = rows(&ctx, Some(&Days::From(day(2)))).await;
+        assert_eq!(
+            from.lines().collect::<Vec<_>>(),
+            lines_on(&every, &[day(2), day(3)])
+        );
+        let none = rows(&ctx, Some(&Days::Only(BTreeSet::new()))).await;
+        assert!(!none.contains("| 2025-"), "no day was asked for: {none}");
+    }
+
+    #[tokio::test]
+    async fn a_deduplicated_source_is_read_as_the_source() {
+        let ctx = context().await;
+        let plan = ctx.state().create_logical_plan(VIEW).await.unwrap();
+        let read = scanned_tables(&plan);
+        assert!(read.contains("tx"), "{read:?}");
+    }
+
+    #[test]
+    fn the_state_keeps_a_date_day_and_microsecond_timestamps() {
+        let schema = |fields: Vec<Field>| Schema::new(fields);
+        let key = Field::new("customer_id", DataType::Utf8View, false);
+        let check = |s: &Schema| check_daily_columns("customer_id", s);
+        let good = schema(vec![key.clone(), Field::new("day", DataType::Date32, true)]);
+        assert_eq!(check(&good), Ok(()));
+        assert_eq!(
+            state_schema(&good).field(0).data_type(),
+            &DataType::Utf8,
+            "text is kept as plain strings"
+        );
+        let no_day = schema(vec![key.clone()]);
+        assert!(check(&no_day).unwrap_err().contains("no `day` column"));
+        let text_day = schema(vec![key.clone(), Field::new("day", DataType::Utf8, true)]);
+        assert!(check(&text_day).unwrap_err().contains("not DATE"));
+        let nanos = schema(vec![
+            key,
+            Field::new("day", DataType::Date32, true),
+            Field::new(
+                "first",
+                DataType::Timestamp(TimeUnit::Nanosecond, None),
+                true,
+            ),
+        ]);
+        assert!(check(&nanos).unwrap_err().contains("`first`"));
+    }
 }

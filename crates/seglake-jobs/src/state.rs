@@ -71,6 +71,17 @@ pub(crate) async fn refresh_states(
 ) -> Result<Vec<ViewState>> {
     let mut states = Vec::new();
     for view in spec.views.iter().filter(|v| v.incremental.is_some()) {
+        if let Some(cluster) = engine.remote() {
+            return Err(JobError::State {
+                view: view.name.clone(),
+                table: state_table(&view.name),
+                message: format!(
+                    "is kept by the local engine only: incremental views are not supported on \
+                     a cluster ({cluster}) yet; run the job locally or remove the view from \
+                     `features.incremental`"
+                ),
+            });
+        }
         if spec.privacy.pseudonymise.is_some() {
             return Err(JobError::State {
                 view: view.name.clone(),
