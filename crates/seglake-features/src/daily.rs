@@ -198,6 +198,36 @@ fn day_predicate(day_expr: Expr, days: &Days) -> Expr {
 }
 
 impl FeatureEngine {
+    /// An incremental view: its state when the run registered it already
+    /// (as computed from the state table and the new days), otherwise a
+    /// plan over every day the state keeps at `as_of` (what a full
+    /// computation of the state gives).
+    pub(crate) async fn register_incremental(
+        &mut self,
+        spec: &JobSpec,
+        view: &ViewSpec,
+    ) -> Result<()> {
+        let registered = self
+            .context()
+            .table_exist(view.name.as_str())
+            .map_err(|error| FeatureError::ViewSql {
+                view: view.name.clone(),
+                path: view.path.clone(),
+                error,
+            })?;
+        if registered {
+            return Ok(());
+        }
+        let as_of = self
+            .as_of()
+            .expect("run_context is registered before the views");
+        let incremental = view.incremental.as_ref().expect("an incremental view");
+        let days = Days::From(first_kept_day(as_of, incremental));
+        let plan = self.daily_plan(spec, view, &days).await?;
+        self.check_order_dependence(spec, view, &plan)?;
+        self.register_plan(view, plan)
+    }
+
     /// Computes incremental view `view` for `days`: its state rows for
     /// those days, with the state table's column types.
     pub async fn compute_days(

@@ -223,6 +223,11 @@ impl FeatureEngine {
         })
     }
 
+    /// `run_context.as_of`, once [`FeatureEngine::register_run_context`] ran.
+    pub(crate) fn as_of(&self) -> Option<DateTime<Utc>> {
+        self.as_of
+    }
+
     /// The remote engine the queries run on (as the user named it), `None`
     /// for in process.
     pub fn remote(&self) -> Option<String> {
@@ -394,34 +399,8 @@ impl FeatureEngine {
         Ok(())
     }
 
-    /// An incremental view: its state when the run registered it already
-    /// (as computed from the state table and the new days), otherwise a
-    /// plan over every day the state keeps at `as_of` (what a full
-    /// computation of the state gives).
-    async fn register_incremental(&mut self, spec: &JobSpec, view: &ViewSpec) -> Result<()> {
-        let registered =
-            self.ctx
-                .table_exist(view.name.as_str())
-                .map_err(|error| FeatureError::ViewSql {
-                    view: view.name.clone(),
-                    path: view.path.clone(),
-                    error,
-                })?;
-        if registered {
-            return Ok(());
-        }
-        let as_of = self
-            .as_of
-            .expect("run_context is registered before the views");
-        let incremental = view.incremental.as_ref().expect("an incremental view");
-        let days = crate::daily::Days::From(crate::daily::first_kept_day(as_of, incremental));
-        let plan = self.daily_plan(spec, view, &days).await?;
-        self.check_order_dependence(spec, view, &plan)?;
-        self.register_plan(view, plan)
-    }
-
     /// Registers `plan` as `view`, computed wherever it is read.
-    fn register_plan(
+    pub(crate) fn register_plan(
         &self,
         view: &ViewSpec,
         plan: datafusion::logical_expr::LogicalPlan,
@@ -439,7 +418,7 @@ impl FeatureEngine {
 
     /// Notes (or, with `strict_determinism`, refuses) what in `view` may
     /// depend on row order or on when it runs.
-    fn check_order_dependence(
+    pub(crate) fn check_order_dependence(
         &mut self,
         spec: &JobSpec,
         view: &ViewSpec,
