@@ -9,7 +9,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use serde_json::json;
+
 use crate::common::*;
+use crate::http::{Serve, get, post};
+use crate::serve::{features_of, latest_run_id, model_inputs, same_f64};
 
 const JOB: &str = "jobs/demo_incremental.toml";
 
@@ -444,6 +448,63 @@ fn a_view_whose_days_depend_on_each_other_cannot_be_incremental() {
     }
 }
 
+/// The bank's transactions as a topic that `seglake ingest` writes into a
+/// Delta table (`stream/transactions`), on the test's own broker.
+struct Topic {
+    url: String,
+    table: PathBuf,
+    schema_like: PathBuf,
+    _broker: ScriptedServer,
+}
+
+impl Topic {
+    /// A broker, and `bank` reading its transactions from the table.
+    fn start(bank: &mut Bank, tag: &str) -> Topic {
+        bank.transactions = "stream/transactions";
+        let broker = ScriptedServer::start("infra/kafka/broker.sh", tag);
+        Topic {
+            url: format!("kafka://127.0.0.1:{}/transactions", broker.read("port")),
+            table: bank.transactions(),
+            schema_like: bank.arrival("base.parquet"),
+            _broker: broker,
+        }
+    }
+
+    /// Arrival `file` produced to the topic (created with 2 partitions by
+    /// the first).
+    fn produce(&self, file: &Path, first: bool) {
+        let mut args = vec![
+            "produce",
+            "--from",
+            file.to_str().unwrap(),
+            "--to",
+            &self.url,
+        ];
+        args.extend(["--key", "customer_id"]);
+        if first {
+            args.extend(["--partitions", "2"]);
+        }
+        seglake_ok(&args);
+    }
+
+    /// Everything on the topic ingested into the table.
+    fn ingest(&self) {
+        seglake_ok(&[
+            "ingest",
+            "--from",
+            &self.url,
+            "--to",
+            self.table.to_str().unwrap(),
+            "--schema-like",
+            self.schema_like.to_str().unwrap(),
+            "--exit-at-end",
+        ]);
+    }
+}
+
+const PARQUET_TRANSACTIONS: &str = "uri = \"${lake}/raw/transactions\"\nformat = \"parquet\"";
+const STREAMED_TRANSACTIONS: &str = "uri = \"${lake}/stream/transactions\"\nformat = \"delta\"";
+
 /// Issue 26's walkthrough: transactions streamed into a topic, `seglake
 /// ingest` into a Delta table, the incremental job over it a day apart:
 /// the second run reads only the data files the new day's commits added and
@@ -454,33 +515,14 @@ fn streamed_transactions_feed_incremental_runs_that_read_only_the_new_day() {
     let job = JobVariant::of(
         JOB,
         "incremental-stream",
-        "uri = \"${lake}/raw/transactions\"\nformat = \"parquet\"",
-        "uri = \"${lake}/stream/transactions\"\nformat = \"delta\"",
+        PARQUET_TRANSACTIONS,
+        STREAMED_TRANSACTIONS,
     );
     bank.job = job.0.display().to_string();
-    bank.transactions = "stream/transactions";
-    let broker = ScriptedServer::start("infra/kafka/broker.sh", "kafka-incremental");
-    let topic = format!("kafka://127.0.0.1:{}/transactions", broker.read("port"));
-    let table = bank.transactions();
+    let topic = Topic::start(&mut bank, "kafka-incremental");
     let stream = |arrival: &str, first: bool| {
-        let from = bank.arrival(arrival);
-        let mut produce = vec!["produce", "--from", from.to_str().unwrap(), "--to", &topic];
-        produce.extend(["--key", "customer_id"]);
-        if first {
-            produce.extend(["--partitions", "2"]);
-        }
-        seglake_ok(&produce);
-        let base = bank.arrival("base.parquet");
-        seglake_ok(&[
-            "ingest",
-            "--from",
-            &topic,
-            "--to",
-            table.to_str().unwrap(),
-            "--schema-like",
-            base.to_str().unwrap(),
-            "--exit-at-end",
-        ]);
+        topic.produce(&bank.arrival(arrival), first);
+        topic.ingest();
     };
 
     stream("base.parquet", true);
@@ -488,9 +530,9 @@ fn streamed_transactions_feed_incremental_runs_that_read_only_the_new_day() {
     assert_eq!(modes(&bank.latest_states()), ["full", "full"]);
 
     // A day of transactions (with late rows and replays) streamed in.
-    let versions_before = history_json(&table).len();
+    let versions_before = history_json(&topic.table).len();
     stream("day-2025-12-29.parquet", false);
-    let commits = history_json(&table).len() - versions_before;
+    let commits = history_json(&topic.table).len() - versions_before;
     assert!(commits >= 1, "no commit of the new day");
     bank.run_ok("2025-12-30", &[]);
     let states = bank.latest_states();
@@ -499,4 +541,144 @@ fn streamed_transactions_feed_incremental_runs_that_read_only_the_new_day() {
     assert_eq!(states[0]["new_files"], commits as i64, "{states:?}");
     assert_eq!(states[0]["days_computed"], 3, "{states:?}");
     assert_equals_full_run(&bank, "2025-12-30");
+}
+
+/// The incremental job over the streamed table, with risk scores learned
+/// from the bank's case outcomes (its SQL in a temporary copy of
+/// `sql/incremental` with the demo's label view).
+fn job_with_risk(path: &Path) -> tempfile::TempDir {
+    let sql = tempfile::tempdir().unwrap();
+    copy_folder(&repo_root().join("sql/incremental"), sql.path());
+    std::fs::copy(
+        repo_root().join("sql/features/risk_labels.sql"),
+        sql.path().join("risk_labels.sql"),
+    )
+    .unwrap();
+    let spec = std::fs::read_to_string(repo_root().join(JOB))
+        .unwrap()
+        .replace(
+            "sql_dir = \"../sql/incremental\"",
+            &format!("sql_dir = \"{}\"", sql.path().display()),
+        )
+        .replace(
+            "uri = \"../reference/",
+            &format!("uri = \"{}/reference/", repo_root().display()),
+        )
+        .replace(PARQUET_TRANSACTIONS, STREAMED_TRANSACTIONS);
+    let risk = "\n[sources.case_outcomes]\nuri = \"${lake}/raw/case_outcomes\"\nformat = \"parquet\"\n\
+                \n[risk]\nlabels = \"risk_labels\"\nsegment_feature = true\nclass_weight = \"balanced\"\n\
+                # A small bank: few labels, so small leaves and every tree.\n\
+                min_data_in_leaf = 3\nearly_stopping_rounds = 0\nnum_trees = 40\n";
+    std::fs::write(path, spec + risk).unwrap();
+    sql
+}
+
+/// `/healthz`'s count of messages the service read from the topic.
+fn followed_messages(serve: &Serve) -> i64 {
+    let health = get(serve.addr, "/healthz").json();
+    assert!(health["following"]["error"].is_null(), "{health}");
+    health["following"]["messages"].as_i64().unwrap()
+}
+
+/// Issue 26's live scoring: `seglake serve --follow` keeps the run's
+/// per-day state and reads the topic after the messages the state holds; a
+/// customer id alone is scored from both. When a day of transactions
+/// arrives on the topic, the customers' scores move, and equal (bit for
+/// bit) what the service gives for the feature rows of the run made once
+/// those messages are ingested.
+#[test]
+fn serve_following_the_topic_scores_new_transactions_as_the_next_run_does() {
+    let mut bank = Bank::new(300);
+    let job = bank.lake().join("incremental-risk.toml");
+    let _sql = job_with_risk(&job);
+    bank.job = job.display().to_string();
+    let topic = Topic::start(&mut bank, "kafka-serve-follow");
+    topic.produce(&bank.arrival("base.parquet"), true);
+    topic.ingest();
+    bank.run_ok("2025-12-29", &[]);
+    let output = bank.lake().join("incremental");
+    let first_run = latest_run_id(&output);
+
+    let wal = tempfile::tempdir().unwrap();
+    let serve = Serve::start(
+        &output,
+        &wal.path().join("wal"),
+        &["--run", &first_run, "--follow", &topic.url],
+    );
+    let day = bank.arrival("day-2025-12-29.parquet");
+    let customers: Vec<String> = serde_json::from_value(python_json(
+        "incremental_days.py",
+        &["customers".as_ref(), day.as_os_str()],
+    ))
+    .unwrap();
+    let customers = &customers[..customers.len().min(100)];
+    let as_of = "2025-12-30T00:00:00Z";
+    let score_all = || -> Vec<Value> {
+        let body = json!({"customers": customers.iter()
+            .map(|c| json!({"customer_id": c, "as_of": as_of})).collect::<Vec<_>>()});
+        let r = post(serve.addr, "/v1/score/batch", &body);
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()["scores"].as_array().unwrap().clone()
+    };
+    let before = score_all();
+
+    // The day arrives on the topic; the service reads it.
+    topic.produce(&day, false);
+    let expected = bank.counts["2025-12-29"].as_i64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while followed_messages(&serve) < expected {
+        assert!(Instant::now() < deadline, "{}", serve.log_text());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let after = score_all();
+    let moved = before
+        .iter()
+        .zip(&after)
+        .filter(|(b, a)| b["risk_score"] != a["risk_score"])
+        .count();
+    let summary = |s: &[Value]| -> Vec<String> {
+        s.iter()
+            .map(|s| format!("{} {} {}", s["customer_id"], s["risk_score"], s["distance"]))
+            .collect()
+    };
+    assert!(
+        moved > 0,
+        "no risk score moved:\n{:?}\n{:?}",
+        summary(&before),
+        summary(&after)
+    );
+
+    // The run after ingesting the same messages: its feature rows, scored
+    // by the same models, give the live scores exactly.
+    topic.ingest();
+    bank.run_ok("2025-12-30", &[]);
+    assert_eq!(modes(&bank.latest_states()), ["incremental", "incremental"]);
+    let inputs = model_inputs(&output, &first_run);
+    let rows = table_rows(&output, "customer_features");
+    for (customer, live) in customers.iter().zip(&after) {
+        let row = rows
+            .iter()
+            .find(|r| r["customer_id"] == customer.as_str())
+            .unwrap();
+        let r = post(
+            serve.addr,
+            "/v1/score",
+            &json!({"customer_id": customer, "features": features_of(row, &inputs)}),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        let batch = r.json();
+        assert_eq!(live["segment_id"], batch["segment_id"], "{customer}");
+        same_f64(&live["distance"], &batch["distance"], customer);
+        same_f64(&live["risk_score"], &batch["risk_score"], customer);
+        assert_eq!(live["reasons"], batch["reasons"], "{customer}");
+    }
+
+    // Bad requests name what is wrong.
+    let early = post(
+        serve.addr,
+        "/v1/score",
+        &json!({"customer_id": customers[0], "as_of": "2025-12-01"}),
+    );
+    assert_eq!(early.status, 400, "{}", early.body);
+    assert_eq!(early.json()["field"], "as_of", "{}", early.body);
 }

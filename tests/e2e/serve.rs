@@ -16,7 +16,7 @@ use crate::http::{Connection, Serve, TOKEN, call, get, post};
 
 /// The feature names the run's models read (the union of the `models`
 /// rows' feature lists, without the segment id the risk model adds).
-fn model_inputs(lake: &Path, run_id: &str) -> Vec<String> {
+pub(crate) fn model_inputs(lake: &Path, run_id: &str) -> Vec<String> {
     let mut names = Vec::new();
     for m in table_rows(lake, "models") {
         if m["run_id"] != run_id {
@@ -32,12 +32,12 @@ fn model_inputs(lake: &Path, run_id: &str) -> Vec<String> {
     names
 }
 
-fn features_of(row: &Value, inputs: &[String]) -> Value {
+pub(crate) fn features_of(row: &Value, inputs: &[String]) -> Value {
     Value::Object(inputs.iter().map(|n| (n.clone(), row[n].clone())).collect())
 }
 
 /// The run that finished last (the table's rows come in no set order).
-fn latest_run_id(lake: &Path) -> String {
+pub(crate) fn latest_run_id(lake: &Path) -> String {
     let runs = runs_rows(lake);
     let last = runs
         .iter()
@@ -53,7 +53,7 @@ fn latest_run_id(lake: &Path) -> String {
 
 /// Exactly equal floats (the published and the served score are the same
 /// computation on the same bits).
-fn same_f64(a: &Value, b: &Value, what: &str) {
+pub(crate) fn same_f64(a: &Value, b: &Value, what: &str) {
     assert_eq!(
         a.as_f64().map(f64::to_bits),
         b.as_f64().map(f64::to_bits),

@@ -12,6 +12,9 @@
   same TABLE_A TABLE_B
       Whether two Delta tables hold the same rows (every column but
       run_id, compared exactly after sorting), and their row counts.
+
+  customers FILE
+      The distinct customer ids of a Parquet file of transactions.
 """
 
 import datetime
@@ -85,9 +88,14 @@ def same(a, b):
     )
 
 
+def customers(path):
+    ids = pq.read_table(path, columns=["customer_id"]).column("customer_id")
+    print(json.dumps(sorted(set(ids.to_pylist()))))
+
+
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
-    {"split": split, "same": same}[command](*args)
+    {"split": split, "same": same, "customers": customers}[command](*args)
     sys.stdout.flush()
     # Past this point only interpreter teardown is left, which the Rust
     # threads of `deltalake` sometimes abort ("terminate called without an

@@ -430,6 +430,20 @@ pub struct ServeArgs {
     /// How often acknowledged feedback is committed to the feedback table.
     #[arg(long, default_value = "2s", value_parser = parse_interval)]
     pub flush_every: Duration,
+
+    /// Follow this topic (kafka://HOST:PORT/TOPIC), the one `seglake
+    /// ingest` writes into the run's incremental source, so that
+    /// `/v1/score` with only a customer id scores from the run's per-day
+    /// state and the customer's rows streamed since (the run's job must
+    /// have [[features.incremental]] views over a Delta source). Broker
+    /// credentials come from the environment, as for `ingest`.
+    #[arg(long, value_name = "KAFKA_URL")]
+    pub follow: Option<String>,
+
+    /// With --follow: the source the topic feeds, when the incremental
+    /// views read more than one.
+    #[arg(long, value_name = "SOURCE", requires = "follow")]
+    pub follow_source: Option<String>,
 }
 
 #[derive(Debug, Args)]

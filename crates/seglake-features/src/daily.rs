@@ -53,7 +53,7 @@ fn epoch_days(day: NaiveDate) -> i32 {
     (day - NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date")).num_days() as i32
 }
 
-fn day_of(epoch_days: i32) -> NaiveDate {
+pub(crate) fn day_of(epoch_days: i32) -> NaiveDate {
     NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date") + chrono::Duration::days(epoch_days.into())
 }
 
@@ -103,7 +103,7 @@ pub(crate) fn check_daily_plan(spec: &JobSpec, view: &ViewSpec, plan: &LogicalPl
 /// Views (and deduplicated sources, which are views over their raw rows)
 /// are inlined by the planner as an alias of their own plan, so aliases
 /// count too; a deduplicated source's raw table counts as the source.
-fn scanned_tables(plan: &LogicalPlan) -> BTreeSet<String> {
+pub(crate) fn scanned_tables(plan: &LogicalPlan) -> BTreeSet<String> {
     let mut scanned = BTreeSet::new();
     plan.apply_with_subqueries(|node| {
         let name = match node {
@@ -172,6 +172,13 @@ pub(crate) fn restrict_to_days(
         Ok(Transformed::yes(LogicalPlan::Filter(filtered)))
     })
     .map(|t| t.data)
+}
+
+/// Rows of a table whose `time_column` falls on `days` (the filter a
+/// lookup of a customer's rows on those days runs with).
+pub(crate) fn on_days(time_column: &str, days: &Days) -> Expr {
+    let time = Expr::Column(Column::from_name(time_column));
+    day_predicate(cast(time, DataType::Date32), days)
 }
 
 fn date(day: NaiveDate) -> Expr {
@@ -341,6 +348,52 @@ fn stray_day(batch: &RecordBatch, days: &Days) -> Option<NaiveDate> {
         .flatten()
         .map(day_of)
         .find(|d| !days.contains(*d))
+}
+
+fn day_column(batch: &RecordBatch) -> &Date32Array {
+    batch
+        .column_by_name(DAY_COLUMN)
+        .and_then(|c| c.as_any().downcast_ref::<Date32Array>())
+        .expect("checked: an incremental view's `day` is a DATE")
+}
+
+/// The days state rows `batches` hold.
+pub fn distinct_days(batches: &[RecordBatch]) -> BTreeSet<NaiveDate> {
+    batches
+        .iter()
+        .filter(|b| b.num_rows() > 0)
+        .flat_map(|b| {
+            day_column(b)
+                .iter()
+                .flatten()
+                .map(day_of)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The state rows of `batches` on days from `first` on that are not
+/// `recomputed`: what a state keeps of an older one.
+pub fn keep_days(
+    batches: Vec<RecordBatch>,
+    first: NaiveDate,
+    recomputed: &BTreeSet<NaiveDate>,
+) -> std::result::Result<Vec<RecordBatch>, arrow::error::ArrowError> {
+    batches
+        .into_iter()
+        .map(|batch| {
+            let keep: arrow::array::BooleanArray = day_column(&batch)
+                .iter()
+                .map(|d| {
+                    Some(d.is_some_and(|d| {
+                        let day = day_of(d);
+                        day >= first && !recomputed.contains(&day)
+                    }))
+                })
+                .collect();
+            arrow::compute::filter_record_batch(&batch, &keep)
+        })
+        .collect()
 }
 
 /// The state table's columns: the view's, with text as plain strings (the

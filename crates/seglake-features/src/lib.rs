@@ -32,7 +32,10 @@
 //! beside other aggregates as plain aggregations that are fast and spill.
 //!
 //! [`live`] runs a published run's feature SQL over one customer's raw rows
-//! (what `seglake serve` does for a request that posts raw data).
+//! (what `seglake serve` does for a request that posts raw data);
+//! [`rolling`] keeps a run's incremental views' state in memory and gives a
+//! customer's features from it and the rows streamed since the run (what
+//! `seglake serve --follow` scores a customer id with).
 
 mod aggregates;
 mod daily;
@@ -43,11 +46,12 @@ mod error;
 pub mod live;
 mod name_functions;
 mod quality;
+pub mod rolling;
 mod scratch;
 mod sources;
 
 pub use aggregates::seglake_aggregates;
-pub use daily::{Days, conform, first_kept_day, state_schema};
+pub use daily::{Days, conform, distinct_days, first_kept_day, keep_days, state_schema};
 pub use determinism::{OrderDependence, order_dependences};
 pub use distinct_counts::SplitDistinctCounts;
 pub use engine::{

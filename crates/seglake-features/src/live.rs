@@ -19,6 +19,8 @@ use seglake_lake::{PinnedInput, pin_recorded};
 use seglake_spec::lineage::RunRecord;
 use seglake_spec::{JobSpec, SCREENING_HITS_TABLE, SourceSpec, error_chain};
 use serde_json::Value;
+use std::collections::HashMap;
+use std::path::Path;
 
 /// `screening_hits` as `run` published it.
 async fn published_hits(
@@ -53,15 +55,16 @@ pub enum LiveError {
     Failed(String),
 }
 
-fn request(field: impl Into<String>, message: impl Into<String>) -> LiveError {
+pub(crate) fn request(field: impl Into<String>, message: impl Into<String>) -> LiveError {
     LiveError::Request {
         field: field.into(),
         message: message.into(),
     }
 }
 
-enum Source {
-    /// Rows come from the request, with this schema.
+pub(crate) enum Source {
+    /// Rows come from the request (or, for a customer scored from the
+    /// lake, from the input as the run read it), with this schema.
     PerCustomer(SourceSpec, SchemaRef),
     /// As the run read it.
     Reference(PinnedInput),
@@ -69,8 +72,11 @@ enum Source {
 
 /// A run's feature SQL, ready to run over one customer's rows.
 pub struct LiveFeatures {
-    spec: JobSpec,
-    sources: Vec<Source>,
+    pub(crate) spec: JobSpec,
+    pub(crate) sources: Vec<Source>,
+    /// Every input as the run read it: where a customer's own rows are
+    /// looked up when a request gives only the customer.
+    pub(crate) lake: FeatureEngine,
     /// The run's published `screening_hits` (its `[screening]` found them
     /// before the views ran): the views read them as the run did. A live
     /// request's names are not screened again; a counterparty first seen
@@ -102,6 +108,14 @@ impl LiveFeatures {
                 .iter()
                 .find(|i| i.name == source.name)
                 .ok_or_else(|| failed(format!("no recorded input `{}`", source.name)))?;
+            // The table the run read, wherever `--var`s put it then (the
+            // recorded job text resolves with its default variables).
+            let mut source = source.clone();
+            if source.format == seglake_spec::SourceFormat::Delta {
+                source.location = seglake_spec::Location::parse(&record.uri, Path::new("/"))
+                    .map_err(|m| failed(format!("input `{}`: {m}", source.name)))?;
+            }
+            let source = &source;
             let pinned = pin_recorded(source, record, None)
                 .await
                 .map_err(|e| failed(error_chain(&e)))?;
@@ -126,6 +140,7 @@ impl LiveFeatures {
         Ok(LiveFeatures {
             spec,
             sources,
+            lake: engine,
             screening_hits,
         })
     }
@@ -141,16 +156,14 @@ impl LiveFeatures {
             .collect()
     }
 
-    /// An engine with every table the run's SQL names: the request's rows
-    /// for per-customer sources, reference data as the run read it, the
-    /// run's screening hits, an empty `feedback` and `run_context` at
-    /// `as_of`.
-    async fn engine_for(
+    /// An engine with every table the run's SQL names: `rows` (source ->
+    /// the customer's rows) for per-customer sources (none for a source
+    /// `rows` does not name), reference data as the run read it, the run's
+    /// screening hits, an empty `feedback` and `run_context` at `as_of`.
+    pub(crate) async fn engine_for(
         &self,
-        customer: &str,
-        rows: &serde_json::Map<String, Value>,
+        mut rows: HashMap<String, Vec<RecordBatch>>,
         as_of: DateTime<Utc>,
-        at: &str,
     ) -> Result<FeatureEngine, LiveError> {
         let failed = |e: FeatureError| LiveError::Failed(error_chain(&e));
         let mut engine = FeatureEngine::new(&EngineOptions {
@@ -164,15 +177,9 @@ impl LiveFeatures {
             match source {
                 Source::Reference(pinned) => registered.push(pinned.clone()),
                 Source::PerCustomer(spec, schema) => {
-                    let field = format!("{at}.{}", spec.name);
-                    let batch = match rows.get(&spec.name) {
-                        None => RecordBatch::new_empty(schema.clone()),
-                        Some(value) => {
-                            decode_rows(value, schema, &self.spec.key, customer, &field)?
-                        }
-                    };
+                    let batches = rows.remove(&spec.name).unwrap_or_default();
                     engine
-                        .register_source_rows(spec, schema.clone(), vec![batch])
+                        .register_source_rows(spec, schema.clone(), batches)
                         .await
                         .map_err(failed)?;
                 }
@@ -229,9 +236,41 @@ impl LiveFeatures {
                 ),
             ));
         }
+        let mut batches = HashMap::new();
+        for (name, schema) in self.per_customer_sources() {
+            if let Some(value) = rows.get(name) {
+                let field = format!("{at}.{name}");
+                let batch = decode_rows(value, schema, &self.spec.key, customer, &field)?;
+                batches.insert(name.to_string(), vec![batch]);
+            }
+        }
+        let mut engine = self.engine_for(batches, as_of).await?;
+        self.customer_row(&mut engine, customer, (names, texts))
+            .await?
+            .ok_or_else(|| {
+                request(
+                    at,
+                    format!(
+                        "the run's feature SQL gives no row for this customer from these rows \
+                         (its last view `{}` needs rows for the customer, e.g. in `{}`)",
+                        self.spec.views.last().expect("a view").name,
+                        known.join("`, `")
+                    ),
+                )
+            })
+    }
+
+    /// Runs the views (plans only: the same SQL, without the run's scratch
+    /// copies) on `engine` and returns `customer`'s row of the feature
+    /// table: the numeric features `names` (NaN for NULL) and the
+    /// categorical features `texts`; `None` when it has no row.
+    pub(crate) async fn customer_row(
+        &self,
+        engine: &mut FeatureEngine,
+        customer: &str,
+        (names, texts): (&[String], &[String]),
+    ) -> Result<Option<(Vec<f64>, Vec<Option<String>>)>, LiveError> {
         let failed = |e: FeatureError| LiveError::Failed(error_chain(&e));
-        let mut engine = self.engine_for(customer, rows, as_of, at).await?;
-        // Plans only: the same SQL, without the run's scratch copies.
         engine
             .register_views(&self.spec, ViewMode::PlanOnly)
             .await
@@ -257,17 +296,9 @@ impl LiveFeatures {
                 .iter()
                 .map(|name| text_at(batch, row, name))
                 .collect::<Result<_, LiveError>>()?;
-            return Ok((numbers, texts));
+            return Ok(Some((numbers, texts)));
         }
-        Err(request(
-            at,
-            format!(
-                "the run's feature SQL gives no row for this customer from these rows \
-                 (its last view `{}` needs rows for the customer, e.g. in `{}`)",
-                self.spec.views.last().expect("a view").name,
-                known.join("`, `")
-            ),
-        ))
+        Ok(None)
     }
 }
 

@@ -21,13 +21,13 @@
 
 use std::collections::BTreeSet;
 
-use arrow::array::{Array, BooleanArray, Date32Array, RecordBatch};
+use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use chrono::{DateTime, NaiveDate, Utc};
-use seglake_features::{Days, FeatureEngine, first_kept_day};
+use seglake_features::{Days, FeatureEngine, distinct_days, first_kept_day, keep_days};
 use seglake_lake::runs::RUNS_TABLE;
 use seglake_lake::{PinnedInput, read_table, table_exists, table_location};
-use seglake_spec::incremental::{DAY_COLUMN, IncrementalSpec, state_table};
+use seglake_spec::incremental::{IncrementalSpec, state_table};
 use seglake_spec::lineage::{InputRecord, RunRecord, StateRecord};
 use seglake_spec::{JobSpec, SourceFormat, ViewSpec};
 
@@ -428,53 +428,4 @@ async fn new_files(
                 .collect()))
         }
     }
-}
-
-fn day_column(batch: &RecordBatch) -> &Date32Array {
-    batch
-        .column_by_name(DAY_COLUMN)
-        .and_then(|c| c.as_any().downcast_ref::<Date32Array>())
-        .expect("checked: an incremental view's `day` is a DATE")
-}
-
-fn epoch() -> NaiveDate {
-    NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date")
-}
-
-fn distinct_days(batches: &[RecordBatch]) -> BTreeSet<NaiveDate> {
-    batches
-        .iter()
-        .filter(|b| b.num_rows() > 0)
-        .flat_map(|b| {
-            day_column(b)
-                .iter()
-                .flatten()
-                .map(|d| epoch() + chrono::Duration::days(d.into()))
-                .collect::<Vec<_>>()
-        })
-        .collect()
-}
-
-/// The rows of `batches` on days from `first` on that are not `recomputed`.
-fn keep_days(
-    batches: Vec<RecordBatch>,
-    first: NaiveDate,
-    recomputed: &BTreeSet<NaiveDate>,
-) -> std::result::Result<Vec<RecordBatch>, arrow::error::ArrowError> {
-    batches
-        .into_iter()
-        .map(|batch| {
-            let keep: BooleanArray = day_column(&batch)
-                .iter()
-                .map(|d| {
-                    d.map(|d| {
-                        let day = epoch() + chrono::Duration::days(d.into());
-                        day >= first && !recomputed.contains(&day)
-                    })
-                    .or(Some(false))
-                })
-                .collect();
-            arrow::compute::filter_record_batch(&batch, &keep)
-        })
-        .collect()
 }

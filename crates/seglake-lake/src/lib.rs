@@ -50,5 +50,6 @@ pub use metadata::{META_ERASURE_ID, META_JOB, META_REPLACES_VERSION, META_RUN_ID
 pub use publish::{
     AppTransaction, COMMIT_ATTEMPTS_ENV, CommitInfo, CommitRetry, Committed, StagedTable,
     WriteMode, append_once, commit, publish, read_table, stage, transaction_version,
+    transaction_version_at,
 };
 pub use table::{table_exists, table_location};

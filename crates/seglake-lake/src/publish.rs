@@ -108,6 +108,24 @@ pub async fn transaction_version(
     }
 }
 
+/// The highest version of `app_id`'s transactions in the table as of
+/// table version `version`: where a writer had got to when that version
+/// was committed (`None` when it had committed nothing yet).
+pub async fn transaction_version_at(
+    table: &str,
+    location: &Location,
+    version: i64,
+    app_id: &str,
+) -> Result<Option<i64>> {
+    let delta = crate::storage::delta_builder(location.to_url())
+        .map_err(delta_err(table, location))?
+        .with_version(version as u64)
+        .load()
+        .await
+        .map_err(delta_err(table, location))?;
+    transaction_version_of(table, location, &delta, app_id).await
+}
+
 async fn transaction_version_of(
     table: &str,
     location: &Location,

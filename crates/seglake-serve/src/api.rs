@@ -69,6 +69,8 @@ pub struct AppState {
     pub shadow: crate::shadow::ShadowLog,
     pub metrics: Arc<Metrics>,
     pub token: Token,
+    /// With `--follow`: the rows streamed since the run, by customer.
+    pub follower: Option<Arc<crate::follow::Follower>>,
 }
 
 type Shared = State<Arc<AppState>>;
@@ -240,21 +242,37 @@ fn score_rows(loaded: &Loaded, rows: Vec<Row>) -> Result<Vec<seglake_model::Scor
         .map_err(|e| ApiError::Unavailable(format!("scoring failed: {e}")))
 }
 
-/// One customer's model inputs from a score request: its `features`, or
-/// its raw rows (`raw`: source -> rows) through the run's feature SQL at
-/// `as_of` (now by default). `at` prefixes field names (`customers[3].`).
+/// One customer's model inputs from a score request: its `features`; its
+/// raw rows (`raw`: source -> rows) through the run's feature SQL at
+/// `as_of` (now by default); or, following a topic, only `customer_id`:
+/// the run's state and the customer's rows streamed since, at `as_of`.
+/// `at` prefixes field names (`customers[3].`).
 async fn request_row(
     request: &serde_json::Map<String, Value>,
     loaded: &Loaded,
+    follower: Option<&crate::follow::Follower>,
     at: &str,
 ) -> Result<Row, ApiError> {
     only_fields(request, at, &["customer_id", "features", "raw", "as_of"])?;
+    let features_from = |result: Result<_, LiveError>| {
+        result
+            .map(|(numbers, texts)| Row { numbers, texts })
+            .map_err(|e| match e {
+                LiveError::Request { field, message } => {
+                    ApiError::field(format!("{at}{field}"), message)
+                }
+                LiveError::Failed(m) => {
+                    ApiError::Unavailable(format!("the run's feature SQL failed: {m}"))
+                }
+            })
+    };
     match (request.get("features"), request.get("raw")) {
         (Some(features), None) => {
             if request.contains_key("as_of") {
                 return Err(ApiError::field(
                     format!("{at}as_of"),
-                    "only with `raw`: feature values are already at a point in time",
+                    "only with `raw` or a customer id alone: feature values are already at a \
+                     point in time",
                 ));
             }
             feature_row(features, loaded, &format!("{at}features"))
@@ -266,36 +284,63 @@ async fn request_row(
             let customer = customer_of(request, at)?.ok_or_else(|| {
                 ApiError::field(format!("{at}customer_id"), "required with `raw`")
             })?;
-            let as_of = match request.get("as_of") {
-                None | Some(Value::Null) => Utc::now(),
-                Some(Value::String(t)) => seglake_audit::parse_point_in_time(t)
-                    .map_err(|m| ApiError::field(format!("{at}as_of"), m))?,
-                Some(other) => {
-                    return Err(ApiError::field(
-                        format!("{at}as_of"),
-                        format!("must be a time, got {}", kind(other)),
-                    ));
-                }
-            };
+            let as_of = as_of_of(request, at)?;
             let raw = object(raw, &format!("{at}raw"))?;
             let inputs = (loaded.scorer.inputs(), loaded.scorer.text_inputs());
-            live.features(&customer, raw, as_of, inputs, &format!("{at}raw"))
-                .await
-                .map(|(numbers, texts)| Row { numbers, texts })
-                .map_err(|e| match e {
-                    LiveError::Request { field, message } => ApiError::field(field, message),
-                    LiveError::Failed(m) => ApiError::Unavailable(format!(
-                        "the run's feature SQL failed on these rows: {m}"
-                    )),
-                })
+            // The request's own field names come back prefixed already.
+            let result = live.features(&customer, raw, as_of, inputs, "raw").await;
+            features_from(result)
         }
         (Some(_), Some(_)) => Err(ApiError::field(
             format!("{at}raw"),
             "give either `features` or `raw`, not both",
         )),
-        (None, None) => Err(ApiError::field(
-            format!("{at}features"),
-            "required: an object of feature values (or `raw`: the customer's rows per source)",
+        (None, None) => match (follower, &loaded.follow, customer_of(request, at)?) {
+            (Some(follower), Some(state), Some(customer)) => {
+                let live = loaded.live.as_ref().map_err(|e| {
+                    ApiError::Unavailable(format!("live scoring is unavailable: {e}"))
+                })?;
+                let as_of = as_of_of(request, at)?;
+                let streamed = follower.rows_of(&customer, &state.held);
+                let inputs = (loaded.scorer.inputs(), loaded.scorer.text_inputs());
+                let result = live
+                    .features_now(&state.rolling, &customer, as_of, streamed, inputs)
+                    .await
+                    .and_then(|row| {
+                        row.ok_or_else(|| LiveError::Request {
+                            field: "customer_id".into(),
+                            message: "the run's feature SQL gives no row for this customer \
+                                      (no state and no streamed rows for it)"
+                                .into(),
+                        })
+                    });
+                features_from(result)
+            }
+            (Some(_), _, None) => Err(ApiError::field(
+                format!("{at}customer_id"),
+                "required: the customer to score from the state (or give `features` or `raw`)",
+            )),
+            _ => Err(ApiError::field(
+                format!("{at}features"),
+                "required: an object of feature values (or `raw`: the customer's rows per \
+                 source; a customer id alone needs `seglake serve --follow`)",
+            )),
+        },
+    }
+}
+
+/// The request's `as_of` (RFC 3339 or a date); now when absent.
+fn as_of_of(
+    request: &serde_json::Map<String, Value>,
+    at: &str,
+) -> Result<chrono::DateTime<Utc>, ApiError> {
+    match request.get("as_of") {
+        None | Some(Value::Null) => Ok(Utc::now()),
+        Some(Value::String(t)) => seglake_audit::parse_point_in_time(t)
+            .map_err(|m| ApiError::field(format!("{at}as_of"), m)),
+        Some(other) => Err(ApiError::field(
+            format!("{at}as_of"),
+            format!("must be a time, got {}", kind(other)),
         )),
     }
 }
@@ -304,7 +349,7 @@ async fn score(State(state): Shared, body: Bytes) -> Result<Json<Value>, ApiErro
     let body = parse_body(&body)?;
     let request = object(&body, "body")?;
     let loaded = state.models.current();
-    let row = request_row(request, &loaded, "").await?;
+    let row = request_row(request, &loaded, state.follower.as_deref(), "").await?;
     let customer = customer_of(request, "")?;
     // The row is kept only when a challenger will score it too.
     let challenger = state.models.challenger();
@@ -402,7 +447,7 @@ async fn score_batch(State(state): Shared, body: Bytes) -> Result<Json<Value>, A
     for (i, c) in customers.iter().enumerate() {
         let at = format!("customers[{i}]");
         let one = object(c, &at)?;
-        rows.push(request_row(one, &loaded, &format!("{at}.")).await?);
+        rows.push(request_row(one, &loaded, state.follower.as_deref(), &format!("{at}.")).await?);
         ids.push(customer_of(one, &format!("{at}."))?);
     }
     // The rows are kept only when a challenger will score them too.
@@ -523,14 +568,18 @@ async fn healthz(State(state): Shared) -> Json<Value> {
         "run_id": loaded.run_id,
         "job": loaded.job_name,
         "feedback_waiting": state.metrics.feedback_waiting(),
+        "following": state.follower.as_ref().map(|f| f.status()),
     }))
 }
 
 async fn metrics(State(state): Shared) -> Response {
     let served = state.models.current();
-    let text = state
+    let mut text = state
         .metrics
         .render(&served.run_id, &served.job_name, served.model_version);
+    if let Some(follower) = &state.follower {
+        text.push_str(&follower.render());
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 

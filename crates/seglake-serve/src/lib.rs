@@ -8,6 +8,9 @@
 //! - feedback ([`feedback`]): survey responses and analyst dispositions,
 //!   acknowledged once fsynced to a local write-ahead log and committed to
 //!   the lake's `feedback` table in batches, exactly once ([`wal`]);
+//! - with `--follow` ([`follow`]): the topic feeding the run's incremental
+//!   source, read as it arrives, so a customer id alone is scored from the
+//!   run's state and the customer's rows streamed since;
 //! - `/healthz`, Prometheus `/metrics` ([`metrics`]), `/openapi.json`.
 //!
 //! Every route but `/healthz` requires the bearer token.
@@ -16,6 +19,7 @@ pub mod api;
 mod cases;
 mod error;
 pub mod feedback;
+pub mod follow;
 pub mod metrics;
 pub mod model;
 mod openapi;
@@ -46,6 +50,8 @@ pub struct ServeOptions {
     /// Also score with the latest challenger and keep both scores in
     /// `shadow_scores`.
     pub shadow: bool,
+    /// Follow the topic that feeds the run's incremental source.
+    pub follow: Option<follow::FollowOptions>,
 }
 
 /// Runs the service until `shutdown` completes, then commits the feedback
@@ -62,9 +68,18 @@ pub async fn serve(
     let wal = wal::Wal::open(&options.wal_dir, &lake.root, metrics.clone()).await?;
     let cases = cases::CaseBook::new(&lake.root);
     let shadow = shadow::ShadowLog::new(lake.root.clone());
-    let models = Arc::new(model::Models::load(lake, options.run.clone(), options.shadow).await?);
+    let models = Arc::new(
+        model::Models::load(
+            lake,
+            options.run.clone(),
+            options.shadow,
+            options.follow.clone(),
+        )
+        .await?,
+    );
     let loaded = models.current();
     tracing::info!(run_id = %loaded.run_id, job = %loaded.job_name, "scoring with run");
+    let follower = models.start_following()?;
     let state = Arc::new(api::AppState {
         cases,
         models: models.clone(),
@@ -72,6 +87,7 @@ pub async fn serve(
         shadow,
         metrics: metrics.clone(),
         token: options.token.clone(),
+        follower: follower.clone(),
     });
     // Looking for and loading a new run reads Delta tables: on its own
     // thread and runtime, so it never holds up a request's worker.
@@ -122,6 +138,9 @@ pub async fn serve(
         .map_err(ServeError::Server)?;
     flusher.abort();
     let _ = flusher.await;
+    if let Some(follower) = &follower {
+        follower.stop();
+    }
     // Everything acknowledged goes to the table before a clean exit.
     state.wal.flush().await?;
     state.shadow.flush().await?;

@@ -13,6 +13,7 @@ use seglake_spec::lineage::RunRecord;
 use serde::Deserialize;
 
 use crate::error::ServeError;
+use crate::follow::{FollowOptions, Follower, LiveState};
 use crate::metrics::Metrics;
 
 const MODELS: &str = seglake_spec::MODELS_TABLE;
@@ -29,6 +30,9 @@ pub struct Loaded {
     /// The run's feature SQL for requests that post raw rows, or why it
     /// cannot run (the run's recorded input files are gone, say).
     pub live: Result<LiveFeatures, String>,
+    /// With `--follow`: the run's incremental state and the offsets of the
+    /// messages it holds.
+    pub follow: Option<LiveState>,
 }
 
 #[derive(Deserialize)]
@@ -69,13 +73,19 @@ async fn wanted_run(lake: &Lake, pinned: Option<&str>) -> Result<RunRecord, Serv
 async fn challenger_of(lake: &Lake, job: &str) -> Result<Option<Arc<Loaded>>, ServeError> {
     let rows = lake.runs_and_promotions().await?;
     match seglake_audit::champion::latest_challenger(&rows, Some(job)) {
-        Some(run) => Ok(Some(Arc::new(load_run(lake, run).await?))),
+        // A challenger scores the row the champion's features gave.
+        Some(run) => Ok(Some(Arc::new(load_run(lake, run, None).await?))),
         None => Ok(None),
     }
 }
 
-/// Loads `run`'s models from the `models` version it published.
-async fn load_run(lake: &Lake, run: &RunRecord) -> Result<Loaded, ServeError> {
+/// Loads `run`'s models from the `models` version it published (and, with
+/// `follow`, its incremental state).
+async fn load_run(
+    lake: &Lake,
+    run: &RunRecord,
+    follow: Option<&FollowOptions>,
+) -> Result<Loaded, ServeError> {
     let (recorded, now) = lake.version_of(run, MODELS).await?;
     let rows: Vec<ModelRow> =
         decode_rows(&lake.read(MODELS, Some(now)).await?, "the `models` table")?;
@@ -107,7 +117,25 @@ async fn load_run(lake: &Lake, run: &RunRecord) -> Result<Loaded, ServeError> {
     if let Err(e) = &live {
         tracing::warn!("scoring from raw rows is unavailable for this run: {e}");
     }
+    let follow = match follow {
+        None => None,
+        Some(options) => {
+            let refused =
+                |e: String| ServeError::Config(format!("--follow {}: {e}", options.topic));
+            let features = live.as_ref().map_err(|e| refused(e.clone()))?;
+            let state = LiveState::load(run, features, &root, options)
+                .await
+                .map_err(refused)?;
+            tracing::info!(
+                run_id = %run.run_id,
+                customers = state.rolling.customers(),
+                "incremental state loaded for live scoring"
+            );
+            Some(state)
+        }
+    };
     Ok(Loaded {
+        follow,
         live,
         run_id: run.run_id.clone(),
         job_name: run.job_name.clone(),
@@ -129,6 +157,9 @@ pub struct Models {
     /// The `runs` table's latest commit when last checked: the table is
     /// read again only when it changed.
     runs_seen: std::sync::Mutex<Option<u64>>,
+    /// With `--follow`: the topic, and its reader once started.
+    follow: Option<FollowOptions>,
+    follower: std::sync::OnceLock<Arc<Follower>>,
 }
 
 /// The latest commit number of the lake's `runs` table, from the names in
@@ -152,9 +183,10 @@ impl Models {
         lake: Lake,
         pinned: Option<String>,
         shadow: bool,
+        follow: Option<FollowOptions>,
     ) -> Result<Models, ServeError> {
         let run = wanted_run(&lake, pinned.as_deref()).await?;
-        let loaded = load_run(&lake, &run).await?;
+        let loaded = load_run(&lake, &run, follow.as_ref()).await?;
         let challenger = match shadow {
             true => Some(RwLock::new(challenger_of(&lake, &loaded.job_name).await?)),
             false => None,
@@ -165,7 +197,26 @@ impl Models {
             pinned,
             current: RwLock::new(Arc::new(loaded)),
             shadow: challenger,
+            follow,
+            follower: std::sync::OnceLock::new(),
         })
+    }
+
+    /// With `--follow`: starts reading the topic after the messages the
+    /// current run's state holds.
+    pub fn start_following(&self) -> Result<Option<Arc<Follower>>, ServeError> {
+        let (Some(options), current) = (&self.follow, self.current()) else {
+            return Ok(None);
+        };
+        let state = current.follow.as_ref().expect("loaded with --follow");
+        let follower = Follower::start(
+            options,
+            &state.held,
+            state.rolling.row_schema(),
+            &current.key,
+        )?;
+        let _ = self.follower.set(follower.clone());
+        Ok(Some(follower))
     }
 
     pub fn current(&self) -> Arc<Loaded> {
@@ -192,7 +243,7 @@ impl Models {
             return Ok(());
         }
         let loaded = match wanted {
-            Some(run) => Some(Arc::new(load_run(&self.lake, run).await?)),
+            Some(run) => Some(Arc::new(load_run(&self.lake, run, None).await?)),
             None => None,
         };
         *slot.write().expect("models lock") = loaded;
@@ -216,8 +267,13 @@ impl Models {
         let run = wanted_run(&self.lake, None).await?;
         let swapped = run.run_id != self.current().run_id;
         if swapped {
-            let loaded = load_run(&self.lake, &run).await?;
-            *self.current.write().expect("models lock") = Arc::new(loaded);
+            let loaded = Arc::new(load_run(&self.lake, &run, self.follow.as_ref()).await?);
+            *self.current.write().expect("models lock") = loaded.clone();
+            // The new state holds these rows. (A request still on the
+            // previous run scores without those of them it had not had.)
+            if let (Some(follower), Some(state)) = (self.follower.get(), &loaded.follow) {
+                follower.forget_held(&state.held);
+            }
         }
         self.refresh_challenger().await?;
         *self.runs_seen.lock().expect("runs lock") = version;

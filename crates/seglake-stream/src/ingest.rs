@@ -52,6 +52,14 @@ pub trait Sink {
     ) -> impl Future<Output = Result<()>>;
 }
 
+/// The application id under which a table's commits record the last
+/// offset of `topic`'s `partition` (one per topic and partition, so two
+/// topics can feed one table): a [`Sink`] writes it, and whoever needs to
+/// know which messages a table version holds reads it back.
+pub fn offsets_app_id(topic: &str, partition: i32) -> String {
+    format!("seglake-ingest/{topic}/{partition}")
+}
+
 /// When a micro-batch is committed, and when the loop ends.
 #[derive(Debug, Clone)]
 pub struct IngestOptions {

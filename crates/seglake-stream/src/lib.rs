@@ -8,6 +8,8 @@
 //! - [`ingest`]: the loop that commits micro-batches with their offsets, so
 //!   a crash neither loses nor repeats a message (the tables themselves are
 //!   written through the [`ingest::Sink`] trait, by the caller);
+//! - [`follow`]: a topic's messages from given offsets, decoded, to the
+//!   caller (the live rows of `seglake serve --follow`), writing nothing;
 //! - [`produce`]: rows to a topic, as the JSON [`decode`] reads;
 //! - [`metrics`]: counters and lag in the Prometheus text format.
 //!
@@ -16,6 +18,7 @@
 pub mod dead_letters;
 pub mod decode;
 pub mod error;
+pub mod follow;
 pub mod ingest;
 pub mod metrics;
 pub mod produce;

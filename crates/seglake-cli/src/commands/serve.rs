@@ -9,6 +9,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
     let token = api_token(args.token_file.as_deref())?;
     let lake = args.lake.path().to_path_buf();
     let wal_dir = args.wal_dir.unwrap_or_else(|| lake.join("_serve_wal"));
+    let follow = match &args.follow {
+        None => None,
+        Some(url) => Some(seglake_serve::follow::FollowOptions {
+            topic: seglake_stream::source::KafkaSource::parse(url)
+                .map_err(|e| InvalidInput(format!("--follow: {e}")))?,
+            source: args.follow_source.clone(),
+        }),
+    };
     let options = seglake_serve::ServeOptions {
         lake,
         bind: args.bind,
@@ -18,6 +26,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
         reload_every: args.reload_every,
         flush_every: args.flush_every,
         shadow: args.shadow,
+        follow,
     };
     let stop =
         super::shutdown_requested("stopping: finishing requests in flight, committing feedback");

@@ -46,10 +46,8 @@ impl LakeSink {
         }
     }
 
-    /// The application id under which `partition`'s offsets are committed:
-    /// one per topic and partition, so two topics can feed one table.
     fn app_id(&self, partition: i32) -> String {
-        format!("seglake-ingest/{}/{partition}", self.topic)
+        seglake_stream::ingest::offsets_app_id(&self.topic, partition)
     }
 }
 
