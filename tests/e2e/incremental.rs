@@ -605,6 +605,13 @@ fn serve_following_the_topic_scores_new_transactions_as_the_next_run_does() {
         &wal.path().join("wal"),
         &["--run", &first_run, "--follow", &topic.url],
     );
+    // A second service follows the latest run: it loads the next run and
+    // its state when that run is published.
+    let latest = Serve::start(
+        &output,
+        &wal.path().join("wal-latest"),
+        &["--follow", &topic.url, "--reload-every", "1s"],
+    );
     let day = bank.arrival("day-2025-12-29.parquet");
     let customers: Vec<String> = serde_json::from_value(python_json(
         "incremental_days.py",
@@ -613,13 +620,14 @@ fn serve_following_the_topic_scores_new_transactions_as_the_next_run_does() {
     .unwrap();
     let customers = &customers[..customers.len().min(100)];
     let as_of = "2025-12-30T00:00:00Z";
-    let score_all = || -> Vec<Value> {
+    let score_all_on = |serve: &Serve| -> Vec<Value> {
         let body = json!({"customers": customers.iter()
             .map(|c| json!({"customer_id": c, "as_of": as_of})).collect::<Vec<_>>()});
         let r = post(serve.addr, "/v1/score/batch", &body);
         assert_eq!(r.status, 200, "{}", r.body);
         r.json()["scores"].as_array().unwrap().clone()
     };
+    let score_all = || score_all_on(&serve);
     let before = score_all();
 
     // The day arrives on the topic; the service reads it.
@@ -673,7 +681,42 @@ fn serve_following_the_topic_scores_new_transactions_as_the_next_run_does() {
         assert_eq!(live["reasons"], batch["reasons"], "{customer}");
     }
 
-    // Bad requests name what is wrong.
+    let metrics = get(serve.addr, "/metrics").body;
+    assert!(
+        metrics.contains(&format!("seglake_serve_followed_messages_total {expected}")),
+        "{metrics}"
+    );
+
+    // The service following the latest run now scores with the new run's
+    // models and state, and gives what that run published, bit for bit;
+    // the rows its state holds are no longer kept.
+    let second_run = latest_run_id(&output);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let health = get(latest.addr, "/healthz").json();
+        if health["run_id"] == second_run.as_str() {
+            assert_eq!(health["following"]["rows_kept"], 0, "{health}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}", latest.log_text());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let published: Vec<Value> = table_rows(&output, "segments")
+        .into_iter()
+        .filter(|r| r["run_id"] == second_run.as_str())
+        .collect();
+    for live in score_all_on(&latest) {
+        let customer = live["customer_id"].as_str().unwrap();
+        let row = published
+            .iter()
+            .find(|r| r["customer_id"] == customer)
+            .unwrap();
+        assert_eq!(live["segment_id"], row["segment_id"], "{customer}");
+        same_f64(&live["distance"], &row["distance"], customer);
+        same_f64(&live["risk_score"], &row["risk_score"], customer);
+    }
+
+    // Bad requests and settings name what is wrong.
     let early = post(
         serve.addr,
         "/v1/score",
@@ -681,4 +724,30 @@ fn serve_following_the_topic_scores_new_transactions_as_the_next_run_does() {
     );
     assert_eq!(early.status, 400, "{}", early.body);
     assert_eq!(early.json()["field"], "as_of", "{}", early.body);
+    let output_dir = output.display().to_string();
+    // A topic that does not feed the source: its offsets are in no commit.
+    let other = topic.url.replace("/transactions", "/other");
+    seglake_ok(&["produce", "--from", day.to_str().unwrap(), "--to", &other]);
+    for (extra, message) in [
+        (
+            vec!["--follow-source", "customers"],
+            "no incremental view reads source `customers`",
+        ),
+        (
+            vec!["--run", &first_run],
+            "holds no message of topic `other`",
+        ),
+    ] {
+        let url = if message.contains("other") {
+            &other
+        } else {
+            &topic.url
+        };
+        let mut args = vec!["serve", "--lake", &output_dir, "--bind", "127.0.0.1:0"];
+        args.extend(["--follow", url]);
+        args.extend(extra);
+        let out = seglake_env(&args, &[("SEGLAKE_API_TOKEN", crate::http::TOKEN)]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert!(stderr(&out).contains(message), "{}", stderr(&out));
+    }
 }
