@@ -9,10 +9,10 @@ pub fn document() -> Value {
     let too_large = json!({"description": "body over the size limit"});
     let score_request = json!({
         "type": "object",
-        "description": "either `features`, or `raw` with `customer_id` (and optionally `as_of`)",
+        "description": "either `features`; or `raw` with `customer_id` (and optionally `as_of`); or, when the service follows a topic (`seglake serve --follow`), `customer_id` alone (and optionally `as_of`): the run's incremental state and the customer's rows streamed since",
         "additionalProperties": false,
         "properties": {
-            "customer_id": {"type": "string", "description": "echoed back; with `raw`, the customer whose rows they are"},
+            "customer_id": {"type": "string", "description": "echoed back; with `raw`, the customer whose rows they are; alone (with `--follow`), the customer to score from the state"},
             "features": {
                 "type": "object",
                 "description": "every feature the run's models read (see a 400's message for the list), by name: a number, or text for a categorical feature (a value unseen in training is the level `other`), or null when not known (imputed as in training; the level `missing` for a categorical feature)",
@@ -23,7 +23,7 @@ pub fn document() -> Value {
                 "description": "the customer's rows per source of the run that has the key column (the demo: customers, transactions, events, case_outcomes), with the source's columns; the run's feature SQL computes the features",
                 "additionalProperties": {"type": "array", "items": {"type": "object"}}
             },
-            "as_of": {"type": "string", "description": "with `raw`: the point in time the features describe (RFC 3339 or a date); now by default"}
+            "as_of": {"type": "string", "description": "with `raw` or a customer id alone: the point in time the features describe (RFC 3339 or a date; alone, not before the run's as_of); now by default"}
         }
     });
     json!({
