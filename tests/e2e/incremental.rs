@@ -392,6 +392,42 @@ fn a_changed_view_is_refused_a_rewritten_source_is_recomputed() {
     );
     assert!(log.contains("was rewritten"), "not in the log:\n{log}");
     assert_equals_full_run(&bank, "2025-12-31");
+
+    // A run back in time (a backfill after the daily runs): every day
+    // computed, and why.
+    bank.run_ok("2025-12-30", &[]);
+    let states = bank.latest_states();
+    assert_eq!(modes(&states), ["full", "full"]);
+    let reason = states[0]["reason"].as_str().unwrap();
+    assert!(reason.contains("is before the state's"), "{reason}");
+    assert_equals_full_run(&bank, "2025-12-30");
+
+    // Pseudonymised ids: the state would keep them in clear. Refused,
+    // named, nothing written.
+    let private = bank.lake().join("private.toml");
+    let spec = std::fs::read_to_string(&job).unwrap() + "\n[privacy]\npseudonymise = true\n";
+    std::fs::write(&private, spec).unwrap();
+    let before = file_tree(&bank.lake().join("incremental"));
+    let out = seglake_env(
+        &[
+            "run",
+            private.to_str().unwrap(),
+            "--var",
+            &lake_var,
+            "--as-of",
+            "2026-01-01T00:00:00Z",
+        ],
+        &[("SEGLAKE_PSEUDONYM_KEY", "a-test-key-of-32-bytes-0123456789")],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    for expected in ["incremental view `daily_transactions`", "[privacy]"] {
+        assert!(
+            stderr(&out).contains(expected),
+            "{expected}:\n{}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(file_tree(&bank.lake().join("incremental")), before);
 }
 
 #[test]
