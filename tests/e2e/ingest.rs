@@ -244,6 +244,103 @@ fn ingestion_is_exactly_once_through_kills_with_bad_messages_dead_lettered() {
     assert_eq!(commits(&table), versions);
 }
 
+/// `--format avro`: the bank's transactions produced as Avro records
+/// (Confluent wire format, schema `tests/fixtures/transactions.avsc`, id
+/// 3) are ingested equal to the Parquet files; a JSON message, a record
+/// under another schema id and a cut record go to the dead letters, named;
+/// an Avro schema without a column the table requires is refused.
+#[test]
+fn avro_messages_are_ingested_equal_to_their_rows_and_bad_ones_dead_lettered() {
+    let lake = generated_lake(60);
+    let source = lake.path().join("raw/transactions");
+    let broker = Broker::start("avro");
+    let url = broker.url("avro-transactions");
+    let avsc = repo_root().join("tests/fixtures/transactions.avsc");
+    let avro = [
+        "--format",
+        "avro",
+        "--avro-schema",
+        avsc.to_str().unwrap(),
+        "--avro-schema-id",
+        "3",
+    ];
+    let mut produce = vec!["produce", "--from", source.to_str().unwrap(), "--to", &url];
+    produce.extend(["--key", "customer_id", "--partitions", "2"]);
+    produce.extend(avro);
+    seglake_ok(&produce);
+    let bad: [(&[u8], &str); 3] = [
+        (
+            br#"{"transaction_id": "t1"}"#,
+            "not in the Confluent wire format",
+        ),
+        (&[0, 0, 0, 0, 4, 2, b'x'], "schema id 4, not the expected 3"),
+        (
+            &[0, 0, 0, 0, 3, 4, b'T'],
+            "field `transaction_id`: the message ends",
+        ),
+    ];
+    let payloads: Vec<Option<&[u8]>> = bad.iter().map(|(p, _)| Some(*p)).collect();
+    broker.send_raw("avro-transactions", &payloads);
+
+    let table = lake.path().join("stream/avro");
+    let mut args = vec!["--schema-like", source.to_str().unwrap(), "--exit-at-end"];
+    args.extend(avro);
+    let out = ingest_command(&broker, "avro-transactions", &table, &args)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let result = check(&table, &source);
+    assert_eq!(result["rows"], result["source_rows"], "{result}");
+    assert_eq!(result["equal"], true, "every row, as produced: {result}");
+    let dead = result["dead_letters"].as_array().unwrap();
+    assert_eq!(dead.len(), bad.len(), "{result}");
+    for (_, why) in bad {
+        assert!(
+            dead.iter()
+                .any(|d| d["error"].as_str().unwrap().contains(why)),
+            "{why}: {result}"
+        );
+    }
+
+    // A schema that lacks a column the table requires: refused at start.
+    let partial = lake.path().join("partial.avsc");
+    let text = std::fs::read_to_string(&avsc)
+        .unwrap()
+        .replace("{\"name\": \"currency\", \"type\": \"string\"},", "");
+    std::fs::write(&partial, text).unwrap();
+    let out = ingest_command(
+        &broker,
+        "avro-transactions",
+        &table,
+        &[
+            "--format",
+            "avro",
+            "--avro-schema",
+            partial.to_str().unwrap(),
+            "--exit-at-end",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no field `currency`"),
+        "{}",
+        stderr(&out)
+    );
+    // Avro flags without --format avro, and the format without its schema.
+    let from = source.to_str().unwrap();
+    let schema = avsc.to_str().unwrap();
+    for (extra, message) in [
+        (vec!["--avro-schema", schema], "go with --format avro"),
+        (vec!["--format", "avro"], "needs --avro-schema FILE"),
+    ] {
+        let mut args = vec!["produce", "--from", from, "--to", &url];
+        args.extend(extra);
+        assert_fails(&args, &[], 1, message);
+    }
+}
+
 /// The address in the `metrics on http://ADDR/metrics` line of a running
 /// ingest. Its stderr is read to the end on a thread of its own: a closed
 /// pipe would fail the process's next line.

@@ -254,18 +254,6 @@ async fn request_row(
     at: &str,
 ) -> Result<Row, ApiError> {
     only_fields(request, at, &["customer_id", "features", "raw", "as_of"])?;
-    let features_from = |result: Result<_, LiveError>| {
-        result
-            .map(|(numbers, texts)| Row { numbers, texts })
-            .map_err(|e| match e {
-                LiveError::Request { field, message } => {
-                    ApiError::field(format!("{at}{field}"), message)
-                }
-                LiveError::Failed(m) => {
-                    ApiError::Unavailable(format!("the run's feature SQL failed: {m}"))
-                }
-            })
-    };
     match (request.get("features"), request.get("raw")) {
         (Some(features), None) => {
             if request.contains_key("as_of") {
@@ -287,46 +275,76 @@ async fn request_row(
             let as_of = as_of_of(request, at)?;
             let raw = object(raw, &format!("{at}raw"))?;
             let inputs = (loaded.scorer.inputs(), loaded.scorer.text_inputs());
-            // The request's own field names come back prefixed already.
+            // Its errors name fields under `raw`; `row_from` prefixes `at`.
             let result = live.features(&customer, raw, as_of, inputs, "raw").await;
-            features_from(result)
+            row_from(result, at)
         }
         (Some(_), Some(_)) => Err(ApiError::field(
             format!("{at}raw"),
             "give either `features` or `raw`, not both",
         )),
-        (None, None) => match (follower, &loaded.follow, customer_of(request, at)?) {
-            (Some(follower), Some(state), Some(customer)) => {
-                let live = loaded.live.as_ref().map_err(|e| {
-                    ApiError::Unavailable(format!("live scoring is unavailable: {e}"))
-                })?;
-                let as_of = as_of_of(request, at)?;
-                let streamed = follower.rows_of(&customer, &state.held);
-                let inputs = (loaded.scorer.inputs(), loaded.scorer.text_inputs());
-                let result = live
-                    .features_now(&state.rolling, &customer, as_of, streamed, inputs)
-                    .await
-                    .and_then(|row| {
-                        row.ok_or_else(|| LiveError::Request {
-                            field: "customer_id".into(),
-                            message: "the run's feature SQL gives no row for this customer \
-                                      (no state and no streamed rows for it)"
-                                .into(),
-                        })
-                    });
-                features_from(result)
-            }
-            (Some(_), _, None) => Err(ApiError::field(
-                format!("{at}customer_id"),
-                "required: the customer to score from the state (or give `features` or `raw`)",
-            )),
-            _ => Err(ApiError::field(
-                format!("{at}features"),
-                "required: an object of feature values (or `raw`: the customer's rows per \
-                 source; a customer id alone needs `seglake serve --follow`)",
-            )),
-        },
+        (None, None) => live_row(request, loaded, follower, at).await,
     }
+}
+
+/// With `--follow`: `customer_id`'s inputs from the run's state and the
+/// customer's rows streamed since, at the request's `as_of`.
+async fn live_row(
+    request: &serde_json::Map<String, Value>,
+    loaded: &Loaded,
+    follower: Option<&crate::follow::Follower>,
+    at: &str,
+) -> Result<Row, ApiError> {
+    let (Some(follower), Some(state)) = (follower, &loaded.follow) else {
+        return Err(ApiError::field(
+            format!("{at}features"),
+            "required: an object of feature values (or `raw`: the customer's rows per \
+             source; a customer id alone needs `seglake serve --follow`)",
+        ));
+    };
+    let customer = customer_of(request, at)?.ok_or_else(|| {
+        ApiError::field(
+            format!("{at}customer_id"),
+            "required: the customer to score from the state (or give `features` or `raw`)",
+        )
+    })?;
+    let live = loaded
+        .live
+        .as_ref()
+        .map_err(|e| ApiError::Unavailable(format!("live scoring is unavailable: {e}")))?;
+    let as_of = as_of_of(request, at)?;
+    let streamed = follower.rows_of(&customer, &state.held);
+    let inputs = (loaded.scorer.inputs(), loaded.scorer.text_inputs());
+    let result = live
+        .features_now(&state.rolling, &customer, as_of, streamed, inputs)
+        .await
+        .and_then(|row| {
+            row.ok_or_else(|| LiveError::Request {
+                field: "customer_id".into(),
+                message: "the run's feature SQL gives no row for this customer (no state and \
+                          no streamed rows for it)"
+                    .into(),
+            })
+        });
+    row_from(result, at)
+}
+
+/// Features computed by the run's SQL, as a model row; errors name the
+/// request's field (prefixed with `at`) or say the SQL failed.
+fn row_from(
+    result: Result<(Vec<f64>, Vec<Option<String>>), LiveError>,
+    at: &str,
+) -> Result<Row, ApiError> {
+    result
+        .map(|(numbers, texts)| Row { numbers, texts })
+        .map_err(|e| match e {
+            LiveError::Request { field, message } => {
+                ApiError::field(format!("{at}{field}"), message)
+            }
+            LiveError::Failed(m) => {
+                ApiError::Unavailable(format!("the run's feature SQL failed: {m}"))
+            }
+        })
 }
 
 /// The request's `as_of` (RFC 3339 or a date); now when absent.

@@ -1,5 +1,6 @@
-//! A message as a row of the target table: one JSON object per message,
-//! its fields matched to the table's columns by name.
+//! A message as a row of the target table: one JSON object per message
+//! (or one Avro record, read as the same object: [`crate::avro`]), its
+//! fields matched to the table's columns by name.
 //!
 //! A message is taken whole or not at all: it is checked completely before
 //! any of its values is kept, so a bad message never leaves half a row.
@@ -21,6 +22,7 @@ use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde_json::Value;
 
+use crate::avro::AvroSchema;
 use crate::error::{Result, StreamError};
 
 /// How a column's JSON values are read.
@@ -63,17 +65,47 @@ enum Cell {
     Bool(bool),
 }
 
+/// How a message carries its row.
+#[derive(Debug, Clone)]
+pub enum MessageFormat {
+    /// One JSON object.
+    Json,
+    /// One Avro record of this schema ([`crate::avro`]).
+    Avro(Arc<AvroSchema>),
+}
+
 /// Decodes messages into rows of one table's schema.
 #[derive(Debug, Clone)]
 pub struct RowDecoder {
     schema: SchemaRef,
     kinds: Vec<Kind>,
+    format: MessageFormat,
 }
 
 impl RowDecoder {
-    /// A decoder for `schema`; a column of a type JSON cannot carry here
-    /// is refused, named.
+    /// A decoder of JSON messages for `schema`; a column of a type JSON
+    /// cannot carry here is refused, named.
     pub fn new(schema: SchemaRef) -> Result<Self> {
+        Self::with_format(schema, MessageFormat::Json)
+    }
+
+    /// A decoder of `format` messages for `schema`. With Avro, a column
+    /// that may not be NULL must be a field of the Avro schema.
+    pub fn with_format(schema: SchemaRef, format: MessageFormat) -> Result<Self> {
+        if let MessageFormat::Avro(avro) = &format
+            && let Some(missing) = schema
+                .fields()
+                .iter()
+                .find(|f| !f.is_nullable() && !avro.has_field(f.name()))
+        {
+            return Err(StreamError::InvalidSource {
+                url: "the Avro schema".into(),
+                why: format!(
+                    "it has no field `{}`, a column of the table that may not be NULL",
+                    missing.name()
+                ),
+            });
+        }
         let kinds = schema
             .fields()
             .iter()
@@ -84,7 +116,11 @@ impl RowDecoder {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(RowDecoder { schema, kinds })
+        Ok(RowDecoder {
+            schema,
+            kinds,
+            format,
+        })
     }
 
     pub fn schema(&self) -> &SchemaRef {
@@ -101,7 +137,12 @@ impl RowDecoder {
 
     /// The message's row, or why it is not one.
     fn decode(&self, payload: &[u8]) -> Result<Vec<Cell>, String> {
-        let value: Value = serde_json::from_slice(payload).map_err(|e| format!("not JSON: {e}"))?;
+        let value: Value = match &self.format {
+            MessageFormat::Json => {
+                serde_json::from_slice(payload).map_err(|e| format!("not JSON: {e}"))?
+            }
+            MessageFormat::Avro(avro) => Value::Object(avro.read_message(payload)?),
+        };
         let Value::Object(object) = value else {
             return Err(format!("not a JSON object but {}", json_kind(&value)));
         };
@@ -220,7 +261,7 @@ fn cell(kind: &Kind, value: &Value) -> Result<Cell, String> {
     }
 }
 
-fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
     if let Ok(at) = DateTime::parse_from_rfc3339(text) {
         return Some(at.with_timezone(&Utc));
     }

@@ -3,7 +3,7 @@
 //! - [`source`]: `kafka://HOST:PORT/TOPIC`, and the connection, with SASL
 //!   credentials from the environment;
 //! - [`decode`]: one JSON message as one row of the target table's schema,
-//!   or the reason it is not one;
+//!   or the reason it is not one; [`avro`]: Avro messages as those objects;
 //! - [`dead_letters`]: the table that keeps the messages that were not rows;
 //! - [`ingest`]: the loop that commits micro-batches with their offsets, so
 //!   a crash neither loses nor repeats a message (the tables themselves are
@@ -15,6 +15,7 @@
 //!
 //! The crate knows Arrow and Kafka, not the lake: no DataFusion, no Delta.
 
+pub mod avro;
 pub mod dead_letters;
 pub mod decode;
 pub mod error;

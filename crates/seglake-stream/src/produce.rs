@@ -1,6 +1,6 @@
-//! Rows to a topic, one JSON object per message (what [`crate::decode`]
-//! reads back): for loading a topic from Parquet files, in a demo, a test
-//! or a benchmark.
+//! Rows to a topic, one JSON object (or Avro record) per message (what
+//! [`crate::decode`] reads back): for loading a topic from Parquet files,
+//! in a demo, a test or a benchmark.
 
 use std::time::Duration;
 
@@ -11,6 +11,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::BaseConsumer;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 
+use crate::avro::AvroSchema;
 use crate::error::{Result, StreamError};
 use crate::source::{self, KafkaSource};
 
@@ -45,7 +46,8 @@ pub async fn ensure_topic(source: &KafkaSource, partitions: i32, wait: Duration)
     Ok(())
 }
 
-/// Sends every row of `batches` to `source` as a JSON message, waiting for
+/// Sends every row of `batches` to `source` as a JSON message (an Avro
+/// record of `avro`, when given), waiting for
 /// the brokers to acknowledge each. With `key_column`, the column's value
 /// is the message key, which picks the partition (one customer's events
 /// stay in order); without it, the producer spreads the rows. Returns the
@@ -54,6 +56,7 @@ pub async fn produce_rows(
     source: &KafkaSource,
     batches: &[RecordBatch],
     key_column: Option<&str>,
+    avro: Option<&AvroSchema>,
 ) -> Result<u64> {
     let producer: FutureProducer = source::client_config(source)?
         .set("acks", "all")
@@ -64,6 +67,10 @@ pub async fn produce_rows(
     for batch in batches {
         let keys = keys_of(batch, key_column)?;
         let lines = json_lines(batch)?;
+        let lines = match avro {
+            None => lines,
+            Some(schema) => avro_messages(schema, &lines)?,
+        };
         for (chunk, lines) in lines.chunks(IN_FLIGHT).enumerate() {
             // Enqueued at once (librdkafka batches them per partition),
             // then each delivery awaited.
@@ -112,6 +119,20 @@ fn json_lines(batch: &RecordBatch) -> Result<Vec<Vec<u8>>> {
         .filter(|line| !line.is_empty())
         .map(<[u8]>::to_vec)
         .collect())
+}
+
+/// Each JSON object of `lines` as an Avro message of `schema`.
+fn avro_messages(schema: &AvroSchema, lines: &[Vec<u8>]) -> Result<Vec<Vec<u8>>> {
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let object = serde_json::from_slice(line).expect("the JSON writer writes objects");
+            schema
+                .write_message(&object)
+                .map_err(|e| StreamError::Sink(format!("row {i} as Avro: {e}")))
+        })
+        .collect()
 }
 
 /// The text of `column` in every row of `batch`.

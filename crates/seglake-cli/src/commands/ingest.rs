@@ -10,20 +10,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use seglake_spec::Location;
-use seglake_stream::decode::RowDecoder;
+use seglake_stream::avro::AvroSchema;
+use seglake_stream::decode::{MessageFormat, RowDecoder};
 use seglake_stream::ingest::{IngestOptions, ingest as ingest_topic};
 use seglake_stream::metrics::IngestMetrics;
 use seglake_stream::source::KafkaSource;
 
 use self::sink::LakeSink;
-use crate::args::{IngestArgs, MessageFormat, ProduceArgs};
+use crate::args::{FormatArgs, IngestArgs, MessageFormat as Format, ProduceArgs};
 use crate::exit::{Exit, InvalidInput};
 
 /// How often the progress line on stderr is refreshed.
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
 pub async fn ingest(args: IngestArgs) -> anyhow::Result<Exit> {
-    let MessageFormat::Json = args.format;
+    let format = message_format(&args.format)?;
     let source = KafkaSource::parse(&args.from)?;
     let cwd = std::env::current_dir()?;
     let rows_at = Location::parse(&args.to, &cwd)
@@ -35,7 +36,7 @@ pub async fn ingest(args: IngestArgs) -> anyhow::Result<Exit> {
     let dead_at = Location::parse(&dead_text, &cwd)
         .map_err(|e| InvalidInput(format!("--dead-letters {dead_text}: {e}")))?;
     let schema = schema::target_schema(&rows_at, args.schema_like.as_deref()).await?;
-    let decoder = RowDecoder::new(schema.clone())?;
+    let decoder = RowDecoder::with_format(schema.clone(), format)?;
     let sink = LakeSink::new(&source.topic, rows_at.clone(), dead_at.clone(), schema);
 
     let metrics = Arc::new(IngestMetrics::default());
@@ -76,6 +77,30 @@ pub async fn ingest(args: IngestArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Success)
 }
 
+/// The messages' format, with the Avro schema read from its file.
+fn message_format(args: &FormatArgs) -> anyhow::Result<MessageFormat> {
+    let avro_flag =
+        || InvalidInput("--avro-schema and --avro-schema-id go with --format avro".to_string());
+    match args.format {
+        Format::Json if args.avro_schema.is_some() || args.avro_schema_id.is_some() => {
+            Err(avro_flag().into())
+        }
+        Format::Json => Ok(MessageFormat::Json),
+        Format::Avro => {
+            let path = args.avro_schema.as_ref().ok_or_else(|| {
+                InvalidInput(
+                    "--format avro needs --avro-schema FILE (an .avsc record schema)".into(),
+                )
+            })?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| InvalidInput(format!("--avro-schema {}: {e}", path.display())))?;
+            let schema = AvroSchema::parse(&text, args.avro_schema_id)
+                .map_err(|e| InvalidInput(format!("--avro-schema {}: {e}", path.display())))?;
+            Ok(MessageFormat::Avro(Arc::new(schema)))
+        }
+    }
+}
+
 /// A line on stderr every [`PROGRESS_EVERY`] while messages arrive.
 async fn report_progress(metrics: Arc<IngestMetrics>) {
     let mut last = u64::MAX;
@@ -95,10 +120,19 @@ async fn report_progress(metrics: Arc<IngestMetrics>) {
 
 pub async fn produce(args: ProduceArgs) -> anyhow::Result<Exit> {
     let source = KafkaSource::parse(&args.to)?;
+    let avro = match message_format(&args.format)? {
+        MessageFormat::Json => None,
+        MessageFormat::Avro(schema) => Some(schema),
+    };
     let batches = read_parquet(&args.from)?;
     seglake_stream::produce::ensure_topic(&source, args.partitions, args.connect_timeout).await?;
-    let sent =
-        seglake_stream::produce::produce_rows(&source, &batches, args.key.as_deref()).await?;
+    let sent = seglake_stream::produce::produce_rows(
+        &source,
+        &batches,
+        args.key.as_deref(),
+        avro.as_deref(),
+    )
+    .await?;
     super::print_line(&format!("sent {sent} messages to {source}"))?;
     Ok(Exit::Success)
 }
