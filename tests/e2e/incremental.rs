@@ -224,18 +224,23 @@ fn job_with_view(
     let file = sql.path().join(format!("{view}.sql"));
     let text = std::fs::read_to_string(&file).unwrap();
     std::fs::write(&file, edit(&text)).unwrap();
-    let spec = std::fs::read_to_string(repo_root().join(JOB))
+    std::fs::write(path, job_reading_sql_from(sql.path())).unwrap();
+    (path.to_path_buf(), sql)
+}
+
+/// The incremental job's text, reading its SQL from `sql` (and its
+/// reference data from the repository), to be written anywhere.
+fn job_reading_sql_from(sql: &Path) -> String {
+    std::fs::read_to_string(repo_root().join(JOB))
         .unwrap()
         .replace(
             "sql_dir = \"../sql/incremental\"",
-            &format!("sql_dir = \"{}\"", sql.path().display()),
+            &format!("sql_dir = \"{}\"", sql.display()),
         )
         .replace(
             "uri = \"../reference/",
             &format!("uri = \"{}/reference/", repo_root().display()),
-        );
-    std::fs::write(path, spec).unwrap();
-    (path.to_path_buf(), sql)
+        )
 }
 
 fn modes(states: &[Value]) -> Vec<String> {
@@ -590,30 +595,14 @@ fn job_with_risk(path: &Path) -> tempfile::TempDir {
         sql.path().join("risk_labels.sql"),
     )
     .unwrap();
-    let spec = std::fs::read_to_string(repo_root().join(JOB))
-        .unwrap()
-        .replace(
-            "sql_dir = \"../sql/incremental\"",
-            &format!("sql_dir = \"{}\"", sql.path().display()),
-        )
-        .replace(
-            "uri = \"../reference/",
-            &format!("uri = \"{}/reference/", repo_root().display()),
-        )
-        .replace(PARQUET_TRANSACTIONS, STREAMED_TRANSACTIONS);
+    let spec =
+        job_reading_sql_from(sql.path()).replace(PARQUET_TRANSACTIONS, STREAMED_TRANSACTIONS);
     let risk = "\n[sources.case_outcomes]\nuri = \"${lake}/raw/case_outcomes\"\nformat = \"parquet\"\n\
                 \n[risk]\nlabels = \"risk_labels\"\nsegment_feature = true\nclass_weight = \"balanced\"\n\
                 # A small bank: few labels, so small leaves and every tree.\n\
                 min_data_in_leaf = 3\nearly_stopping_rounds = 0\nnum_trees = 40\n";
     std::fs::write(path, spec + risk).unwrap();
     sql
-}
-
-/// `/healthz`'s count of messages the service read from the topic.
-fn followed_messages(serve: &Serve) -> i64 {
-    let health = get(serve.addr, "/healthz").json();
-    assert!(health["following"]["error"].is_null(), "{health}");
-    health["following"]["messages"].as_i64().unwrap()
 }
 
 /// Issue 26's live scoring: `seglake serve --follow` keeps the run's
@@ -669,11 +658,9 @@ fn serve_following_the_topic_scores_new_transactions_as_the_next_run_does() {
     // The day arrives on the topic; the service reads it.
     topic.produce(&day, false);
     let expected = bank.counts["2025-12-29"].as_i64().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while followed_messages(&serve) < expected {
-        assert!(Instant::now() < deadline, "{}", serve.log_text());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for(&serve, "the day's messages read", |health| {
+        health["following"]["messages"].as_i64() >= Some(expected)
+    });
     let after = score_all();
     let moved = before
         .iter()
@@ -727,16 +714,10 @@ fn serve_following_the_topic_scores_new_transactions_as_the_next_run_does() {
     // models and state, and gives what that run published, bit for bit;
     // the rows its state holds are no longer kept.
     let second_run = latest_run_id(&output);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let health = get(latest.addr, "/healthz").json();
-        if health["run_id"] == second_run.as_str() {
-            assert_eq!(health["following"]["rows_kept"], 0, "{health}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "{}", latest.log_text());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let health = wait_for(&latest, "the next run loaded", |health| {
+        health["run_id"] == second_run.as_str()
+    });
+    assert_eq!(health["following"]["rows_kept"], 0, "{health}");
     let published: Vec<Value> = table_rows(&output, "segments")
         .into_iter()
         .filter(|r| r["run_id"] == second_run.as_str())
@@ -752,7 +733,7 @@ fn serve_following_the_topic_scores_new_transactions_as_the_next_run_does() {
         same_f64(&live["risk_score"], &row["risk_score"], customer);
     }
 
-    // Bad requests and settings name what is wrong.
+    // An as_of before the run's: the state does not hold that time.
     let early = post(
         serve.addr,
         "/v1/score",
@@ -760,9 +741,33 @@ fn serve_following_the_topic_scores_new_transactions_as_the_next_run_does() {
     );
     assert_eq!(early.status, 400, "{}", early.body);
     assert_eq!(early.json()["field"], "as_of", "{}", early.body);
+    assert_follow_settings_refused(&output, &first_run, &topic.url, &day);
+}
+
+/// `/healthz` of `serve` once `ready` holds for it (within 2 minutes).
+fn wait_for(serve: &Serve, what: &str, ready: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let health = get(serve.addr, "/healthz").json();
+        assert!(health["following"]["error"].is_null(), "{health}");
+        if ready(&health) {
+            return health;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not {what}: {health}\n{}",
+            serve.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `serve --follow` refuses, at start, a source no incremental view reads
+/// and a topic whose offsets the source's version does not hold.
+fn assert_follow_settings_refused(output: &Path, first_run: &str, url: &str, day: &Path) {
     let output_dir = output.display().to_string();
     // A topic that does not feed the source: its offsets are in no commit.
-    let other = topic.url.replace("/transactions", "/other");
+    let other = url.replace("/transactions", "/other");
     seglake_ok(&["produce", "--from", day.to_str().unwrap(), "--to", &other]);
     for (extra, message) in [
         (
@@ -770,14 +775,14 @@ fn serve_following_the_topic_scores_new_transactions_as_the_next_run_does() {
             "no incremental view reads source `customers`",
         ),
         (
-            vec!["--run", &first_run],
+            vec!["--run", first_run],
             "holds no message of topic `other`",
         ),
     ] {
         let url = if message.contains("other") {
             &other
         } else {
-            &topic.url
+            url
         };
         let mut args = vec!["serve", "--lake", &output_dir, "--bind", "127.0.0.1:0"];
         args.extend(["--follow", url]);

@@ -89,23 +89,7 @@ pub async fn serve(
         token: options.token.clone(),
         follower: follower.clone(),
     });
-    // Looking for and loading a new run reads Delta tables: on its own
-    // thread and runtime, so it never holds up a request's worker.
-    {
-        let (models, metrics, every) = (models.clone(), metrics.clone(), options.reload_every);
-        std::thread::Builder::new()
-            .name("model-watch".into())
-            .spawn(move || {
-                match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(runtime) => runtime.block_on(models.watch(every, metrics)),
-                    Err(e) => tracing::error!("cannot watch for new runs: {e}"),
-                }
-            })
-            .map_err(|e| ServeError::Config(format!("cannot start the model watcher: {e}")))?;
-    }
+    watch_for_new_runs(models.clone(), metrics.clone(), options.reload_every)?;
     let flusher = {
         let state = state.clone();
         let every = options.flush_every;
@@ -145,5 +129,28 @@ pub async fn serve(
     state.wal.flush().await?;
     state.shadow.flush().await?;
     tracing::info!("stopped; every acknowledged feedback item is committed");
+    Ok(())
+}
+
+/// Looks for a newly published run every `every`. Looking and loading read
+/// Delta tables: on a thread and runtime of their own, so they never hold
+/// up a request's worker.
+fn watch_for_new_runs(
+    models: Arc<model::Models>,
+    metrics: Arc<metrics::Metrics>,
+    every: Duration,
+) -> Result<(), ServeError> {
+    std::thread::Builder::new()
+        .name("model-watch".into())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(models.watch(every, metrics)),
+                Err(e) => tracing::error!("cannot watch for new runs: {e}"),
+            }
+        })
+        .map_err(|e| ServeError::Config(format!("cannot start the model watcher: {e}")))?;
     Ok(())
 }
