@@ -386,7 +386,7 @@ fn write_plain(out: &mut Vec<u8>, ty: &Plain, value: &Value) -> std::result::Res
         }
         Plain::TimestampMillis | Plain::TimestampMicros => {
             let s = value.as_str().ok_or_else(|| wrong("a timestamp"))?;
-            let at = crate::decode::parse_timestamp(s).ok_or_else(|| wrong("a timestamp"))?;
+            let at = crate::timestamp_text::parse(s).ok_or_else(|| wrong("a timestamp"))?;
             let v = match ty {
                 Plain::TimestampMillis => at.timestamp_millis(),
                 _ => at.timestamp_micros(),

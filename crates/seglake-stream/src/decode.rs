@@ -19,7 +19,7 @@ use arrow::array::{
     TimestampNanosecondArray, TimestampSecondArray,
 };
 use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
 use crate::avro::AvroSchema;
@@ -251,7 +251,7 @@ fn cell(kind: &Kind, value: &Value) -> Result<Cell, String> {
             let text = value
                 .as_str()
                 .ok_or_else(|| wrong("a timestamp (RFC 3339 text)"))?;
-            let at = parse_timestamp(text).ok_or_else(|| {
+            let at = crate::timestamp_text::parse(text).ok_or_else(|| {
                 format!("`{text}` is not a timestamp (RFC 3339, e.g. 2026-11-29T10:15:00Z)")
             })?;
             in_unit(at, *unit)
@@ -259,16 +259,6 @@ fn cell(kind: &Kind, value: &Value) -> Result<Cell, String> {
                 .ok_or_else(|| format!("`{text}` is out of range"))
         }
     }
-}
-
-pub(crate) fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
-    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
-        return Some(at.with_timezone(&Utc));
-    }
-    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
-        .iter()
-        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
-        .map(|naive| naive.and_utc())
 }
 
 fn in_unit(at: DateTime<Utc>, unit: TimeUnit) -> Option<i64> {

@@ -24,5 +24,6 @@ pub mod ingest;
 pub mod metrics;
 pub mod produce;
 pub mod source;
+mod timestamp_text;
 
 pub use error::{Result, StreamError};
