@@ -23,7 +23,7 @@ use seglake_spec::{JobSpec, ViewSpec};
 
 use crate::engine::FeatureEngine;
 use crate::error::{FeatureError, Result};
-use crate::sources::RAW_SUFFIX;
+use crate::sources::source_of;
 
 /// Which days of an incremental view to compute.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,7 +102,8 @@ pub(crate) fn check_daily_plan(spec: &JobSpec, view: &ViewSpec, plan: &LogicalPl
 /// The names of the tables and views `plan` reads, sub-queries included.
 /// Views (and deduplicated sources, which are views over their raw rows)
 /// are inlined by the planner as an alias of their own plan, so aliases
-/// count too; a deduplicated source's raw table counts as the source.
+/// count too; a deduplicated source's raw (and repeated) rows count as the
+/// source.
 pub(crate) fn scanned_tables(plan: &LogicalPlan) -> BTreeSet<String> {
     let mut scanned = BTreeSet::new();
     plan.apply_with_subqueries(|node| {
@@ -111,8 +112,7 @@ pub(crate) fn scanned_tables(plan: &LogicalPlan) -> BTreeSet<String> {
             LogicalPlan::SubqueryAlias(alias) => alias.alias.table(),
             _ => return Ok(TreeNodeRecursion::Continue),
         };
-        let name = name.strip_suffix(RAW_SUFFIX).unwrap_or(name);
-        scanned.insert(name.to_string());
+        scanned.insert(source_of(name).to_string());
         Ok(TreeNodeRecursion::Continue)
     })
     .expect("the visitor never fails");

@@ -209,6 +209,8 @@ impl FeatureEngine {
         for function in crate::name_functions::name_functions() {
             ctx.register_udf(function);
         }
+        // What a run's deduplication groups and joins on.
+        ctx.register_udf(crate::key_hash::key_hash_function());
         // COUNT(DISTINCT x) beside other aggregates: plain aggregations
         // that spill, instead of a set per group.
         ctx.add_optimizer_rule(Arc::new(crate::distinct_counts::SplitDistinctCounts));
@@ -327,25 +329,7 @@ impl FeatureEngine {
             // Deduplicated sources are computed once: every view, the
             // duplicate count and the conflict check then read the result.
             for source in spec.sources.iter().filter(|s| !s.dedupe_on.is_empty()) {
-                let exec = |e| FeatureError::Execution {
-                    context: format!("deduplicating source `{}`", source.name),
-                    error: e,
-                };
-                let plan = self
-                    .ctx
-                    .table(source.name.as_str())
-                    .await
-                    .map_err(exec)?
-                    .into_unoptimized_plan();
-                self.ctx
-                    .deregister_table(source.name.as_str())
-                    .map_err(exec)?;
-                self.materialize(
-                    &source.name,
-                    &format!("source `{}` without replayed rows", source.name),
-                    plan,
-                )
-                .await?;
+                self.deduplicate_for_run(source).await?;
             }
         }
         // The label view comes last: it may read any source or feature view.
@@ -469,13 +453,13 @@ impl FeatureEngine {
     /// Computes a view into Parquet files in the run's scratch folder and
     /// registers those files under the view's name. Later views then scan
     /// the result instead of re-evaluating the view (and its sources'
-    /// deduplication) each time they read it.
-    async fn materialize(
+    /// deduplication) each time they read it. Returns the rows written.
+    pub(crate) async fn materialize(
         &mut self,
         name: &str,
         what: &str,
         plan: datafusion::logical_expr::LogicalPlan,
-    ) -> Result<()> {
+    ) -> Result<u64> {
         let exec = |error| FeatureError::Execution {
             context: format!("materialising {what}"),
             error,
@@ -525,15 +509,16 @@ impl FeatureEngine {
             .await?;
         // A view with no rows writes no file, and the schema of no file
         // cannot be inferred: give the view's own.
+        let rows = rows_written(&written);
         let mut read = ParquetReadOptions::default();
-        if rows_written(&written) == 0 {
+        if rows == 0 {
             read = read.schema(&schema);
         }
         self.ctx
             .register_parquet(name, &url, read)
             .await
             .map_err(exec)?;
-        Ok(())
+        Ok(rows)
     }
 
     /// On a cluster, materialise the run's views in a folder of their own

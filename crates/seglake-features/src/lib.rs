@@ -39,10 +39,12 @@
 
 mod aggregates;
 mod daily;
+mod dedupe;
 mod determinism;
 mod distinct_counts;
 mod engine;
 mod error;
+mod key_hash;
 pub mod live;
 mod name_functions;
 mod quality;
@@ -59,5 +61,6 @@ pub use engine::{
     ViewOrderDependence, default_memory_limit, memory_pool, statement_kind,
 };
 pub use error::{FeatureError, Result, column_list};
+pub use key_hash::key_hash_function;
 pub use name_functions::name_functions;
 pub use scratch::SHARED_SCRATCH_DIR;

@@ -9,7 +9,7 @@ use seglake_spec::{JobSpec, OutlierRule};
 
 use crate::engine::{FeatureEngine, FeatureTable};
 use crate::error::{FeatureError, Result};
-use crate::sources::raw_name;
+use crate::sources::{raw_name, repeated_names};
 
 fn first_i64(batches: &[arrow::array::RecordBatch], column: usize) -> i64 {
     batches
@@ -128,10 +128,16 @@ impl FeatureEngine {
             .query(&format!("counting duplicates in source `{name}`"), &sql)
             .await?;
         let removed = read - first_i64(&batches, 0);
+        // A run keeps the rows whose key repeats apart: only they can conflict.
+        let repeated = repeated_names(name).rows;
+        let checked = match self.context().table_exist(repeated.as_str()) {
+            Ok(true) => repeated.as_str(),
+            _ => name.as_str(),
+        };
         let conflicts = self
             .query(
                 &format!("checking source `{name}` for conflicting records"),
-                &conflicting_keys_sql(name, &input.spec.dedupe_on),
+                &conflicting_keys_sql(checked, &input.spec.dedupe_on),
             )
             .await?;
         let examples: Vec<String> = conflicts

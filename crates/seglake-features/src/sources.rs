@@ -26,7 +26,36 @@ pub fn raw_name(source: &str) -> String {
 }
 
 /// What [`raw_name`] appends to a source's name.
-pub(crate) const RAW_SUFFIX: &str = "__raw";
+const RAW_SUFFIX: &str = "__raw";
+
+/// The names under which a run keeps, for a `dedupe_on` source, the hashes
+/// of the keys that repeat and the deduplicated rows having them
+/// ([`crate::dedupe`]).
+pub(crate) fn repeated_names(source: &str) -> RepeatedNames {
+    RepeatedNames {
+        keys: format!("{source}{REPEATED_KEYS_SUFFIX}"),
+        rows: format!("{source}{REPEATED_ROWS_SUFFIX}"),
+    }
+}
+
+/// See [`repeated_names`].
+pub(crate) struct RepeatedNames {
+    pub keys: String,
+    pub rows: String,
+}
+
+const REPEATED_KEYS_SUFFIX: &str = "__repeated_keys";
+const REPEATED_ROWS_SUFFIX: &str = "__repeated_rows";
+
+/// The source a table registered for it stands for: `source` for its raw
+/// rows ([`raw_name`]) and its repeated keys and rows ([`repeated_names`]),
+/// any other name as it is.
+pub(crate) fn source_of(table: &str) -> &str {
+    [RAW_SUFFIX, REPEATED_KEYS_SUFFIX, REPEATED_ROWS_SUFFIX]
+        .iter()
+        .find_map(|suffix| table.strip_suffix(suffix))
+        .unwrap_or(table)
+}
 
 /// Registers `input` under its source name. `remote`: the queries run on a
 /// cluster, so a Delta source is read as its version's Parquet files
@@ -350,8 +379,9 @@ fn check_same_schema(
 ///
 /// Why not `DISTINCT ON (key)`, or `GROUP BY key` with `MAX` of the other
 /// columns: measured on 5M transactions, DataFusion runs both slower than
-/// a plain `DISTINCT`. A run materialises the result once
-/// ([`crate::FeatureEngine::register_views`]), so it is paid once.
+/// a plain `DISTINCT`. A run computes the same rows another way, once
+/// ([`crate::dedupe`]); this plan is what `validate` checks and what
+/// `serve` runs over a customer's rows.
 async fn register_deduplicated(
     ctx: &SessionContext,
     spec: &seglake_spec::SourceSpec,
