@@ -121,6 +121,19 @@ initialise() {
     }
 }
 
+# Starts the server in DIR on port $2 (the log starts afresh, so a failure
+# is read from this attempt's lines only).
+launch() {
+    local bin="$1" port="$2"
+    : >"$dir/postgres.log"
+    [ "$(id -u)" = 0 ] && chown postgres "$dir/postgres.log"
+    # The socket lives in DIR: /var/run/postgresql may not exist or be
+    # writable, and nothing else on the machine should find this server.
+    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
+        -o "-p $port -c listen_addresses=$host -c unix_socket_directories=$dir -c fsync=off" \
+        start >/dev/null
+}
+
 start() {
     [ -n "$dir" ] || usage
     mkdir -p "$dir"
@@ -133,22 +146,29 @@ start() {
     local bin user="${SEGLAKE_PG_USER:-seglake}"
     bin="$(find_bin)"
     [ -f "$dir/data/PG_VERSION" ] || initialise "$bin" "$user"
-    local port="${SEGLAKE_PG_PORT:-}"
+    local port="${SEGLAKE_PG_PORT:-}" attempt
     if [ -z "$port" ]; then
         port="$(cat "$dir/port" 2>/dev/null || true)"
         if [ -z "$port" ] || (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
             port="$(free_port)"
         fi
     fi
-    # The socket lives in DIR: /var/run/postgresql may not exist or be
-    # writable, and nothing else on the machine should find this server.
-    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
-        -o "-p $port -c listen_addresses=$host -c unix_socket_directories=$dir -c fsync=off" \
-        start >/dev/null || {
-        echo "the server did not start; see $dir/postgres.log:" >&2
-        tail -n 20 "$dir/postgres.log" >&2
-        exit 2
-    }
+    # A port free_port found unused can be taken before the server binds it
+    # (another server starting at the same moment): then try another one,
+    # unless the port was asked for.
+    for attempt in 1 2 3 4 5; do
+        if launch "$bin" "$port"; then
+            break
+        fi
+        if [ -n "${SEGLAKE_PG_PORT:-}" ] || [ "$attempt" = 5 ] ||
+            ! grep -q "Address already in use" "$dir/postgres.log"; then
+            echo "the server did not start; see $dir/postgres.log:" >&2
+            tail -n 20 "$dir/postgres.log" >&2
+            exit 2
+        fi
+        echo "port $port was taken meanwhile; trying another" >&2
+        port="$(free_port)"
+    done
     head -n 1 "$dir/data/postmaster.pid" >"$dir/pid"
     echo "$port" >"$dir/port"
     echo "port=$port pid=$(cat "$dir/pid")"
