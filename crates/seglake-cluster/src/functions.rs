@@ -37,18 +37,10 @@ fn optimizer_rules() -> Vec<Arc<dyn datafusion::optimizer::OptimizerRule + Send 
     rules
 }
 
-/// seglake's scalar functions: name screening, and the key hash a run's
-/// deduplication joins on.
-fn seglake_scalar_functions() -> Vec<ScalarUDF> {
-    let mut functions = seglake_features::name_functions();
-    functions.push(seglake_features::key_hash_function());
-    functions
-}
-
-/// Ballista's scalar functions and seglake's.
+/// Ballista's scalar functions and seglake's name-screening functions.
 fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
     let mut functions = ballista_core::extension::ballista_scalar_functions();
-    functions.extend(seglake_scalar_functions().into_iter().map(Arc::new));
+    functions.extend(seglake_features::name_functions().into_iter().map(Arc::new));
     functions
 }
 
@@ -58,7 +50,7 @@ pub(crate) fn executor_registry() -> BallistaFunctionRegistry {
     for f in aggregate_functions() {
         registry.aggregate_functions.insert(f.name().to_string(), f);
     }
-    for f in seglake_scalar_functions() {
+    for f in seglake_features::name_functions() {
         registry
             .scalar_functions
             .insert(f.name().to_string(), Arc::new(f));

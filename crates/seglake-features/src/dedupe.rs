@@ -25,6 +25,9 @@
 //! over zeros alone would show the sign. Both hashes of a row come
 //! from the raw table, so they agree whatever type a materialised copy
 //! would read back as.
+//!
+//! On a cluster the whole `SELECT DISTINCT *` is materialised, as before
+//! (see `materialize_distinct`).
 
 use seglake_spec::SourceSpec;
 
@@ -38,6 +41,9 @@ impl FeatureEngine {
     /// replays, materialising the rows whose key repeats, deduplicated.
     pub(crate) async fn deduplicate_for_run(&mut self, source: &SourceSpec) -> Result<()> {
         let name = source.name.as_str();
+        if self.is_remote() {
+            return self.materialize_distinct(name).await;
+        }
         let raw = raw_name(name);
         let repeated = repeated_names(name);
         let key_hash = key_hash_of("r", &source.dedupe_on);
@@ -72,6 +78,26 @@ impl FeatureEngine {
             rows_table = repeated.rows,
         );
         self.register_source_view(name, &deduplicated).await
+    }
+
+    /// On a cluster: `source` (the plain `SELECT DISTINCT *` view) computed
+    /// whole. Ballista 55 loses track of a job whose plan joins inside a
+    /// `UNION` (a stage's task metrics no longer match its plan: "task
+    /// metrics array size 6 does not equal with the stage metrics array
+    /// size 7") and never finishes it, so the cluster keeps this plan.
+    async fn materialize_distinct(&mut self, source: &str) -> Result<()> {
+        let plan = self
+            .context()
+            .table(source)
+            .await
+            .map_err(deduplicate_err(source))?
+            .into_unoptimized_plan();
+        self.context()
+            .deregister_table(source)
+            .map_err(deduplicate_err(source))?;
+        let what = format!("source `{source}` without replayed rows");
+        self.materialize(source, &what, plan).await?;
+        Ok(())
     }
 
     /// Plans `sql` and materialises it as `table`; errors name `source`.

@@ -230,6 +230,11 @@ impl FeatureEngine {
         self.as_of
     }
 
+    /// Whether queries run on a cluster.
+    pub(crate) fn is_remote(&self) -> bool {
+        self.remote.is_some()
+    }
+
     /// The remote engine the queries run on (as the user named it), `None`
     /// for in process.
     pub fn remote(&self) -> Option<String> {

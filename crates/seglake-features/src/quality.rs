@@ -98,15 +98,11 @@ impl FeatureEngine {
             }
         }
         for rule in &spec.quality.outliers {
+            // Bounded by the query timeout as every other query of a run.
+            let plan = self.rule_count(rule).await?.into_unoptimized_plan();
             let batches = self
-                .rule_count(rule)
-                .await?
-                .collect()
-                .await
-                .map_err(|error| FeatureError::Execution {
-                    context: format!("quality rule `{}`", rule.name),
-                    error,
-                })?;
+                .collect_logical(&format!("quality rule `{}`", rule.name), plan)
+                .await?;
             report.outliers.push(OutlierCount {
                 rule: rule.name.clone(),
                 table: rule.table.clone(),
