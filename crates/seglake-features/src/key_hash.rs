@@ -8,9 +8,9 @@
 //! alike, and rows that merely collide are then compared in full, so a
 //! collision costs a few rows more through `DISTINCT`, never a wrong row.
 //!
-//! The seed is fixed (not per process) so that every executor of a cluster
-//! hashes a key to the same value; NULL hashes to a value of its own, so
-//! NULL keys group together as `GROUP BY` groups them.
+//! The seed is fixed (not per process), so a key hashes to the same value
+//! in every run; NULL hashes to a value of its own, so NULL keys group
+//! together as `GROUP BY` groups them.
 
 use std::sync::Arc;
 
