@@ -417,91 +417,32 @@ async fn try_commit(
         }
         Err(e) => return Err(Failure::Fatal(e)),
     };
-    if let Some(delta) = &delta {
-        let landed = transaction_version_of(table, location, delta, &txn.app_id)
-            .await
-            .map_err(Failure::Fatal)?;
-        if landed.is_some_and(|v| v >= txn.version) {
-            let version = version_of_transaction(table, location, &txn.app_id)
-                .await
-                .map_err(Failure::Fatal)?;
-            return Ok(Committed::Landed { version });
-        }
+    if let Some(delta) = &delta
+        && let Some(version) = landed_version(staged, delta, txn).await?
+    {
+        return Ok(Committed::Landed { version });
     }
     let ours: StructType = staged
         .schema
         .as_ref()
         .try_into_kernel()
         .map_err(|e| fatal(e.into()))?;
-    let mut actions: Vec<Action> = Vec::new();
     let stats = staged
         .identifier
         .as_deref()
         .map(|id| stats_columns_without(&staged.schema, id));
-    let (log_store, snapshot) = match &delta {
+    let (mut actions, log_store, snapshot) = match &delta {
         None => {
-            let protocol: Protocol = serde_json::from_value(
-                serde_json::json!({"minReaderVersion": 1, "minWriterVersion": 2}),
-            )
-            .map_err(|e| fatal(e.into()))?;
-            let configuration: Vec<(String, String)> = stats
-                .map(|s| vec![(STATS_COLUMNS.to_string(), s)])
-                .unwrap_or_default();
-            let meta = new_metadata(&ours, Vec::<String>::new(), configuration)
-                .and_then(|m| m.with_name(table.clone()))
-                .map_err(|e| fatal(e.into()))?;
-            actions.push(Action::Protocol(protocol));
-            actions.push(Action::Metadata(meta));
+            let actions = new_table_actions(table, &ours, stats).map_err(fatal)?;
             let log_store = crate::storage::delta_builder(location.to_url())
                 .and_then(|b| b.build_storage())
                 .map_err(fatal)?;
-            (log_store, None)
+            (actions, log_store, None)
         }
         Some(delta) => {
             let state = delta.snapshot().map_err(fatal)?;
-            let theirs = state.schema();
-            if ours != *theirs.as_ref() {
-                if staged.mode == WriteMode::Append {
-                    // An append may add columns (the runs table gains
-                    // columns as seglake grows) but never drops or retypes
-                    // one: rows already there must still read.
-                    for field in theirs.fields() {
-                        match ours.field(field.name()) {
-                            Some(f) if f.data_type() == field.data_type() => {}
-                            _ => {
-                                return Err(Failure::Fatal(LakeError::ColumnMismatch {
-                                    table: table.clone(),
-                                    uri: location.to_string(),
-                                    column: field.name().to_string(),
-                                    data_type: field.data_type().to_string(),
-                                }));
-                            }
-                        }
-                    }
-                }
-                // A snapshot replaces the columns too (a job's feature
-                // list may change).
-                let mut meta = state
-                    .metadata()
-                    .clone()
-                    .with_schema(&ours)
-                    .map_err(|e| fatal(e.into()))?;
-                if let Some(s) = stats {
-                    meta = meta
-                        .add_config_key(STATS_COLUMNS.to_string(), s)
-                        .map_err(|e| fatal(e.into()))?;
-                }
-                actions.push(Action::Metadata(meta));
-            }
-            if staged.mode == WriteMode::Snapshot {
-                actions.extend(
-                    state
-                        .log_data()
-                        .iter()
-                        .map(|f| Action::Remove(f.remove_action(true))),
-                );
-            }
-            (delta.log_store(), Some(state))
+            let actions = existing_table_actions(staged, state, &ours, stats)?;
+            (actions, delta.log_store(), Some(state))
         }
     };
     actions.extend(staged.adds.iter().cloned().map(Action::Add));
@@ -533,6 +474,110 @@ async fn try_commit(
         Err(e) if is_retryable(&e) => Err(Failure::Retry(e.to_string())),
         Err(e) => Err(fatal(e)),
     }
+}
+
+/// The version at which this run's commit of the table already landed
+/// (an earlier attempt whose answer was lost), if it did.
+async fn landed_version(
+    staged: &StagedTable,
+    delta: &DeltaTable,
+    txn: &AppTransaction,
+) -> std::result::Result<Option<i64>, Failure> {
+    let (table, location) = (&staged.table, &staged.location);
+    let landed = transaction_version_of(table, location, delta, &txn.app_id)
+        .await
+        .map_err(Failure::Fatal)?;
+    if !landed.is_some_and(|v| v >= txn.version) {
+        return Ok(None);
+    }
+    let version = version_of_transaction(table, location, &txn.app_id)
+        .await
+        .map_err(Failure::Fatal)?;
+    Ok(Some(version))
+}
+
+/// The protocol and metadata that create table `table` with schema `ours`.
+fn new_table_actions(
+    table: &str,
+    ours: &StructType,
+    stats: Option<String>,
+) -> std::result::Result<Vec<Action>, deltalake::DeltaTableError> {
+    let protocol: Protocol =
+        serde_json::from_value(serde_json::json!({"minReaderVersion": 1, "minWriterVersion": 2}))
+            .map_err(deltalake::DeltaTableError::from)?;
+    let configuration: Vec<(String, String)> = stats
+        .map(|s| vec![(STATS_COLUMNS.to_string(), s)])
+        .unwrap_or_default();
+    let meta = new_metadata(ours, Vec::<String>::new(), configuration)
+        .and_then(|m| m.with_name(table.to_string()))
+        .map_err(deltalake::DeltaTableError::from)?;
+    Ok(vec![Action::Protocol(protocol), Action::Metadata(meta)])
+}
+
+/// What a commit to an existing table adds before the new files: new
+/// metadata when the columns change, and for a snapshot the removal of
+/// every file of the current version.
+fn existing_table_actions(
+    staged: &StagedTable,
+    state: &deltalake::table::state::DeltaTableState,
+    ours: &StructType,
+    stats: Option<String>,
+) -> std::result::Result<Vec<Action>, Failure> {
+    let (table, location) = (&staged.table, &staged.location);
+    let fatal = |e: deltalake::DeltaTableError| Failure::Fatal(delta_err(table, location)(e));
+    let mut actions = Vec::new();
+    let theirs = state.schema();
+    if *ours != *theirs.as_ref() {
+        if staged.mode == WriteMode::Append {
+            append_keeps_columns(staged, &theirs, ours).map_err(Failure::Fatal)?;
+        }
+        // A snapshot replaces the columns too (a job's feature list may
+        // change).
+        let mut meta = state
+            .metadata()
+            .clone()
+            .with_schema(ours)
+            .map_err(|e| fatal(e.into()))?;
+        if let Some(s) = stats {
+            meta = meta
+                .add_config_key(STATS_COLUMNS.to_string(), s)
+                .map_err(|e| fatal(e.into()))?;
+        }
+        actions.push(Action::Metadata(meta));
+    }
+    if staged.mode == WriteMode::Snapshot {
+        actions.extend(
+            state
+                .log_data()
+                .iter()
+                .map(|f| Action::Remove(f.remove_action(true))),
+        );
+    }
+    Ok(actions)
+}
+
+/// An append may add columns (the runs table gains columns as seglake
+/// grows) but never drops or retypes one: rows already there must still
+/// read.
+fn append_keeps_columns(
+    staged: &StagedTable,
+    theirs: &StructType,
+    ours: &StructType,
+) -> Result<()> {
+    for field in theirs.fields() {
+        match ours.field(field.name()) {
+            Some(f) if f.data_type() == field.data_type() => {}
+            _ => {
+                return Err(LakeError::ColumnMismatch {
+                    table: staged.table.clone(),
+                    uri: staged.location.to_string(),
+                    column: field.name().to_string(),
+                    data_type: field.data_type().to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Failures another attempt can fix: a commit conflict, or a store error
