@@ -679,3 +679,48 @@ pub async fn read_table(
     let df = ctx.read_table(provider).map_err(read_err)?;
     df.collect().await.map_err(read_err)
 }
+
+#[cfg(test)]
+mod append_tests {
+    use std::sync::Arc;
+
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    fn kernel(fields: Vec<Field>) -> StructType {
+        (&Schema::new(fields)).try_into_kernel().unwrap()
+    }
+
+    fn runs_table() -> StagedTable {
+        StagedTable {
+            table: "runs".into(),
+            location: Location::Local("lake/runs".into()),
+            schema: Arc::new(Schema::empty()),
+            adds: Vec::new(),
+            mode: WriteMode::Append,
+            identifier: None,
+        }
+    }
+
+    #[test]
+    fn an_append_may_add_a_column_but_never_drop_or_retype_one() {
+        let run_id = Field::new("run_id", DataType::Utf8, false);
+        let rows = Field::new("rows", DataType::Int64, true);
+        let theirs = kernel(vec![run_id.clone(), rows.clone()]);
+        let added = kernel(vec![
+            run_id.clone(),
+            rows,
+            Field::new("states", DataType::Utf8, true),
+        ]);
+        assert!(append_keeps_columns(&runs_table(), &theirs, &added).is_ok());
+        let dropped = kernel(vec![run_id.clone()]);
+        let retyped = kernel(vec![run_id, Field::new("rows", DataType::Utf8, true)]);
+        for ours in [dropped, retyped] {
+            let err = append_keeps_columns(&runs_table(), &theirs, &ours)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("`rows`") && err.contains("runs"), "{err}");
+        }
+    }
+}
