@@ -30,7 +30,7 @@ const RAW_SUFFIX: &str = "__raw";
 
 /// The names under which a run keeps, for a `dedupe_on` source, the hashes
 /// of the keys that repeat and the deduplicated rows having them
-/// ([`crate::dedupe`]).
+/// (`dedupe.rs`).
 pub(crate) fn repeated_names(source: &str) -> RepeatedNames {
     RepeatedNames {
         keys: format!("{source}{REPEATED_KEYS_SUFFIX}"),
@@ -380,7 +380,7 @@ fn check_same_schema(
 /// Why not `DISTINCT ON (key)`, or `GROUP BY key` with `MAX` of the other
 /// columns: measured on 5M transactions, DataFusion runs both slower than
 /// a plain `DISTINCT`. A run computes the same rows another way, once
-/// ([`crate::dedupe`]); this plan is what `validate` checks and what
+/// (`dedupe.rs`); this plan is what `validate` checks and what
 /// `serve` runs over a customer's rows.
 async fn register_deduplicated(
     ctx: &SessionContext,

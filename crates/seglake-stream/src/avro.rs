@@ -1,7 +1,7 @@
 //! Avro messages: a flat record schema (`.avsc`), and each message in the
 //! Confluent wire format (a zero byte, the schema's 4-byte registry id,
 //! then the record in Avro's binary encoding), read into the JSON object
-//! [`crate::decode`] turns into a row, or written from one.
+//! `decode.rs` turns into a row, or written from one.
 //!
 //! The schema registry is not asked: the writer schema is the file given,
 //! and with an expected id a message written under another id is refused

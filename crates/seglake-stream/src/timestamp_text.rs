@@ -1,6 +1,6 @@
 //! Timestamps as message text: RFC 3339 (`2026-11-29T10:15:00Z`,
 //! `...+01:00`), or a date-time without offset, read as UTC. Shared by the
-//! JSON rows ([`crate::decode`]) and the Avro writer ([`crate::avro`]).
+//! JSON rows (`decode.rs`) and the Avro writer (`avro.rs`).
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
