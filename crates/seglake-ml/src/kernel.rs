@@ -628,44 +628,53 @@ pub(crate) fn assign_all(
     let inertia = if x.nrows() <= chunk_rows {
         // One chunk (a served request): no hand-off to the thread pool,
         // the same arithmetic.
-        assign_chunk(table, rows, &mut labels, &mut distances)
+        assign_chunk(table, rows, Some((&mut labels, &mut distances)))
     } else {
         let partials: Vec<f64> = labels
             .par_chunks_mut(chunk_rows)
             .zip(distances.par_chunks_mut(chunk_rows))
             .zip(rows.par_chunks(chunk_rows * table.dim))
-            .map(|((labels, distances), block)| assign_chunk(table, block, labels, distances))
+            .map(|((labels, distances), block)| {
+                assign_chunk(table, block, Some((labels, distances)))
+            })
             .collect();
         partials.iter().sum()
     };
     (labels, distances, inertia)
 }
 
+/// The inertia [`assign_all`] returns, bit for bit, without writing a label
+/// and a distance per row (training's last step needs only this number).
+pub(crate) fn inertia_all(x: ArrayView2<f32>, table: &CentreTable, chunk_rows: usize) -> f64 {
+    let rows = x.as_slice().expect("standard layout");
+    if x.nrows() <= chunk_rows {
+        return assign_chunk(table, rows, None);
+    }
+    let partials: Vec<f64> = rows
+        .par_chunks(chunk_rows * table.dim)
+        .map(|block| assign_chunk(table, block, None))
+        .collect();
+    partials.iter().sum()
+}
+
+/// Where [`assign_chunk`] writes each row's nearest centre and distance;
+/// `None` when only the inertia is wanted.
+type Outputs<'a> = Option<(&'a mut [u32], &'a mut [f64])>;
+
 /// [`assign_all`] on one chunk; returns the chunk's inertia.
-fn assign_chunk(
-    table: &CentreTable,
-    block: &[f32],
-    labels: &mut [u32],
-    distances: &mut [f64],
-) -> f64 {
+fn assign_chunk(table: &CentreTable, block: &[f32], out: Outputs) -> f64 {
     #[cfg(target_arch = "x86_64")]
     if let Some(avx2) = Avx2::detect() {
         // SAFETY: `Avx2::detect` found AVX2 on this CPU.
-        return unsafe { assign_chunk_avx2(avx2, table, block, labels, distances) };
+        return unsafe { assign_chunk_avx2(avx2, table, block, out) };
     }
-    assign_chunk_with(Portable, table, block, labels, distances)
+    assign_chunk_with(Portable, table, block, out)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn assign_chunk_avx2(
-    avx2: Avx2,
-    table: &CentreTable,
-    block: &[f32],
-    labels: &mut [u32],
-    distances: &mut [f64],
-) -> f64 {
-    assign_chunk_with(avx2, table, block, labels, distances)
+fn assign_chunk_avx2(avx2: Avx2, table: &CentreTable, block: &[f32], out: Outputs) -> f64 {
+    assign_chunk_with(avx2, table, block, out)
 }
 
 #[inline(always)]
@@ -673,35 +682,34 @@ fn assign_chunk_with<A: Arith>(
     arith: A,
     table: &CentreTable,
     block: &[f32],
-    labels: &mut [u32],
-    distances: &mut [f64],
+    mut out: Outputs,
 ) -> f64 {
     let dim = table.dim;
-    let rows = Rows::Run {
-        first: 0,
-        len: labels.len(),
-    };
+    let n = block.len() / dim;
+    let rows = Rows::Run { first: 0, len: n };
     let mut inertia = 0.0;
     let mut best = [(0, 0f32); SUB_ROWS];
-    let subs = labels
-        .chunks_mut(SUB_ROWS)
-        .zip(distances.chunks_mut(SUB_ROWS));
-    for (s, (labels, distances)) in subs.enumerate() {
-        let start = s * SUB_ROWS;
-        let best = &mut best[..labels.len()];
+    let mut squares = [0f64; SUB_ROWS];
+    for start in (0..n).step_by(SUB_ROWS) {
+        let len = SUB_ROWS.min(n - start);
+        let (best, squares) = (&mut best[..len], &mut squares[..len]);
         nearest_rows(arith, table, block, rows, start, best);
-        let rows = block[start * dim..].chunks_exact(dim).zip(best.iter());
-        let out = labels.iter_mut().zip(distances.iter_mut());
+        let sub_rows = block[start * dim..].chunks_exact(dim);
         // Summed in row order.
-        for ((row, &(c, _)), (label, distance)) in rows.zip(out) {
-            let sq = arith.squared(table, row, c);
-            *label = c as u32;
-            *distance = sq;
-            inertia += sq;
+        for ((row, &(c, _)), square) in sub_rows.zip(best.iter()).zip(squares.iter_mut()) {
+            *square = arith.squared(table, row, c);
+            inertia += *square;
         }
-        // The roots in a loop of their own: it vectorises.
-        for d in distances.iter_mut() {
-            *d = d.sqrt();
+        if let Some((labels, distances)) = out.as_mut() {
+            let labels = labels[start..start + len].iter_mut().zip(best.iter());
+            for (label, &(c, _)) in labels {
+                *label = c as u32;
+            }
+            // The roots in a loop of their own: it vectorises.
+            let distances = distances[start..start + len].iter_mut().zip(squares.iter());
+            for (distance, &square) in distances {
+                *distance = square.sqrt();
+            }
         }
     }
     inertia
@@ -816,6 +824,22 @@ mod tests {
             reference_distance(row, &centre)
         };
         (0..centres.nrows()).filter(|&c| at(c) == d).count()
+    }
+
+    #[test]
+    fn the_inertia_alone_is_the_assignments_inertia_bit_for_bit() {
+        let mut r = ChaCha8Rng::seed_from_u64(5);
+        let (n, dim) = (3 * 1000 + 17, 7);
+        let data: Vec<f32> = (0..n * dim).map(|_| value(&mut r, false)).collect();
+        let x = ArrayView2::from_shape((n, dim), &data).unwrap();
+        let table = CentreTable::new(&centres(&mut r, 5, dim));
+        // Several chunks, and one chunk holding every row.
+        for chunk_rows in [1000, n] {
+            let (labels, distances, want) = assign_all(x, &table, chunk_rows);
+            let got = inertia_all(x, &table, chunk_rows);
+            assert_eq!(got.to_bits(), want.to_bits(), "chunks of {chunk_rows}");
+            assert_eq!((labels.len(), distances.len()), (n, n));
+        }
     }
 
     #[test]

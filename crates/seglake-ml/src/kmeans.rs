@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{MlError, Result};
-use crate::kernel::{CentreTable, Partial, assign_all, batch_pass, full_pass};
+use crate::kernel::{CentreTable, Partial, assign_all, batch_pass, full_pass, inertia_all};
 use crate::seeds::{Stream, rng, sample_rows};
 
 /// Builder for [`KMeansValidParams`]; see each setter for the default.
@@ -281,7 +281,8 @@ impl KMeansValidParams {
             self.chunk_rows,
         );
         reseeded += lloyd_reseeded;
-        let inertia = assign_to(&centres, x.view(), self.chunk_rows)?.inertia;
+        // The inertia `assign_to` would give, without its outputs.
+        let inertia = inertia_all(x.view(), &CentreTable::new(&centres), self.chunk_rows);
         Ok(KMeans {
             centres,
             inertia,
@@ -456,10 +457,12 @@ fn mean_variance(x: ArrayView2<f32>, chunk_rows: usize) -> f64 {
         .map(|block| {
             let mut sum = vec![0f64; dim];
             let mut sq = vec![0f64; dim];
+            // Each feature's sums in row order; the features side by side
+            // (a loop over them without indices vectorises).
             for row in block.chunks_exact(dim) {
-                for (j, &v) in row.iter().enumerate() {
-                    sum[j] += v as f64;
-                    sq[j] += v as f64 * v as f64;
+                for ((s, q), &v) in sum.iter_mut().zip(sq.iter_mut()).zip(row) {
+                    *s += v as f64;
+                    *q += v as f64 * v as f64;
                 }
             }
             (sum, sq)
@@ -480,6 +483,37 @@ fn mean_variance(x: ArrayView2<f32>, chunk_rows: usize) -> f64 {
         / dim as f64
 }
 
+/// Rows per parallel task of a k-means++ distance pass.
+const PLUS_PLUS_CHUNK: usize = 1024;
+
+/// `out[i]` = the squared f64 distance of row i of `rows` to `centre`:
+/// `(x_j - c_j)^2` summed in feature order from 0. Eight rows at a time,
+/// each with its own sum, so that eight chains of adds overlap instead of
+/// one waiting on the last; each row's sum is the same sequence of
+/// operations as alone.
+fn squared_distances(rows: &[f32], centre: &[f32], out: &mut [f64]) {
+    const GROUP: usize = 8;
+    let dim = centre.len();
+    let groups = rows.chunks_exact(dim * GROUP).zip(out.chunks_exact_mut(GROUP));
+    for (group, out) in groups {
+        let mut sums = [0f64; GROUP];
+        for (j, &c) in centre.iter().enumerate() {
+            for (r, sum) in sums.iter_mut().enumerate() {
+                let t = group[r * dim + j] as f64 - c as f64;
+                *sum += t * t;
+            }
+        }
+        out.copy_from_slice(&sums);
+    }
+    let done = rows.len() / (dim * GROUP) * GROUP;
+    for (row, out) in rows[done * dim..].chunks_exact(dim).zip(&mut out[done..]) {
+        *out = row
+            .iter()
+            .zip(centre)
+            .fold(0.0, |sum, (&x, &c)| sum + (x as f64 - c as f64) * (x as f64 - c as f64));
+    }
+}
+
 /// Rows per randomly placed run in a mini-batch.
 const BLOCK_ROWS: usize = 32;
 
@@ -493,17 +527,14 @@ fn kmeans_plus_plus<R: Rng>(x: ArrayView2<f32>, k: usize, r: &mut R) -> Array2<f
     let row = |i: usize| &data[i * dim..(i + 1) * dim];
     // Squared distance of every row to `centre`, min'ed with `closest`.
     let closer = |closest: &[f64], centre: &[f32]| -> Vec<f64> {
-        data.par_chunks(dim)
-            .zip(closest.par_iter())
-            .map(|(x, &d)| {
-                let sq: f64 = x
-                    .iter()
-                    .zip(centre)
-                    .map(|(&a, &b)| (a as f64 - b as f64) * (a as f64 - b as f64))
-                    .sum();
-                d.min(sq)
-            })
-            .collect()
+        let mut updated = vec![0f64; n];
+        data.par_chunks(dim * PLUS_PLUS_CHUNK)
+            .zip(updated.par_chunks_mut(PLUS_PLUS_CHUNK))
+            .for_each(|(rows, out)| squared_distances(rows, centre, out));
+        for (u, &d) in updated.iter_mut().zip(closest) {
+            *u = d.min(*u);
+        }
+        updated
     };
     let mut chosen = vec![r.random_range(0..n)];
     let mut closest = closer(&vec![f64::INFINITY; n], row(chosen[0]));
@@ -548,6 +579,28 @@ fn kmeans_plus_plus<R: Rng>(x: ArrayView2<f32>, k: usize, r: &mut R) -> Array2<f
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grouped_squared_distances_are_the_sums_row_by_row() {
+        let mut r = rng(3, Stream::Init, 0, 0);
+        for dim in [1, 3, 16, 17] {
+            // Whole groups of eight and a remainder.
+            let n = 8 * 5 + 3;
+            let rows: Vec<f32> = (0..n * dim).map(|_| r.random::<f32>() * 200.0 - 100.0).collect();
+            let centre: Vec<f32> = (0..dim).map(|_| r.random::<f32>() * 10.0).collect();
+            let mut got = vec![0f64; n];
+            squared_distances(&rows, &centre, &mut got);
+            for (i, row) in rows.chunks_exact(dim).enumerate() {
+                // The form k-means++ used before rows were grouped.
+                let want: f64 = row
+                    .iter()
+                    .zip(&centre)
+                    .map(|(&a, &b)| (a as f64 - b as f64) * (a as f64 - b as f64))
+                    .sum();
+                assert_eq!(got[i].to_bits(), want.to_bits(), "dim {dim}, row {i}");
+            }
+        }
+    }
 
     #[test]
     fn invalid_parameters_are_named() {
