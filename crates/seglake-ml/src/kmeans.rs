@@ -237,18 +237,27 @@ impl KMeansValidParams {
         let sample_rows = sample_rows(x.nrows(), self.init_sample, self.seed, Stream::InitSample);
         let sample = x.select(Axis(0), &sample_rows);
         let sample_threshold = self.tol * mean_variance(sample.view(), self.chunk_rows);
+        // The initialisations are independent (each draws from its own
+        // stream), so they run side by side: on a sample, one alone leaves
+        // cores idle in its sequential steps. Picked in order as before.
+        let tried: Vec<(f64, Array2<f64>)> = (0..self.n_init)
+            .into_par_iter()
+            .map(|init| {
+                let mut r = rng(self.seed, Stream::Init, init as u64, 0);
+                let centres = kmeans_plus_plus(sample.view(), self.k, &mut r);
+                let (centres, inertia) = lloyd(
+                    sample.view(),
+                    centres,
+                    100,
+                    sample_threshold,
+                    self.chunk_rows,
+                )
+                .0;
+                (inertia, centres)
+            })
+            .collect();
         let mut best: Option<(f64, Array2<f64>)> = None;
-        for init in 0..self.n_init {
-            let mut r = rng(self.seed, Stream::Init, init as u64, 0);
-            let centres = kmeans_plus_plus(sample.view(), self.k, &mut r);
-            let (centres, inertia) = lloyd(
-                sample.view(),
-                centres,
-                100,
-                sample_threshold,
-                self.chunk_rows,
-            )
-            .0;
+        for (inertia, centres) in tried {
             if best.as_ref().is_none_or(|(b, _)| inertia < *b) {
                 best = Some((inertia, centres));
             }
