@@ -423,11 +423,46 @@ pub fn fit_with_categorical(
     params: &GbdtValidParams,
     categorical: &[usize],
 ) -> Result<Fitted> {
-    if y.len() != x.nrows() {
-        return Err(MlError::LabelLength {
-            rows: x.nrows(),
-            got: y.len(),
-        });
+    check_labels(x.nrows(), y)?;
+    let p = params;
+    let rows = TrainingRows::split(y, p)?;
+    let bins = fit_bins(x, &rows.train, categorical, p)?;
+    let data = BinnedMatrix::new(x, &bins);
+    let positive_weight = match p.class_weight {
+        ClassWeight::Unweighted => 1.0,
+        ClassWeight::Balanced => rows.negatives() as f64 / rows.positives as f64,
+        ClassWeight::Positive(w) => w,
+    };
+    let init_score = (rows.positives as f64 * positive_weight / rows.negatives() as f64).ln();
+    let boosted = boost(&data, &bins, y, &rows, p, positive_weight, init_score);
+    let mut model = Gbdt {
+        bins,
+        init_score,
+        trees: boosted.trees,
+        calibration: None,
+        training: GbdtTraining {
+            trees_trained: boosted.trees_trained,
+            trees_kept: 0,
+            train_rows: rows.train.len(),
+            validation_rows: rows.validation.len(),
+            validation_loss: boosted.validation_loss,
+            positive_weight,
+        },
+    };
+    model.training.trees_kept = model.trees.len();
+    if !rows.validation.is_empty() {
+        model.calibration = Some(calibrate(&model, &data, y, &rows.validation));
+    }
+    Ok(Fitted {
+        model,
+        validation_rows: rows.validation,
+    })
+}
+
+/// One label per row, and both classes present.
+fn check_labels(rows: usize, y: &[bool]) -> Result<()> {
+    if y.len() != rows {
+        return Err(MlError::LabelLength { rows, got: y.len() });
     }
     if y.is_empty() {
         return Err(MlError::NoLabels);
@@ -439,117 +474,106 @@ pub fn fit_with_categorical(
             negatives: y.len() - positives,
         });
     }
-    let p = params;
-    let (train, validation) = if p.validation_fraction > 0.0 {
-        validation_split(y, p.validation_fraction, p.seed)
-    } else {
-        ((0..y.len()).collect(), Vec::new())
-    };
-    let train_pos = train.iter().filter(|&&i| y[i]).count();
-    if train_pos == 0 || train_pos == train.len() {
-        return Err(MlError::OneClass {
-            positives: train_pos,
-            negatives: train.len() - train_pos,
-        });
+    Ok(())
+}
+
+/// The rows trees learn from and the held-out rows (early stopping and
+/// calibration), by the seeded split.
+struct TrainingRows {
+    train: Vec<usize>,
+    validation: Vec<usize>,
+    /// Positive labels among the training rows.
+    positives: usize,
+}
+
+impl TrainingRows {
+    fn split(y: &[bool], p: &GbdtValidParams) -> Result<TrainingRows> {
+        let (train, validation) = if p.validation_fraction > 0.0 {
+            validation_split(y, p.validation_fraction, p.seed)
+        } else {
+            ((0..y.len()).collect(), Vec::new())
+        };
+        let positives = train.iter().filter(|&&i| y[i]).count();
+        if positives == 0 || positives == train.len() {
+            return Err(MlError::OneClass {
+                positives,
+                negatives: train.len() - positives,
+            });
+        }
+        Ok(TrainingRows {
+            train,
+            validation,
+            positives,
+        })
     }
 
-    let bins = fit_bins(x, &train, categorical, p)?;
-    let data = BinnedMatrix::new(x, &bins);
+    fn negatives(&self) -> usize {
+        self.train.len() - self.positives
+    }
+}
 
-    let positive_weight = match p.class_weight {
-        ClassWeight::Unweighted => 1.0,
-        ClassWeight::Balanced => (train.len() - train_pos) as f64 / train_pos as f64,
-        ClassWeight::Positive(w) => w,
-    };
-    let weight = |i: usize| if y[i] { positive_weight } else { 1.0 };
-    let wpos = train_pos as f64 * positive_weight;
-    let wneg = (train.len() - train_pos) as f64;
-    let init_score = (wpos / wneg).ln();
+impl From<&GbdtValidParams> for GrowParams {
+    fn from(p: &GbdtValidParams) -> GrowParams {
+        GrowParams {
+            num_leaves: p.num_leaves,
+            max_depth: p.max_depth,
+            min_data_in_leaf: p.min_data_in_leaf as u64,
+            min_sum_hessian: p.min_sum_hessian,
+            lambda_l2: p.lambda_l2,
+            min_split_gain: p.min_split_gain,
+            learning_rate: p.learning_rate,
+            chunk_rows: p.chunk_rows,
+            max_cat_threshold: p.max_cat_threshold,
+            cat_smooth: p.cat_smooth,
+            cat_l2: p.cat_l2,
+            min_data_per_group: p.min_data_per_group as u64,
+            max_cat_to_onehot: p.max_cat_to_onehot,
+        }
+    }
+}
 
-    let n = x.nrows();
+/// What the boosting rounds produced.
+struct Boosted {
+    /// The trees kept (up to the best validation loss with early stopping).
+    trees: Vec<Tree>,
+    trees_trained: usize,
+    /// The held-out log-loss after each tree.
+    validation_loss: Vec<f64>,
+}
+
+/// The boosting rounds: per tree, the gradients of the log-loss at the
+/// current scores, the rows and features it may use, the tree grown on
+/// them (which adds its output to its rows' scores), its output added to
+/// the other rows' scores, and the held-out loss for early stopping.
+fn boost(
+    data: &BinnedMatrix,
+    bins: &[FeatureBins],
+    y: &[bool],
+    rows: &TrainingRows,
+    p: &GbdtValidParams,
+    positive_weight: f64,
+    init_score: f64,
+) -> Boosted {
+    let n = y.len();
     let mut scores = vec![init_score; n];
     // Gradients in f32 (as LightGBM keeps them); histogram sums are f64.
     let mut grad = vec![(0.0f32, 0.0f32); n];
     let mut in_train = vec![false; n];
-    for &i in &train {
+    for &i in &rows.train {
         in_train[i] = true;
     }
-    let grow_params = GrowParams {
-        num_leaves: p.num_leaves,
-        max_depth: p.max_depth,
-        min_data_in_leaf: p.min_data_in_leaf as u64,
-        min_sum_hessian: p.min_sum_hessian,
-        lambda_l2: p.lambda_l2,
-        min_split_gain: p.min_split_gain,
-        learning_rate: p.learning_rate,
-        chunk_rows: p.chunk_rows,
-        max_cat_threshold: p.max_cat_threshold,
-        cat_smooth: p.cat_smooth,
-        cat_l2: p.cat_l2,
-        min_data_per_group: p.min_data_per_group as u64,
-        max_cat_to_onehot: p.max_cat_to_onehot,
-    };
-    let all_features: Vec<usize> = (0..x.ncols()).collect();
+    let grow_params = GrowParams::from(p);
     let mut trees: Vec<Tree> = Vec::new();
     let mut validation_loss = Vec::new();
     let mut best = (f64::INFINITY, 0usize);
-    let mut in_bag = vec![false; n];
-    let mut bag: Vec<u32> = Vec::with_capacity(train.len());
+    let mut bag: Vec<u32> = Vec::with_capacity(rows.train.len());
     // Without subsampling the unseen rows are the validation rows.
-    let mut unseen: Vec<usize> = validation.clone();
+    let mut unseen: Vec<usize> = rows.validation.clone();
     for t in 0..p.num_trees {
-        grad.par_iter_mut()
-            .zip(&scores)
-            .enumerate()
-            .for_each(|(i, (gh, &s))| {
-                if in_train[i] {
-                    let prob = sigmoid(s);
-                    let w = weight(i);
-                    let target = if y[i] { 1.0 } else { 0.0 };
-                    *gh = (
-                        (w * (prob - target)) as f32,
-                        (w * prob * (1.0 - prob)).max(1e-16) as f32,
-                    );
-                }
-            });
-        // The tree's rows, and the rows it does not see (scored through it).
-        let subsampled = p.row_subsample < 1.0;
-        if subsampled {
-            let take = ((train.len() as f64 * p.row_subsample).ceil() as usize).max(1);
-            let mut rng = rng(p.seed, Stream::Bagging, t as u64, 0);
-            bag = sample(&mut rng, train.len(), take)
-                .into_iter()
-                .map(|k| train[k] as u32)
-                .collect();
-            bag.sort_unstable();
-            in_bag.fill(false);
-            for &r in &bag {
-                in_bag[r as usize] = true;
-            }
-            unseen.clear();
-            unseen.extend((0..n).filter(|&i| !in_bag[i]));
-        } else {
-            bag.clear();
-            bag.extend(train.iter().map(|&i| i as u32));
-        }
-        let features: Vec<usize> = if p.feature_subsample < 1.0 {
-            let take = ((x.ncols() as f64 * p.feature_subsample).ceil() as usize).max(1);
-            let mut rng = rng(p.seed, Stream::FeatureSample, t as u64, 0);
-            let mut picked = sample(&mut rng, x.ncols(), take).into_vec();
-            picked.sort_unstable();
-            picked
-        } else {
-            all_features.clone()
-        };
-        let tree = tree::grow(
-            &data,
-            &bins,
-            &grad,
-            &mut bag,
-            &mut scores,
-            &features,
-            &grow_params,
-        );
+        log_loss_gradients(&mut grad, &scores, y, &in_train, positive_weight);
+        draw_rows(t, &rows.train, n, p, &mut bag, &mut unseen);
+        let features = draw_features(t, bins.len(), p);
+        let tree = tree::grow(data, bins, &grad, &mut bag, &mut scores, &features, &grow_params);
         if tree.nodes.len() == 1 {
             // No split gains anything: further trees would not either.
             break;
@@ -562,12 +586,8 @@ pub fn fit_with_categorical(
             scores[i] += d;
         }
         trees.push(tree);
-        if !validation.is_empty() {
-            let loss = validation
-                .iter()
-                .map(|&i| log_loss_row(y[i], sigmoid(scores[i])))
-                .sum::<f64>()
-                / validation.len() as f64;
+        if !rows.validation.is_empty() {
+            let loss = mean_log_loss(&rows.validation, y, &scores);
             validation_loss.push(loss);
             if loss < best.0 {
                 best = (loss, t);
@@ -580,34 +600,96 @@ pub fn fit_with_categorical(
     // Early stopping keeps the trees up to the best validation loss;
     // without it (`early_stopping_rounds = 0`) every tree is kept and the
     // validation split only calibrates (so it stays a clean hold-out).
-    if !validation.is_empty() && p.early_stopping_rounds > 0 && !trees.is_empty() {
+    if !rows.validation.is_empty() && p.early_stopping_rounds > 0 && !trees.is_empty() {
         trees.truncate(best.1 + 1);
     }
-    let mut model = Gbdt {
-        bins,
-        init_score,
+    Boosted {
         trees,
-        calibration: None,
-        training: GbdtTraining {
-            trees_trained,
-            trees_kept: 0,
-            train_rows: train.len(),
-            validation_rows: validation.len(),
-            validation_loss,
-            positive_weight,
-        },
-    };
-    model.training.trees_kept = model.trees.len();
-    if !validation.is_empty() {
-        let rows: Vec<&[u8]> = validation.iter().map(|&i| data.row(i)).collect();
-        let margins: Vec<f64> = rows.par_iter().map(|r| model.margin_binned(r)).collect();
-        let labels: Vec<bool> = validation.iter().map(|&i| y[i]).collect();
-        model.calibration = Some(Platt::fit(&margins, &labels));
+        trees_trained,
+        validation_loss,
     }
-    Ok(Fitted {
-        model,
-        validation_rows: validation,
-    })
+}
+
+/// The gradient and hessian of the weighted log-loss at `scores`, for the
+/// training rows (the others keep theirs: trees never read them).
+fn log_loss_gradients(
+    grad: &mut [(f32, f32)],
+    scores: &[f64],
+    y: &[bool],
+    in_train: &[bool],
+    positive_weight: f64,
+) {
+    grad.par_iter_mut()
+        .zip(scores)
+        .enumerate()
+        .for_each(|(i, (gh, &s))| {
+            if in_train[i] {
+                let prob = sigmoid(s);
+                let w = if y[i] { positive_weight } else { 1.0 };
+                let target = if y[i] { 1.0 } else { 0.0 };
+                *gh = (
+                    (w * (prob - target)) as f32,
+                    (w * prob * (1.0 - prob)).max(1e-16) as f32,
+                );
+            }
+        });
+}
+
+/// Tree `t`'s rows (`bag`, ascending) and the rows it does not see
+/// (`unseen`, scored through it afterwards): all training rows, or a
+/// seeded sample of them with `row_subsample` below 1.
+fn draw_rows(
+    t: usize,
+    train: &[usize],
+    n: usize,
+    p: &GbdtValidParams,
+    bag: &mut Vec<u32>,
+    unseen: &mut Vec<usize>,
+) {
+    bag.clear();
+    if p.row_subsample >= 1.0 {
+        bag.extend(train.iter().map(|&i| i as u32));
+        return;
+    }
+    let take = ((train.len() as f64 * p.row_subsample).ceil() as usize).max(1);
+    let mut rng = rng(p.seed, Stream::Bagging, t as u64, 0);
+    bag.extend(sample(&mut rng, train.len(), take).into_iter().map(|k| train[k] as u32));
+    bag.sort_unstable();
+    let mut in_bag = vec![false; n];
+    for &r in bag.iter() {
+        in_bag[r as usize] = true;
+    }
+    unseen.clear();
+    unseen.extend((0..n).filter(|&i| !in_bag[i]));
+}
+
+/// Tree `t`'s features, ascending: all of them, or a seeded sample with
+/// `feature_subsample` below 1.
+fn draw_features(t: usize, features: usize, p: &GbdtValidParams) -> Vec<usize> {
+    if p.feature_subsample >= 1.0 {
+        return (0..features).collect();
+    }
+    let take = ((features as f64 * p.feature_subsample).ceil() as usize).max(1);
+    let mut rng = rng(p.seed, Stream::FeatureSample, t as u64, 0);
+    let mut picked = sample(&mut rng, features, take).into_vec();
+    picked.sort_unstable();
+    picked
+}
+
+/// The mean log-loss of `rows` at `scores`, summed in row order.
+fn mean_log_loss(rows: &[usize], y: &[bool], scores: &[f64]) -> f64 {
+    rows.iter()
+        .map(|&i| log_loss_row(y[i], sigmoid(scores[i])))
+        .sum::<f64>()
+        / rows.len() as f64
+}
+
+/// Platt scaling of the model's margins on the held-out rows.
+fn calibrate(model: &Gbdt, data: &BinnedMatrix, y: &[bool], validation: &[usize]) -> Platt {
+    let rows: Vec<&[u8]> = validation.iter().map(|&i| data.row(i)).collect();
+    let margins: Vec<f64> = rows.par_iter().map(|r| model.margin_binned(r)).collect();
+    let labels: Vec<bool> = validation.iter().map(|&i| y[i]).collect();
+    Platt::fit(&margins, &labels)
 }
 
 impl Gbdt {
