@@ -280,8 +280,30 @@ impl KMeansValidParams {
                 got_cols: init.ncols(),
             });
         }
-        let threshold = self.tol * mean_variance(x.view(), self.chunk_rows);
-        let (centres, epochs, mut reseeded) = self.minibatch(x.view(), init, threshold);
+        let mut training = MiniBatch::new(init);
+        // The tolerance needs the data's variance only once the first
+        // epoch is over, and that epoch is a chain of small dependent
+        // steps that a second core barely helps: the variance (one read of
+        // the matrix) runs beside it. Both give the same bits either way.
+        let (variance, first_shift) = rayon::join(
+            || mean_variance(x.view(), self.chunk_rows),
+            || (self.max_epochs > 0).then(|| self.minibatch_epoch(x.view(), &mut training, 0)),
+        );
+        let threshold = self.tol * variance;
+        let mut epochs = usize::from(first_shift.is_some());
+        let mut shift = first_shift;
+        while let Some(last) = shift
+            && !self.converged(last, threshold, training.stale)
+            && epochs < self.max_epochs
+        {
+            shift = Some(self.minibatch_epoch(x.view(), &mut training, epochs));
+            epochs += 1;
+        }
+        let MiniBatch {
+            centres,
+            mut reseeded,
+            ..
+        } = training;
         let ((centres, _), passes, lloyd_reseeded) = lloyd(
             x.view(),
             centres,
@@ -302,6 +324,13 @@ impl KMeansValidParams {
         })
     }
 
+    /// Whether mini-batch epochs stop: the centres moved at most
+    /// `threshold`, or the mean inertia has not improved for `patience`
+    /// epochs.
+    fn converged(&self, shift: f64, threshold: f64, stale: usize) -> bool {
+        shift <= threshold || stale >= self.patience
+    }
+
     fn check_rows(&self, rows: usize) -> Result<()> {
         if rows == 0 {
             return Err(MlError::Empty);
@@ -312,80 +341,90 @@ impl KMeansValidParams {
         Ok(())
     }
 
-    /// Sculley's mini-batch updates with scikit-learn's per-centre learning
-    /// rate: a centre that has absorbed `n` rows moves by `1/n` of the way
-    /// to each new row. Returns the centres, epochs run and clusters
-    /// re-seeded.
-    fn minibatch(
-        &self,
-        x: ArrayView2<f32>,
-        mut centres: Array2<f64>,
-        threshold: f64,
-    ) -> (Array2<f64>, usize, usize) {
+    /// One epoch of Sculley's mini-batch updates with scikit-learn's
+    /// per-centre learning rate: a centre that has absorbed `n` rows moves
+    /// by `1/n` of the way to each new row. Returns the squared shift of
+    /// the centres over the epoch.
+    fn minibatch_epoch(&self, x: ArrayView2<f32>, training: &mut MiniBatch, epoch: usize) -> f64 {
         let (n, dim) = x.dim();
         let k = self.k;
         let batch = self.batch_size.min(n);
         let steps = n.div_ceil(batch);
-        let mut absorbed = vec![0f64; k];
-        let mut best_inertia = f64::INFINITY;
-        let mut stale = 0;
-        let mut reseeded = 0;
-        let mut epochs = 0;
-        for epoch in 0..self.max_epochs {
-            epochs += 1;
-            let before = centres.clone();
-            let mut epoch_partial = Partial::new(k, dim);
-            // A batch is drawn as random runs of BLOCK_ROWS consecutive rows
-            // (in key order, which says nothing about behaviour), ascending:
-            // a gather of single random rows spends most of its time in TLB
-            // and cache misses (measured: an epoch of single rows cost 4x a
-            // full Lloyd pass on 5M x 16).
-            let blocks = n.div_ceil(BLOCK_ROWS);
-            let per_step = batch.div_ceil(BLOCK_ROWS);
-            let mut starts = vec![0usize; per_step];
-            let mut indices = Vec::with_capacity(per_step * BLOCK_ROWS);
-            for step in 0..steps {
-                let mut r = rng(self.seed, Stream::MiniBatch, epoch as u64, step as u64);
-                for b in &mut starts {
-                    *b = r.random_range(0..blocks) * BLOCK_ROWS;
-                }
-                starts.sort_unstable();
-                indices.clear();
-                for &b in &starts {
-                    indices.extend(b..(b + BLOCK_ROWS).min(n));
-                }
-                let table = CentreTable::new(&centres);
-                let partial = batch_pass(x, &indices, &table, 1024, k);
-                for c in 0..k {
-                    let m = partial.counts[c] as f64;
-                    if m == 0.0 {
-                        continue;
-                    }
-                    absorbed[c] += m;
-                    for j in 0..dim {
-                        let sum = partial.sums[c * dim + j];
-                        let centre = &mut centres[[c, j]];
-                        *centre += (sum - m * *centre) / absorbed[c];
-                    }
-                }
-                // Per epoch only counts, inertia and far rows are read.
-                epoch_partial.merge(partial, k);
+        let centres = &mut training.centres;
+        let before = centres.clone();
+        let mut epoch_partial = Partial::new(k, dim);
+        // A batch is drawn as random runs of BLOCK_ROWS consecutive rows
+        // (in key order, which says nothing about behaviour), ascending:
+        // a gather of single random rows spends most of its time in TLB
+        // and cache misses (measured: an epoch of single rows cost 4x a
+        // full Lloyd pass on 5M x 16).
+        let blocks = n.div_ceil(BLOCK_ROWS);
+        let per_step = batch.div_ceil(BLOCK_ROWS);
+        let mut starts = vec![0usize; per_step];
+        let mut indices = Vec::with_capacity(per_step * BLOCK_ROWS);
+        for step in 0..steps {
+            let mut r = rng(self.seed, Stream::MiniBatch, epoch as u64, step as u64);
+            for b in &mut starts {
+                *b = r.random_range(0..blocks) * BLOCK_ROWS;
             }
-            reseeded += reseed_empty(&mut centres, &epoch_partial, x, &mut absorbed);
-            let shift = squared_shift(&before, &centres);
-            let seen: u64 = epoch_partial.counts.iter().sum();
-            let mean_inertia = epoch_partial.inertia / seen.max(1) as f64;
-            if mean_inertia < best_inertia {
-                best_inertia = mean_inertia;
-                stale = 0;
-            } else {
-                stale += 1;
+            starts.sort_unstable();
+            indices.clear();
+            for &b in &starts {
+                indices.extend(b..(b + BLOCK_ROWS).min(n));
             }
-            if shift <= threshold || stale >= self.patience {
-                break;
+            let table = CentreTable::new(centres);
+            let partial = batch_pass(x, &indices, &table, 1024, k);
+            for c in 0..k {
+                let m = partial.counts[c] as f64;
+                if m == 0.0 {
+                    continue;
+                }
+                let absorbed = &mut training.absorbed[c];
+                *absorbed += m;
+                for j in 0..dim {
+                    let sum = partial.sums[c * dim + j];
+                    let centre = &mut centres[[c, j]];
+                    *centre += (sum - m * *centre) / *absorbed;
+                }
             }
+            // Per epoch only counts, inertia and far rows are read.
+            epoch_partial.merge(partial, k);
         }
-        (centres, epochs, reseeded)
+        training.reseeded += reseed_empty(centres, &epoch_partial, x, &mut training.absorbed);
+        let seen: u64 = epoch_partial.counts.iter().sum();
+        let mean_inertia = epoch_partial.inertia / seen.max(1) as f64;
+        if mean_inertia < training.best_inertia {
+            training.best_inertia = mean_inertia;
+            training.stale = 0;
+        } else {
+            training.stale += 1;
+        }
+        squared_shift(&before, centres)
+    }
+}
+
+/// The state mini-batch training carries from one epoch to the next.
+struct MiniBatch {
+    centres: Array2<f64>,
+    /// Rows each centre has absorbed so far (its learning rate is 1/this).
+    absorbed: Vec<f64>,
+    /// The lowest mean inertia of an epoch so far, and the epochs since.
+    best_inertia: f64,
+    stale: usize,
+    /// Clusters re-seeded.
+    reseeded: usize,
+}
+
+impl MiniBatch {
+    fn new(centres: Array2<f64>) -> MiniBatch {
+        let k = centres.nrows();
+        MiniBatch {
+            centres,
+            absorbed: vec![0.0; k],
+            best_inertia: f64::INFINITY,
+            stale: 0,
+            reseeded: 0,
+        }
     }
 }
 
@@ -495,31 +534,60 @@ fn mean_variance(x: ArrayView2<f32>, chunk_rows: usize) -> f64 {
 /// Rows per parallel task of a k-means++ distance pass.
 const PLUS_PLUS_CHUNK: usize = 1024;
 
-/// `out[i]` = the squared f64 distance of row i of `rows` to `centre`:
-/// `(x_j - c_j)^2` summed in feature order from 0. Eight rows at a time,
-/// each with its own sum, so that eight chains of adds overlap instead of
-/// one waiting on the last; each row's sum is the same sequence of
-/// operations as alone.
-fn squared_distances(rows: &[f32], centre: &[f32], out: &mut [f64]) {
-    const GROUP: usize = 8;
-    let dim = centre.len();
-    let groups = rows.chunks_exact(dim * GROUP).zip(out.chunks_exact_mut(GROUP));
-    for (group, out) in groups {
-        let mut sums = [0f64; GROUP];
-        for (j, &c) in centre.iter().enumerate() {
-            for (r, sum) in sums.iter_mut().enumerate() {
-                let t = group[r * dim + j] as f64 - c as f64;
-                *sum += t * t;
+/// Rows laid out feature by feature (feature `j` of row `i` at
+/// `j * rows + i`), so that k-means++ computes a run of rows' distances
+/// with whole vectors of one feature.
+struct Columns {
+    values: Vec<f32>,
+    rows: usize,
+}
+
+impl Columns {
+    /// The transpose of `data`, `dim` floats per row.
+    fn of(data: &[f32], dim: usize) -> Columns {
+        let rows = data.len() / dim;
+        let mut values = vec![0f32; data.len()];
+        for (i, row) in data.chunks_exact(dim).enumerate() {
+            for (j, &v) in row.iter().enumerate() {
+                values[j * rows + i] = v;
             }
         }
-        out.copy_from_slice(&sums);
+        Columns { values, rows }
     }
-    let done = rows.len() / (dim * GROUP) * GROUP;
-    for (row, out) in rows[done * dim..].chunks_exact(dim).zip(&mut out[done..]) {
-        *out = row
-            .iter()
-            .zip(centre)
-            .fold(0.0, |sum, (&x, &c)| sum + (x as f64 - c as f64) * (x as f64 - c as f64));
+
+    fn column(&self, j: usize) -> &[f32] {
+        &self.values[j * self.rows..(j + 1) * self.rows]
+    }
+}
+
+/// `out[i]` = the squared f64 distance of row `first + i` to `centre`:
+/// `(x_j - c_j)^2` summed in feature order from 0, as row by row. The sums
+/// of all the rows go forward one feature at a time, so vectors of rows
+/// add side by side (no fused multiply-add: every CPU gives the same bits).
+fn squared_distances(columns: &Columns, first: usize, centre: &[f32], out: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: this CPU has AVX2.
+        return unsafe { squared_distances_avx2(columns, first, centre, out) };
+    }
+    squared_distances_by_feature(columns, first, centre, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn squared_distances_avx2(columns: &Columns, first: usize, centre: &[f32], out: &mut [f64]) {
+    squared_distances_by_feature(columns, first, centre, out)
+}
+
+#[inline(always)]
+fn squared_distances_by_feature(columns: &Columns, first: usize, centre: &[f32], out: &mut [f64]) {
+    out.fill(0.0);
+    for (j, &c) in centre.iter().enumerate() {
+        let column = &columns.column(j)[first..first + out.len()];
+        for (sum, &x) in out.iter_mut().zip(column) {
+            let t = x as f64 - c as f64;
+            *sum += t * t;
+        }
     }
 }
 
@@ -534,12 +602,16 @@ fn kmeans_plus_plus<R: Rng>(x: ArrayView2<f32>, k: usize, r: &mut R) -> Array2<f
     let (n, dim) = x.dim();
     let trials = 2 + (k as f64).ln() as usize;
     let row = |i: usize| &data[i * dim..(i + 1) * dim];
+    let columns = Columns::of(data, dim);
     // Squared distance of every row to `centre`, min'ed with `closest`.
     let closer = |closest: &[f64], centre: &[f32]| -> Vec<f64> {
         let mut updated = vec![0f64; n];
-        data.par_chunks(dim * PLUS_PLUS_CHUNK)
-            .zip(updated.par_chunks_mut(PLUS_PLUS_CHUNK))
-            .for_each(|(rows, out)| squared_distances(rows, centre, out));
+        updated
+            .par_chunks_mut(PLUS_PLUS_CHUNK)
+            .enumerate()
+            .for_each(|(chunk, out)| {
+                squared_distances(&columns, chunk * PLUS_PLUS_CHUNK, centre, out)
+            });
         for (u, &d) in updated.iter_mut().zip(closest) {
             *u = d.min(*u);
         }
@@ -590,15 +662,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn grouped_squared_distances_are_the_sums_row_by_row() {
+    fn squared_distances_by_feature_are_the_sums_row_by_row() {
         let mut r = rng(3, Stream::Init, 0, 0);
         for dim in [1, 3, 16, 17] {
-            // Whole groups of eight and a remainder.
+            // Whole vectors of rows and a remainder.
             let n = 8 * 5 + 3;
-            let rows: Vec<f32> = (0..n * dim).map(|_| r.random::<f32>() * 200.0 - 100.0).collect();
+            let rows: Vec<f32> = (0..n * dim)
+                .map(|_| r.random::<f32>() * 200.0 - 100.0)
+                .collect();
             let centre: Vec<f32> = (0..dim).map(|_| r.random::<f32>() * 10.0).collect();
+            let columns = Columns::of(&rows, dim);
+            // All the rows, and a run that starts inside the columns.
             let mut got = vec![0f64; n];
-            squared_distances(&rows, &centre, &mut got);
+            squared_distances(&columns, 0, &centre, &mut got);
+            let mut tail = vec![0f64; n - 5];
+            squared_distances(&columns, 5, &centre, &mut tail);
+            assert_eq!(got[5..], tail[..], "dim {dim}");
             for (i, row) in rows.chunks_exact(dim).enumerate() {
                 // The form k-means++ used before rows were grouped.
                 let want: f64 = row

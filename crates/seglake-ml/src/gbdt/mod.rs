@@ -573,7 +573,15 @@ fn boost(
         log_loss_gradients(&mut grad, &scores, y, &in_train, positive_weight);
         draw_rows(t, &rows.train, n, p, &mut bag, &mut unseen);
         let features = draw_features(t, bins.len(), p);
-        let tree = tree::grow(data, bins, &grad, &mut bag, &mut scores, &features, &grow_params);
+        let tree = tree::grow(
+            data,
+            bins,
+            &grad,
+            &mut bag,
+            &mut scores,
+            &features,
+            &grow_params,
+        );
         if tree.nodes.len() == 1 {
             // No split gains anything: further trees would not either.
             break;
@@ -653,7 +661,11 @@ fn draw_rows(
     }
     let take = ((train.len() as f64 * p.row_subsample).ceil() as usize).max(1);
     let mut rng = rng(p.seed, Stream::Bagging, t as u64, 0);
-    bag.extend(sample(&mut rng, train.len(), take).into_iter().map(|k| train[k] as u32));
+    bag.extend(
+        sample(&mut rng, train.len(), take)
+            .into_iter()
+            .map(|k| train[k] as u32),
+    );
     bag.sort_unstable();
     let mut in_bag = vec![false; n];
     for &r in bag.iter() {
