@@ -31,97 +31,39 @@ fn counts() -> DataType {
     ])
 }
 
+/// A non-null text column.
+fn text(name: &str) -> Field {
+    Field::new(name, DataType::Utf8, false)
+}
+
+/// A non-null 64-bit integer column.
+fn int(name: &str) -> Field {
+    Field::new(name, DataType::Int64, false)
+}
+
+/// The `runs` table's columns, in the order written since the table's
+/// first version (columns added later are nullable and at the end).
 pub fn schema() -> SchemaRef {
-    let str_ = |n: &str| Field::new(n, DataType::Utf8, false);
     Arc::new(Schema::new(vec![
-        str_("run_id"),
-        str_("job_name"),
-        str_("status"),
-        str_("spec_path"),
-        str_("spec_text"),
-        str_("spec_sha256"),
-        Field::new(
-            "sql_files",
-            list_of(vec![
-                str_("view"),
-                str_("path"),
-                str_("sha256"),
-                str_("text"),
-            ]),
-            false,
-        ),
-        Field::new(
-            "inputs",
-            list_of(vec![
-                str_("name"),
-                str_("uri"),
-                str_("format"),
-                Field::new("delta_version", DataType::Int64, true),
-                Field::new(
-                    "files",
-                    list_of(vec![
-                        str_("path"),
-                        Field::new("size", DataType::Int64, false),
-                        Field::new("last_modified", ts(), false),
-                        Field::new("etag", DataType::Utf8, true),
-                    ]),
-                    false,
-                ),
-            ]),
-            false,
-        ),
-        Field::new("seed", DataType::Int64, false),
+        text("run_id"),
+        text("job_name"),
+        text("status"),
+        text("spec_path"),
+        text("spec_text"),
+        text("spec_sha256"),
+        Field::new("sql_files", sql_files(), false),
+        Field::new("inputs", inputs(), false),
+        int("seed"),
         Field::new("as_of", ts(), false),
-        str_("seglake_version"),
+        text("seglake_version"),
         Field::new("started_at", ts(), false),
         Field::new("finished_at", ts(), false),
         Field::new("rows_in", counts(), false),
         Field::new("rows_out", counts(), false),
-        Field::new(
-            "quality",
-            DataType::Struct(Fields::from(vec![
-                Field::new(
-                    "duplicates_removed",
-                    list_of(vec![
-                        str_("table"),
-                        Field::new(
-                            "key",
-                            DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
-                            false,
-                        ),
-                        Field::new("rows", DataType::Int64, false),
-                    ]),
-                    false,
-                ),
-                Field::new(
-                    "missing_values",
-                    list_of(vec![
-                        str_("table"),
-                        str_("column"),
-                        Field::new("rows", DataType::Int64, false),
-                    ]),
-                    false,
-                ),
-                Field::new(
-                    "outliers",
-                    list_of(vec![
-                        str_("rule"),
-                        str_("table"),
-                        str_("column"),
-                        str_("condition"),
-                        Field::new("rows", DataType::Int64, false),
-                    ]),
-                    false,
-                ),
-            ])),
-            false,
-        ),
+        Field::new("quality", quality(), false),
         Field::new(
             "outputs",
-            list_of(vec![
-                str_("table"),
-                Field::new("version", DataType::Int64, false),
-            ]),
+            list_of(vec![text("table"), int("version")]),
             false,
         ),
         Field::new("metrics", DataType::Utf8, true),
@@ -129,37 +71,89 @@ pub fn schema() -> SchemaRef {
         Field::new("error", DataType::Utf8, true),
         // Nullable: the column came after the table did (rows of older runs
         // read null).
-        Field::new(
-            "snapshots",
-            list_of(vec![
-                str_("source"),
-                str_("database"),
-                str_("relation"),
-                str_("location"),
-                Field::new("rows", DataType::Int64, false),
-                str_("sha256"),
-                str_("server_version"),
-            ]),
-            true,
-        ),
+        Field::new("snapshots", snapshots(), true),
         // Nullable, as `snapshots`: how each incremental view's state was
         // brought up to date (none for jobs without such views).
+        Field::new("states", states(), true),
+    ]))
+}
+
+/// The job's SQL files, with their text.
+fn sql_files() -> DataType {
+    list_of(vec![text("view"), text("path"), text("sha256"), text("text")])
+}
+
+/// The inputs a run pinned, each with its files.
+fn inputs() -> DataType {
+    let files = list_of(vec![
+        text("path"),
+        int("size"),
+        Field::new("last_modified", ts(), false),
+        Field::new("etag", DataType::Utf8, true),
+    ]);
+    list_of(vec![
+        text("name"),
+        text("uri"),
+        text("format"),
+        Field::new("delta_version", DataType::Int64, true),
+        Field::new("files", files, false),
+    ])
+}
+
+/// The quality report: duplicates removed, missing values, outliers.
+fn quality() -> DataType {
+    let key = DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)));
+    DataType::Struct(Fields::from(vec![
         Field::new(
-            "states",
+            "duplicates_removed",
+            list_of(vec![text("table"), Field::new("key", key, false), int("rows")]),
+            false,
+        ),
+        Field::new(
+            "missing_values",
+            list_of(vec![text("table"), text("column"), int("rows")]),
+            false,
+        ),
+        Field::new(
+            "outliers",
             list_of(vec![
-                str_("view"),
-                str_("table"),
-                str_("fingerprint"),
-                str_("mode"),
-                Field::new("reason", DataType::Utf8, true),
-                Field::new("new_files", DataType::Int64, false),
-                Field::new("days_computed", DataType::Int64, false),
-                Field::new("days_kept", DataType::Int64, false),
-                Field::new("days_dropped", DataType::Int64, false),
+                text("rule"),
+                text("table"),
+                text("column"),
+                text("condition"),
+                int("rows"),
             ]),
-            true,
+            false,
         ),
     ]))
+}
+
+/// The database snapshots a run read.
+fn snapshots() -> DataType {
+    list_of(vec![
+        text("source"),
+        text("database"),
+        text("relation"),
+        text("location"),
+        int("rows"),
+        text("sha256"),
+        text("server_version"),
+    ])
+}
+
+/// How each incremental view's state was brought up to date.
+fn states() -> DataType {
+    list_of(vec![
+        text("view"),
+        text("table"),
+        text("fingerprint"),
+        text("mode"),
+        Field::new("reason", DataType::Utf8, true),
+        int("new_files"),
+        int("days_computed"),
+        int("days_kept"),
+        int("days_dropped"),
+    ])
 }
 
 /// Encodes run records as rows of the `runs` table.
