@@ -26,9 +26,10 @@ use arrow::compute::{cast, filter_record_batch};
 use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use chrono::{DateTime, Utc};
 use seglake_lake::{
-    META_ERASURE_ID, META_JOB, META_REPLACES_VERSION, META_RUN_ID, WriteMode, current_version_of,
-    publish,
+    HistoryEntry, META_ERASURE_ID, META_JOB, META_REPLACES_VERSION, META_RUN_ID, WriteMode,
+    current_version_of, publish,
 };
+use seglake_spec::lineage::RunRecord;
 use seglake_spec::{JobSpec, Location};
 use serde::Serialize;
 
@@ -124,14 +125,52 @@ pub async fn erase(lake: &Lake, customer: &str, sources: bool) -> Result<Erasure
         run_id: latest.run_id.clone(),
         source,
     })?;
-    let key_column = spec.key.clone();
     // The person may be stored raw (before pseudonymisation was turned on)
     // or as a pseudonym: remove both.
     let key = pseudonym_key(latest)?;
-    let ids: Vec<String> = std::iter::once(customer.to_string())
-        .chain(key.as_ref().map(|k| k.pseudonym(customer)))
-        .collect();
+    let person = Person {
+        key_column: spec.key.clone(),
+        ids: std::iter::once(customer.to_string())
+            .chain(key.as_ref().map(|k| k.pseudonym(customer)))
+            .collect(),
+    };
+    let mut targets = output_targets(lake, &runs)?;
+    if sources {
+        targets.extend(source_targets(&runs)?);
+    }
+    let id = erasure_id();
+    let erased_at = Utc::now();
+    let mut rewrites = Vec::new();
+    let mut files_removed = Vec::new();
+    let mut verified_tables = Vec::new();
+    for t in &targets {
+        if let Some(erased) = erase_from_table(lake, t, &person, &id).await? {
+            rewrites.extend(erased.rewrites);
+            files_removed.extend(erased.files_removed);
+            verified_tables.push(t.name.clone());
+        }
+    }
+    let report = ErasureReport {
+        erasure_id: id,
+        erased_at,
+        key_column: person.key_column,
+        rewrites,
+        files_removed,
+        verified_tables,
+    };
+    record(lake, &report).await?;
+    Ok(report)
+}
 
+/// Who is erased: the key column and the values (raw id, pseudonym) that
+/// stand for them in it.
+struct Person {
+    key_column: String,
+    ids: Vec<String>,
+}
+
+/// The lake's tables, each with the versions runs published.
+fn output_targets(lake: &Lake, runs: &[RunRecord]) -> Result<Vec<Target>> {
     let mut targets = Vec::new();
     for name in lake.tables() {
         let location = lake.table(&name)?;
@@ -147,133 +186,167 @@ pub async fn erase(lake: &Lake, customer: &str, sources: bool) -> Result<Erasure
             recorded,
         });
     }
-    if sources {
-        let base = std::env::current_dir().unwrap_or_default();
-        let mut seen = BTreeSet::new();
-        for input in runs.iter().flat_map(|r| r.inputs.iter()) {
-            if input.format != "delta" || !seen.insert(input.uri.clone()) {
-                continue;
-            }
-            let location = Location::parse(&input.uri, &base).map_err(AuditError::Invalid)?;
-            let recorded = runs
-                .iter()
-                .flat_map(|r| r.inputs.iter())
-                .filter(|i| i.uri == input.uri)
-                .filter_map(|i| i.delta_version)
-                .collect();
-            targets.push(Target {
-                name: input.name.clone(),
-                location,
-                recorded,
-            });
-        }
-    }
+    Ok(targets)
+}
 
-    let id = erasure_id();
-    let erased_at = Utc::now();
+/// The Delta sources runs read, each once, with the versions they read.
+fn source_targets(runs: &[RunRecord]) -> Result<Vec<Target>> {
+    let base = std::env::current_dir().unwrap_or_default();
+    let mut seen = BTreeSet::new();
+    let mut targets = Vec::new();
+    for input in runs.iter().flat_map(|r| r.inputs.iter()) {
+        if input.format != "delta" || !seen.insert(input.uri.clone()) {
+            continue;
+        }
+        let location = Location::parse(&input.uri, &base).map_err(AuditError::Invalid)?;
+        let recorded = runs
+            .iter()
+            .flat_map(|r| r.inputs.iter())
+            .filter(|i| i.uri == input.uri)
+            .filter_map(|i| i.delta_version)
+            .collect();
+        targets.push(Target {
+            name: input.name.clone(),
+            location,
+            recorded,
+        });
+    }
+    Ok(targets)
+}
+
+/// What one table's erasure did.
+struct TableErasure {
+    rewrites: Vec<Rewrite>,
+    files_removed: Vec<String>,
+}
+
+/// Rewrites every recorded version of `t` that holds the person, and the
+/// latest, without them; vacuums the rest and verifies. `None` when the
+/// table has no key column or never held the person.
+async fn erase_from_table(
+    lake: &Lake,
+    t: &Target,
+    person: &Person,
+    erasure_id: &str,
+) -> Result<Option<TableErasure>> {
+    let history = seglake_lake::history(&t.name, &t.location).await?;
+    let Some(last) = history.last().map(|e| e.version) else {
+        return Ok(None);
+    };
+    // Does the table have the key column at all?
+    let latest_rows = read_at(lake, t, last).await?;
+    let has_key = latest_rows
+        .first()
+        .is_some_and(|b| b.schema().column_with_name(&person.key_column).is_some());
+    if !has_key {
+        return Ok(None);
+    }
+    let mut versions: BTreeSet<i64> = t
+        .recorded
+        .iter()
+        .map(|v| current_version_of(&history, *v))
+        .collect();
+    versions.insert(last);
+    let holding = versions_holding(lake, t, &versions, last, latest_rows, person).await?;
+    if holding.len() == 1 && !holding_has(&holding[&last], &person.key_column, &person.ids)? {
+        return Ok(None);
+    }
+    let mut keep: BTreeSet<i64> = versions
+        .iter()
+        .filter(|v| !holding.contains_key(v))
+        .copied()
+        .collect();
     let mut rewrites = Vec::new();
-    let mut files_removed = Vec::new();
-    let mut verified_tables = Vec::new();
-    for t in &targets {
-        let history = seglake_lake::history(&t.name, &t.location).await?;
-        let Some(last) = history.last().map(|e| e.version) else {
-            continue;
-        };
-        // Does the table have the key column at all?
-        let latest_rows = read_at(lake, t, last).await?;
-        let has_key = latest_rows
-            .first()
-            .is_some_and(|b| b.schema().column_with_name(&key_column).is_some());
-        if !has_key {
-            continue;
+    // The latest is rewritten last (the highest key), so it stays the
+    // current state.
+    for (v, rows) in &holding {
+        let original = history.iter().find(|e| e.version == *v);
+        if let Some(rewrite) = rewrite_version(t, *v, rows, original, person, erasure_id).await? {
+            keep.insert(rewrite.new_version);
+            rewrites.push(rewrite);
         }
-        let mut versions: BTreeSet<i64> = t
-            .recorded
-            .iter()
-            .map(|v| current_version_of(&history, *v))
-            .collect();
-        versions.insert(last);
-        // Which of them hold the person. Their rows are kept for the rewrite
-        // (customer-level tables: a few versions fit in memory), and so are
-        // the latest's, which is rewritten in any case.
-        let mut holding: BTreeMap<i64, Vec<RecordBatch>> = BTreeMap::new();
-        for v in &versions {
-            // Record batches share their buffers: the clone copies no data.
-            let rows = if *v == last {
-                latest_rows.clone()
-            } else {
-                read_at(lake, t, *v).await?
-            };
-            if *v == last || holding_has(&rows, &key_column, &ids)? {
-                holding.insert(*v, rows);
-            }
-        }
-        if holding.len() == 1 && !holding_has(&holding[&last], &key_column, &ids)? {
-            continue;
-        }
-        // The latest is rewritten last (the highest key), so it stays the
-        // current state.
-        let mut keep: BTreeSet<i64> = versions
-            .iter()
-            .filter(|v| !holding.contains_key(v))
-            .copied()
-            .collect();
-        for (v, rows) in &holding {
-            let schema: SchemaRef = match rows.first() {
-                Some(b) => b.schema(),
-                None => continue,
-            };
-            let mut kept = Vec::new();
-            let mut removed = 0;
-            for b in rows.iter() {
-                let (b, n) = without(b, &key_column, &ids)?;
-                removed += n;
-                kept.push(b);
-            }
-            let original = history.iter().find(|e| e.version == *v);
-            let mut metadata: HashMap<String, serde_json::Value> = HashMap::from([
-                (META_REPLACES_VERSION.to_string(), (*v).into()),
-                (META_ERASURE_ID.to_string(), id.clone().into()),
-            ]);
-            if let Some(run_id) = original.and_then(|e| e.run_id.clone()) {
-                metadata.insert(META_RUN_ID.to_string(), run_id.into());
-            }
-            if let Some(job) = original.and_then(|e| e.job.clone()) {
-                metadata.insert(META_JOB.to_string(), job.into());
-            }
-            let commit = publish(
-                &t.name,
-                &t.location,
-                schema,
-                kept,
-                WriteMode::Snapshot,
-                &metadata,
-                Some(&key_column),
-            )
-            .await?;
-            keep.insert(commit.version);
-            rewrites.push(Rewrite {
-                table: t.name.clone(),
-                replaced_version: *v,
-                new_version: commit.version,
-                rows_removed: removed,
-            });
-        }
-        files_removed.extend(vacuum_table(&t.name, &t.location, &keep, false).await?);
-        verify(t, &keep, &key_column, &ids).await?;
-        verified_tables.push(t.name.clone());
     }
-
-    let report = ErasureReport {
-        erasure_id: id,
-        erased_at,
-        key_column,
+    let files_removed = vacuum_table(&t.name, &t.location, &keep, false).await?;
+    verify(t, &keep, &person.key_column, &person.ids).await?;
+    Ok(Some(TableErasure {
         rewrites,
         files_removed,
-        verified_tables,
+    }))
+}
+
+/// Which of `versions` hold the person, with their rows (customer-level
+/// tables: a few versions fit in memory); the latest is always kept, as
+/// it is rewritten in any case.
+async fn versions_holding(
+    lake: &Lake,
+    t: &Target,
+    versions: &BTreeSet<i64>,
+    last: i64,
+    latest_rows: Vec<RecordBatch>,
+    person: &Person,
+) -> Result<BTreeMap<i64, Vec<RecordBatch>>> {
+    let mut holding: BTreeMap<i64, Vec<RecordBatch>> = BTreeMap::new();
+    for v in versions {
+        // Record batches share their buffers: the clone copies no data.
+        let rows = if *v == last {
+            latest_rows.clone()
+        } else {
+            read_at(lake, t, *v).await?
+        };
+        if *v == last || holding_has(&rows, &person.key_column, &person.ids)? {
+            holding.insert(*v, rows);
+        }
+    }
+    Ok(holding)
+}
+
+/// Writes version `v`'s `rows` again without the person, as a new version
+/// whose commit names the one it replaces (and that one's run and job).
+/// `None` for a version with no rows at all (nothing to rewrite).
+async fn rewrite_version(
+    t: &Target,
+    v: i64,
+    rows: &[RecordBatch],
+    original: Option<&HistoryEntry>,
+    person: &Person,
+    erasure_id: &str,
+) -> Result<Option<Rewrite>> {
+    let Some(schema) = rows.first().map(|b| b.schema()) else {
+        return Ok(None);
     };
-    record(lake, &report).await?;
-    Ok(report)
+    let mut kept = Vec::new();
+    let mut removed = 0;
+    for b in rows {
+        let (b, n) = without(b, &person.key_column, &person.ids)?;
+        removed += n;
+        kept.push(b);
+    }
+    let mut metadata: HashMap<String, serde_json::Value> = HashMap::from([
+        (META_REPLACES_VERSION.to_string(), v.into()),
+        (META_ERASURE_ID.to_string(), erasure_id.into()),
+    ]);
+    if let Some(run_id) = original.and_then(|e| e.run_id.clone()) {
+        metadata.insert(META_RUN_ID.to_string(), run_id.into());
+    }
+    if let Some(job) = original.and_then(|e| e.job.clone()) {
+        metadata.insert(META_JOB.to_string(), job.into());
+    }
+    let commit = publish(
+        &t.name,
+        &t.location,
+        schema,
+        kept,
+        WriteMode::Snapshot,
+        &metadata,
+        Some(&person.key_column),
+    )
+    .await?;
+    Ok(Some(Rewrite {
+        table: t.name.clone(),
+        replaced_version: v,
+        new_version: commit.version,
+        rows_removed: removed,
+    }))
 }
 
 /// Whether `rows` hold one of `ids` in `column`.
