@@ -47,44 +47,18 @@ pub(crate) fn train(
     inputs: &RiskInputs,
     progress: &dyn Progress,
 ) -> Result<TrainedRisk> {
-    let Design {
-        names,
-        values,
-        categorical,
-    } = design_matrix(spec, inputs)?;
-    let labelled: Vec<usize> = (0..inputs.keys.len())
-        .filter(|&i| inputs.labels.contains_key(&inputs.keys[i]))
-        .collect();
-    if labelled.is_empty() {
-        return Err(JobError::Labels {
-            view: spec.labels.name.clone(),
-            message: format!(
-                "none of its {} labelled customers is in the feature table `{}`: nothing to train on",
-                inputs.labels.len(),
-                inputs.table
-            ),
-        });
-    }
+    let design = design_matrix(spec, inputs)?;
+    let labelled = labelled_rows(spec, inputs)?;
     let y: Vec<bool> = labelled
         .iter()
         .map(|&i| inputs.labels[&inputs.keys[i]])
         .collect();
-    let x = values.select(ndarray::Axis(0), &labelled);
-    let split_as_categories: Vec<usize> = (0..categorical.len())
-        .map(|j| names.iter().position(|n| *n == categorical[j].feature))
-        .map(|at| at.expect("a design input"))
-        .collect();
-    // Without categorical inputs, the numeric-only path every earlier
-    // model was trained by.
-    let fitted = match split_as_categories.is_empty() {
-        true => gbdt::fit(x.view(), &y, &spec.booster),
-        false => gbdt::fit_with_categorical(x.view(), &y, &spec.booster, &split_as_categories),
-    }
-    .map_err(|source| JobError::LabelTraining {
-        view: spec.labels.name.clone(),
-        source,
-    })?;
-    drop(x);
+    let fitted = fit_booster(spec, &design, &labelled, &y)?;
+    let Design {
+        names,
+        values,
+        categorical,
+    } = design;
     let booster = fitted.model;
     step(
         progress,
@@ -103,12 +77,8 @@ pub(crate) fn train(
         .map(|&r| labelled[r])
         .collect();
     let evaluation = Evaluation {
-        rows: if held.is_empty() {
-            labelled.clone()
-        } else {
-            held.clone()
-        },
         held_out: !held.is_empty(),
+        rows: if held.is_empty() { labelled } else { held },
         keys: inputs.keys,
         labels: inputs.labels,
     };
@@ -147,6 +117,52 @@ pub(crate) fn train(
         bands,
         reasons: explained.reasons,
         metrics,
+    })
+}
+
+/// The feature table's rows (in table order) whose customer has a label;
+/// an error naming the labels view when there is none.
+fn labelled_rows(spec: &RiskSpec, inputs: &RiskInputs) -> Result<Vec<usize>> {
+    let labelled: Vec<usize> = (0..inputs.keys.len())
+        .filter(|&i| inputs.labels.contains_key(&inputs.keys[i]))
+        .collect();
+    if labelled.is_empty() {
+        return Err(JobError::Labels {
+            view: spec.labels.name.clone(),
+            message: format!(
+                "none of its {} labelled customers is in the feature table `{}`: nothing to train on",
+                inputs.labels.len(),
+                inputs.table
+            ),
+        });
+    }
+    Ok(labelled)
+}
+
+/// The booster trained on the `labelled` rows of the design, the
+/// categorical inputs split as categories.
+fn fit_booster(
+    spec: &RiskSpec,
+    design: &Design,
+    labelled: &[usize],
+    y: &[bool],
+) -> Result<gbdt::Fitted> {
+    let x = design.values.select(ndarray::Axis(0), labelled);
+    let split_as_categories: Vec<usize> = design
+        .categorical
+        .iter()
+        .map(|c| design.names.iter().position(|n| *n == c.feature))
+        .map(|at| at.expect("a design input"))
+        .collect();
+    // Without categorical inputs, the numeric-only path every earlier
+    // model was trained by.
+    match split_as_categories.is_empty() {
+        true => gbdt::fit(x.view(), y, &spec.booster),
+        false => gbdt::fit_with_categorical(x.view(), y, &spec.booster, &split_as_categories),
+    }
+    .map_err(|source| JobError::LabelTraining {
+        view: spec.labels.name.clone(),
+        source,
     })
 }
 
