@@ -80,7 +80,12 @@ pub fn schema() -> SchemaRef {
 
 /// The job's SQL files, with their text.
 fn sql_files() -> DataType {
-    list_of(vec![text("view"), text("path"), text("sha256"), text("text")])
+    list_of(vec![
+        text("view"),
+        text("path"),
+        text("sha256"),
+        text("text"),
+    ])
 }
 
 /// The inputs a run pinned, each with its files.
@@ -106,7 +111,11 @@ fn quality() -> DataType {
     DataType::Struct(Fields::from(vec![
         Field::new(
             "duplicates_removed",
-            list_of(vec![text("table"), Field::new("key", key, false), int("rows")]),
+            list_of(vec![
+                text("table"),
+                Field::new("key", key, false),
+                int("rows"),
+            ]),
             false,
         ),
         Field::new(
