@@ -724,94 +724,66 @@ pub fn grow(
     features: &[usize],
     p: &GrowParams,
 ) -> Tree {
+    let grower = Grower {
+        data,
+        bins,
+        grad,
+        features,
+        p,
+    };
     let hist = histogram(data, grad, rows, p.chunk_rows);
-    let (g, h) = totals(&hist);
-    let n = rows.len() as u64;
+    let root = grower.leaf((0, rows.len()), 0, 0, p.lambda_l2, hist);
     let mut nodes = vec![Node::Leaf {
         value: 0.0,
-        cover: n as f64,
+        cover: rows.len() as f64,
     }];
-    let best = best_split(&hist, features, bins, LeafSums { n, g, h }, p);
-    let mut leaves = vec![Leaf {
-        start: 0,
-        end: rows.len(),
-        depth: 0,
-        node: 0,
-        g,
-        h,
-        l2: p.lambda_l2,
-        hist,
-        best,
-    }];
+    let mut leaves = vec![root];
     let mut scratch: Vec<u32> = vec![0; rows.len()];
     while leaves.len() < p.num_leaves {
-        // The splittable leaf with the largest gain (first on ties).
-        let mut pick: Option<(usize, f64)> = None;
-        for (i, leaf) in leaves.iter().enumerate() {
-            if let Some(s) = leaf.best
-                && p.max_depth.is_none_or(|d| leaf.depth < d)
-                && pick.is_none_or(|(_, g)| s.gain > g)
-            {
-                pick = Some((i, s.gain));
+        let Some(i) = leaf_to_split(&leaves, p) else {
+            break;
+        };
+        let leaf = leaves.swap_remove(i);
+        let children = grower.split(leaf, rows, &mut scratch, &mut nodes);
+        leaves.extend(children);
+    }
+    let values = set_leaf_values(&mut nodes, &leaves, p);
+    // Every grown row gets its leaf's value (rows are a permutation, so
+    // each score is written once). A tree without a split is not used, so
+    // it changes nothing.
+    if leaves.len() > 1 {
+        for (start, end, value) in values {
+            for &r in &rows[start..end] {
+                scores[r as usize] += value;
             }
         }
-        let Some((i, _)) = pick else { break };
-        let leaf = leaves.swap_remove(i);
-        let split = leaf.best.expect("picked leaves have a split");
+    }
+    Tree { nodes }
+}
 
-        // Stable partition of the leaf's rows, left ones first.
-        let nl = partition(
-            data,
-            &mut rows[leaf.start..leaf.end],
-            &split,
-            p.chunk_rows,
-            &mut scratch,
-        );
-        let mid = leaf.start + nl;
-
-        let small = if nl <= leaf.end - mid {
-            (leaf.start, mid)
-        } else {
-            (mid, leaf.end)
-        };
-        let small_hist = histogram(data, grad, &rows[small.0..small.1], p.chunk_rows);
-        let large_hist = subtract(&leaf.hist, &small_hist);
-        drop(leaf.hist);
-
-        let left_node = nodes.len();
-        nodes[leaf.node] = split_node(&split, bins, left_node, (leaf.end - leaf.start) as f64);
-        let (left_hist, right_hist) = if small.0 == leaf.start {
-            (small_hist, large_hist)
-        } else {
-            (large_hist, small_hist)
-        };
-        for ((start, end), hist, node) in [
-            ((leaf.start, mid), left_hist, left_node),
-            ((mid, leaf.end), right_hist, left_node + 1),
-        ] {
-            let (g, h) = totals(&hist);
-            let n = (end - start) as u64;
-            nodes.push(Node::Leaf {
-                value: 0.0,
-                cover: n as f64,
-            });
-            let best = best_split(&hist, features, bins, LeafSums { n, g, h }, p);
-            leaves.push(Leaf {
-                start,
-                end,
-                depth: leaf.depth + 1,
-                node,
-                g,
-                h,
-                l2: split.child_l2,
-                hist,
-                best,
-            });
+/// The splittable leaf with the largest gain (the first on ties), if any.
+fn leaf_to_split(leaves: &[Leaf], p: &GrowParams) -> Option<usize> {
+    let mut pick: Option<(usize, f64)> = None;
+    for (i, leaf) in leaves.iter().enumerate() {
+        if let Some(s) = leaf.best
+            && p.max_depth.is_none_or(|d| leaf.depth < d)
+            && pick.is_none_or(|(_, g)| s.gain > g)
+        {
+            pick = Some((i, s.gain));
         }
     }
+    pick.map(|(i, _)| i)
+}
 
+/// Writes each leaf's value into its node; returns (start, end, value) of
+/// each leaf's rows.
+fn set_leaf_values(
+    nodes: &mut [Node],
+    leaves: &[Leaf],
+    p: &GrowParams,
+) -> Vec<(usize, usize, f64)> {
     let mut values = Vec::with_capacity(leaves.len());
-    for leaf in &leaves {
+    for leaf in leaves {
         let value = -p.learning_rate * leaf.g / (leaf.h + leaf.l2);
         nodes[leaf.node] = Node::Leaf {
             value,
@@ -819,18 +791,100 @@ pub fn grow(
         };
         values.push((leaf.start, leaf.end, value));
     }
-    // Every grown row gets its leaf's value (rows are a permutation, so
-    // each score is written once). A tree without a split is not used, so
-    // it changes nothing.
-    if leaves.len() == 1 {
-        return Tree { nodes };
-    }
-    for (start, end, value) in values {
-        for &r in &rows[start..end] {
-            scores[r as usize] += value;
+    values
+}
+
+/// What stays the same while one tree grows.
+struct Grower<'a> {
+    data: &'a BinnedMatrix,
+    bins: &'a [FeatureBins],
+    grad: &'a [(f32, f32)],
+    features: &'a [usize],
+    p: &'a GrowParams,
+}
+
+impl Grower<'_> {
+    /// A leaf over `rows[start..end]` with its histogram, sums and best
+    /// split.
+    fn leaf(
+        &self,
+        (start, end): (usize, usize),
+        depth: usize,
+        node: usize,
+        l2: f64,
+        hist: Histogram,
+    ) -> Leaf {
+        let (g, h) = totals(&hist);
+        let n = (end - start) as u64;
+        let best = best_split(
+            &hist,
+            self.features,
+            self.bins,
+            LeafSums { n, g, h },
+            self.p,
+        );
+        Leaf {
+            start,
+            end,
+            depth,
+            node,
+            g,
+            h,
+            l2,
+            hist,
+            best,
         }
     }
-    Tree { nodes }
+
+    /// Splits `leaf` by its best split: its rows partitioned (stably, left
+    /// ones first), its node made a split node, two leaf nodes added. The
+    /// smaller child's histogram is built from its rows, the larger's is
+    /// the parent's minus it. Returns the two children, left first.
+    fn split(
+        &self,
+        leaf: Leaf,
+        rows: &mut [u32],
+        scratch: &mut [u32],
+        nodes: &mut Vec<Node>,
+    ) -> [Leaf; 2] {
+        let split = leaf.best.expect("picked leaves have a split");
+        let p = self.p;
+        let nl = partition(
+            self.data,
+            &mut rows[leaf.start..leaf.end],
+            &split,
+            p.chunk_rows,
+            scratch,
+        );
+        let mid = leaf.start + nl;
+        let small = if nl <= leaf.end - mid {
+            (leaf.start, mid)
+        } else {
+            (mid, leaf.end)
+        };
+        let small_hist = histogram(self.data, self.grad, &rows[small.0..small.1], p.chunk_rows);
+        let large_hist = subtract(&leaf.hist, &small_hist);
+        drop(leaf.hist);
+        let left_node = nodes.len();
+        nodes[leaf.node] = split_node(&split, self.bins, left_node, (leaf.end - leaf.start) as f64);
+        let (left_hist, right_hist) = if small.0 == leaf.start {
+            (small_hist, large_hist)
+        } else {
+            (large_hist, small_hist)
+        };
+        let halves = [(leaf.start, mid), (mid, leaf.end)];
+        for (start, end) in halves {
+            nodes.push(Node::Leaf {
+                value: 0.0,
+                cover: (end - start) as f64,
+            });
+        }
+        let depth = leaf.depth + 1;
+        [
+            self.leaf(halves[0], depth, left_node, split.child_l2, left_hist),
+            self.leaf(halves[1], depth, left_node + 1, split.child_l2, right_hist),
+        ]
+    }
 }
 
 /// The node of a split whose children are `left` and `left + 1`.
