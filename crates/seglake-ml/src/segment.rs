@@ -227,92 +227,115 @@ fn train(
     k: usize,
     params: &SegmentParams,
 ) -> Result<(Array2<f64>, TrainingInfo)> {
-    let seed = params.kmeans.seed;
     match &params.algorithm {
-        Algorithm::Kmeans => {
-            let model = KMeansParams {
-                k,
-                ..params.kmeans.clone()
-            }
-            .check()?
-            .fit(x)?;
-            let info = TrainingInfo {
-                algorithm: "kmeans".into(),
-                epochs: model.epochs,
-                lloyd_passes: model.lloyd_passes,
-                reseeded: model.reseeded,
-                sample_rows: model.init_sample,
-                noise_rows: 0,
-            };
-            Ok((model.centres, info))
-        }
-        Algorithm::Dbscan { eps, min_points } => {
-            let rows = sample_rows(
-                x.nrows(),
-                params.cluster_sample,
-                seed,
-                Stream::ClusterSample,
-            );
-            let sample = x.select(Axis(0), &rows).mapv(f64::from);
-            let labels = linfa_clustering::Dbscan::params(*min_points)
-                .tolerance(*eps)
-                .transform(&sample)
-                .map_err(|_| MlError::Eps(*eps))?;
-            let noise = labels.iter().filter(|l| l.is_none()).count();
-            let labels: Vec<Option<usize>> = labels.to_vec();
-            let centres = centres_of(sample.view(), &labels);
-            if centres.nrows() == 0 {
-                return Err(MlError::NoClusters {
-                    algorithm: "dbscan".into(),
-                    sample: rows.len(),
-                });
-            }
-            Ok((centres, sample_info("dbscan", rows.len(), noise)))
-        }
-        Algorithm::Hierarchical => {
-            let rows = sample_rows(
-                x.nrows(),
-                params.cluster_sample,
-                seed,
-                Stream::ClusterSample,
-            );
-            if rows.len() < k {
-                return Err(MlError::KTooLarge {
-                    k,
-                    rows: rows.len(),
-                });
-            }
-            let sample = x.select(Axis(0), &rows).mapv(f64::from);
-            // linfa clusters on -ln(kernel similarity); with a Gaussian
-            // kernel that is squared distance / eps. Similarities under 1e-6
-            // are floored, so eps is set to keep every pair above the floor.
-            let mut max_sq = 0f64;
-            for a in sample.rows() {
-                for b in sample.rows() {
-                    let d: f64 = a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum();
-                    max_sq = max_sq.max(d);
-                }
-            }
-            let eps = (max_sq / 10.0).max(f64::MIN_POSITIVE);
-            let kernel = linfa_kernel::Kernel::params()
-                .kind(linfa_kernel::KernelType::Dense)
-                .method(linfa_kernel::KernelMethod::Gaussian(eps))
-                .transform(sample.view());
-            let clustered = linfa_hierarchical::HierarchicalCluster::default()
-                .with_method(linfa_hierarchical::Method::Ward)
-                .num_clusters(k)
-                .transform(kernel)
-                .map_err(|_| MlError::KTooLarge {
-                    k,
-                    rows: rows.len(),
-                })?;
-            let labels: Vec<Option<usize>> = clustered.targets.iter().map(|&l| Some(l)).collect();
-            Ok((
-                centres_of(sample.view(), &labels),
-                sample_info("hierarchical", rows.len(), 0),
-            ))
+        Algorithm::Kmeans => train_kmeans(x, k, params),
+        Algorithm::Dbscan { eps, min_points } => train_dbscan(x, *eps, *min_points, params),
+        Algorithm::Hierarchical => train_hierarchical(x, k, params),
+    }
+}
+
+/// Mini-batch k-means on every row.
+fn train_kmeans(
+    x: ArrayView2<f32>,
+    k: usize,
+    params: &SegmentParams,
+) -> Result<(Array2<f64>, TrainingInfo)> {
+    let model = KMeansParams {
+        k,
+        ..params.kmeans.clone()
+    }
+    .check()?
+    .fit(x)?;
+    let info = TrainingInfo {
+        algorithm: "kmeans".into(),
+        epochs: model.epochs,
+        lloyd_passes: model.lloyd_passes,
+        reseeded: model.reseeded,
+        sample_rows: model.init_sample,
+        noise_rows: 0,
+    };
+    Ok((model.centres, info))
+}
+
+/// The rows of the seeded clustering sample (DBSCAN and hierarchical
+/// clustering are quadratic, so they see a sample), as f64.
+fn cluster_sample(x: ArrayView2<f32>, params: &SegmentParams) -> (Vec<usize>, Array2<f64>) {
+    let rows = sample_rows(
+        x.nrows(),
+        params.cluster_sample,
+        params.kmeans.seed,
+        Stream::ClusterSample,
+    );
+    let sample = x.select(Axis(0), &rows).mapv(f64::from);
+    (rows, sample)
+}
+
+/// linfa's DBSCAN on the sample; the segments are its clusters' means.
+fn train_dbscan(
+    x: ArrayView2<f32>,
+    eps: f64,
+    min_points: usize,
+    params: &SegmentParams,
+) -> Result<(Array2<f64>, TrainingInfo)> {
+    let (rows, sample) = cluster_sample(x, params);
+    let labels = linfa_clustering::Dbscan::params(min_points)
+        .tolerance(eps)
+        .transform(&sample)
+        .map_err(|_| MlError::Eps(eps))?;
+    let noise = labels.iter().filter(|l| l.is_none()).count();
+    let labels: Vec<Option<usize>> = labels.to_vec();
+    let centres = centres_of(sample.view(), &labels);
+    if centres.nrows() == 0 {
+        return Err(MlError::NoClusters {
+            algorithm: "dbscan".into(),
+            sample: rows.len(),
+        });
+    }
+    Ok((centres, sample_info("dbscan", rows.len(), noise)))
+}
+
+/// linfa's Ward clustering on the sample; the segments are its clusters'
+/// means.
+fn train_hierarchical(
+    x: ArrayView2<f32>,
+    k: usize,
+    params: &SegmentParams,
+) -> Result<(Array2<f64>, TrainingInfo)> {
+    let (rows, sample) = cluster_sample(x, params);
+    if rows.len() < k {
+        return Err(MlError::KTooLarge {
+            k,
+            rows: rows.len(),
+        });
+    }
+    // linfa clusters on -ln(kernel similarity); with a Gaussian kernel that
+    // is squared distance / eps. Similarities under 1e-6 are floored, so eps
+    // is set to keep every pair above the floor.
+    let mut max_sq = 0f64;
+    for a in sample.rows() {
+        for b in sample.rows() {
+            let d: f64 = a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum();
+            max_sq = max_sq.max(d);
         }
     }
+    let eps = (max_sq / 10.0).max(f64::MIN_POSITIVE);
+    let kernel = linfa_kernel::Kernel::params()
+        .kind(linfa_kernel::KernelType::Dense)
+        .method(linfa_kernel::KernelMethod::Gaussian(eps))
+        .transform(sample.view());
+    let clustered = linfa_hierarchical::HierarchicalCluster::default()
+        .with_method(linfa_hierarchical::Method::Ward)
+        .num_clusters(k)
+        .transform(kernel)
+        .map_err(|_| MlError::KTooLarge {
+            k,
+            rows: rows.len(),
+        })?;
+    let labels: Vec<Option<usize>> = clustered.targets.iter().map(|&l| Some(l)).collect();
+    Ok((
+        centres_of(sample.view(), &labels),
+        sample_info("hierarchical", rows.len(), 0),
+    ))
 }
 
 fn sample_info(algorithm: &str, rows: usize, noise: usize) -> TrainingInfo {
