@@ -24,9 +24,7 @@ fn one_size_job(tag: &str) -> JobVariant {
     let end = base.find("[[rules.rule]]").unwrap();
     let text = format!("{}{}", &base[..start], &base[end..]);
     assert!(!text.contains("segment_thresholds"));
-    let path = repo_root()
-        .join("jobs")
-        .join(format!("variant-{tag}-{}.toml", std::process::id()));
+    let path = JobVariant::path(tag);
     std::fs::write(&path, text).unwrap();
     JobVariant(path)
 }
@@ -38,7 +36,7 @@ fn two_runs(job: &Path, lake: &Path, tag: &str) {
     let text = std::fs::read_to_string(job)
         .unwrap()
         .replacen(LATER.0, LATER.1, 1);
-    let later = job.with_file_name(format!("variant-{tag}-later-{}.toml", std::process::id()));
+    let later = JobVariant::path(&format!("{tag}-later"));
     std::fs::write(&later, text).unwrap();
     let later = JobVariant(later);
     let second = later.run(lake, &[]);

@@ -197,11 +197,20 @@ impl JobVariant {
     pub fn of(job: &str, tag: &str, from: &str, to: &str) -> Self {
         let base = std::fs::read_to_string(repo_root().join(job)).unwrap();
         assert!(base.contains(from), "{from}");
-        let path = repo_root()
-            .join("jobs")
-            .join(format!("variant-{tag}-{}.toml", std::process::id()));
+        let path = JobVariant::path(tag);
         std::fs::write(&path, base.replacen(from, to, 1)).unwrap();
         JobVariant(path)
+    }
+
+    /// A job file name in `jobs/` that no other variant uses: tests run on
+    /// threads of one process, and two of them may build the same variant
+    /// at once (the first to finish would remove the other's file).
+    pub fn path(tag: &str) -> PathBuf {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        repo_root()
+            .join("jobs")
+            .join(format!("variant-{tag}-{}-{n}.toml", std::process::id()))
     }
 
     pub fn run(&self, lake: &Path, env: &[(&str, &str)]) -> Output {

@@ -142,10 +142,7 @@ fn postgres_job(tag: &str, uri: &str, customers: &str) -> JobVariant {
             ),
             1,
         );
-    let path = repo_root().join("jobs").join(format!(
-        "variant-postgres-{tag}-{}.toml",
-        std::process::id()
-    ));
+    let path = JobVariant::path(&format!("postgres-{tag}"));
     std::fs::write(&path, text).unwrap();
     JobVariant(path)
 }
