@@ -237,6 +237,8 @@ impl KMeansValidParams {
         let sample_rows = sample_rows(x.nrows(), self.init_sample, self.seed, Stream::InitSample);
         let sample = x.select(Axis(0), &sample_rows);
         let sample_threshold = self.tol * mean_variance(sample.view(), self.chunk_rows);
+        // Every initialisation reads the same sample column by column.
+        let columns = Columns::of(sample.as_slice().expect("selected rows"), sample.ncols());
         // The initialisations are independent (each draws from its own
         // stream), so they run side by side: on a sample, one alone leaves
         // cores idle in its sequential steps. Picked in order as before.
@@ -244,7 +246,7 @@ impl KMeansValidParams {
             .into_par_iter()
             .map(|init| {
                 let mut r = rng(self.seed, Stream::Init, init as u64, 0);
-                let centres = kmeans_plus_plus(sample.view(), self.k, &mut r);
+                let centres = kmeans_plus_plus(sample.view(), &columns, self.k, &mut r);
                 let (centres, inertia) = lloyd(
                     sample.view(),
                     centres,
@@ -595,14 +597,19 @@ fn squared_distances_by_feature(columns: &Columns, first: usize, centre: &[f32],
 const BLOCK_ROWS: usize = 32;
 
 /// Greedy k-means++ (Arthur & Vassilvitskii, with scikit-learn's
-/// `2 + ln k` local trials per centre).
-fn kmeans_plus_plus<R: Rng>(x: ArrayView2<f32>, k: usize, r: &mut R) -> Array2<f64> {
+/// `2 + ln k` local trials per centre) over the rows of `x`; `columns`
+/// holds the same rows feature by feature.
+fn kmeans_plus_plus<R: Rng>(
+    x: ArrayView2<f32>,
+    columns: &Columns,
+    k: usize,
+    r: &mut R,
+) -> Array2<f64> {
     let x = x.as_standard_layout();
     let data = x.as_slice().expect("standard layout");
     let (n, dim) = x.dim();
     let trials = 2 + (k as f64).ln() as usize;
     let row = |i: usize| &data[i * dim..(i + 1) * dim];
-    let columns = Columns::of(data, dim);
     // Squared distance of every row to `centre`, min'ed with `closest`.
     let closer = |closest: &[f64], centre: &[f32]| -> Vec<f64> {
         let mut updated = vec![0f64; n];
@@ -610,7 +617,7 @@ fn kmeans_plus_plus<R: Rng>(x: ArrayView2<f32>, k: usize, r: &mut R) -> Array2<f
             .par_chunks_mut(PLUS_PLUS_CHUNK)
             .enumerate()
             .for_each(|(chunk, out)| {
-                squared_distances(&columns, chunk * PLUS_PLUS_CHUNK, centre, out)
+                squared_distances(columns, chunk * PLUS_PLUS_CHUNK, centre, out)
             });
         for (u, &d) in updated.iter_mut().zip(closest) {
             *u = d.min(*u);

@@ -435,6 +435,7 @@ pub fn fit_with_categorical(
     };
     let init_score = (rows.positives as f64 * positive_weight / rows.negatives() as f64).ln();
     let boosted = boost(&data, &bins, y, &rows, p, positive_weight, init_score);
+    let trees_kept = boosted.trees.len();
     let mut model = Gbdt {
         bins,
         init_score,
@@ -442,14 +443,13 @@ pub fn fit_with_categorical(
         calibration: None,
         training: GbdtTraining {
             trees_trained: boosted.trees_trained,
-            trees_kept: 0,
+            trees_kept,
             train_rows: rows.train.len(),
             validation_rows: rows.validation.len(),
             validation_loss: boosted.validation_loss,
             positive_weight,
         },
     };
-    model.training.trees_kept = model.trees.len();
     if !rows.validation.is_empty() {
         model.calibration = Some(calibrate(&model, &data, y, &rows.validation));
     }
