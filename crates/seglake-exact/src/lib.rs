@@ -8,7 +8,8 @@
 //! `VAR_*` and `STDDEV_*` over doubles are built on this crate instead:
 //!
 //! - [`ExactSum`] holds a sum of doubles (or of their squares) exactly, as
-//!   a wide fixed-point integer; partial sums merge exactly; the total is
+//!   a fixed-point integer (192 bits inline, growing to any width only for
+//!   values outside that window); partial sums merge exactly; the total is
 //!   rounded to the nearest double once, at the end (so it is also the
 //!   correctly rounded sum, the value of Python's `math.fsum`);
 //! - [`Moments`] keeps count, `Σx` and `Σx²` exactly and derives the
@@ -23,9 +24,11 @@
 //! The crate knows nothing of query engines: seglake-features wraps these
 //! types in DataFusion aggregate functions.
 
+mod limbs;
 mod moments;
 mod round;
 mod sum;
 
+pub use limbs::NonFinite;
 pub use moments::{Moments, Spread, mean};
-pub use sum::{ExactSum, NonFinite};
+pub use sum::ExactSum;

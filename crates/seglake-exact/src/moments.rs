@@ -12,6 +12,7 @@
 
 use num_bigint::{BigInt, BigUint, Sign};
 
+use crate::limbs::decompose;
 use crate::round::{round_ratio, round_sqrt_ratio};
 use crate::sum::ExactSum;
 
@@ -34,8 +35,18 @@ impl Moments {
     #[inline]
     pub fn add(&mut self, x: f64) {
         self.count += 1;
-        self.sum.add(x);
-        self.sum_of_squares.add_square(x);
+        // The double taken apart once for both sums.
+        match decompose(x) {
+            Some((negative, significand, exponent)) => {
+                self.sum.add_finite(negative, significand, exponent);
+                self.sum_of_squares
+                    .add_finite_square(false, significand, exponent);
+            }
+            None => {
+                self.sum.add(x);
+                self.sum_of_squares.add_square(x);
+            }
+        }
     }
 
     pub fn remove(&mut self, x: f64) {

@@ -1,325 +1,279 @@
-//! [`ExactSum`]: a fixed-point accumulator wide enough to hold any sum of
-//! doubles (or of their exact squares) without rounding.
+//! [`ExactSum`]: a fixed-point accumulator that holds any sum of doubles
+//! (or of their exact squares) without rounding.
 //!
 //! Every finite double is an integer times a power of two (`m × 2^e`,
-//! `m < 2^53`). The accumulator keeps the running total as 32-bit digits
-//! ("limbs") in `i64`s, over a window of positions that grows to cover
-//! whatever has been added. Adding a value adds its digits into the limbs
-//! it covers; carries are propagated only every so often, since an `i64`
-//! limb has room for 2^28 additions of 33-bit digits. Integer addition is
-//! associative, so the total, and the double it is rounded to at the end,
-//! do not depend on the order of the values or on how they were split
-//! between partial sums that are then merged.
+//! `m < 2^53`), so a sum of doubles is an integer on a fine enough scale.
+//! Most values a feature view sums (money amounts, counts, ratios) and
+//! their squares lie on one scale: multiples of `2^-128` below `2^63`.
+//! An `ExactSum` keeps their total in a fixed 192-bit two's-complement
+//! integer of that scale ([`Window`]): a value is added with one carry
+//! chain over three words, and the state is 32 bytes with no allocation,
+//! so a grouped aggregation's states stay small and in cache. A value
+//! outside the window (too small, too large, or one whose addition would
+//! overflow it), and NaN and the infinities, go to a [`LimbSum`] that grows
+//! to any range, allocated only when needed.
+//!
+//! The total is the window plus the spill, an exact integer either way:
+//! integer addition is associative, so the total, and the double it is
+//! rounded to at the end, do not depend on the order of the values, on
+//! which of them spilled, or on how they were split between partial sums
+//! that are then merged.
 
 use num_bigint::BigInt;
-use smallvec::SmallVec;
 
+use crate::limbs::{LimbSum, NonFinite, decompose};
 use crate::round::round_big;
 
-const LIMB_BITS: i32 = 32;
-const DIGIT_MASK: u128 = (1 << LIMB_BITS) - 1;
-/// Additions between carry passes: each adds less than 2^33 to a limb, so
-/// after this many a limb is still below 2^62 in magnitude.
-const ADDS_BETWEEN_CARRIES: u32 = 1 << 28;
-const INLINE_LIMBS: usize = 6;
+/// The window's weight of its lowest bit: `2^-128`. A multiple of the
+/// spill's 32-bit limbs, so the window converts to limbs digit for digit.
+const WINDOW_LOWEST_EXPONENT: i32 = -128;
+const WINDOW_WORDS: usize = 3;
+/// An addend is placed only if it is below `2^190`: with the window's
+/// value in `-2^191..2^191`, one addition can overflow it only by
+/// crossing the sign, which is then detected.
+const ADDEND_BITS: u32 = 190;
 
-/// Counts of the values that are not numbers an integer can hold. Counts,
-/// not flags, so a sliding window can take a value back out.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NonFinite {
-    pub nan: u64,
-    pub positive_infinity: u64,
-    pub negative_infinity: u64,
-}
+/// A 192-bit two's-complement integer, least significant word first, in
+/// units of `2^WINDOW_LOWEST_EXPONENT`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Window([u64; WINDOW_WORDS]);
 
-impl NonFinite {
-    /// What IEEE arithmetic makes of the total: NaN if any value was NaN
-    /// or both infinities were added, else the infinity that was added.
-    fn total(&self) -> Option<f64> {
-        if self.nan > 0 || (self.positive_infinity > 0 && self.negative_infinity > 0) {
-            Some(f64::NAN)
-        } else if self.positive_infinity > 0 {
-            Some(f64::INFINITY)
-        } else if self.negative_infinity > 0 {
-            Some(f64::NEG_INFINITY)
-        } else {
-            None
-        }
+impl Window {
+    #[inline]
+    fn is_negative(&self) -> bool {
+        (self.0[2] as i64) < 0
     }
 
-    fn is_empty(&self) -> bool {
-        self == &NonFinite::default()
+    /// `significand × 2^exponent` as window words, or `None` if it is not
+    /// a multiple of the window's unit or not below `2^ADDEND_BITS` units.
+    #[inline]
+    fn place(significand: u128, exponent: i32) -> Option<[u64; WINDOW_WORDS]> {
+        let position = exponent - WINDOW_LOWEST_EXPONENT;
+        let bits = 128 - significand.leading_zeros();
+        if position < 0 || position as u32 + bits > ADDEND_BITS {
+            return None;
+        }
+        let word = (position / 64) as usize;
+        let shift = (position % 64) as u32;
+        let (low, high) = (significand as u64, (significand >> 64) as u64);
+        // `x >> (64 - shift)` without a shift by 64 when `shift` is 0.
+        let spill_over = |x: u64| (x >> 1) >> (63 - shift);
+        let spread = [
+            low << shift,
+            (high << shift) | spill_over(low),
+            spill_over(high),
+        ];
+        let mut words = [0; WINDOW_WORDS];
+        for (i, part) in spread.into_iter().enumerate() {
+            if let Some(slot) = words.get_mut(word + i) {
+                *slot = part;
+            }
+        }
+        Some(words)
+    }
+
+    /// Adds (or subtracts, if `negative`) a placed magnitude; `false`, with
+    /// the window unchanged, if the result would overflow it.
+    #[inline]
+    fn try_add(&mut self, negative: bool, magnitude: [u64; WINDOW_WORDS]) -> bool {
+        let low = |w: &[u64; WINDOW_WORDS]| u128::from(w[0]) | (u128::from(w[1]) << 64);
+        let (ours, theirs) = (low(&self.0), low(&magnitude));
+        let (low_sum, top) = if negative {
+            let (difference, borrow) = ours.overflowing_sub(theirs);
+            let top = self.0[2]
+                .wrapping_sub(magnitude[2])
+                .wrapping_sub(u64::from(borrow));
+            (difference, top)
+        } else {
+            let (sum, carry) = ours.overflowing_add(theirs);
+            let top = self.0[2]
+                .wrapping_add(magnitude[2])
+                .wrapping_add(u64::from(carry));
+            (sum, top)
+        };
+        // A magnitude below 2^190 overflows a window in -2^191..2^191 only
+        // when both go the same way, and then the result crosses the sign.
+        let was_negative = self.is_negative();
+        let is_negative = (top as i64) < 0;
+        if was_negative == negative && is_negative != was_negative {
+            return false;
+        }
+        self.0 = [low_sum as u64, (low_sum >> 64) as u64, top];
+        true
+    }
+
+    /// Adds another window; `false`, with this one unchanged, on overflow.
+    fn try_merge(&mut self, other: &Window) -> bool {
+        let mut sum = self.0;
+        let mut carry = false;
+        for (word, theirs) in sum.iter_mut().zip(other.0) {
+            let (value, c1) = word.overflowing_add(theirs);
+            let (value, c2) = value.overflowing_add(u64::from(carry));
+            *word = value;
+            carry = c1 || c2;
+        }
+        let sum = Window(sum);
+        let same_sign = self.is_negative() == other.is_negative();
+        if same_sign && sum.is_negative() != self.is_negative() {
+            return false;
+        }
+        *self = sum;
+        true
+    }
+
+    /// The window as the spill's 32-bit limbs: the limb position of the
+    /// lowest one, and six digits (the top one signed).
+    fn limbs(&self) -> (i32, [i64; 2 * WINDOW_WORDS]) {
+        let mut digits = [0; 2 * WINDOW_WORDS];
+        for (i, digit) in digits.iter_mut().enumerate() {
+            *digit = ((self.0[i / 2] >> (32 * (i % 2))) & 0xffff_ffff) as i64;
+        }
+        digits[2 * WINDOW_WORDS - 1] = (self.0[WINDOW_WORDS - 1] as i64) >> 32;
+        (WINDOW_LOWEST_EXPONENT / 32, digits)
+    }
+
+    fn to_big(self) -> BigInt {
+        let bytes: Vec<u8> = self.0.iter().flat_map(|w| w.to_le_bytes()).collect();
+        BigInt::from_signed_bytes_le(&bytes)
     }
 }
 
 /// An exact sum of doubles. See the module documentation.
 #[derive(Debug, Clone, Default)]
 pub struct ExactSum {
-    /// Limb `i` has weight `2^(32 × (base + i))`. Six inline: enough for
-    /// the sums of money amounts (four limbs) and of their squares (five or
-    /// six), so a group's state needs no allocation and no pointer chase.
-    limbs: SmallVec<[i64; INLINE_LIMBS]>,
-    base: i32,
-    /// Additions since the last carry pass.
-    pending: u32,
-    /// Boxed: most sums never see one.
-    non_finite: Option<Box<NonFinite>>,
-}
-
-/// A double as sign, integer significand and binary exponent, or `None`
-/// for NaN and the infinities.
-fn decompose(x: f64) -> Option<(bool, u64, i32)> {
-    let bits = x.to_bits();
-    let negative = bits >> 63 == 1;
-    let biased = ((bits >> 52) & 0x7ff) as i32;
-    let fraction = bits & ((1 << 52) - 1);
-    match biased {
-        0x7ff => None,
-        0 => Some((negative, fraction, -1074)),
-        _ => Some((negative, fraction | (1 << 52), biased - 1075)),
-    }
+    window: Window,
+    /// What the window could not hold. Boxed: most sums never spill.
+    spill: Option<Box<LimbSum>>,
 }
 
 impl ExactSum {
     /// Adds `x`. NaN and infinities are counted apart.
     #[inline]
     pub fn add(&mut self, x: f64) {
-        match decompose(x) {
-            Some((negative, significand, exponent)) => {
-                self.add_double(negative, significand, exponent)
-            }
-            None => self.count_non_finite(x, 1),
-        }
-    }
-
-    /// [`ExactSum::add_scaled`] for a double's significand (`< 2^53`): it
-    /// spans three limbs at most, always added as three (the hot path of
-    /// every `SUM` and `AVG`).
-    #[inline]
-    fn add_double(&mut self, negative: bool, significand: u64, exponent: i32) {
-        if significand == 0 {
-            return;
-        }
-        let first_limb = exponent.div_euclid(LIMB_BITS);
-        let shift = exponent.rem_euclid(LIMB_BITS) as u32;
-        let wide = u128::from(significand) << shift;
-        let digits = [
-            (wide & DIGIT_MASK) as i64,
-            ((wide >> 32) & DIGIT_MASK) as i64,
-            (wide >> 64) as i64,
-        ];
-        self.cover(first_limb, first_limb + 2);
-        let offset = (first_limb - self.base) as usize;
-        let limbs = &mut self.limbs[offset..offset + 3];
-        if negative {
-            limbs.iter_mut().zip(digits).for_each(|(l, d)| *l -= d);
-        } else {
-            limbs.iter_mut().zip(digits).for_each(|(l, d)| *l += d);
-        }
-        self.count_addition(1);
+        self.add_value(x, false);
     }
 
     /// Takes `x` back out (for sliding windows): the exact inverse of
     /// [`ExactSum::add`].
     pub fn remove(&mut self, x: f64) {
-        match decompose(x) {
-            Some((negative, significand, exponent)) => {
-                self.add_double(!negative, significand, exponent)
-            }
-            None => self.count_non_finite(x, -1),
-        }
+        self.add_value(x, true);
     }
 
     /// Adds `x²`, exactly (a 106-bit product; no overflow or underflow).
     #[inline]
     pub fn add_square(&mut self, x: f64) {
-        match decompose(x) {
-            Some((_, significand, exponent)) => {
-                let significand = u128::from(significand);
-                self.add_scaled(false, significand * significand, 2 * exponent)
-            }
-            None => self.count_non_finite(x.abs(), 1),
-        }
+        self.add_square_of(x, false);
     }
 
     /// Takes `x²` back out.
     pub fn remove_square(&mut self, x: f64) {
+        self.add_square_of(x, true);
+    }
+
+    #[inline]
+    fn add_value(&mut self, x: f64, take_out: bool) {
+        match decompose(x) {
+            Some((negative, significand, exponent)) => {
+                self.add_finite(negative != take_out, significand, exponent)
+            }
+            None => self.count_non_finite(x, take_out),
+        }
+    }
+
+    #[inline]
+    fn add_square_of(&mut self, x: f64, take_out: bool) {
         match decompose(x) {
             Some((_, significand, exponent)) => {
-                let significand = u128::from(significand);
-                self.add_scaled(true, significand * significand, 2 * exponent)
+                self.add_finite_square(take_out, significand, exponent)
             }
-            None => self.count_non_finite(x.abs(), -1),
+            None => self.count_non_finite(x.abs(), take_out),
         }
     }
 
-    fn count_non_finite(&mut self, x: f64, by: i64) {
-        let counts = self.non_finite.get_or_insert_with(Box::default);
-        let count = if x.is_nan() {
-            &mut counts.nan
-        } else if x > 0.0 {
-            &mut counts.positive_infinity
-        } else {
-            &mut counts.negative_infinity
-        };
-        *count = count.wrapping_add_signed(by);
-        if counts.is_empty() {
-            self.non_finite = None;
-        }
-    }
-
-    /// Adds `±significand × 2^exponent` (`significand < 2^106`, a square
-    /// of a double's significand): five limbs at most, always added as five.
+    /// Adds `±significand × 2^exponent` (a decomposed finite double).
     #[inline]
-    fn add_scaled(&mut self, negative: bool, significand: u128, exponent: i32) {
+    pub(crate) fn add_finite(&mut self, negative: bool, significand: u64, exponent: i32) {
         if significand == 0 {
             return;
         }
-        let first_limb = exponent.div_euclid(LIMB_BITS);
-        let shift = exponent.rem_euclid(LIMB_BITS) as u32;
-        // The shifted significand has up to 106 + 31 bits: in two halves.
-        let low = (significand & u128::from(u64::MAX)) << shift;
-        let high = (significand >> 64) << shift;
-        let digits = [
-            (low & DIGIT_MASK) as i64,
-            ((low >> 32) & DIGIT_MASK) as i64,
-            ((low >> 64) + (high & DIGIT_MASK)) as i64,
-            ((high >> 32) & DIGIT_MASK) as i64,
-            (high >> 64) as i64,
-        ];
-        self.cover(first_limb, first_limb + 4);
-        let offset = (first_limb - self.base) as usize;
-        let limbs = &mut self.limbs[offset..offset + 5];
-        if negative {
-            limbs.iter_mut().zip(digits).for_each(|(l, d)| *l -= d);
-        } else {
-            limbs.iter_mut().zip(digits).for_each(|(l, d)| *l += d);
-        }
-        self.count_addition(1);
-    }
-
-    #[inline]
-    fn count_addition(&mut self, additions: u32) {
-        self.pending += additions;
-        if self.pending >= ADDS_BETWEEN_CARRIES {
-            self.carry();
+        let placed = Window::place(u128::from(significand), exponent);
+        if !placed.is_some_and(|words| self.window.try_add(negative, words)) {
+            self.spill_finite(negative, significand, exponent);
         }
     }
 
-    /// Grows the window to cover limbs `from..=to` (absolute positions).
+    /// Adds (or takes out) the square of `significand × 2^exponent`.
     #[inline]
-    fn cover(&mut self, from: i32, to: i32) {
-        if self.limbs.is_empty() {
-            self.base = from;
-            self.limbs.resize((to - from + 1) as usize, 0);
+    pub(crate) fn add_finite_square(&mut self, take_out: bool, significand: u64, exponent: i32) {
+        if significand == 0 {
             return;
         }
-        if from < self.base {
-            let grow = (self.base - from) as usize;
-            self.limbs.insert_many(0, std::iter::repeat_n(0, grow));
-            self.base = from;
-        }
-        let end = self.base + self.limbs.len() as i32;
-        if to >= end {
-            self.limbs.resize((to - self.base + 1) as usize, 0);
+        let square = u128::from(significand) * u128::from(significand);
+        let placed = Window::place(square, 2 * exponent);
+        if !placed.is_some_and(|words| self.window.try_add(take_out, words)) {
+            self.spill_square(take_out, square, 2 * exponent);
         }
     }
 
-    /// Propagates carries so every limb but the top one is a digit in
-    /// `0..2^32` and the top one is in `-2^31..2^31`; drops limbs that
-    /// hold nothing.
-    fn carry(&mut self) {
-        self.pending = 0;
-        let mut i = 0;
-        while i < self.limbs.len() {
-            let is_top = i + 1 == self.limbs.len();
-            let limb = self.limbs[i];
-            if is_top && (-(1i64 << 31)..(1i64 << 31)).contains(&limb) {
-                break;
-            }
-            let carry = limb >> LIMB_BITS;
-            self.limbs[i] = limb - (carry << LIMB_BITS);
-            if is_top {
-                self.limbs.push(0);
-            }
-            self.limbs[i + 1] += carry;
-            i += 1;
-        }
-        self.trim();
+    // The spill paths, rare, kept out of the inlined hot path.
+
+    #[cold]
+    #[inline(never)]
+    fn spill_finite(&mut self, negative: bool, significand: u64, exponent: i32) {
+        self.spill().add_double(negative, significand, exponent);
     }
 
-    fn trim(&mut self) {
-        while self.limbs.len() > 1 {
-            let top = self.limbs[self.limbs.len() - 1];
-            let below = self.limbs[self.limbs.len() - 2];
-            let fits_below = (top == 0 && below < 1 << 31) || (top == -1 && below >= 1 << 31);
-            if !fits_below {
-                break;
-            }
-            self.limbs.pop();
-            let last = self.limbs.len() - 1;
-            self.limbs[last] = below + (top << LIMB_BITS);
-        }
-        let zeros = self.limbs.iter().take_while(|&&l| l == 0).count();
-        if zeros == self.limbs.len() {
-            self.limbs.clear();
-        } else if zeros > 0 {
-            self.limbs.drain(..zeros);
-            self.base += zeros as i32;
-        }
+    #[cold]
+    #[inline(never)]
+    fn spill_square(&mut self, take_out: bool, square: u128, exponent: i32) {
+        self.spill().add_scaled(take_out, square, exponent);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn count_non_finite(&mut self, x: f64, take_out: bool) {
+        self.spill()
+            .count_non_finite(x, if take_out { -1 } else { 1 });
+    }
+
+    fn spill(&mut self) -> &mut LimbSum {
+        self.spill.get_or_insert_with(Box::default)
     }
 
     /// Adds another sum into this one, exactly.
     pub fn merge(&mut self, other: &ExactSum) {
-        if let Some(theirs) = &other.non_finite {
-            let ours = self.non_finite.get_or_insert_with(Box::default);
-            ours.nan += theirs.nan;
-            ours.positive_infinity += theirs.positive_infinity;
-            ours.negative_infinity += theirs.negative_infinity;
+        if !self.window.try_merge(&other.window) {
+            let (base, digits) = other.window.limbs();
+            self.spill().add_digits(base, &digits);
         }
-        if other.pending > 0 {
-            // Its limbs may be far from digits: carry a copy first.
-            let mut carried = other.clone();
-            carried.carry();
-            return self.merge_carried(&carried);
+        if let Some(theirs) = &other.spill {
+            self.spill().merge(theirs);
         }
-        self.merge_carried(other);
-    }
-
-    /// Adds a sum whose limbs are carried (digits, as
-    /// [`ExactSum::from_bytes`] gives).
-    fn merge_carried(&mut self, other: &ExactSum) {
-        if other.limbs.is_empty() {
-            return;
-        }
-        let last = other.base + other.limbs.len() as i32 - 1;
-        self.cover(other.base, last);
-        let offset = (other.base - self.base) as usize;
-        for (i, limb) in other.limbs.iter().enumerate() {
-            self.limbs[offset + i] += limb;
-        }
-        // A carried limb is below 2^32 in magnitude: one addition's worth.
-        self.count_addition(1);
     }
 
     /// The NaN and infinity counts, if any were added.
     pub fn non_finite(&self) -> Option<&NonFinite> {
-        self.non_finite.as_deref()
+        self.spill.as_ref().and_then(|s| s.non_finite())
     }
 
     /// The exact finite total as `value × 2^exponent`.
     pub fn to_big(&self) -> (BigInt, i64) {
-        let mut value = BigInt::default();
-        for &limb in self.limbs.iter().rev() {
-            value = (value << LIMB_BITS as u32) + limb;
-        }
-        (value, i64::from(self.base) * i64::from(LIMB_BITS))
+        let window = (self.window.to_big(), i64::from(WINDOW_LOWEST_EXPONENT));
+        let Some(spill) = &self.spill else {
+            return window;
+        };
+        let spilled = spill.to_big();
+        // On the finer of the two scales.
+        let exponent = window.1.min(spilled.1);
+        let value = (window.0 << (window.1 - exponent) as u64)
+            + (spilled.0 << (spilled.1 - exponent) as u64);
+        (value, exponent)
     }
 
     /// The total as the nearest double: NaN or an infinity if such values
     /// were added; overflow gives an infinity; an exact zero is `0.0`.
     pub fn value(&self) -> f64 {
-        if let Some(special) = self.non_finite.as_ref().and_then(|n| n.total()) {
+        if let Some(special) = self.non_finite().and_then(|n| n.total()) {
             return special;
         }
         let (value, exponent) = self.to_big();
@@ -329,155 +283,58 @@ impl ExactSum {
     /// Heap bytes held beyond `size_of::<ExactSum>()` (for memory
     /// accounting).
     pub fn heap_bytes(&self) -> usize {
-        let limbs = if self.limbs.spilled() {
-            self.limbs.capacity() * 8
-        } else {
-            0
-        };
-        limbs
-            + self
-                .non_finite
-                .as_ref()
-                .map_or(0, |_| size_of::<NonFinite>())
+        self.spill
+            .as_ref()
+            .map_or(0, |s| size_of::<LimbSum>() + s.heap_bytes())
     }
 
     /// The sum as bytes, for the partial states a query moves between
-    /// partitions and processes: the non-finite counts, the window's
-    /// position and its limbs after carrying.
+    /// partitions and processes: the non-finite counts, the position of
+    /// the lowest limb and the 32-bit limbs of the total (see
+    /// [`LimbSum::to_bytes`]).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut carried = self.clone();
-        carried.carry();
-        let counts = carried.non_finite.as_deref().cloned().unwrap_or_default();
-        let mut bytes = Vec::with_capacity(28 + 8 * carried.limbs.len());
-        for count in [
-            counts.nan,
-            counts.positive_infinity,
-            counts.negative_infinity,
-        ] {
-            bytes.extend_from_slice(&count.to_le_bytes());
-        }
-        bytes.extend_from_slice(&carried.base.to_le_bytes());
-        for limb in &carried.limbs {
-            bytes.extend_from_slice(&limb.to_le_bytes());
-        }
-        bytes
+        let mut total = self.spill.as_deref().cloned().unwrap_or_default();
+        let (base, digits) = self.window.limbs();
+        total.add_digits(base, &digits);
+        total.to_bytes()
     }
 
     /// Reads what [`ExactSum::to_bytes`] wrote; `None` if the bytes are not
-    /// such a sum.
+    /// such a sum. A total the window can hold is read into it.
     pub fn from_bytes(bytes: &[u8]) -> Option<ExactSum> {
-        if bytes.len() < 28 || (bytes.len() - 28) % 8 != 0 {
+        let total = LimbSum::from_bytes(bytes)?;
+        Some(match Self::window_of(&total) {
+            Some(window) => ExactSum {
+                window,
+                spill: None,
+            },
+            None => ExactSum {
+                window: Window::default(),
+                spill: Some(Box::new(total)),
+            },
+        })
+    }
+
+    /// The window holding a carried limb sum exactly, if there is one.
+    fn window_of(total: &LimbSum) -> Option<Window> {
+        if total.non_finite().is_some() {
             return None;
         }
-        let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8"));
-        let counts = NonFinite {
-            nan: u64_at(0),
-            positive_infinity: u64_at(8),
-            negative_infinity: u64_at(16),
-        };
-        let base = i32::from_le_bytes(bytes[24..28].try_into().expect("4"));
-        let limbs = bytes[28..]
-            .chunks_exact(8)
-            .map(|c| i64::from_le_bytes(c.try_into().expect("8")))
-            .collect();
-        Some(ExactSum {
-            limbs,
-            base,
-            pending: 0,
-            non_finite: (!counts.is_empty()).then(|| Box::new(counts)),
-        })
+        let (base, limbs) = total.carried_limbs()?;
+        let mut window = Window::default();
+        for (i, &limb) in limbs.iter().enumerate() {
+            if limb == 0 {
+                continue;
+            }
+            let exponent = 32 * (base + i as i32);
+            let placed = Window::place(u128::from(limb.unsigned_abs()), exponent)?;
+            if !window.try_add(limb < 0, placed) {
+                return None;
+            }
+        }
+        Some(window)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sum(values: &[f64]) -> f64 {
-        let mut s = ExactSum::default();
-        values.iter().for_each(|&v| s.add(v));
-        s.value()
-    }
-
-    #[test]
-    fn cancellation_that_naive_summation_loses() {
-        assert_eq!(sum(&[1e100, 1.0, -1e100]), 1.0);
-        assert_eq!(sum(&[0.1, 0.2, 0.3, -0.6]), 2f64.powi(-55));
-        assert_eq!(sum(&[f64::MAX, f64::MAX, -f64::MAX]), f64::MAX);
-        assert_eq!(sum(&[f64::MAX, f64::MAX]), f64::INFINITY);
-        assert_eq!(
-            sum(&[f64::from_bits(1), f64::from_bits(1)]),
-            f64::from_bits(2)
-        );
-        assert_eq!(sum(&[]), 0.0);
-    }
-
-    #[test]
-    fn non_finite_values_follow_ieee() {
-        assert!(sum(&[1.0, f64::NAN]).is_nan());
-        assert!(sum(&[f64::INFINITY, f64::NEG_INFINITY]).is_nan());
-        assert_eq!(sum(&[f64::INFINITY, 5.0]), f64::INFINITY);
-        assert_eq!(sum(&[f64::NEG_INFINITY, 5.0]), f64::NEG_INFINITY);
-        let mut s = ExactSum::default();
-        s.add(2.0);
-        s.add(f64::NAN);
-        s.remove(f64::NAN);
-        assert_eq!(s.value(), 2.0);
-    }
-
-    #[test]
-    fn order_and_merging_do_not_change_the_bits() {
-        let values: Vec<f64> = (0..5000)
-            .map(|i| ((i * 7919 % 1000) as f64 - 500.0) * 1.1f64.powi(i % 300 - 150))
-            .collect();
-        let forward = sum(&values);
-        let mut reversed = values.clone();
-        reversed.reverse();
-        assert_eq!(sum(&reversed).to_bits(), forward.to_bits());
-        let (a, b) = values.split_at(1234);
-        let mut left = ExactSum::default();
-        a.iter().for_each(|&v| left.add(v));
-        let mut right = ExactSum::default();
-        b.iter().for_each(|&v| right.add(v));
-        let right = ExactSum::from_bytes(&right.to_bytes()).unwrap();
-        left.merge(&right);
-        assert_eq!(left.value().to_bits(), forward.to_bits());
-    }
-
-    #[test]
-    fn removing_every_value_leaves_zero() {
-        let mut s = ExactSum::default();
-        let values = [1e-300, 3.5, -7e200, 0.1];
-        values.iter().for_each(|&v| s.add(v));
-        values.iter().for_each(|&v| s.remove(v));
-        assert_eq!(s.value(), 0.0);
-        assert!(s.to_big().0 == BigInt::default());
-    }
-
-    #[test]
-    fn many_additions_carry_without_overflow() {
-        let mut s = ExactSum::default();
-        s.pending = ADDS_BETWEEN_CARRIES - 10;
-        for _ in 0..100 {
-            s.add(f64::from_bits(0x000f_ffff_ffff_ffff)); // every digit set
-        }
-        let mut expected = ExactSum::default();
-        for _ in 0..100 {
-            expected.add(f64::from_bits(0x000f_ffff_ffff_ffff));
-        }
-        assert_eq!(s.to_big(), expected.to_big());
-    }
-
-    #[test]
-    fn squares_are_exact() {
-        let mut s = ExactSum::default();
-        s.add_square(1e200);
-        s.add_square(-3.0);
-        s.remove_square(1e200);
-        assert_eq!(s.value(), 9.0);
-        let mut tiny = ExactSum::default();
-        tiny.add_square(1e-200);
-        let (value, exponent) = tiny.to_big();
-        assert!(value > BigInt::default() && exponent < -1074);
-    }
-}
+mod tests;

@@ -13,6 +13,32 @@ use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
 
 use super::state::ExactState;
 
+/// How many rows ahead a group's state is fetched into the cache. With
+/// hundreds of thousands of groups the states do not fit in cache and rows
+/// come in no order of group: adding to a state is a wait on memory
+/// (measured: most of the time of an exact `SUM` at 200,000 groups), and
+/// fetching the states of the rows ahead overlaps those waits.
+const PREFETCH_AHEAD: usize = 16;
+
+/// Asks the CPU to bring `state` (both ends: a state may straddle two
+/// cache lines) into cache; a hint, with no effect on results.
+#[inline]
+fn prefetch<T>(state: &T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        let first = (state as *const T).cast::<i8>();
+        let last = first.wrapping_add(size_of::<T>() - 1);
+        // SAFETY: prefetching never faults, whatever the address.
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(first);
+            _mm_prefetch::<_MM_HINT_T0>(last);
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = state;
+}
+
 /// Calls `each(row, value)` for the rows that are neither NULL nor
 /// filtered out.
 #[inline]
@@ -93,10 +119,15 @@ where
     }
 }
 
-/// One state per group. `heap`, the states' heap bytes (limbs beyond the
-/// inline ones), is recounted once as many rows as there are groups have
-/// been added since the last count: `size` stays cheap and the walk costs
-/// at most one step per row.
+/// One state per group. `heap`, the states' heap bytes (a sum's spill, for
+/// values outside its fixed window: rare), is recounted once
+/// `ROWS_PER_STATE_BETWEEN_COUNTS` times as many rows as there are groups
+/// have been added since the last count: `size` stays cheap and the walk
+/// over the states costs a fraction of a step per row.
+/// See [`ExactGroups`]: at 1 the walk took 6% of an exact grouped `SUM`,
+/// `AVG` and `STDDEV_SAMP` over 200,000 groups.
+const ROWS_PER_STATE_BETWEEN_COUNTS: usize = 8;
+
 #[derive(Debug)]
 pub(crate) struct ExactGroups<S: ExactState> {
     states: Vec<S>,
@@ -117,7 +148,7 @@ impl<S: ExactState> ExactGroups<S> {
 
     fn count_heap_after(&mut self, rows: usize) {
         self.rows_since_count += rows;
-        if self.rows_since_count >= self.states.len() {
+        if self.rows_since_count >= ROWS_PER_STATE_BETWEEN_COUNTS * self.states.len() {
             self.heap = self.states.iter().map(S::heap_bytes).sum();
             self.rows_since_count = 0;
         }
@@ -146,6 +177,9 @@ where
         self.states.resize_with(total_num_groups, S::default);
         let states = &mut self.states;
         for_each_value(&values[0], opt_filter, |row, v| {
+            if let Some(&ahead) = group_indices.get(row + PREFETCH_AHEAD) {
+                prefetch(&states[ahead]);
+            }
             states[group_indices[row]].add(v);
         });
         self.count_heap_after(group_indices.len());
