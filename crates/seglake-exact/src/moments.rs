@@ -13,7 +13,7 @@
 use num_bigint::{BigInt, BigUint, Sign};
 
 use crate::limbs::decompose;
-use crate::round::{round_ratio, round_sqrt_ratio};
+use crate::round::{round_ratio, round_small_ratio, round_sqrt_ratio};
 use crate::sum::ExactSum;
 
 /// Which variance: divided by `n − 1` or by `n`.
@@ -128,6 +128,12 @@ pub fn mean(count: u64, sum: &ExactSum) -> Option<f64> {
     }
     if sum.non_finite().is_some() {
         return Some(sum.value());
+    }
+    let small = sum.as_small().and_then(|(negative, magnitude, exponent)| {
+        round_small_ratio(negative, magnitude, count, exponent)
+    });
+    if let Some(mean) = small {
+        return Some(mean);
     }
     let (value, exponent) = sum.to_big();
     Some(round_ratio(&value, &BigUint::from(count), exponent))

@@ -75,6 +75,53 @@ pub(crate) fn round_scaled(
     signed(f64::from_bits(bits))
 }
 
+/// `±magnitude × 2^exponent`, correctly rounded: the fast path of
+/// [`round_big`] for a magnitude of at most 128 bits. An integer converts
+/// to the nearest double (ties to even) with `as`, and scaling by a power
+/// of two is exact while the result stays normal; otherwise the general
+/// path.
+pub(crate) fn round_small(negative: bool, magnitude: u128, exponent: i32) -> f64 {
+    let top = exponent + 128;
+    if magnitude == 0 || exponent < -1022 || top > 1023 {
+        let value = BigInt::from_biguint(
+            if negative { Sign::Minus } else { Sign::Plus },
+            BigUint::from(magnitude),
+        );
+        return round_big(&value, i64::from(exponent));
+    }
+    let scale = f64::from_bits(((exponent + 1023) as u64) << 52);
+    let value = magnitude as f64 * scale;
+    if negative { -value } else { value }
+}
+
+/// `±magnitude / count × 2^exponent`, correctly rounded, if it can be done
+/// in 128-bit integers (`None` otherwise): the fast path of a mean. The
+/// magnitude is first shifted so that the quotient has at least 55 bits;
+/// then a non-zero remainder only decides ties and the direction of the
+/// rounding below the double's last bit, which setting the quotient's
+/// lowest bit (a "sticky" bit, two or more places below that last bit)
+/// conveys exactly.
+pub(crate) fn round_small_ratio(
+    negative: bool,
+    magnitude: u128,
+    count: u64,
+    exponent: i32,
+) -> Option<f64> {
+    if magnitude == 0 || count == 0 {
+        return None;
+    }
+    let count_bits = 64 - count.leading_zeros();
+    let magnitude_bits = 128 - magnitude.leading_zeros();
+    let shift = (56 + count_bits).saturating_sub(magnitude_bits);
+    if magnitude_bits + shift > 128 {
+        return None;
+    }
+    let shifted = magnitude << shift;
+    let count = u128::from(count);
+    let quotient = shifted / count | u128::from(shifted % count != 0);
+    Some(round_small(negative, quotient, exponent - shift as i32))
+}
+
 /// `value × 2^exponent`, correctly rounded.
 pub(crate) fn round_big(value: &BigInt, exponent: i64) -> f64 {
     round_scaled(
@@ -179,5 +226,53 @@ mod tests {
         assert_eq!(odd, 0.125f64.sqrt());
         let third = round_sqrt_ratio(&BigUint::from(1u32), &BigUint::from(3u32), 0);
         assert_eq!(third, (1.0f64 / 3.0).sqrt());
+    }
+
+    #[test]
+    fn the_128_bit_fast_paths_round_as_the_general_ones() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for case in 0..200_000u32 {
+            let width = next() % 129;
+            let raw = u128::from(next()) << 64 | u128::from(next());
+            let mut magnitude = raw.checked_shr(128 - width as u32).unwrap_or(0);
+            if case % 3 == 0 {
+                // Ties and near-ties: a 54-bit odd-ended value, shifted up.
+                magnitude = (u128::from(next() >> 10) | 1) << (next() % 70);
+            }
+            let negative = next() % 2 == 0;
+            let exponent = (next() % 400) as i32 - 250;
+            let signed = BigInt::from_biguint(
+                if negative { Sign::Minus } else { Sign::Plus },
+                BigUint::from(magnitude),
+            );
+            let expected = round_big(&signed, i64::from(exponent));
+            let got = round_small(negative, magnitude, exponent);
+            assert_eq!(
+                got.to_bits(),
+                expected.to_bits(),
+                "{magnitude} 2^{exponent}"
+            );
+            let count = match case % 4 {
+                0 => next() % 10 + 1,
+                1 => next() % 100_000 + 1,
+                2 => next() >> (next() % 64),
+                _ => 3,
+            }
+            .max(1);
+            let expected = round_ratio(&signed, &BigUint::from(count), i64::from(exponent));
+            if let Some(got) = round_small_ratio(negative, magnitude, count, exponent) {
+                assert_eq!(
+                    got.to_bits(),
+                    expected.to_bits(),
+                    "{magnitude} / {count} 2^{exponent}"
+                );
+            }
+        }
     }
 }

@@ -20,9 +20,10 @@
 //! that are then merged.
 
 use num_bigint::BigInt;
+use smallvec::SmallVec;
 
 use crate::limbs::{LimbSum, NonFinite, decompose};
-use crate::round::round_big;
+use crate::round::{round_big, round_small};
 
 /// The window's weight of its lowest bit: `2^-128`. A multiple of the
 /// spill's 32-bit limbs, so the window converts to limbs digit for digit.
@@ -32,6 +33,8 @@ const WINDOW_WORDS: usize = 3;
 /// value in `-2^191..2^191`, one addition can overflow it only by
 /// crossing the sign, which is then detected.
 const ADDEND_BITS: u32 = 190;
+/// A window as bytes: see [`ExactSum::to_bytes`].
+const WINDOW_BYTES: usize = 8 * WINDOW_WORDS;
 
 /// A 192-bit two's-complement integer, least significant word first, in
 /// units of `2^WINDOW_LOWEST_EXPONENT`.
@@ -276,6 +279,9 @@ impl ExactSum {
         if let Some(special) = self.non_finite().and_then(|n| n.total()) {
             return special;
         }
+        if let Some((negative, magnitude, exponent)) = self.as_small() {
+            return round_small(negative, magnitude, exponent);
+        }
         let (value, exponent) = self.to_big();
         round_big(&value, exponent)
     }
@@ -289,19 +295,32 @@ impl ExactSum {
     }
 
     /// The sum as bytes, for the partial states a query moves between
-    /// partitions and processes: the non-finite counts, the position of
-    /// the lowest limb and the 32-bit limbs of the total (see
+    /// partitions and processes: a sum that never spilled is its window's
+    /// three words, little-endian (24 bytes, no allocation); any other is
+    /// the non-finite counts, the position of the lowest limb and the
+    /// 32-bit limbs of the whole total (28 bytes and more, see
     /// [`LimbSum::to_bytes`]).
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut total = self.spill.as_deref().cloned().unwrap_or_default();
+    pub fn to_bytes(&self) -> SmallVec<[u8; WINDOW_BYTES]> {
+        let Some(spill) = &self.spill else {
+            return self.window.0.iter().flat_map(|w| w.to_le_bytes()).collect();
+        };
+        let mut total = spill.as_ref().clone();
         let (base, digits) = self.window.limbs();
         total.add_digits(base, &digits);
-        total.to_bytes()
+        SmallVec::from_vec(total.to_bytes())
     }
 
     /// Reads what [`ExactSum::to_bytes`] wrote; `None` if the bytes are not
     /// such a sum. A total the window can hold is read into it.
     pub fn from_bytes(bytes: &[u8]) -> Option<ExactSum> {
+        if let Ok(window) = <[u8; WINDOW_BYTES]>::try_from(bytes) {
+            let word =
+                |i: usize| u64::from_le_bytes(window[8 * i..8 * i + 8].try_into().expect("8"));
+            return Some(ExactSum {
+                window: Window([word(0), word(1), word(2)]),
+                spill: None,
+            });
+        }
         let total = LimbSum::from_bytes(bytes)?;
         Some(match Self::window_of(&total) {
             Some(window) => ExactSum {
@@ -313,6 +332,48 @@ impl ExactSum {
                 spill: Some(Box::new(total)),
             },
         })
+    }
+
+    /// The total as sign, odd (or zero) magnitude and binary exponent, if
+    /// nothing spilled and the magnitude fits 128 bits: what the rounding
+    /// fast paths take. Money amounts' sums do (their bits span some 90
+    /// positions of the window's 192).
+    pub(crate) fn as_small(&self) -> Option<(bool, u128, i32)> {
+        if self.spill.is_some() {
+            return None;
+        }
+        let negative = self.window.is_negative();
+        let magnitude = if negative {
+            let mut zero = Window::default();
+            zero.try_add(true, self.window.0).then_some(zero)?
+        } else {
+            self.window
+        };
+        let [low, middle, high] = magnitude.0;
+        let wide = (u128::from(high), u128::from(middle) << 64 | u128::from(low));
+        let zeros = if wide.1 == 0 {
+            128 + wide.0.trailing_zeros().min(64)
+        } else {
+            wide.1.trailing_zeros()
+        };
+        if zeros >= 192 {
+            return Some((false, 0, 0));
+        }
+        // Shift the 192-bit magnitude right by `zeros`; it must then fit.
+        let shifted_low = if zeros >= 128 {
+            wide.0 >> (zeros - 128)
+        } else if zeros == 0 {
+            if wide.0 != 0 {
+                return None;
+            }
+            wide.1
+        } else {
+            if wide.0 >> zeros != 0 {
+                return None;
+            }
+            (wide.1 >> zeros) | (wide.0 << (128 - zeros))
+        };
+        Some((negative, shifted_low, WINDOW_LOWEST_EXPONENT + zeros as i32))
     }
 
     /// The window holding a carried limb sum exactly, if there is one.

@@ -199,3 +199,29 @@ fn squares_are_exact() {
     let (value, exponent) = tiny.to_big();
     assert!(value > BigInt::default() && exponent < -1074);
 }
+
+#[test]
+fn the_small_form_is_the_total() {
+    let mut checked = 0;
+    for seed in [5, 6, 7] {
+        let values: Vec<f64> = mixed_values(20_000, seed)
+            .into_iter()
+            .filter(|v| (1e-3..1e6).contains(&v.abs()))
+            .collect();
+        for chunk in values.chunks(5) {
+            let mut s = ExactSum::default();
+            chunk.iter().for_each(|&v| s.add(v));
+            let Some((negative, magnitude, exponent)) = s.as_small() else {
+                continue;
+            };
+            let signed = BigInt::from(magnitude) * if negative { -1 } else { 1 };
+            let small = (signed, i64::from(exponent));
+            assert_eq!(normalised(small), normalised(s.to_big()));
+            let (value, exponent) = s.to_big();
+            let general = crate::round::round_big(&value, exponent);
+            assert_eq!(s.value().to_bits(), general.to_bits());
+            checked += 1;
+        }
+    }
+    assert!(checked > 500, "{checked} small sums");
+}
