@@ -34,6 +34,7 @@ fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
 fn optimizer_rules() -> Vec<Arc<dyn datafusion::optimizer::OptimizerRule + Send + Sync>> {
     let mut rules = ballista_core::optimizer::ballista_default_optimizer_rules();
     rules.push(Arc::new(seglake_features::SplitDistinctCounts));
+    rules.push(Arc::new(seglake_features::InlineConstantRows));
     rules
 }
 

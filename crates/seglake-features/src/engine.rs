@@ -6,6 +6,7 @@ use arrow::array::{Array, ArrayRef, Float64Array, RecordBatch, StringArray};
 use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType, SchemaRef};
 use chrono::{DateTime, Utc};
+use datafusion::common::ScalarValue;
 use datafusion::common::config::TableParquetOptions;
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::MemTable;
@@ -14,7 +15,7 @@ use datafusion::datasource::file_format::parquet::ParquetFormatFactory;
 use datafusion::datasource::view::ViewTable;
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::logical_expr::LogicalPlanBuilder;
+use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder, lit};
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement as DfStatement};
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
@@ -214,6 +215,9 @@ impl FeatureEngine {
         // COUNT(DISTINCT x) beside other aggregates: plain aggregations
         // that spill, instead of a set per group.
         ctx.add_optimizer_rule(Arc::new(crate::distinct_counts::SplitDistinctCounts));
+        // `run_context` joined to a table: constants, folded and pushed
+        // into the scan, instead of a join repeating them on every row.
+        ctx.add_optimizer_rule(Arc::new(crate::constant_rows::InlineConstantRows));
         Ok(FeatureEngine {
             ctx,
             remote: options.remote.clone(),
@@ -287,35 +291,19 @@ impl FeatureEngine {
         Ok(())
     }
 
+    /// Registers `run_context`, the run's one row (`as_of`, `run_id`,
+    /// `seed`), as a view of literals: joined to a table, it is planned as
+    /// constants ([`crate::constant_rows`]).
     pub fn register_run_context(&mut self, run: &RunContext) -> Result<()> {
         self.as_of = Some(run.as_of);
-        use arrow::array::{Int64Array, TimestampMicrosecondArray};
-        use arrow::datatypes::{Field, Schema, TimeUnit};
-        let schema = Arc::new(Schema::new(vec![
-            Field::new(
-                "as_of",
-                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-                false,
-            ),
-            Field::new("run_id", DataType::Utf8, false),
-            Field::new("seed", DataType::Int64, false),
-        ]));
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(
-                TimestampMicrosecondArray::from(vec![run.as_of.timestamp_micros()])
-                    .with_timezone("UTC"),
-            ),
-            Arc::new(StringArray::from(vec![run.run_id.clone()])),
-            Arc::new(Int64Array::from(vec![run.seed as i64])),
-        ];
-        let batch = RecordBatch::try_new(schema.clone(), columns).expect("matches schema");
-        let table = MemTable::try_new(schema, vec![vec![batch]]).expect("matches schema");
+        let exec = |error| FeatureError::Execution {
+            context: "registering run_context".to_string(),
+            error,
+        };
+        let plan = run_context_plan(run).map_err(exec)?;
         self.ctx
-            .register_table("run_context", Arc::new(table))
-            .map_err(|e| FeatureError::Execution {
-                context: "registering run_context".to_string(),
-                error: e,
-            })?;
+            .register_table("run_context", Arc::new(ViewTable::new(plan, None)))
+            .map_err(exec)?;
         Ok(())
     }
 
@@ -875,4 +863,18 @@ fn rows_written(batches: &[RecordBatch]) -> u64 {
         })
         .map(|counts| counts.iter().flatten().sum::<u64>())
         .sum()
+}
+
+/// `SELECT TIMESTAMP '<as_of>' AS as_of, '<run_id>' AS run_id, <seed> AS
+/// seed`, as a plan (the values typed exactly, `as_of` in UTC).
+pub(crate) fn run_context_plan(run: &RunContext) -> datafusion::common::Result<LogicalPlan> {
+    let as_of =
+        ScalarValue::TimestampMicrosecond(Some(run.as_of.timestamp_micros()), Some("UTC".into()));
+    LogicalPlanBuilder::empty(true)
+        .project(vec![
+            lit(as_of).alias("as_of"),
+            lit(run.run_id.clone()).alias("run_id"),
+            lit(run.seed as i64).alias("seed"),
+        ])?
+        .build()
 }

@@ -29,7 +29,8 @@
 //! `sum`, `avg`, `var*`, `stddev*` over doubles that are exact and do not
 //! depend on row order or partitioning, so a feature table is the same
 //! bytes on any machine. [`SplitDistinctCounts`] plans `COUNT(DISTINCT x)`
-//! beside other aggregates as plain aggregations that are fast and spill.
+//! beside other aggregates as plain aggregations that are fast and spill;
+//! [`InlineConstantRows`] plans a join with `run_context` as constants.
 //!
 //! [`live`] runs a published run's feature SQL over one customer's raw rows
 //! (what `seglake serve` does for a request that posts raw data);
@@ -38,6 +39,7 @@
 //! `seglake serve --follow` scores a customer id with).
 
 mod aggregates;
+mod constant_rows;
 mod daily;
 mod dedupe;
 mod determinism;
@@ -53,6 +55,7 @@ mod scratch;
 mod sources;
 
 pub use aggregates::seglake_aggregates;
+pub use constant_rows::InlineConstantRows;
 pub use daily::{Days, conform, distinct_days, first_kept_day, keep_days, state_schema};
 pub use determinism::{OrderDependence, order_dependences};
 pub use distinct_counts::SplitDistinctCounts;
