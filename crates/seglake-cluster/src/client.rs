@@ -1,12 +1,14 @@
 //! The driver's side: sessions whose queries run on a Ballista cluster.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use ballista_core::config::BALLISTA_CLIENT_PULL;
 use ballista_core::execution_plans::DistributedQueryExec;
 use ballista_core::extension::{SessionConfigExt, SessionStateExt};
-use ballista_core::serde::protobuf::CancelJobParams;
+use ballista_core::serde::protobuf::job_status::Status;
 use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
+use ballista_core::serde::protobuf::{CancelJobParams, GetJobStatusParams};
 use ballista_core::utils::{GrpcClientConfig, create_grpc_client_connection};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::session_state::SessionState;
@@ -105,10 +107,9 @@ impl seglake_features::RemoteEngine for BallistaEngine {
                 );
                 return;
             };
-            if let Err(e) = cancel_job(&scheduler, &job_id).await {
-                tracing::warn!("could not cancel Ballista job {job_id}: {e}");
-            } else {
-                tracing::info!("cancelled Ballista job {job_id}");
+            match cancel_job(&scheduler, &job_id).await {
+                Ok(()) => tracing::info!("cancelled Ballista job {job_id}"),
+                Err(e) => tracing::warn!("could not cancel Ballista job {job_id}: {e}"),
             }
         })
     }
@@ -124,18 +125,47 @@ fn submitted_job(plan: &Arc<dyn ExecutionPlan>) -> Option<String> {
     plan.children().into_iter().find_map(submitted_job)
 }
 
+/// How long a cancelled job is waited for to stop.
+const CANCEL_WAIT: Duration = Duration::from_secs(10);
+/// How often its status is asked for meanwhile.
+const CANCEL_POLL: Duration = Duration::from_millis(50);
+
+/// Asks the scheduler to cancel `job_id`, then waits (at most
+/// [`CANCEL_WAIT`]) until the scheduler reports the job stopped: it has
+/// then told the executors to abort its tasks. Without the wait, the
+/// client removed the run's scratch folder while an executor was still
+/// writing a materialised view into it, and the folder came back.
 async fn cancel_job(scheduler: &str, job_id: &str) -> Result<(), String> {
     let channel =
         create_grpc_client_connection(scheduler.to_string(), &GrpcClientConfig::default())
             .await
             .map_err(|e| e.to_string())?;
-    SchedulerGrpcClient::new(channel)
+    let mut client = SchedulerGrpcClient::new(channel);
+    client
         .cancel_job(CancelJobParams {
             job_id: job_id.to_string(),
         })
         .await
         .map_err(|e| e.to_string())?;
-    Ok(())
+    let deadline = Instant::now() + CANCEL_WAIT;
+    while Instant::now() < deadline {
+        let status = client
+            .get_job_status(GetJobStatusParams {
+                job_id: job_id.to_string(),
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .into_inner();
+        let state = status.status.and_then(|s| s.status);
+        if !matches!(state, Some(Status::Queued(_) | Status::Running(_))) {
+            return Ok(());
+        }
+        tokio::time::sleep(CANCEL_POLL).await;
+    }
+    Err(format!(
+        "the scheduler still reports it running {} s after the cancellation",
+        CANCEL_WAIT.as_secs()
+    ))
 }
 
 #[cfg(test)]

@@ -371,26 +371,6 @@ impl LimbSum {
 mod tests {
     use super::*;
 
-    fn sum(values: &[f64]) -> f64 {
-        let mut s = LimbSum::default();
-        values.iter().for_each(|&v| s.add(v));
-        let (value, exponent) = s.to_big();
-        crate::round::round_big(&value, exponent)
-    }
-
-    #[test]
-    fn cancellation_that_naive_summation_loses() {
-        assert_eq!(sum(&[1e100, 1.0, -1e100]), 1.0);
-        assert_eq!(sum(&[0.1, 0.2, 0.3, -0.6]), 2f64.powi(-55));
-        assert_eq!(sum(&[f64::MAX, f64::MAX, -f64::MAX]), f64::MAX);
-        assert_eq!(sum(&[f64::MAX, f64::MAX]), f64::INFINITY);
-        assert_eq!(
-            sum(&[f64::from_bits(1), f64::from_bits(1)]),
-            f64::from_bits(2)
-        );
-        assert_eq!(sum(&[]), 0.0);
-    }
-
     #[test]
     fn many_additions_carry_without_overflow() {
         let mut s = LimbSum::default();
