@@ -119,15 +119,15 @@ where
     }
 }
 
+/// See [`ExactGroups`]: at 1 the walk took 6% of an exact grouped `SUM`,
+/// `AVG` and `STDDEV_SAMP` over 200,000 groups.
+const ROWS_PER_STATE_BETWEEN_COUNTS: usize = 8;
+
 /// One state per group. `heap`, the states' heap bytes (a sum's spill, for
 /// values outside its fixed window: rare), is recounted once
 /// `ROWS_PER_STATE_BETWEEN_COUNTS` times as many rows as there are groups
 /// have been added since the last count: `size` stays cheap and the walk
 /// over the states costs a fraction of a step per row.
-/// See [`ExactGroups`]: at 1 the walk took 6% of an exact grouped `SUM`,
-/// `AVG` and `STDDEV_SAMP` over 200,000 groups.
-const ROWS_PER_STATE_BETWEEN_COUNTS: usize = 8;
-
 #[derive(Debug)]
 pub(crate) struct ExactGroups<S: ExactState> {
     states: Vec<S>,
