@@ -14,7 +14,8 @@ use crate::stores::EnvObjectStores;
 
 /// Ballista's aggregate functions with seglake's in place of DataFusion's
 /// of the same names (plans refer to functions by name): checked integer
-/// `sum`, exact float `sum`, `avg`, `var*`, `stddev*`.
+/// `sum`, exact float `sum`, `avg`, `var*`, `stddev*`, and the shared
+/// exact statistics `seglake_exact_sums` and `seglake_exact_moments`.
 fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
     let ours: Vec<Arc<AggregateUDF>> = seglake_features::seglake_aggregates()
         .into_iter()
@@ -35,6 +36,7 @@ fn optimizer_rules() -> Vec<Arc<dyn datafusion::optimizer::OptimizerRule + Send 
     let mut rules = ballista_core::optimizer::ballista_default_optimizer_rules();
     rules.push(Arc::new(seglake_features::SplitDistinctCounts));
     rules.push(Arc::new(seglake_features::InlineConstantRows));
+    rules.push(Arc::new(seglake_features::ShareExactStatistics));
     rules
 }
 

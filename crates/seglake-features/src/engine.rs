@@ -218,6 +218,8 @@ impl FeatureEngine {
         // `run_context` joined to a table: constants, folded and pushed
         // into the scan, instead of a join repeating them on every row.
         ctx.add_optimizer_rule(Arc::new(crate::constant_rows::InlineConstantRows));
+        // SUM, AVG, STDDEV... of one column: one exact state, not one each.
+        ctx.add_optimizer_rule(Arc::new(crate::shared_statistics::ShareExactStatistics));
         Ok(FeatureEngine {
             ctx,
             remote: options.remote.clone(),

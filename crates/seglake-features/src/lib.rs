@@ -30,7 +30,9 @@
 //! depend on row order or partitioning, so a feature table is the same
 //! bytes on any machine. [`SplitDistinctCounts`] plans `COUNT(DISTINCT x)`
 //! beside other aggregates as plain aggregations that are fast and spill;
-//! [`InlineConstantRows`] plans a join with `run_context` as constants.
+//! [`InlineConstantRows`] plans a join with `run_context` as constants;
+//! [`ShareExactStatistics`] computes the sum, mean and spread of one
+//! column from one state.
 //!
 //! [`live`] runs a published run's feature SQL over one customer's raw rows
 //! (what `seglake serve` does for a request that posts raw data);
@@ -52,6 +54,7 @@ mod name_functions;
 mod quality;
 pub mod rolling;
 mod scratch;
+mod shared_statistics;
 mod sources;
 
 pub use aggregates::seglake_aggregates;
@@ -67,3 +70,4 @@ pub use error::{FeatureError, Result, column_list};
 pub use key_hash::key_hash_function;
 pub use name_functions::name_functions;
 pub use scratch::SHARED_SCRATCH_DIR;
+pub use shared_statistics::ShareExactStatistics;

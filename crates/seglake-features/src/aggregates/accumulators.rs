@@ -4,13 +4,12 @@
 //! otherwise ([`ExactAccumulator`]: ungrouped queries and window frames,
 //! which take values back out as the frame slides).
 
-use std::sync::Arc;
-
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Float64Array};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray};
 use arrow::datatypes::Float64Type;
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
 
+use super::output::Output;
 use super::state::ExactState;
 
 /// How many rows ahead a group's state is fetched into the cache. With
@@ -64,22 +63,19 @@ fn for_each_value(
 #[derive(Debug)]
 pub(crate) struct ExactAccumulator<S: ExactState> {
     state: S,
-    statistic: S::Statistic,
+    output: Output,
 }
 
 impl<S: ExactState> ExactAccumulator<S> {
-    pub(crate) fn new(statistic: S::Statistic) -> Self {
+    pub(crate) fn new(output: Output) -> Self {
         ExactAccumulator {
             state: S::default(),
-            statistic,
+            output,
         }
     }
 }
 
-impl<S: ExactState + Sync> Accumulator for ExactAccumulator<S>
-where
-    S::Statistic: Sync,
-{
+impl<S: ExactState> Accumulator for ExactAccumulator<S> {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
         for_each_value(&values[0], None, |_, v| self.state.add(v));
         Ok(())
@@ -111,7 +107,8 @@ where
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        Ok(ScalarValue::Float64(self.state.finish(self.statistic)))
+        let column = self.output.column(std::slice::from_ref(&self.state));
+        ScalarValue::try_from_array(&column, 0)
     }
 
     fn size(&self) -> usize {
@@ -133,16 +130,16 @@ pub(crate) struct ExactGroups<S: ExactState> {
     states: Vec<S>,
     heap: usize,
     rows_since_count: usize,
-    statistic: S::Statistic,
+    output: Output,
 }
 
 impl<S: ExactState> ExactGroups<S> {
-    pub(crate) fn new(statistic: S::Statistic) -> Self {
+    pub(crate) fn new(output: Output) -> Self {
         ExactGroups {
             states: Vec::new(),
             heap: 0,
             rows_since_count: 0,
-            statistic,
+            output,
         }
     }
 
@@ -163,10 +160,7 @@ impl<S: ExactState> ExactGroups<S> {
     }
 }
 
-impl<S: ExactState + Sync> GroupsAccumulator for ExactGroups<S>
-where
-    S::Statistic: Sync,
-{
+impl<S: ExactState> GroupsAccumulator for ExactGroups<S> {
     fn update_batch(
         &mut self,
         values: &[ArrayRef],
@@ -203,11 +197,8 @@ where
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let statistic = self.statistic;
         let states = self.take(emit_to);
-        Ok(Arc::new(Float64Array::from_iter(
-            states.iter().map(|s| s.finish(statistic)),
-        )))
+        Ok(self.output.column(&states))
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {

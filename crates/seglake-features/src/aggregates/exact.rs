@@ -14,20 +14,12 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, Documentation, Expr, GroupsAccumulator, Operator, ReversedUDAF,
     SetMonotonicity, Signature, StatisticsArgs,
 };
-use seglake_exact::{Moments, Spread};
+use seglake_exact::Moments;
 
 use super::accumulators::{ExactAccumulator, ExactGroups};
 use super::checked_sum::{CheckedSumAccumulator, CheckedSumGroups, is_checked};
-use super::state::{ExactState, MomentStatistic, SumState, SumStatistic};
-
-/// Which statistic the exact form computes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Statistic {
-    Sum,
-    Mean,
-    Variance(Spread),
-    StandardDeviation(Spread),
-}
+use super::output::Output;
+use super::state::{ExactState, Statistic, SumState};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub(crate) struct SeglakeAggregate<I> {
@@ -50,39 +42,38 @@ fn is_exact(distinct: bool, input: Option<&FieldRef>, output: &DataType) -> bool
         && input.is_some_and(|f| f.data_type() == &DataType::Float64)
 }
 
-impl Statistic {
-    fn accumulator(self) -> Box<dyn Accumulator> {
-        match self {
-            Statistic::Sum => Box::new(ExactAccumulator::<SumState>::new(SumStatistic::Sum)),
-            Statistic::Mean => Box::new(ExactAccumulator::<SumState>::new(SumStatistic::Mean)),
-            Statistic::Variance(s) => Box::new(ExactAccumulator::<Moments>::new(
-                MomentStatistic::Variance(s),
-            )),
-            Statistic::StandardDeviation(s) => Box::new(ExactAccumulator::<Moments>::new(
-                MomentStatistic::StandardDeviation(s),
-            )),
-        }
+/// The accumulator of `output` over ungrouped rows or a window frame: on
+/// moments when a statistic needs the sum of squares, on sums otherwise.
+pub(crate) fn accumulator(output: Output, squares: bool) -> Box<dyn Accumulator> {
+    if squares {
+        Box::new(ExactAccumulator::<Moments>::new(output))
+    } else {
+        Box::new(ExactAccumulator::<SumState>::new(output))
     }
+}
 
-    fn groups_accumulator(self) -> Box<dyn GroupsAccumulator> {
-        match self {
-            Statistic::Sum => Box::new(ExactGroups::<SumState>::new(SumStatistic::Sum)),
-            Statistic::Mean => Box::new(ExactGroups::<SumState>::new(SumStatistic::Mean)),
-            Statistic::Variance(s) => {
-                Box::new(ExactGroups::<Moments>::new(MomentStatistic::Variance(s)))
-            }
-            Statistic::StandardDeviation(s) => Box::new(ExactGroups::<Moments>::new(
-                MomentStatistic::StandardDeviation(s),
-            )),
-        }
+/// The same, one state per group.
+pub(crate) fn groups_accumulator(output: Output, squares: bool) -> Box<dyn GroupsAccumulator> {
+    if squares {
+        Box::new(ExactGroups::<Moments>::new(output))
+    } else {
+        Box::new(ExactGroups::<SumState>::new(output))
     }
+}
 
-    fn state_fields(self, name: &str) -> Vec<FieldRef> {
-        let fields = match self {
-            Statistic::Sum | Statistic::Mean => SumState::state_fields(name),
-            Statistic::Variance(_) | Statistic::StandardDeviation(_) => Moments::state_fields(name),
-        };
-        fields.into_iter().map(std::sync::Arc::new).collect()
+/// The partial-state columns of those accumulators.
+pub(crate) fn state_fields(name: &str, squares: bool) -> Vec<FieldRef> {
+    let fields = if squares {
+        Moments::state_fields(name)
+    } else {
+        SumState::state_fields(name)
+    };
+    fields.into_iter().map(std::sync::Arc::new).collect()
+}
+
+impl<I> SeglakeAggregate<I> {
+    fn exact_accumulator(&self) -> Box<dyn Accumulator> {
+        accumulator(Output::One(self.statistic), self.statistic.needs_squares())
     }
 }
 
@@ -119,7 +110,7 @@ impl<I: AggregateUDFImpl + PartialEq + Eq + std::hash::Hash> AggregateUDFImpl
             args.expr_fields.first(),
             args.return_type(),
         ) {
-            return Ok(self.statistic.accumulator());
+            return Ok(self.exact_accumulator());
         }
         if self.statistic == Statistic::Sum && is_checked(&args) {
             return Ok(Box::new(CheckedSumAccumulator::new(args.name)));
@@ -133,7 +124,7 @@ impl<I: AggregateUDFImpl + PartialEq + Eq + std::hash::Hash> AggregateUDFImpl
             args.input_fields.first(),
             args.return_type(),
         ) {
-            return Ok(self.statistic.state_fields(args.name));
+            return Ok(state_fields(args.name, self.statistic.needs_squares()));
         }
         self.inner.state_fields(args)
     }
@@ -158,7 +149,10 @@ impl<I: AggregateUDFImpl + PartialEq + Eq + std::hash::Hash> AggregateUDFImpl
             args.expr_fields.first(),
             args.return_type(),
         ) {
-            return Ok(self.statistic.groups_accumulator());
+            return Ok(groups_accumulator(
+                Output::One(self.statistic),
+                self.statistic.needs_squares(),
+            ));
         }
         if self.statistic == Statistic::Sum && is_checked(&args) {
             return Ok(Box::new(CheckedSumGroups::new(args.name)));
@@ -172,7 +166,7 @@ impl<I: AggregateUDFImpl + PartialEq + Eq + std::hash::Hash> AggregateUDFImpl
             args.expr_fields.first(),
             args.return_type(),
         ) {
-            return Ok(self.statistic.accumulator());
+            return Ok(self.exact_accumulator());
         }
         self.inner.create_sliding_accumulator(args)
     }

@@ -10,17 +10,57 @@ use datafusion::common::{DataFusionError, Result};
 use datafusion::logical_expr::utils::format_state_name;
 use seglake_exact::{ExactSum, Moments, Spread};
 
-/// What a state becomes at the end of the aggregation.
-pub(crate) trait ExactState: Default + Send + std::fmt::Debug + 'static {
-    /// Which of the statistics this state can give.
-    type Statistic: Copy + Send + std::fmt::Debug + 'static;
+/// A statistic an exact float aggregate gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Statistic {
+    Sum,
+    Mean,
+    Variance(Spread),
+    StandardDeviation(Spread),
+}
 
+impl Statistic {
+    /// Every statistic, in the order of the shared aggregate's fields
+    /// (see [`super::shared`]).
+    pub(crate) const ALL: [Statistic; 6] = [
+        Statistic::Sum,
+        Statistic::Mean,
+        Statistic::Variance(Spread::Sample),
+        Statistic::Variance(Spread::Population),
+        Statistic::StandardDeviation(Spread::Sample),
+        Statistic::StandardDeviation(Spread::Population),
+    ];
+
+    /// The statistic's SQL name (DataFusion's function name or alias).
+    pub(crate) fn sql_name(self) -> &'static str {
+        match self {
+            Statistic::Sum => "sum",
+            Statistic::Mean => "avg",
+            Statistic::Variance(Spread::Sample) => "var_samp",
+            Statistic::Variance(Spread::Population) => "var_pop",
+            Statistic::StandardDeviation(Spread::Sample) => "stddev_samp",
+            Statistic::StandardDeviation(Spread::Population) => "stddev_pop",
+        }
+    }
+
+    /// Whether it needs the sum of squares ([`Moments`]) rather than the
+    /// sum alone ([`SumState`]).
+    pub(crate) fn needs_squares(self) -> bool {
+        matches!(
+            self,
+            Statistic::Variance(_) | Statistic::StandardDeviation(_)
+        )
+    }
+}
+
+/// What a state becomes at the end of the aggregation.
+pub(crate) trait ExactState: Default + Send + Sync + std::fmt::Debug + 'static {
     fn add(&mut self, x: f64);
     fn remove(&mut self, x: f64);
     fn merge(&mut self, other: &Self);
     /// Heap bytes beyond `size_of::<Self>()`.
     fn heap_bytes(&self) -> usize;
-    fn finish(&self, statistic: Self::Statistic) -> Option<f64>;
+    fn finish(&self, statistic: Statistic) -> Option<f64>;
 
     /// The partial-state columns, named after the aggregate expression.
     fn state_fields(name: &str) -> Vec<Field>;
@@ -28,18 +68,6 @@ pub(crate) trait ExactState: Default + Send + std::fmt::Debug + 'static {
     /// Row `row` of state columns; `None` for a partial state that saw no
     /// value.
     fn from_columns(columns: &[ArrayRef], row: usize) -> Result<Option<Self>>;
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum SumStatistic {
-    Sum,
-    Mean,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum MomentStatistic {
-    Variance(Spread),
-    StandardDeviation(Spread),
 }
 
 /// `SUM` and `AVG`: how many values, and their exact sum.
@@ -79,8 +107,6 @@ fn read_count(column: &ArrayRef, row: usize) -> u64 {
 }
 
 impl ExactState for SumState {
-    type Statistic = SumStatistic;
-
     #[inline]
     fn add(&mut self, x: f64) {
         self.count += 1;
@@ -101,10 +127,13 @@ impl ExactState for SumState {
         self.sum.heap_bytes()
     }
 
-    fn finish(&self, statistic: SumStatistic) -> Option<f64> {
+    fn finish(&self, statistic: Statistic) -> Option<f64> {
         match statistic {
-            SumStatistic::Sum => (self.count > 0).then(|| self.sum.value()),
-            SumStatistic::Mean => seglake_exact::mean(self.count, &self.sum),
+            Statistic::Sum => (self.count > 0).then(|| self.sum.value()),
+            Statistic::Mean => seglake_exact::mean(self.count, &self.sum),
+            Statistic::Variance(_) | Statistic::StandardDeviation(_) => {
+                unreachable!("a spread is computed from moments: see Statistic::needs_squares")
+            }
         }
     }
 
@@ -131,8 +160,6 @@ impl ExactState for SumState {
 }
 
 impl ExactState for Moments {
-    type Statistic = MomentStatistic;
-
     #[inline]
     fn add(&mut self, x: f64) {
         Moments::add(self, x)
@@ -150,10 +177,12 @@ impl ExactState for Moments {
         self.sum.heap_bytes() + self.sum_of_squares.heap_bytes()
     }
 
-    fn finish(&self, statistic: MomentStatistic) -> Option<f64> {
+    fn finish(&self, statistic: Statistic) -> Option<f64> {
         match statistic {
-            MomentStatistic::Variance(spread) => self.variance(spread),
-            MomentStatistic::StandardDeviation(spread) => self.standard_deviation(spread),
+            Statistic::Sum => (self.count > 0).then(|| self.sum.value()),
+            Statistic::Mean => seglake_exact::mean(self.count, &self.sum),
+            Statistic::Variance(spread) => self.variance(spread),
+            Statistic::StandardDeviation(spread) => self.standard_deviation(spread),
         }
     }
 
