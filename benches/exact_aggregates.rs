@@ -81,6 +81,8 @@ fn measure(engine: &str, path: &str, query: &str) {
             for function in seglake_features::seglake_aggregates() {
                 ctx.register_udaf(function);
             }
+            // As on seglake's sessions: one state for the statistics of v.
+            ctx.add_optimizer_rule(Arc::new(seglake_features::ShareExactStatistics));
         }
         ctx.register_parquet("t", path, ParquetReadOptions::default())
             .await
