@@ -147,6 +147,12 @@ async fn ungrouped_casts_nulls_and_distinct_counts() {
         "SELECT k, AVG(i) AS a, STDDEV(i) AS sd, SUM(i) AS s FROM t GROUP BY k ORDER BY k",
         "SELECT k, c, SUM(x) AS s, VAR_SAMP(x) AS v FROM t GROUP BY k, c ORDER BY k, c",
         "SELECT k, SUM(x) AS s, AVG(x) AS a, COUNT(DISTINCT c) AS cs FROM t GROUP BY k ORDER BY k",
+        // Grouping sets add a grouping id between keys and aggregates.
+        "SELECT k, c, SUM(x) AS s, AVG(x) AS a FROM t GROUP BY ROLLUP(k, c) ORDER BY k, c",
+        // Read back by name above the aggregation, and inside expressions.
+        "SELECT k, SUM(x) / AVG(x) AS r FROM t GROUP BY k \
+         HAVING STDDEV(x) > 0 AND SUM(x) IS NOT NULL ORDER BY STDDEV_POP(x), k",
+        "SELECT SUM(x) AS s, AVG(x) AS a FROM t WHERE i < 0",
         // DataFusion plans these as plain aggregates of the distinct values.
         "SELECT k, SUM(DISTINCT x) AS s, AVG(DISTINCT x) AS a FROM t GROUP BY k ORDER BY k",
     ] {
