@@ -138,7 +138,7 @@ async fn two_columns_and_filters_are_shared_separately() {
 }
 
 #[tokio::test]
-async fn ungrouped_casts_nulls_and_distinct_counts() {
+async fn other_shapes_give_the_same_columns() {
     // No GROUP BY (one accumulator), an integer mean (cast to DOUBLE),
     // no value at all, a distinct count split by its own rule.
     for sql in [
