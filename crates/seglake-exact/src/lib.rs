@@ -27,6 +27,7 @@
 mod limbs;
 mod moments;
 mod round;
+mod spread;
 mod sum;
 
 pub use limbs::NonFinite;

@@ -14,6 +14,7 @@ use num_bigint::{BigInt, BigUint, Sign};
 
 use crate::limbs::decompose;
 use crate::round::{round_ratio, round_small_ratio, round_sqrt_ratio};
+use crate::spread::{round_deviation, round_variance, squared_deviations};
 use crate::sum::ExactSum;
 
 /// Which variance: divided by `n − 1` or by `n`.
@@ -71,12 +72,20 @@ impl Moments {
         if self.sum.non_finite().is_some() {
             return Some(f64::NAN);
         }
+        let fixed = self.fixed_deviations().and_then(|(deviations, exponent)| {
+            round_variance(&deviations, self.divisor(spread), exponent)
+        });
+        Some(fixed.unwrap_or_else(|| self.variance_big(spread)))
+    }
+
+    /// [`Moments::variance`] in big integers, whatever the sums.
+    fn variance_big(&self, spread: Spread) -> f64 {
         let (numerator, denominator, exponent) = self.scaled_squared_deviations(spread);
-        Some(round_ratio(
+        round_ratio(
             &BigInt::from_biguint(Sign::Plus, numerator),
             &denominator,
             exponent,
-        ))
+        )
     }
 
     /// The square root of [`Moments::variance`], correctly rounded from the
@@ -88,8 +97,37 @@ impl Moments {
         if self.sum.non_finite().is_some() {
             return Some(f64::NAN);
         }
+        let fixed = self.fixed_deviations().and_then(|(deviations, exponent)| {
+            round_deviation(&deviations, self.divisor(spread), exponent)
+        });
+        Some(fixed.unwrap_or_else(|| self.standard_deviation_big(spread)))
+    }
+
+    /// [`Moments::standard_deviation`] in big integers, whatever the sums.
+    fn standard_deviation_big(&self, spread: Spread) -> f64 {
         let (numerator, denominator, exponent) = self.scaled_squared_deviations(spread);
-        Some(round_sqrt_ratio(&numerator, &denominator, exponent))
+        round_sqrt_ratio(&numerator, &denominator, exponent)
+    }
+
+    /// `n·Σx² − (Σx)²` as a 384-bit integer and the exponent of its lowest
+    /// bit, when both sums stayed in their windows (see [`crate::spread`]).
+    fn fixed_deviations(&self) -> Option<([u64; 6], i32)> {
+        let (_, sum, exponent) = self.sum.as_window()?;
+        let (negative, squares, squares_exponent) = self.sum_of_squares.as_window()?;
+        if negative || squares_exponent != exponent || exponent > 0 {
+            return None;
+        }
+        let deviations = squared_deviations(self.count, sum, squares, exponent.unsigned_abs())?;
+        Some((deviations, 2 * exponent))
+    }
+
+    /// `n(n − 1)` or `n²`.
+    fn divisor(&self, spread: Spread) -> u128 {
+        let n = u128::from(self.count);
+        match spread {
+            Spread::Sample => n * (n - 1),
+            Spread::Population => n * n,
+        }
     }
 
     /// Two values for a sample's spread, one for a population's.
@@ -191,6 +229,86 @@ mod tests {
         );
         let m = moments(&[1.0, f64::INFINITY]);
         assert_eq!(mean(m.count, &m.sum), Some(f64::INFINITY));
+    }
+
+    /// A xorshift stream: the same cases on every run.
+    fn stream(seed: u64) -> impl FnMut() -> u64 {
+        let mut state = seed;
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
+    /// Values whose sums (and sums of squares: below 2^63, no bit below
+    /// 2^-128) stay in their windows: money amounts, integers, small and
+    /// large magnitudes, a constant with a spread far below it.
+    fn window_values(next: &mut impl FnMut() -> u64) -> Vec<f64> {
+        let kind = next() % 6;
+        let count = 2 + (next() % 300) as usize;
+        let base = (next() % 1_000_000) as f64 + 0.5;
+        (0..count)
+            .map(|_| {
+                let r = next();
+                let unit = (r >> 11) as f64 / (1u64 << 53) as f64;
+                let sign = if r & 1 == 0 { 1.0 } else { -1.0 };
+                match kind {
+                    0 => sign * (unit * 1e7).round() / 100.0,
+                    1 => (r % 17) as f64,
+                    2 => sign * (unit * 1e6).round() / 1024.0,
+                    3 => base + (r % 3) as f64 * 2f64.powi(-20),
+                    4 => sign * (unit * 1e8).round(),
+                    _ => 7.25,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_fixed_path_rounds_as_the_big_integer_path() {
+        let mut next = stream(0x5eed_0fa1_1ce5);
+        let mut fixed = 0;
+        for _ in 0..20_000 {
+            let m = moments(&window_values(&mut next));
+            fixed += usize::from(m.fixed_deviations().is_some());
+            for spread in [Spread::Sample, Spread::Population] {
+                let big = (m.variance_big(spread), m.standard_deviation_big(spread));
+                let (variance, deviation) = (m.variance(spread), m.standard_deviation(spread));
+                assert_eq!(variance.map(f64::to_bits), Some(big.0.to_bits()), "{m:?}");
+                assert_eq!(deviation.map(f64::to_bits), Some(big.1.to_bits()), "{m:?}");
+            }
+        }
+        // The cases exercise the fixed path, not only the fallback.
+        assert!(fixed > 19_000, "{fixed} of 20,000 on the fixed path");
+    }
+
+    #[test]
+    fn exact_squares_and_tiny_spreads_round_as_the_big_integer_path() {
+        // Variance exactly 4 (a perfect square), a spread of 2^-40 around
+        // 10^6 (cancellation), two values (the smallest sample), the largest
+        // values the window holds squared.
+        let cases: [&[f64]; 4] = [
+            &[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0],
+            &[1e6, 1e6 + 2f64.powi(-30), 1e6, 1e6 + 2f64.powi(-31)],
+            &[0.1, 0.3],
+            &[2f64.powi(30) + 1.0, -(2f64.powi(30)), 3.0],
+        ];
+        for values in cases {
+            let m = moments(values);
+            assert!(m.fixed_deviations().is_some(), "{values:?}");
+            for spread in [Spread::Sample, Spread::Population] {
+                assert_eq!(
+                    m.variance(spread).map(f64::to_bits),
+                    Some(m.variance_big(spread).to_bits())
+                );
+                assert_eq!(
+                    m.standard_deviation(spread).map(f64::to_bits),
+                    Some(m.standard_deviation_big(spread).to_bits())
+                );
+            }
+        }
     }
 
     #[test]

@@ -334,11 +334,9 @@ impl ExactSum {
         })
     }
 
-    /// The total as sign, odd (or zero) magnitude and binary exponent, if
-    /// nothing spilled and the magnitude fits 128 bits: what the rounding
-    /// fast paths take. Money amounts' sums do (their bits span some 90
-    /// positions of the window's 192).
-    pub(crate) fn as_small(&self) -> Option<(bool, u128, i32)> {
+    /// The total as sign, 192-bit magnitude (least significant word first)
+    /// and the exponent of its lowest bit, if nothing spilled.
+    pub(crate) fn as_window(&self) -> Option<(bool, [u64; WINDOW_WORDS], i32)> {
         if self.spill.is_some() {
             return None;
         }
@@ -349,7 +347,15 @@ impl ExactSum {
         } else {
             self.window
         };
-        let [low, middle, high] = magnitude.0;
+        Some((negative, magnitude.0, WINDOW_LOWEST_EXPONENT))
+    }
+
+    /// The total as sign, odd (or zero) magnitude and binary exponent, if
+    /// nothing spilled and the magnitude fits 128 bits: what the rounding
+    /// fast paths take. Money amounts' sums do (their bits span some 90
+    /// positions of the window's 192).
+    pub(crate) fn as_small(&self) -> Option<(bool, u128, i32)> {
+        let (negative, [low, middle, high], _) = self.as_window()?;
         let wide = (u128::from(high), u128::from(middle) << 64 | u128::from(low));
         let zeros = if wide.1 == 0 {
             128 + wide.0.trailing_zeros().min(64)
