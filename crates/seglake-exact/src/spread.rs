@@ -126,10 +126,15 @@ fn divide(x: [u64; 3], d: u64) -> (u128, bool) {
     )
 }
 
-/// `floor(sqrt(q))`.
+/// `floor(sqrt(q))`. The double's square root is within about 2^-52 of
+/// the root, so up to some thousand units off for a 64-bit root; one
+/// integer Newton step brings that under one, and the loops end it.
 fn integer_sqrt(q: u128) -> u128 {
     let mut root = (q as f64).sqrt() as u128;
-    while root * root > q {
+    if root > 0 {
+        root = (root + q / root) / 2;
+    }
+    while root.checked_mul(root).is_none_or(|square| square > q) {
         root -= 1;
     }
     while (root + 1).checked_mul(root + 1).is_some_and(|s| s <= q) {
@@ -237,6 +242,31 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn integer_square_roots_are_floors() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u128;
+        for _ in 0..10_000 {
+            x = x
+                .wrapping_mul(0x2545_f491_4f6c_dd1d_0000_0001)
+                .wrapping_add(1);
+            for q in [
+                x,
+                x >> (x % 128),
+                (x >> 64) * (x >> 64),
+                ((x >> 64) * (x >> 64)).saturating_sub(1),
+            ] {
+                let root = integer_sqrt(q);
+                assert!(root * root <= q, "{q}");
+                assert!(
+                    (root + 1).checked_mul(root + 1).is_none_or(|s| s > q),
+                    "{q}"
+                );
+            }
+        }
+        assert_eq!(integer_sqrt(u128::MAX), u128::from(u64::MAX));
+        assert_eq!(integer_sqrt(0), 0);
     }
 
     #[test]
