@@ -26,7 +26,10 @@
 //!
 //! The shared state is the one each statistic's own aggregate keeps (count
 //! and exact sums), finished the same way, so every value is the same bits
-//! as without the rule. DISTINCT and ordered aggregates are left alone.
+//! as without the rule. DISTINCT and ordered aggregates, and arguments or
+//! filters that call volatile functions, are left alone. The rule knows the
+//! aggregates by name: it belongs on sessions where `sum`, `avg`, ... are
+//! seglake's ([`crate::seglake_aggregates`]), as on all of seglake's.
 
 use std::sync::Arc;
 
@@ -118,6 +121,11 @@ fn shares(aggregate: &Aggregate) -> Result<Vec<Share>> {
             continue;
         }
         let filter = &function.params.filter;
+        // `random()` is drawn once per aggregate: one shared call would
+        // draw it once for all.
+        if argument.is_volatile() || filter.as_ref().is_some_and(|f| f.is_volatile()) {
+            continue;
+        }
         match shares
             .iter_mut()
             .find(|s| &s.argument == argument && &s.filter == filter)
@@ -171,8 +179,16 @@ fn share(aggregate: Aggregate, shares: &[Share]) -> Result<LogicalPlan> {
         .filter(|(position, _)| shared_position(*position).is_none())
         .map(|(_, expr)| expr.clone())
         .collect();
+    // Names not taken by an earlier rewrite of the same aggregation.
+    let taken = aggregate
+        .schema
+        .fields()
+        .iter()
+        .filter(|f| f.name().starts_with(SHARED))
+        .count();
+    let name = |index: usize| format!("{SHARED}{}", taken + index);
     for (index, share) in shares.iter().enumerate() {
-        aggregates.push(shared_call(share).alias(format!("{SHARED}{index}")));
+        aggregates.push(shared_call(share).alias(name(index)));
     }
     let first_aggregate = aggregate.schema.fields().len() - aggregate.aggr_expr.len();
     let columns: Vec<Expr> = aggregate
@@ -185,7 +201,7 @@ fn share(aggregate: Aggregate, shares: &[Share]) -> Result<LogicalPlan> {
                 .and_then(|position| shared_position(position));
             match shared {
                 Some((index, statistic)) => get_field(
-                    Expr::Column(Column::from_name(format!("{SHARED}{index}"))),
+                    Expr::Column(Column::from_name(name(index))),
                     statistic.sql_name(),
                 )
                 .alias_qualified(qualifier.cloned(), field.name()),
