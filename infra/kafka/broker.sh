@@ -58,18 +58,10 @@ running_pid() {
     echo "$pid"
 }
 
-start() {
-    [ -n "$dir" ] || usage
-    mkdir -p "$dir"
-    dir="$(cd "$dir" && pwd)"
-    local pid
-    if pid="$(running_pid)"; then
-        echo "port=$(cat "$dir/port") pid=$pid"
-        return 0
-    fi
-    install_broker
-    local port="${SEGLAKE_KAFKA_PORT:-$(free_port)}"
-    local url="tcp://$host:$port"
+# Starts the broker on $1; 0 once it accepts connections, 1 if it exited
+# (its log says why).
+launch() {
+    local port="$1" pid url="tcp://$host:$1"
     setsid "$bin" broker --listener-url "$url" --advertised-listener-url "$url" \
         --storage-engine memory://tansu/ >"$dir/broker.log" 2>&1 </dev/null &
     pid=$!
@@ -83,10 +75,36 @@ start() {
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
-    echo "the broker did not start; see $dir/broker.log:" >&2
-    tail -n 20 "$dir/broker.log" >&2
     kill -KILL "$pid" 2>/dev/null || true
     rm -f "$dir/pid"
+    return 1
+}
+
+start() {
+    [ -n "$dir" ] || usage
+    mkdir -p "$dir"
+    dir="$(cd "$dir" && pwd)"
+    local pid
+    if pid="$(running_pid)"; then
+        echo "port=$(cat "$dir/port") pid=$pid"
+        return 0
+    fi
+    install_broker
+    local port="${SEGLAKE_KAFKA_PORT:-$(free_port)}" attempt
+    # A port free_port found unused can be taken before the broker binds it
+    # (another server starting at the same moment): then try another one,
+    # unless the port was asked for.
+    for attempt in 1 2 3 4 5; do
+        launch "$port" && return 0
+        if [ -n "${SEGLAKE_KAFKA_PORT:-}" ] || [ "$attempt" = 5 ] ||
+            ! grep -q "Address already in use" "$dir/broker.log"; then
+            break
+        fi
+        echo "port $port was taken meanwhile; trying another" >&2
+        port="$(free_port)"
+    done
+    echo "the broker did not start; see $dir/broker.log:" >&2
+    tail -n 20 "$dir/broker.log" >&2
     exit 2
 }
 

@@ -6,7 +6,11 @@
 free_port() {
     local port
     for _ in $(seq 1 50); do
-        port=$((20000 + RANDOM % 40000))
+        # Below the kernel's ephemeral range (32768 and up on Linux), where
+        # the tests' own outgoing connections take local ports that a
+        # connect probe cannot see (a broker once failed to bind one), and
+        # above the cluster tests' fixed ports (24350..26424).
+        port=$((27000 + RANDOM % 5700))
         if ! (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
             echo "$port"
             return 0
