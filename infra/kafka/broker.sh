@@ -84,28 +84,10 @@ start() {
     [ -n "$dir" ] || usage
     mkdir -p "$dir"
     dir="$(cd "$dir" && pwd)"
-    local pid
-    if pid="$(running_pid)"; then
-        echo "port=$(cat "$dir/port") pid=$pid"
-        return 0
-    fi
+    report_running && return 0
     install_broker
-    local port="${SEGLAKE_KAFKA_PORT:-$(free_port)}" attempt
-    # A port free_port found unused can be taken before the broker binds it
-    # (another server starting at the same moment): then try another one,
-    # unless the port was asked for.
-    for attempt in 1 2 3 4 5; do
-        launch "$port" && return 0
-        if [ -n "${SEGLAKE_KAFKA_PORT:-}" ] || [ "$attempt" = 5 ] ||
-            ! grep -q "Address already in use" "$dir/broker.log"; then
-            break
-        fi
-        echo "port $port was taken meanwhile; trying another" >&2
-        port="$(free_port)"
-    done
-    echo "the broker did not start; see $dir/broker.log:" >&2
-    tail -n 20 "$dir/broker.log" >&2
-    exit 2
+    launch_on_a_free_port "$dir/broker.log" "${SEGLAKE_KAFKA_PORT:-}" \
+        "${SEGLAKE_KAFKA_PORT:-$(free_port)}" launch
 }
 
 # SIGTERM, up to 10 s to exit, then SIGKILL.

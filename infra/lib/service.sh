@@ -38,3 +38,41 @@ stop_server() {
     kill -KILL "$pid" 2>/dev/null || true
     rm -f "$dir/pid"
 }
+
+# Prints "port=PORT pid=PID" of the server of $dir when it is already
+# running (then there is nothing to start); fails otherwise.
+report_running() {
+    local pid
+    pid="$(running_pid)" || return 1
+    echo "port=$(cat "$dir/port") pid=$pid"
+}
+
+# Runs `COMMAND... PORT` until the server starts. A port free_port found
+# unused can be taken before the server binds it (another server starting at
+# the same moment): when LOG says so, another port is tried, up to five in
+# all, unless the port was asked for (ASKED not empty; a port asked for
+# that something already answers on is refused). Sets started_port;
+# on failure prints LOG's last lines and exits 2.
+launch_on_a_free_port() {
+    local log="$1" asked="$2" port="$3" attempt
+    shift 3
+    for attempt in 1 2 3 4 5; do
+        # A server already answering there would pass for the new one.
+        if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
+            [ -z "$asked" ] || { echo "port $port is already in use on $host" >&2; exit 2; }
+            port="$(free_port)"
+        fi
+        if "$@" "$port"; then
+            started_port="$port"
+            return 0
+        fi
+        if [ -n "$asked" ] || [ "$attempt" = 5 ] || ! grep -q "Address already in use" "$log"; then
+            break
+        fi
+        echo "port $port was taken meanwhile; trying another" >&2
+        port="$(free_port)"
+    done
+    echo "the server did not start; see $log:" >&2
+    tail -n 20 "$log" >&2
+    exit 2
+}

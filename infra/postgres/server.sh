@@ -138,40 +138,21 @@ start() {
     [ -n "$dir" ] || usage
     mkdir -p "$dir"
     dir="$(cd "$dir" && pwd)"
-    local pid
-    if pid="$(running_pid)"; then
-        echo "port=$(cat "$dir/port") pid=$pid"
-        return 0
-    fi
+    report_running && return 0
     local bin user="${SEGLAKE_PG_USER:-seglake}"
     bin="$(find_bin)"
     [ -f "$dir/data/PG_VERSION" ] || initialise "$bin" "$user"
-    local port="${SEGLAKE_PG_PORT:-}" attempt
+    local port="${SEGLAKE_PG_PORT:-}"
     if [ -z "$port" ]; then
         port="$(cat "$dir/port" 2>/dev/null || true)"
         if [ -z "$port" ] || (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
             port="$(free_port)"
         fi
     fi
-    # A port free_port found unused can be taken before the server binds it
-    # (another server starting at the same moment): then try another one,
-    # unless the port was asked for.
-    for attempt in 1 2 3 4 5; do
-        if launch "$bin" "$port"; then
-            break
-        fi
-        if [ -n "${SEGLAKE_PG_PORT:-}" ] || [ "$attempt" = 5 ] ||
-            ! grep -q "Address already in use" "$dir/postgres.log"; then
-            echo "the server did not start; see $dir/postgres.log:" >&2
-            tail -n 20 "$dir/postgres.log" >&2
-            exit 2
-        fi
-        echo "port $port was taken meanwhile; trying another" >&2
-        port="$(free_port)"
-    done
+    launch_on_a_free_port "$dir/postgres.log" "${SEGLAKE_PG_PORT:-}" "$port" launch "$bin"
     head -n 1 "$dir/data/postmaster.pid" >"$dir/pid"
-    echo "$port" >"$dir/port"
-    echo "port=$port pid=$(cat "$dir/pid")"
+    echo "$started_port" >"$dir/port"
+    echo "port=$started_port pid=$(cat "$dir/pid")"
 }
 
 # A fast shutdown (SIGINT: open transactions are rolled back), waiting up to
