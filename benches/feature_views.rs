@@ -6,6 +6,11 @@
 //! the views and computing the (sorted, checked) feature table. Nothing is
 //! published: the comparison is the SQL work alone.
 //!
+//! `--explain` prints, after the timed run, the last view's executed plan
+//! with DataFusion's metrics (`EXPLAIN ANALYZE`: rows, compute time and
+//! memory per operator), to compare with DuckDB's `EXPLAIN ANALYZE` of the
+//! same SQL.
+//!
 //! `--partitions N` computes with N partitions; `--engine
 //! ballista://HOST:PORT` runs the views on a Ballista cluster of `seglake
 //! cluster` processes (`benches/cluster_compare.sh` starts one).
@@ -26,6 +31,7 @@ fn main() {
     let mut args: Vec<String> = Vec::new();
     let mut options = seglake_features::EngineOptions::default();
     let mut engine_name = "seglake".to_string();
+    let mut explain = false;
     let mut given = std::env::args().skip(1);
     while let Some(arg) = given.next() {
         match arg.as_str() {
@@ -38,6 +44,9 @@ fn main() {
                 options.remote = Some(std::sync::Arc::new(cluster));
                 engine_name = url;
             }
+            // Print the last view's executed plan with its metrics (EXPLAIN
+            // ANALYZE) after the timed run, to see where the time goes.
+            "--explain" => explain = true,
             // cargo's own flags (`--bench`)
             flag if flag.starts_with("--") => {}
             _ => args.push(arg),
@@ -107,7 +116,27 @@ fn main() {
             .register_views(&spec, seglake_features::ViewMode::Run)
             .await
             .unwrap();
-        engine.compute_features(&spec).await.unwrap().rows
+        let rows = engine.compute_features(&spec).await.unwrap().rows;
+        if explain {
+            let view = &spec.views.last().expect("a job has views").name;
+            let sql = format!(
+                "EXPLAIN ANALYZE SELECT * FROM \"{view}\" ORDER BY \"{}\"",
+                spec.key
+            );
+            let plan = engine
+                .context()
+                .sql(&sql)
+                .await
+                .unwrap()
+                .collect()
+                .await
+                .unwrap();
+            eprintln!(
+                "{}",
+                arrow::util::pretty::pretty_format_batches(&plan).unwrap()
+            );
+        }
+        rows
     });
     let seconds = start.elapsed().as_secs_f64();
     println!(
