@@ -22,6 +22,10 @@
 //!   ON base.k IS NOT DISTINCT FROM d0.k
 //! ```
 //!
+//! (The counting sides are the join's left inputs, so the hash join builds
+//! its table from them: they hold the keys and one count each, the base
+//! every other aggregate.)
+//!
 //! Both sides group the same rows by the same keys, so the join pairs each
 //! group with itself; `COUNT(v)` skips the NULL value as `COUNT(DISTINCT)`
 //! does. `COUNT(DISTINCT x) FILTER (WHERE c)` counts `CASE WHEN c THEN x
