@@ -37,13 +37,25 @@ fn optimizer_rules() -> Vec<Arc<dyn datafusion::optimizer::OptimizerRule + Send 
     rules.push(Arc::new(seglake_features::SplitDistinctCounts));
     rules.push(Arc::new(seglake_features::InlineConstantRows));
     rules.push(Arc::new(seglake_features::ShareExactStatistics));
+    rules.push(Arc::new(seglake_features::CompareInlineStrings));
     rules
 }
 
-/// Ballista's scalar functions and seglake's name-screening functions.
+/// Seglake's scalar functions a plan may name: name screening, and the
+/// short-string comparison `CompareInlineStrings` plans.
+fn seglake_scalar_functions() -> Vec<Arc<ScalarUDF>> {
+    let mut functions: Vec<Arc<ScalarUDF>> = seglake_features::name_functions()
+        .into_iter()
+        .map(Arc::new)
+        .collect();
+    functions.push(Arc::new(seglake_features::equals_inline_function()));
+    functions
+}
+
+/// Ballista's scalar functions and seglake's.
 fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
     let mut functions = ballista_core::extension::ballista_scalar_functions();
-    functions.extend(seglake_features::name_functions().into_iter().map(Arc::new));
+    functions.extend(seglake_scalar_functions());
     functions
 }
 
@@ -53,10 +65,8 @@ pub(crate) fn executor_registry() -> BallistaFunctionRegistry {
     for f in aggregate_functions() {
         registry.aggregate_functions.insert(f.name().to_string(), f);
     }
-    for f in seglake_features::name_functions() {
-        registry
-            .scalar_functions
-            .insert(f.name().to_string(), Arc::new(f));
+    for f in seglake_scalar_functions() {
+        registry.scalar_functions.insert(f.name().to_string(), f);
     }
     registry
 }

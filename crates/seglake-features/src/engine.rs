@@ -220,6 +220,9 @@ impl FeatureEngine {
         ctx.add_optimizer_rule(Arc::new(crate::constant_rows::InlineConstantRows));
         // SUM, AVG, STDDEV... of one column: one exact state, not one each.
         ctx.add_optimizer_rule(Arc::new(crate::shared_statistics::ShareExactStatistics));
+        // `channel = 'cash'` over view strings: one 128-bit comparison a row.
+        ctx.register_udf(crate::inline_equality::equals_inline_function());
+        ctx.add_optimizer_rule(Arc::new(crate::inline_equality::CompareInlineStrings));
         Ok(FeatureEngine {
             ctx,
             remote: options.remote.clone(),

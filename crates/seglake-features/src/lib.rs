@@ -32,7 +32,8 @@
 //! beside other aggregates as plain aggregations that are fast and spill;
 //! [`InlineConstantRows`] plans a join with `run_context` as constants;
 //! [`ShareExactStatistics`] computes the sum, mean and spread of one
-//! column from one state.
+//! column from one state; [`CompareInlineStrings`] compares view strings
+//! with short literals as whole 16-byte views.
 //!
 //! [`live`] runs a published run's feature SQL over one customer's raw rows
 //! (what `seglake serve` does for a request that posts raw data);
@@ -48,6 +49,7 @@ mod determinism;
 mod distinct_counts;
 mod engine;
 mod error;
+mod inline_equality;
 mod key_hash;
 pub mod live;
 mod name_functions;
@@ -67,6 +69,7 @@ pub use engine::{
     ViewOrderDependence, default_memory_limit, memory_pool, statement_kind,
 };
 pub use error::{FeatureError, Result, column_list};
+pub use inline_equality::{CompareInlineStrings, equals_inline_function};
 pub use key_hash::key_hash_function;
 pub use name_functions::name_functions;
 pub use scratch::SHARED_SCRATCH_DIR;
