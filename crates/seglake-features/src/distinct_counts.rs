@@ -319,6 +319,7 @@ mod tests {
     use datafusion::prelude::SessionContext;
 
     use super::SplitDistinctCounts;
+    use crate::test_support::plan_and_batches;
 
     /// Keys with NULL among them, values with NULLs, a group whose values
     /// are all NULL, duplicates everywhere; in three batches.
@@ -367,17 +368,8 @@ mod tests {
             ctx.add_optimizer_rule(Arc::new(SplitDistinctCounts));
         }
         ctx.register_table("t", Arc::new(table())).unwrap();
-        let frame = ctx.sql(sql).await.unwrap();
-        let plan = frame
-            .clone()
-            .into_optimized_plan()
-            .unwrap()
-            .display_indent()
-            .to_string();
-        let rows = pretty_format_batches(&frame.collect().await.unwrap())
-            .unwrap()
-            .to_string();
-        (rows, plan)
+        let (plan, batches) = plan_and_batches(&ctx, sql).await;
+        (pretty_format_batches(&batches).unwrap().to_string(), plan)
     }
 
     /// The split plan gives DataFusion's own answer, and is used.

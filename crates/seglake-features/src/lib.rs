@@ -58,6 +58,8 @@ pub mod rolling;
 mod scratch;
 mod shared_statistics;
 mod sources;
+#[cfg(test)]
+mod test_support;
 
 pub use aggregates::seglake_aggregates;
 pub use constant_rows::InlineConstantRows;

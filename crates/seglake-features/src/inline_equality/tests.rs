@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use super::*;
+use crate::test_support::plan_and_batches;
 use arrow::array::{Int64Array, RecordBatch, Scalar, StringArray};
 use arrow::compute::kernels::cmp::eq;
 use arrow::datatypes::{Field, Schema};
@@ -119,14 +120,7 @@ async fn run(sql: &str, rule: bool) -> (String, String) {
         ctx.add_optimizer_rule(Arc::new(CompareInlineStrings));
     }
     ctx.register_table("t", Arc::new(table())).unwrap();
-    let frame = ctx.sql(sql).await.unwrap();
-    let plan = frame
-        .clone()
-        .into_optimized_plan()
-        .unwrap()
-        .display_indent()
-        .to_string();
-    let batches = frame.collect().await.unwrap();
+    let (plan, batches) = plan_and_batches(&ctx, sql).await;
     (pretty_format_batches(&batches).unwrap().to_string(), plan)
 }
 

@@ -11,6 +11,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 use super::ShareExactStatistics;
 use crate::distinct_counts::SplitDistinctCounts;
+use crate::test_support::plan_and_batches;
 
 /// Rows `(k, c, x, y, i)` over many magnitudes and both signs, NULLs in
 /// `x` and `c`, in three partitions.
@@ -67,14 +68,7 @@ fn session(share: bool) -> SessionContext {
 /// The query's result columns (names, types and values) and its optimised
 /// plan.
 async fn run(sql: &str, share: bool) -> (Vec<(String, DataType)>, Vec<ArrayRef>, String) {
-    let frame = session(share).sql(sql).await.unwrap();
-    let plan = frame
-        .clone()
-        .into_optimized_plan()
-        .unwrap()
-        .display_indent()
-        .to_string();
-    let batches = frame.collect().await.unwrap();
+    let (plan, batches) = plan_and_batches(&session(share), sql).await;
     let batch = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
     let fields = batch
         .schema()
