@@ -75,10 +75,15 @@ impl ScalarUDFImpl for EqualsInline {
             _ => return exec_err!("{EQUALS_INLINE}: the second argument must be a short literal"),
         };
         match values {
-            ColumnarValue::Array(array) => Ok(ColumnarValue::Array(Arc::new(equals_inline(
-                array.as_string_view(),
-                literal,
-            )))),
+            ColumnarValue::Array(array) => match array.as_string_view_opt() {
+                Some(views) => Ok(ColumnarValue::Array(Arc::new(equals_inline(
+                    views, literal,
+                )))),
+                None => exec_err!(
+                    "{EQUALS_INLINE}: a Utf8View column expected, got {}",
+                    array.data_type()
+                ),
+            },
             ColumnarValue::Scalar(ScalarValue::Utf8View(value)) => Ok(ColumnarValue::Scalar(
                 ScalarValue::Boolean(value.as_ref().map(|v| v == literal)),
             )),
