@@ -142,13 +142,11 @@ start() {
     local bin user="${SEGLAKE_PG_USER:-seglake}"
     bin="$(find_bin)"
     [ -f "$dir/data/PG_VERSION" ] || initialise "$bin" "$user"
+    # The asked port, else the last one (the helper moves on if something
+    # answers there now), else a free one.
     local port="${SEGLAKE_PG_PORT:-}"
-    if [ -z "$port" ]; then
-        port="$(cat "$dir/port" 2>/dev/null || true)"
-        if [ -z "$port" ] || (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
-            port="$(free_port)"
-        fi
-    fi
+    [ -n "$port" ] || port="$(cat "$dir/port" 2>/dev/null || true)"
+    [ -n "$port" ] || port="$(free_port)"
     launch_on_a_free_port "$dir/postgres.log" "${SEGLAKE_PG_PORT:-}" "$port" launch "$bin"
     head -n 1 "$dir/data/postmaster.pid" >"$dir/pid"
     echo "$started_port" >"$dir/port"

@@ -170,3 +170,37 @@ async fn filters_and_plain_strings_are_left_alone() {
     .await;
     assert!(!plan.contains(EQUALS_INLINE), "{plan}");
 }
+
+#[tokio::test]
+async fn a_comparison_of_a_column_without_nulls_stays_non_nullable() {
+    // The published feature table takes its schema from the executed plan:
+    // the rewrite must not turn a non-nullable column nullable.
+    let schema = Arc::new(Schema::new(vec![Field::new(
+        "x",
+        DataType::Utf8View,
+        false,
+    )]));
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![Arc::new(StringViewArray::from(vec!["cash", "card"]))],
+    )
+    .unwrap();
+    let fields = |rule: bool| {
+        let ctx = SessionContext::new();
+        ctx.register_udf(equals_inline_function());
+        if rule {
+            ctx.add_optimizer_rule(Arc::new(CompareInlineStrings));
+        }
+        let table = MemTable::try_new(Arc::clone(&schema), vec![vec![batch.clone()]]).unwrap();
+        ctx.register_table("t", Arc::new(table)).unwrap();
+        async move {
+            let (plan, batches) =
+                plan_and_batches(&ctx, "SELECT x = 'cash' AS is_cash, x <> 'a' FROM t").await;
+            (batches[0].schema().fields().clone(), plan)
+        }
+    };
+    let (want, _) = fields(false).await;
+    let (got, plan) = fields(true).await;
+    assert!(plan.contains(EQUALS_INLINE), "{plan}");
+    assert_eq!(got, want, "{plan}");
+}
